@@ -1,0 +1,146 @@
+/**
+ * Subscriber token verification with jose. Exactly one key source is configured (HS256 secret, PEM
+ * public key, or a JWKS file), and the accepted algorithms are pinned to that source, so `alg: none`
+ * and algorithm confusion (an HS256 token "signed" with the public key) are refused.
+ */
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { Config } from "../config/schema.ts";
+import { ANY_ROOM, compileRoomsClaim, NO_ROOM, type RoomAccess } from "./rooms.ts";
+
+export interface Identity {
+  uid: string;
+  /** Expiry in ms since the epoch, or undefined for a token without `exp`. */
+  expMs: number | undefined;
+  rooms: RoomAccess;
+}
+
+/** A token that cannot be accepted; `reason` is safe to show (never contains the token). */
+export class AuthError extends Error {
+  override name = "AuthError";
+  constructor(
+    readonly reason: string,
+    readonly kind: "missing" | "invalid" | "expired" | "issuer" | "audience" | "claims",
+  ) {
+    super(reason);
+  }
+}
+
+export type Verify = (token: string) => Promise<Identity>;
+
+type Key = Uint8Array | KeyObject | JWTVerifyGetKey;
+
+function algorithmsFor(key: KeyObject, file: string): string[] {
+  const t = key.asymmetricKeyType;
+  if (t === "rsa") return ["RS256"];
+  if (t === "ec") {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === "prime256v1" || curve === "P-256") return ["ES256"];
+    if (curve === "secp384r1" || curve === "P-384") return ["ES384"];
+    throw new Error(`auth.jwt.public_key_file: ${file}: unsupported EC curve ${curve}`);
+  }
+  if (t === "ed25519") return ["EdDSA"];
+  throw new Error(`auth.jwt.public_key_file: ${file}: unsupported key type ${t}`);
+}
+
+export function describeKeySource(cfg: Config): string | undefined {
+  const j = cfg.auth.jwt;
+  if (j.hs256_secret) return "hs256_secret";
+  if (j.public_key_file) return "public_key_file";
+  if (j.jwks_file) return "jwks_file";
+  return undefined;
+}
+
+export function createVerifier(cfg: Config): Verify {
+  const j = cfg.auth.jwt;
+  const set = [j.hs256_secret, j.public_key_file, j.jwks_file].filter((s) => s !== "").length;
+  if (set !== 1) {
+    throw new Error(
+      set === 0
+        ? "auth.jwt: no key configured: set one of auth.jwt.hs256_secret, auth.jwt.public_key_file, auth.jwt.jwks_file"
+        : "auth.jwt: set only one of hs256_secret, public_key_file, jwks_file",
+    );
+  }
+  let key: Key;
+  let algorithms: string[];
+  if (j.hs256_secret) {
+    key = new TextEncoder().encode(j.hs256_secret);
+    algorithms = ["HS256"];
+  } else if (j.public_key_file) {
+    let pem: string;
+    try {
+      pem = readFileSync(j.public_key_file, "utf8");
+    } catch (err) {
+      throw new Error(`auth.jwt.public_key_file: cannot read ${j.public_key_file}: ${(err as Error).message}`);
+    }
+    let ko: KeyObject;
+    try {
+      ko = createPublicKey(pem);
+    } catch (err) {
+      throw new Error(
+        `auth.jwt.public_key_file: ${j.public_key_file} is not a PEM public key: ${(err as Error).message}`,
+      );
+    }
+    key = ko;
+    algorithms = algorithmsFor(ko, j.public_key_file);
+  } else {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(j.jwks_file, "utf8"));
+    } catch (err) {
+      throw new Error(`auth.jwt.jwks_file: cannot read a JSON document from ${j.jwks_file}: ${(err as Error).message}`);
+    }
+    try {
+      key = createLocalJWKSet(doc as Parameters<typeof createLocalJWKSet>[0]);
+    } catch (err) {
+      throw new Error(`auth.jwt.jwks_file: ${j.jwks_file} is not a JWKS: ${(err as Error).message}`);
+    }
+    algorithms = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
+  }
+
+  const options = {
+    algorithms,
+    issuer: cfg.namespace,
+    audience: j.audience || undefined,
+    clockTolerance: Math.floor(j.clock_tolerance / 1000),
+  };
+  const roomsMode = cfg.auth.rooms;
+
+  return async (token: string): Promise<Identity> => {
+    if (!token) throw new AuthError("token missing", "missing");
+    let payload: Record<string, unknown>;
+    try {
+      // The overloads of jwtVerify differ only in the key's type.
+      const res = await jwtVerify(token, key as Uint8Array, options);
+      payload = res.payload as Record<string, unknown>;
+    } catch (err) {
+      throw toAuthError(err);
+    }
+    const sub = payload.sub;
+    if (typeof sub !== "string" || sub === "") throw new AuthError("token has no sub", "claims");
+    let rooms: RoomAccess;
+    if (payload.rooms === undefined) rooms = roomsMode === "open" ? ANY_ROOM : NO_ROOM;
+    else {
+      const compiled = compileRoomsClaim(payload.rooms);
+      if (!compiled) throw new AuthError("rooms claim must be an array of strings", "claims");
+      rooms = compiled;
+    }
+    const exp = typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
+    return { uid: sub, expMs: exp, rooms };
+  };
+}
+
+function toAuthError(err: unknown): AuthError {
+  if (err instanceof errors.JWTExpired) return new AuthError("token expired", "expired");
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === "iss") return new AuthError("token has the wrong issuer", "issuer");
+    if (err.claim === "aud") return new AuthError("token has the wrong audience", "audience");
+    if (err.claim === "nbf") return new AuthError("token not yet valid", "invalid");
+    return new AuthError(`token claim ${err.claim} is invalid`, "claims");
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return new AuthError("token algorithm not allowed", "invalid");
+  if (err instanceof errors.JWSSignatureVerificationFailed) return new AuthError("token signature invalid", "invalid");
+  if (err instanceof errors.JWKSNoMatchingKey) return new AuthError("token key not found", "invalid");
+  return new AuthError("token invalid", "invalid");
+}

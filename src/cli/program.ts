@@ -1,0 +1,55 @@
+/** The commander program: one subcommand per file under src/cli/. */
+import { Command, CommanderError } from "commander";
+import pkg from "../../package.json" with { type: "json" };
+import { readConfig } from "./config.ts";
+import { fail } from "./output.ts";
+import { serve } from "./serve.ts";
+import { mintToken } from "./token.ts";
+
+export function buildProgram(): Command {
+  const program = new Command("comet")
+    .description("Comet push gateway: serve WebSocket subscribers; publish, broadcast and inspect from a shell")
+    .version(pkg.version, "-V, --version")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("serve")
+    .description("run a comet instance")
+    .option("-c, --config <file>", "YAML config file (env COMET_CONFIG)")
+    .option("-l, --listen <host:port>", "HOST:PORT for HTTP and WebSocket (overrides listen)")
+    .option("--dev", "development mode: loopback only, generated secrets, printed loudly")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  comet serve --dev\n  comet serve --config /etc/comet.yaml --listen 0.0.0.0:8080",
+    )
+    .action(async (opts) => serve(opts));
+
+  program
+    .command("token")
+    .description("mint an HS256 subscriber token from the serve config's auth.jwt.hs256_secret")
+    .requiredOption("--uid <uid>", "the user id (the token's sub)")
+    .option("--ttl <duration>", "lifetime, like 30m or 1h", "1h")
+    .option("--rooms <list>", 'comma-separated rooms claim, e.g. "lobby,team-42/*"')
+    .option("-c, --config <file>", "the serve config (env COMET_CONFIG)")
+    .addHelpText("after", "\nExample:\n  comet token --uid alice --ttl 2h --config comet.yaml")
+    .action(async (opts) => {
+      const token = await mintToken(readConfig(opts.config), opts);
+      process.stdout.write(`${token}\n`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its message (or the help / version).
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    fail(err);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * `comet serve`: runs an instance. It never starts silently insecure: without a JWT key or admin
+ * tokens it refuses, unless --dev, which binds to loopback, makes its own secrets and says so loudly.
+ */
+import { randomBytes } from "node:crypto";
+import { describeKeySource } from "../auth/jwt.ts";
+import type { Config } from "../config/schema.ts";
+import { createLogger } from "../log.ts";
+import { startServer } from "../server.ts";
+import { readConfig } from "./config.ts";
+import { CliError, usageError } from "./output.ts";
+
+export interface ServeOptions {
+  config?: string;
+  listen?: string;
+  dev?: boolean;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export async function serve(opts: ServeOptions): Promise<void> {
+  let cfg = readConfig(opts.config, { listen: opts.listen });
+  let generated: { secret?: string; admin?: string } = {};
+  if (opts.dev) {
+    ({ cfg, generated } = devConfig(cfg, opts));
+  } else {
+    if (!describeKeySource(cfg)) {
+      throw new CliError(
+        "serve: no JWT key configured: set auth.jwt.hs256_secret (env COMET_AUTH_JWT_HS256_SECRET), auth.jwt.public_key_file or auth.jwt.jwks_file; or try it locally with `comet serve --dev`",
+        2,
+      );
+    }
+    if (cfg.admin.tokens.length === 0) {
+      throw new CliError(
+        "serve: no admin token configured: set admin.tokens (env COMET_ADMIN_TOKENS, comma-separated) for the HTTP API; or try it locally with `comet serve --dev`",
+        2,
+      );
+    }
+  }
+  const log = createLogger(cfg.log.level, cfg.log.format);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(cfg, log);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/EADDRINUSE|in use/i.test(msg)) {
+      throw new CliError(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: address in use`);
+    }
+    throw new CliError(`serve: ${msg}`);
+  }
+  if (opts.dev) printDevBanner(server.url, generated);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    log.info("shutting down", { signal });
+    server.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: { secret?: string; admin?: string } } {
+  const listenGiven = opts.listen ?? process.env.COMET_LISTEN;
+  let listen = `127.0.0.1:${cfg.listen.port}`;
+  if (listenGiven) {
+    if (!LOOPBACK.test(cfg.listen.host))
+      throw usageError(`serve --dev binds to loopback only, got --listen ${listenGiven}`);
+    listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
+  }
+  const generated: { secret?: string; admin?: string } = {};
+  const overrides: Record<string, unknown> = { listen };
+  if (!describeKeySource(cfg)) {
+    generated.secret = randomBytes(24).toString("base64url");
+    overrides["auth.jwt.hs256_secret"] = generated.secret;
+  }
+  if (cfg.admin.tokens.length === 0) {
+    generated.admin = randomBytes(18).toString("base64url");
+    overrides["admin.tokens"] = generated.admin;
+  }
+  return { cfg: readConfig(opts.config, overrides), generated };
+}
+
+/** How this program is run, so that printed commands can be pasted as they are. */
+export function selfCommand(): string {
+  const main = process.argv[1] ?? "";
+  if (main.endsWith(".ts") || main.endsWith(".js")) {
+    const rel = main.startsWith(`${process.cwd()}/`) ? main.slice(process.cwd().length + 1) : main;
+    return `${process.env.npm_config_user_agent ? "npx " : ""}bun ${rel}`;
+  }
+  return process.execPath;
+}
+
+function printDevBanner(url: string, g: { secret?: string; admin?: string }): void {
+  const self = selfCommand();
+  const lines = [
+    "",
+    "  ================ COMET DEV MODE: not for production ================",
+    `  listening on ${url} (loopback only)`,
+  ];
+  if (g.secret || g.admin) lines.push("  secrets generated for this run only:");
+  if (g.admin) lines.push(`    admin token (HTTP API):  ${g.admin}`);
+  if (g.secret) lines.push(`    JWT HS256 secret:        ${g.secret}`);
+  lines.push(
+    "",
+    "  in another shell:",
+    `    export COMET_URL=${url}`,
+    g.admin ? `    export COMET_ADMIN_TOKEN=${g.admin}` : "    export COMET_ADMIN_TOKEN=<one of admin.tokens>",
+    g.secret ? `    export COMET_AUTH_JWT_HS256_SECRET=${g.secret}` : "",
+    `    ${self} token --uid alice          # a subscriber token`,
+    "  =====================================================================",
+    "",
+  );
+  process.stderr.write(
+    `${lines
+      .filter((l) => l !== "")
+      .join("\n")
+      .replace("\n  in another", "\n\n  in another")}\n\n`,
+  );
+}

@@ -1,0 +1,153 @@
+/** YAML file + environment + flags → one validated, frozen Config. Later sources override earlier ones. */
+import { readFileSync } from "node:fs";
+import { parseDocument } from "yaml";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { type Config, envName, isLeaf, type Leaf, leaves, SCHEMA, type SchemaNode } from "./schema.ts";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface LoadOptions {
+  /** A YAML file to read (from --config or COMET_CONFIG). */
+  file?: string;
+  /** YAML text instead of a file (tests). */
+  yaml?: string;
+  /** Environment to read COMET_* overrides from. */
+  env?: Record<string, string | undefined>;
+  /** Flag overrides by dotted path, e.g. { listen: "127.0.0.1:0" }; applied last. */
+  overrides?: Record<string, unknown>;
+}
+
+const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : String(JSON.stringify(v)));
+
+function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unknown {
+  const fail = (expected: string): never => {
+    throw new ConfigError(`config: ${path}: expected ${expected}, got ${show(raw)}`);
+  };
+  const k = leaf.kind;
+  switch (k.type) {
+    case "string":
+      if (typeof raw !== "string") fail("a string");
+      return raw;
+    case "enum":
+      if (typeof raw !== "string" || !k.values.includes(raw)) fail(`one of ${k.values.join(" | ")}`);
+      return raw;
+    case "duration": {
+      const ms = parseDuration(raw);
+      if (ms === undefined) fail('a duration like "30s" (units: ms, s, m, h)');
+      if ((ms as number) < k.min) fail(`a duration of at least ${formatDuration(k.min)}`);
+      return ms;
+    }
+    case "int": {
+      let n = raw;
+      if (fromText && typeof raw === "string" && /^\d+$/.test(raw.trim())) n = Number(raw.trim());
+      if (typeof n !== "number" || !Number.isSafeInteger(n)) fail("a whole number");
+      if ((n as number) < k.min) fail(`a whole number of at least ${k.min}`);
+      return n;
+    }
+    case "strings": {
+      if (fromText && typeof raw === "string") {
+        return raw
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
+      }
+      if (!Array.isArray(raw) || raw.some((s) => typeof s !== "string")) fail("a list of strings");
+      return [...(raw as string[])];
+    }
+    case "listen":
+      return parseListen(path, raw);
+  }
+}
+
+export function parseListen(path: string, raw: unknown): { host: string; port: number } {
+  const fail = (): never => {
+    throw new ConfigError(`config: ${path}: expected HOST:PORT like "0.0.0.0:8080", got ${show(raw)}`);
+  };
+  if (typeof raw !== "string") return fail();
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(raw.trim());
+  if (!m) return fail();
+  const host = (m[1] ?? m[2] ?? "") || "0.0.0.0";
+  const port = Number(m[3]);
+  if (port > 65535) fail();
+  return { host, port };
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    node[p] ??= {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+/** Walks a parsed YAML document against the schema; unknown keys and wrong shapes are errors. */
+function applyYaml(target: Record<string, unknown>, doc: unknown, schema: SchemaNode, prefix: string): void {
+  if (doc === null || doc === undefined) return;
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new ConfigError(`config: ${prefix || "(top level)"}: expected a mapping of keys, got ${show(doc)}`);
+  }
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const node = schema[key];
+    if (node === undefined || !Object.hasOwn(schema, key)) {
+      const known = Object.keys(schema).join(", ");
+      throw new ConfigError(`config: ${path}: unknown key (known here: ${known})`);
+    }
+    if (isLeaf(node)) setPath(target, path, coerce(path, node, value, false));
+    else applyYaml(target, value, node, path);
+  }
+}
+
+export function parseYaml(text: string, source: string): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0] as { message: string };
+    const msg = e.message.split("\n")[0];
+    throw new ConfigError(`config: ${source}: ${msg}`);
+  }
+  return doc.toJS();
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const cfg: Record<string, unknown> = {};
+  for (const [path, leaf] of leaves()) {
+    const d = leaf.default;
+    setPath(cfg, path, Array.isArray(d) ? [...d] : leaf.kind.type === "listen" ? parseListen(path, d) : d);
+  }
+  let text = opts.yaml;
+  let source = "(inline)";
+  if (text === undefined && opts.file) {
+    source = opts.file;
+    try {
+      text = readFileSync(opts.file, "utf8");
+    } catch (err) {
+      throw new ConfigError(`config: cannot read ${opts.file}: ${(err as Error).message}`);
+    }
+  }
+  if (text !== undefined) applyYaml(cfg, parseYaml(text, source), SCHEMA, "");
+
+  const env = opts.env ?? {};
+  for (const [path, leaf] of leaves()) {
+    const raw = env[envName(path)];
+    if (raw !== undefined) setPath(cfg, path, coerce(`${path} (from ${envName(path)})`, leaf, raw, true));
+  }
+  for (const [path, raw] of Object.entries(opts.overrides ?? {})) {
+    if (raw === undefined) continue;
+    const leaf = leaves().find(([p]) => p === path)?.[1];
+    if (!leaf) throw new ConfigError(`config: ${path}: unknown key`);
+    setPath(cfg, path, coerce(path, leaf, raw, true));
+  }
+  return deepFreeze(cfg) as unknown as Config;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object") {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,115 @@
+/**
+ * Every configuration key, its type and its default, in one place. PROTOCOL.md's "Configuration
+ * keys" is the contract; a key appears here once the capability that uses it exists, so an unknown
+ * key is always a start-up error rather than a setting that silently does nothing.
+ */
+import { parseDuration } from "./duration.ts";
+
+export type LeafKind =
+  | { type: "string" }
+  | { type: "listen" }
+  | { type: "duration"; min: number }
+  | { type: "int"; min: number }
+  | { type: "enum"; values: readonly string[] }
+  | { type: "strings" };
+
+export interface Leaf {
+  kind: LeafKind;
+  default: unknown;
+  doc: string;
+}
+
+export type SchemaNode = { [key: string]: SchemaNode | Leaf };
+
+const str = (def: string, doc: string): Leaf => ({ kind: { type: "string" }, default: def, doc });
+const dur = (def: string, doc: string, min = 1): Leaf => ({
+  kind: { type: "duration", min },
+  default: parseDuration(def),
+  doc,
+});
+const int = (def: number, doc: string, min = 0): Leaf => ({ kind: { type: "int", min }, default: def, doc });
+const strings = (def: string[], doc: string): Leaf => ({ kind: { type: "strings" }, default: def, doc });
+const oneOf = (values: readonly string[], def: string, doc: string): Leaf => ({
+  kind: { type: "enum", values },
+  default: def,
+  doc,
+});
+
+export const SCHEMA: SchemaNode = {
+  namespace: str("io.goeasy", "the issuer (iss) subscribers' tokens must carry"),
+  listen: { kind: { type: "listen" }, default: "0.0.0.0:8080", doc: "HOST:PORT for HTTP and WebSocket" },
+  auth: {
+    timeout: dur("10s", "the first uplink (AUTH) must arrive within this"),
+    jwt: {
+      hs256_secret: str("", "HS256 shared secret"),
+      public_key_file: str("", "PEM public key: RS256 / ES256 / EdDSA"),
+      jwks_file: str("", "a JWKS document on disk"),
+      audience: str("", "checked when set"),
+      clock_tolerance: dur("5s", "leeway for exp / nbf", 0),
+    },
+    rooms: oneOf(["open", "claim"], "open", "open: no rooms claim = any room; claim: no claim = no room"),
+  },
+  admin: {
+    tokens: strings([], "bearer tokens for the HTTP API"),
+  },
+  heartbeat: {
+    interval: dur("60s", "probe a connection silent this long; close it after 3x"),
+  },
+  limits: {
+    max_connections: int(0, "0 = no limit"),
+    max_uplink_bytes: int(4096, "larger uplink frames are closed 1009", 16),
+    max_evt_bytes: int(65536, "larger evt (UTF-8 bytes) is refused 413", 1),
+    max_body_bytes: int(1048576, "larger HTTP API bodies are refused 413", 16),
+    uplink_rate: int(20, "frames per second per connection, burst 2x; 0 = no limit"),
+  },
+  log: {
+    level: oneOf(["debug", "info", "warn", "error"], "info", "debug | info | warn | error"),
+    format: oneOf(["json", "pretty"], "json", "json | pretty"),
+  },
+};
+
+export interface Config {
+  namespace: string;
+  listen: { host: string; port: number };
+  auth: {
+    timeout: number;
+    jwt: {
+      hs256_secret: string;
+      public_key_file: string;
+      jwks_file: string;
+      audience: string;
+      clock_tolerance: number;
+    };
+    rooms: "open" | "claim";
+  };
+  admin: { tokens: string[] };
+  heartbeat: { interval: number };
+  limits: {
+    max_connections: number;
+    max_uplink_bytes: number;
+    max_evt_bytes: number;
+    max_body_bytes: number;
+    uplink_rate: number;
+  };
+  log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "pretty" };
+}
+
+export function isLeaf(node: SchemaNode | Leaf): node is Leaf {
+  return "kind" in node && "doc" in node && typeof (node as Leaf).doc === "string";
+}
+
+/** Every leaf with its dotted path, in schema order. */
+export function leaves(node: SchemaNode = SCHEMA, prefix = ""): Array<[string, Leaf]> {
+  const out: Array<[string, Leaf]> = [];
+  for (const [key, child] of Object.entries(node)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (isLeaf(child)) out.push([path, child]);
+    else out.push(...leaves(child, path));
+  }
+  return out;
+}
+
+/** The environment variable that overrides a key: COMET_ + the path in upper case, dots as "_". */
+export function envName(path: string): string {
+  return `COMET_${path.replaceAll(".", "_").toUpperCase()}`;
+}

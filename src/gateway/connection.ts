@@ -1,0 +1,242 @@
+/**
+ * One object per socket: awaiting-auth → live → closed. Verifies the token, tracks the last uplink
+ * for heartbeats, applies limits, and turns each uplink into a hub call. Frames are handled in the
+ * order they arrive: while a token is being verified, later frames wait in a queue.
+ */
+import { type Identity, AuthError } from "../auth/jwt.ts";
+import type { RoomAccess } from "../auth/rooms.ts";
+import type { Session, SessionLink } from "../hub/session.ts";
+import { Close, clampReason } from "../protocol/codes.ts";
+import { decodeUplink, HB_FRAME, MsgType, type Uplink } from "../protocol/frames.ts";
+import type { PushSocket } from "../runtime/types.ts";
+import type { Gateway } from "./gateway.ts";
+import { RateBucket } from "./limits.ts";
+
+const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
+type State = (typeof State)[keyof typeof State];
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export class Connection implements SessionLink {
+  private state: State = State.AwaitingAuth;
+  private session: Session | null = null;
+  private readonly openedAt: number;
+  private lastUplink: number;
+  private lastProbe = 0;
+  private expMs: number | undefined;
+  private rooms: RoomAccess | undefined;
+  private readonly bucket: RateBucket;
+  /** Non-null while a token is being verified: frames that arrive meanwhile, in order. */
+  private queue: string[] | null = null;
+
+  constructor(
+    readonly socket: PushSocket,
+    private readonly gw: Gateway,
+    readonly ip: string,
+  ) {
+    const now = Date.now();
+    this.openedAt = now;
+    this.lastUplink = now;
+    this.bucket = new RateBucket(gw.config.limits.uplink_rate, now);
+  }
+
+  get uid(): string | undefined {
+    return this.session?.uid;
+  }
+
+  get rid(): string | undefined {
+    return this.session?.rid;
+  }
+
+  get live(): boolean {
+    return this.state === State.Live;
+  }
+
+  /** An uplink frame from the transport (text, or binary holding UTF-8 JSON). */
+  onMessage(data: string | Uint8Array): void {
+    if (this.state === State.Closed) return;
+    const now = Date.now();
+    this.lastUplink = now;
+    if (!this.bucket.take(now)) {
+      this.close(Close.RateLimited, "uplink rate limit exceeded");
+      return;
+    }
+    let text: string;
+    if (typeof data === "string") text = data;
+    else {
+      try {
+        text = utf8.decode(data);
+      } catch {
+        this.close(Close.BadFrame, "binary frame is not UTF-8");
+        return;
+      }
+    }
+    if (this.queue) this.queue.push(text);
+    else this.handle(text);
+  }
+
+  private handle(text: string): void {
+    const d = decodeUplink(text);
+    if (!d.ok) {
+      this.gw.metrics.uplinks.inc({ type: "invalid" });
+      this.close(d.error.code, d.error.reason);
+      return;
+    }
+    const f = d.frame;
+    this.gw.metrics.uplinks.inc({ type: TYPE_LABEL[f.t] });
+    if (this.state === State.AwaitingAuth && f.t !== MsgType.AUTH) {
+      this.close(Close.BadFrame, "the first frame must be AUTH");
+      return;
+    }
+    if (this.session) this.gw.hub.heard(this.session);
+    switch (f.t) {
+      case MsgType.HB:
+        return;
+      case MsgType.AUTH:
+        this.auth(f);
+        return;
+      case MsgType.JOIN:
+        this.join(f.rid);
+        return;
+    }
+  }
+
+  private auth(f: Extract<Uplink, { t: typeof MsgType.AUTH }>): void {
+    if (!f.token) {
+      this.fail(new AuthError("token missing", "missing"));
+      return;
+    }
+    this.queue = [];
+    this.gw.verify(f.token).then(
+      (id) => {
+        if (this.state === State.Closed) return;
+        this.authenticated(id, f.join);
+        this.drain();
+      },
+      (err: unknown) => {
+        if (this.state === State.Closed) return;
+        this.queue = null;
+        this.fail(err instanceof AuthError ? err : new AuthError("token invalid", "invalid"));
+      },
+    );
+  }
+
+  /** Handles the frames that waited for a verification; stops where another verification starts. */
+  private drain(): void {
+    const pending = this.queue;
+    this.queue = null;
+    if (!pending) return;
+    for (let i = 0; i < pending.length; i++) {
+      if (this.state === State.Closed) return;
+      if (this.queue) {
+        (this.queue as string[]).push(...pending.slice(i));
+        return;
+      }
+      this.handle(pending[i] as string);
+    }
+  }
+
+  private fail(err: AuthError): void {
+    this.gw.metrics.authFailures.inc({ reason: err.kind });
+    this.close(Close.Unauthorized, err.reason);
+  }
+
+  private authenticated(id: Identity, join: string | undefined): void {
+    this.expMs = id.expMs;
+    this.rooms = id.rooms;
+    if (this.state === State.AwaitingAuth) {
+      if (join && !id.rooms.allows(join)) {
+        this.close(Close.Forbidden, "room not allowed");
+        return;
+      }
+      this.state = State.Live;
+      this.session = this.gw.hub.login(id.uid, this);
+      this.gw.log.debug("session start", { uid: id.uid, ip: this.ip });
+      if (join) this.gw.hub.join(this.session, join);
+      return;
+    }
+    const s = this.session as Session;
+    if (id.uid !== s.uid) {
+      this.close(Close.Forbidden, "re-AUTH with a different sub");
+      return;
+    }
+    if (join !== undefined) this.join(join);
+    else if (s.rid !== "" && !id.rooms.allows(s.rid)) this.close(Close.Forbidden, "room no longer allowed");
+  }
+
+  private join(rid: string): void {
+    const s = this.session as Session;
+    if (rid !== "" && !(this.rooms as RoomAccess).allows(rid)) {
+      this.close(Close.Forbidden, "room not allowed");
+      return;
+    }
+    this.gw.hub.join(s, rid);
+  }
+
+  /** Called by the gateway's periodic sweep: auth timeout, token expiry, heartbeat probe and timeout. */
+  sweep(now: number): void {
+    if (this.state === State.AwaitingAuth) {
+      if (now - this.openedAt >= this.gw.config.auth.timeout) this.close(Close.Timeout, "auth timeout");
+      return;
+    }
+    if (this.state !== State.Live) return;
+    if (this.expMs !== undefined && now > this.expMs + this.gw.config.auth.jwt.clock_tolerance) {
+      this.close(Close.Unauthorized, "token expired");
+      return;
+    }
+    const interval = this.gw.config.heartbeat.interval;
+    if (now - this.lastUplink > 3 * interval) {
+      this.gw.metrics.heartbeatTimeouts.inc();
+      this.close(Close.Timeout, "heartbeat timeout");
+      return;
+    }
+    if (now - Math.max(this.lastUplink, this.lastProbe) >= interval) {
+      this.lastProbe = now;
+      this.socket.send(HB_FRAME);
+    }
+  }
+
+  /** The server ends this connection with a close code. */
+  close(code: number, reason: string): void {
+    if (this.state === State.Closed) return;
+    this.finish(code, reason);
+    this.socket.close(code, clampReason(reason));
+  }
+
+  /** The transport reports the socket gone (peer closed, network lost). */
+  onClosed(code: number, reason: string): void {
+    if (this.state === State.Closed) return;
+    this.finish(code, reason);
+  }
+
+  private finish(code: number, reason: string): void {
+    this.state = State.Closed;
+    this.queue = null;
+    const s = this.session;
+    this.session = null;
+    if (s) this.gw.hub.logout(s);
+    this.gw.closed(this, code, reason, s);
+  }
+
+  // SessionLink: how the hub reaches this connection.
+  send(frame: string): void {
+    this.socket.send(frame);
+  }
+  subscribe(topic: string): void {
+    this.socket.subscribe(topic);
+  }
+  unsubscribe(topic: string): void {
+    this.socket.unsubscribe(topic);
+  }
+  kick(code: number, reason: string): void {
+    // The hub already ended the session; forget it so finish() does not end it twice.
+    this.session = null;
+    this.close(code, reason);
+  }
+
+  get openedAtMs(): number {
+    return this.openedAt;
+  }
+}
+
+const TYPE_LABEL = ["HB", "AUTH", "JOIN", "PUSH"] as const;

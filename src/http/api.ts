@@ -1,0 +1,110 @@
+/**
+ * The HTTP API of comet-service.md: POST /comet/Comet/{Publish,Broadcast,DumpSession}.
+ * When several errors apply, the first of PROTOCOL.md's order answers: 404, 405, 401, 413 (body),
+ * 400, 413 (evt).
+ */
+import type { AdminAuth } from "../auth/admin.ts";
+import type { Config } from "../config/schema.ts";
+import type { Hub } from "../hub/hub.ts";
+import { errorResponse } from "../protocol/errors.ts";
+import { BodyTooLarge, readBody } from "./body.ts";
+import type { Metrics } from "./metrics.ts";
+
+const METHODS = new Set(["Publish", "Broadcast", "DumpSession"]);
+const PREFIX = "/comet/Comet/";
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const JSON_HEADERS = { "content-type": "application/json" };
+const EMPTY_OK = () => new Response("{}", { headers: JSON_HEADERS });
+
+export function isApiPath(path: string): boolean {
+  return path.startsWith(PREFIX) && METHODS.has(path.slice(PREFIX.length));
+}
+
+class BadRequest extends Error {}
+
+function field(body: Record<string, unknown>, name: string): string | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string")
+    throw new BadRequest(`${name} must be a string, got ${Array.isArray(v) ? "array" : typeof v}`);
+  return v;
+}
+
+/** UTF-8 length without encoding when the answer is obvious. */
+function utf8Length(s: string, limit: number): number {
+  if (s.length * 3 <= limit) return s.length;
+  return Buffer.byteLength(s, "utf8");
+}
+
+export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; metrics: Metrics }) {
+  const { config, hub, admin, metrics } = deps;
+  const maxEvt = config.limits.max_evt_bytes;
+
+  async function handle(req: Request, method: string): Promise<Response> {
+    if (req.method !== "POST") {
+      return errorResponse(405, "method_not_allowed", `${req.method} not allowed: use POST`, { allow: "POST" });
+    }
+    if (!admin.check(req.headers.get("authorization"))) {
+      return errorResponse(401, "unauthorized", "missing or wrong admin bearer token", {
+        "www-authenticate": 'Bearer realm="comet"',
+      });
+    }
+    let raw: Uint8Array;
+    try {
+      raw = await readBody(req, config.limits.max_body_bytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        return errorResponse(
+          413,
+          "body_too_large",
+          `body over limits.max_body_bytes (${config.limits.max_body_bytes} bytes)`,
+        );
+      }
+      return errorResponse(400, "bad_request", "could not read the request body");
+    }
+    let body: Record<string, unknown> = {};
+    try {
+      const text = utf8.decode(raw);
+      if (text.trim() !== "") {
+        const parsed: unknown = JSON.parse(text);
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+          return errorResponse(400, "bad_request", "body must be a JSON object");
+        }
+        body = parsed as Record<string, unknown>;
+      }
+    } catch {
+      return errorResponse(400, "bad_request", "body is not valid JSON");
+    }
+    try {
+      if (method === "DumpSession") return Response.json(hub.dump());
+      const evt = field(body, "evt") ?? "";
+      if (method === "Publish") {
+        const uid = field(body, "uid");
+        if (!uid) return errorResponse(400, "bad_request", "uid is required");
+        if (utf8Length(evt, maxEvt) > maxEvt) return evtTooLarge(maxEvt);
+        hub.publish(uid, evt);
+        return EMPTY_OK();
+      }
+      const rid = field(body, "rid") ?? "";
+      if (utf8Length(evt, maxEvt) > maxEvt) return evtTooLarge(maxEvt);
+      hub.broadcast(rid, evt);
+      return EMPTY_OK();
+    } catch (err) {
+      if (err instanceof BadRequest) return errorResponse(400, "bad_request", err.message);
+      throw err;
+    }
+  }
+
+  return {
+    /** Answers an API path (see isApiPath). */
+    async serve(req: Request, path: string): Promise<Response> {
+      const method = path.slice(PREFIX.length);
+      const res = await handle(req, method);
+      metrics.apiRequests.inc({ method, status: String(res.status) });
+      return res;
+    },
+  };
+}
+
+const evtTooLarge = (max: number) =>
+  errorResponse(413, "evt_too_large", `evt over limits.max_evt_bytes (${max} bytes, counted in UTF-8)`);

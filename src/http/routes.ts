@@ -1,0 +1,49 @@
+/** Every plain HTTP request (not a WebSocket upgrade): the API, health checks, metrics. */
+import { errorResponse } from "../protocol/errors.ts";
+import { isApiPath } from "./api.ts";
+import type { createApi } from "./api.ts";
+import type { Registry } from "./metrics.ts";
+
+export const SUBSCRIBE_PATHS = new Set(["/comet/Comet/Subscribe", "/comet/subscribe"]);
+
+export interface Readiness {
+  /** undefined when ready, else why not. */
+  notReady(): string | undefined;
+}
+
+export function createRoutes(deps: { api: ReturnType<typeof createApi>; registry: Registry; readiness: Readiness }) {
+  const { api, registry, readiness } = deps;
+  return (req: Request): Response | Promise<Response> => {
+    const path = pathOf(req.url);
+    if (isApiPath(path)) return api.serve(req, path);
+    if (SUBSCRIBE_PATHS.has(path)) {
+      return errorResponse(426, "upgrade_required", "this path takes a WebSocket upgrade", { upgrade: "websocket" });
+    }
+    if (req.method === "GET" || req.method === "HEAD") {
+      if (path === "/healthz") return Response.json({ status: "ok" });
+      if (path === "/readyz") {
+        const why = readiness.notReady();
+        return why === undefined
+          ? Response.json({ status: "ready" })
+          : Response.json({ status: "not ready", reason: why }, { status: 503 });
+      }
+      if (path === "/metrics") {
+        return new Response(registry.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        });
+      }
+    }
+    if (path === "/healthz" || path === "/readyz" || path === "/metrics") {
+      return errorResponse(405, "method_not_allowed", `${req.method} not allowed: use GET`, { allow: "GET" });
+    }
+    return errorResponse(404, "not_found", `no such path: ${path}`);
+  };
+}
+
+/** The path of a request URL without building a URL object. */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}

@@ -1,0 +1,26 @@
+/** User activity of comet-events.md: emitted by the hub, consumed by the bridge and tests. */
+export const ActivityType = {
+  UNSPECIFIED: 0,
+  ONLINE: 1,
+  OFFLINE: 2,
+  HEARD: 3,
+  ENTER_ROOM: 4,
+  LEAVE_ROOM: 5,
+} as const;
+export type ActivityName = Exclude<keyof typeof ActivityType, "UNSPECIFIED">;
+
+export interface Activity {
+  type: ActivityName;
+  uid: string;
+  rid: string;
+  /** Nanoseconds since the epoch, as a decimal string (proto3 JSON for int64). */
+  time: string;
+}
+
+export type ActivityListener = (a: Activity) => void;
+
+/** Wall-clock time in nanoseconds as a string; microsecond resolution is what the clock gives. */
+export function nowNs(): string {
+  const us = Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return `${us}000`;
+}

@@ -1,0 +1,142 @@
+/**
+ * The only owner of state: uid → session, rid → room, the world. Answers "who gets this frame"
+ * and emits user activity. Room and world fan-out go through topics, so on Bun a broadcast leaves
+ * native code once per recipient with no JavaScript per recipient.
+ */
+import { Close } from "../protocol/codes.ts";
+import { encodePush } from "../protocol/frames.ts";
+import type { Fanout } from "../runtime/types.ts";
+import { type Activity, type ActivityListener, type ActivityName, nowNs } from "./activity.ts";
+import { compareUtf8 } from "./order.ts";
+import { type Dump, Session, type SessionLink, type SessionView } from "./session.ts";
+
+export const WORLD_TOPIC = "w";
+export const roomTopic = (rid: string): string => `r:${rid}`;
+
+export interface HubStats {
+  pushesDelivered: number;
+}
+
+export class Hub {
+  readonly sessions = new Map<string, Session>();
+  readonly rooms = new Map<string, Set<Session>>();
+  readonly stats: HubStats = { pushesDelivered: 0 };
+  private readonly listeners: ActivityListener[] = [];
+
+  constructor(private readonly fanout: Fanout) {}
+
+  onActivity(listener: ActivityListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  private emit(type: ActivityName, uid: string, rid: string): void {
+    if (this.listeners.length === 0) return;
+    const a: Activity = { type, uid, rid, time: nowNs() };
+    for (const l of this.listeners) l(a);
+  }
+
+  /**
+   * Starts a session for uid. An existing session for the same uid loses: it is closed 4409 and
+   * its LEAVE_ROOM/OFFLINE are emitted before this session's ONLINE.
+   */
+  login(uid: string, link: SessionLink): Session {
+    const old = this.sessions.get(uid);
+    if (old) {
+      this.end(old);
+      old.link.kick(Close.Replaced, "replaced by a newer session of the same uid");
+    }
+    const s = new Session(uid, Date.now(), link);
+    this.sessions.set(uid, s);
+    link.subscribe(WORLD_TOPIC);
+    this.emit("ONLINE", uid, "");
+    return s;
+  }
+
+  /** Ends a session (its connection closed). A session already replaced is left alone. */
+  logout(s: Session): void {
+    if (this.sessions.get(s.uid) !== s) return;
+    this.end(s);
+  }
+
+  /** Closes another instance's-login conflict: used by the bridge. Returns the session ended, if any. */
+  kick(uid: string, code: number, reason: string): boolean {
+    const s = this.sessions.get(uid);
+    if (!s) return false;
+    this.end(s);
+    s.link.kick(code, reason);
+    return true;
+  }
+
+  private end(s: Session): void {
+    this.leaveRoom(s);
+    s.link.unsubscribe(WORLD_TOPIC);
+    this.sessions.delete(s.uid);
+    this.emit("OFFLINE", s.uid, "");
+  }
+
+  /** JOIN: the same room is a no-op; another room leaves the last one; "" leaves any room. */
+  join(s: Session, rid: string): void {
+    if (s.rid === rid) return;
+    this.leaveRoom(s);
+    if (rid === "") return;
+    let room = this.rooms.get(rid);
+    if (!room) {
+      room = new Set();
+      this.rooms.set(rid, room);
+    }
+    room.add(s);
+    s.rid = rid;
+    s.link.subscribe(roomTopic(rid));
+    this.emit("ENTER_ROOM", s.uid, rid);
+  }
+
+  private leaveRoom(s: Session): void {
+    const rid = s.rid;
+    if (rid === "") return;
+    const room = this.rooms.get(rid);
+    if (room) {
+      room.delete(s);
+      if (room.size === 0) this.rooms.delete(rid);
+    }
+    s.rid = "";
+    s.link.unsubscribe(roomTopic(rid));
+    this.emit("LEAVE_ROOM", s.uid, rid);
+  }
+
+  /** Any uplink from a live session. */
+  heard(s: Session): void {
+    if (this.listeners.length > 0) this.emit("HEARD", s.uid, s.rid);
+  }
+
+  /** Publish to one user on this instance. Returns the number of recipients (0 or 1). */
+  publish(uid: string, evt: string): number {
+    const s = this.sessions.get(uid);
+    if (!s) return 0;
+    s.link.send(encodePush(evt));
+    this.stats.pushesDelivered++;
+    return 1;
+  }
+
+  /** Broadcast to a room, or to the world when rid is "". Returns the number of recipients. */
+  broadcast(rid: string, evt: string): number {
+    const n = rid === "" ? this.sessions.size : (this.rooms.get(rid)?.size ?? 0);
+    if (n === 0) return 0;
+    this.fanout.publish(rid === "" ? WORLD_TOPIC : roomTopic(rid), encodePush(evt));
+    this.stats.pushesDelivered += n;
+    return n;
+  }
+
+  dump(): Dump {
+    const view = (s: Session): SessionView => ({ uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() });
+    const byBirth = (a: Session, b: Session): number => b.birth - a.birth || compareUtf8(a.uid, b.uid);
+    const world = [...this.sessions.values()].sort(byBirth).map(view);
+    const rooms = [...this.rooms.entries()]
+      .sort(([a], [b]) => compareUtf8(a, b))
+      .map(([rid, members]) => ({ rid, room: [...members].sort(byBirth).map(view) }));
+    return { world, rooms };
+  }
+}

@@ -1,0 +1,22 @@
+/** WebSocket close codes of PROTOCOL.md. The reason text says what happened and never echoes a token. */
+export const Close = {
+  GoingAway: 1001,
+  TooBig: 1009,
+  BadFrame: 4400,
+  Unauthorized: 4401,
+  Forbidden: 4403,
+  Timeout: 4408,
+  Replaced: 4409,
+  RateLimited: 4429,
+  Overloaded: 4503,
+} as const;
+
+export type CloseCode = (typeof Close)[keyof typeof Close];
+
+/** Close reasons must fit a control frame (123 bytes); cut longer ones on a character boundary. */
+export function clampReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let r = reason.slice(0, 120);
+  while (Buffer.byteLength(r) > 120) r = r.slice(0, -1);
+  return `${r}...`;
+}

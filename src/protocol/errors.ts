@@ -1,0 +1,29 @@
+/** HTTP API errors in go-micro's JSON shape: {"id":"comet.<reason>","code":400,"detail":"...","status":"Bad Request"}. */
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  413: "Request Entity Too Large",
+  426: "Upgrade Required",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+export interface ApiError {
+  id: string;
+  code: number;
+  detail: string;
+  status: string;
+}
+
+export function apiError(code: number, reason: string, detail: string): ApiError {
+  return { id: `comet.${reason}`, code, detail, status: STATUS_TEXT[code] ?? "Error" };
+}
+
+export function errorResponse(code: number, reason: string, detail: string, headers?: HeadersInit): Response {
+  return new Response(JSON.stringify(apiError(code, reason, detail)), {
+    status: code,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}

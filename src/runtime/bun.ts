@@ -1,0 +1,83 @@
+/**
+ * The Bun adapter: the only file that touches Bun.serve. Room and world fan-out use Bun's native
+ * topic pub/sub, and a ServerWebSocket is the core's PushSocket as it is.
+ */
+import type { Server, ServerWebSocket } from "bun";
+import type { Connection } from "../gateway/connection.ts";
+import type { Gateway } from "../gateway/gateway.ts";
+import { SUBSCRIBE_PATHS, pathOf } from "../http/routes.ts";
+import type { Fanout } from "./types.ts";
+
+interface SocketData {
+  conn: Connection | undefined;
+  ip: string;
+}
+
+export interface Listener {
+  readonly port: number;
+  readonly hostname: string;
+  stop(): Promise<void>;
+}
+
+/** A fan-out whose server is attached once listening (the hub is built before the server). */
+export class BunFanout implements Fanout {
+  server: Server<SocketData> | undefined;
+  publish(topic: string, frame: string): void {
+    this.server?.publish(topic, frame);
+  }
+}
+
+export const normalizeIp = (ip: string): string => (ip.startsWith("::ffff:") ? ip.slice(7) : ip);
+
+export function listenBun(opts: {
+  host: string;
+  port: number;
+  gateway: Gateway;
+  fanout: BunFanout;
+  routes: (req: Request) => Response | Promise<Response>;
+}): Listener {
+  const { gateway, routes } = opts;
+  const server = Bun.serve<SocketData>({
+    hostname: opts.host,
+    port: opts.port,
+    fetch(req, srv) {
+      if (SUBSCRIBE_PATHS.has(pathOf(req.url)) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        const ip = normalizeIp(srv.requestIP(req)?.address ?? "");
+        if (srv.upgrade(req, { data: { conn: undefined, ip } })) return undefined;
+      }
+      return routes(req);
+    },
+    error(err) {
+      gateway.log.error("http handler failed", { error: String(err) });
+      return Response.json(
+        { id: "comet.internal", code: 500, detail: "internal error", status: "Internal Server Error" },
+        { status: 500 },
+      );
+    },
+    websocket: {
+      // The gateway's heartbeat decides liveness; Bun's idle timeout would cut quiet sessions.
+      idleTimeout: 0,
+      maxPayloadLength: gateway.config.limits.max_uplink_bytes,
+      perMessageDeflate: false,
+      open(ws: ServerWebSocket<SocketData>) {
+        ws.data.conn = gateway.open(ws, ws.data.ip);
+      },
+      message(ws: ServerWebSocket<SocketData>, message: string | Buffer) {
+        ws.data.conn?.onMessage(message);
+      },
+      close(ws: ServerWebSocket<SocketData>, code: number, reason: string) {
+        // Bun may report 1006 where the peer got 1009 (oversized frame closed by Bun itself).
+        const c = code === 1006 && reason.includes("too big") ? 1009 : code;
+        ws.data.conn?.onClosed(c, reason);
+      },
+    },
+  });
+  opts.fanout.server = server;
+  return {
+    port: server.port as number,
+    hostname: server.hostname as string,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}

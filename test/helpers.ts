@@ -1,0 +1,171 @@
+/** Test helpers: a real server on port 0, real WebSocket clients, real HTTP. */
+import { SignJWT } from "jose";
+import { loadConfig } from "../src/config/load.ts";
+import type { Config } from "../src/config/schema.ts";
+import { type RunningServer, startServer } from "../src/server.ts";
+
+export const SECRET = "test-secret-that-is-long-enough-0123456789";
+export const ADMIN = "admin-token-for-tests";
+export const NAMESPACE = "io.goeasy";
+
+export function testConfig(yaml = "", env: Record<string, string> = {}): Config {
+  return loadConfig({
+    yaml,
+    env: { COMET_AUTH_JWT_HS256_SECRET: SECRET, COMET_ADMIN_TOKENS: ADMIN, ...env },
+    overrides: { listen: "127.0.0.1:0" },
+  });
+}
+
+export async function startTest(yaml = "", env: Record<string, string> = {}): Promise<RunningServer & { ws: string }> {
+  const s = await startServer(testConfig(yaml, env));
+  return Object.assign(s, { ws: `${s.url.replace("http", "ws")}/comet/Comet/Subscribe` });
+}
+
+export interface TokenOpts {
+  iss?: string;
+  exp?: number; // seconds from now; negative = expired
+  nbf?: number;
+  aud?: string;
+  rooms?: unknown;
+  secret?: string;
+  noExp?: boolean;
+}
+
+export async function token(sub: string, o: TokenOpts = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = {};
+  if (o.rooms !== undefined) claims.rooms = o.rooms;
+  let j = new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuer(o.iss ?? NAMESPACE)
+    .setIssuedAt(now);
+  if (sub !== "") j = j.setSubject(sub);
+  if (!o.noExp) j = j.setExpirationTime(now + (o.exp ?? 3600));
+  if (o.nbf !== undefined) j = j.setNotBefore(now + o.nbf);
+  if (o.aud) j = j.setAudience(o.aud);
+  return j.sign(new TextEncoder().encode(o.secret ?? SECRET));
+}
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+/** A WebSocket client that records every frame and its close. */
+export class Client {
+  readonly ws: WebSocket;
+  readonly frames: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<Closed>;
+  private waiters: Array<() => void> = [];
+  closeInfo: Closed | undefined;
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.addEventListener("open", () => resolve(), { once: true });
+      this.ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)), { once: true });
+    });
+    this.closed = new Promise((resolve) => {
+      this.ws.addEventListener("close", (e) => {
+        this.closeInfo = { code: e.code, reason: e.reason };
+        resolve(this.closeInfo);
+        this.wake();
+      });
+    });
+    this.ws.addEventListener("message", (e) => {
+      const text = typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer);
+      this.raw.push(text);
+      this.frames.push(JSON.parse(text));
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** The evt of every PUSH received so far. */
+  pushes(): string[] {
+    return this.frames.filter((f) => f.t === "PUSH").map((f) => (f.push as { evt: string }).evt);
+  }
+
+  /** Waits until pred holds over the frames received, or fails after ms. */
+  async until(pred: () => boolean, ms = 3000, what = "condition"): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(this.raw)}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async waitPushes(n: number, ms = 3000): Promise<string[]> {
+    await this.until(() => this.pushes().length >= n, ms, `${n} pushes`);
+    return this.pushes();
+  }
+
+  async waitClose(ms = 3000): Promise<Closed> {
+    return Promise.race([
+      this.closed,
+      new Promise<Closed>((_, rej) =>
+        setTimeout(() => rej(new Error(`no close within ${ms}ms; frames: ${JSON.stringify(this.raw)}`)), ms),
+      ),
+    ]);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Opens a client and authenticates it; resolves once the server holds its session. */
+export async function connect(
+  server: RunningServer & { ws: string },
+  uid: string,
+  opts: { rid?: string; token?: string } = {},
+): Promise<Client> {
+  const c = new Client(server.ws);
+  await c.opened;
+  const frame: Record<string, unknown> = { t: "AUTH", auth: { token: opts.token ?? (await token(uid)) } };
+  if (opts.rid !== undefined) frame.join = { rid: opts.rid };
+  c.send(frame);
+  await waitFor(() => {
+    const s = server.hub.sessions.get(uid);
+    return s !== undefined && (opts.rid === undefined || s.rid === opts.rid);
+  }, `session ${uid}`);
+  return c;
+}
+
+export async function waitFor(pred: () => boolean, what = "condition", ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+export async function api(server: RunningServer, method: string, body: unknown, auth: string | null = ADMIN) {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (auth !== null) headers.authorization = `Bearer ${auth}`;
+  const res = await fetch(`${server.url}/comet/Comet/${method}`, {
+    method: "POST",
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
+}
