@@ -1,0 +1,113 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { ConfigError, loadConfig } from "../../src/config/load.ts";
+import { parseDuration } from "../../src/config/duration.ts";
+
+const bad = (yaml: string, env: Record<string, string> = {}) => {
+  try {
+    loadConfig({ yaml, env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+};
+
+describe("config loader", () => {
+  test("every key has a default", () => {
+    const c = loadConfig();
+    expect(c.namespace).toBe("io.goeasy");
+    expect(c.listen).toEqual({ host: "0.0.0.0", port: 8080 });
+    expect(c.auth.timeout).toBe(10_000);
+    expect(c.auth.jwt.clock_tolerance).toBe(5_000);
+    expect(c.auth.rooms).toBe("open");
+    expect(c.heartbeat.interval).toBe(60_000);
+    expect(c.limits.max_uplink_bytes).toBe(4096);
+    expect(c.limits.uplink_rate).toBe(20);
+    expect(c.admin.tokens).toEqual([]);
+  });
+
+  test("the config is frozen", () => {
+    const c = loadConfig();
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.limits)).toBe(true);
+  });
+
+  test("YAML, then env, then flags: later wins", () => {
+    const c = loadConfig({
+      yaml: "namespace: a\nlisten: 1.2.3.4:90\nheartbeat: {interval: 30s}\n",
+      env: { COMET_NAMESPACE: "b", COMET_HEARTBEAT_INTERVAL: "250ms", COMET_ADMIN_TOKENS: "x, y" },
+      overrides: { listen: "127.0.0.1:0" },
+    });
+    expect(c.namespace).toBe("b");
+    expect(c.heartbeat.interval).toBe(250);
+    expect(c.listen).toEqual({ host: "127.0.0.1", port: 0 });
+    expect(c.admin.tokens).toEqual(["x", "y"]);
+  });
+
+  test("env names follow COMET_ + path with _ for dots", () => {
+    const c = loadConfig({ env: { COMET_AUTH_JWT_HS256_SECRET: "s", COMET_LIMITS_MAX_CONNECTIONS: "7" } });
+    expect(c.auth.jwt.hs256_secret).toBe("s");
+    expect(c.limits.max_connections).toBe(7);
+  });
+
+  test("IPv6 listen", () => {
+    expect(loadConfig({ yaml: 'listen: "[::1]:8081"' }).listen).toEqual({ host: "::1", port: 8081 });
+  });
+
+  test.each([
+    ["nope: 1", "config: nope: unknown key"],
+    ["auth: {jwt: {secret: x}}", "config: auth.jwt.secret: unknown key"],
+    [
+      "heartbeat: {interval: 5}",
+      'config: heartbeat.interval: expected a duration like "30s" (units: ms, s, m, h), got 5',
+    ],
+    ['heartbeat: {interval: "5"}', 'config: heartbeat.interval: expected a duration like "30s"'],
+    ["heartbeat: {interval: 0s}", "config: heartbeat.interval: expected a duration of at least 1ms"],
+    ["limits: {max_connections: -1}", "config: limits.max_connections: expected a whole number of at least 0"],
+    ["limits: {max_connections: 1.5}", "config: limits.max_connections: expected a whole number"],
+    ['limits: {max_connections: "10"}', "config: limits.max_connections: expected a whole number"],
+    ["admin: {tokens: token}", "config: admin.tokens: expected a list of strings"],
+    ["admin: {tokens: [1, 2]}", "config: admin.tokens: expected a list of strings"],
+    ["auth: {rooms: closed}", "config: auth.rooms: expected one of open | claim"],
+    ["listen: 8080", "config: listen: expected HOST:PORT"],
+    ["listen: 'x:99999'", "config: listen: expected HOST:PORT"],
+    ["namespace: 5", "config: namespace: expected a string, got 5"],
+    ["auth: 5", "config: auth: expected a mapping of keys"],
+    ["- a\n- b", "config: (top level): expected a mapping of keys"],
+    ["namespace: a\nnamespace: b", "config: (inline): Map keys must be unique"],
+    ["namespace: [unclosed", "config: (inline):"],
+  ])("bad config %p names the key", (yaml, message) => {
+    expect(bad(yaml)).toContain(message);
+  });
+
+  test("a bad env value names the key and the variable", () => {
+    expect(bad("", { COMET_HEARTBEAT_INTERVAL: "soon" })).toContain(
+      "config: heartbeat.interval (from COMET_HEARTBEAT_INTERVAL): expected a duration",
+    );
+    expect(bad("", { COMET_LIMITS_UPLINK_RATE: "fast" })).toContain(
+      "limits.uplink_rate (from COMET_LIMITS_UPLINK_RATE)",
+    );
+  });
+
+  test("a missing file is named", () => {
+    expect(() => loadConfig({ file: "/nonexistent/comet.yaml" })).toThrow(
+      "config: cannot read /nonexistent/comet.yaml",
+    );
+  });
+
+  test("config.example.yaml loads and matches the defaults", () => {
+    const text = readFileSync(new URL("../../config.example.yaml", import.meta.url), "utf8");
+    expect(loadConfig({ yaml: text })).toEqual(loadConfig());
+  });
+
+  test("durations", () => {
+    expect(parseDuration("250ms")).toBe(250);
+    expect(parseDuration("1.5s")).toBe(1500);
+    expect(parseDuration("2m")).toBe(120_000);
+    expect(parseDuration("1h")).toBe(3_600_000);
+    expect(parseDuration("10")).toBeUndefined();
+    expect(parseDuration("s")).toBeUndefined();
+    expect(parseDuration(10)).toBeUndefined();
+  });
+});
