@@ -1,0 +1,189 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ADMIN, SECRET, token } from "../helpers.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "comet-serve-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const baseEnv = (): Record<string, string> => {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("COMET_")) env[k] = v;
+  return env;
+};
+
+function comet(args: string[], env: Record<string, string> = {}) {
+  return Bun.spawn([process.execPath, join(ROOT, "bin/comet.ts"), ...args], {
+    cwd: ROOT,
+    env: { ...baseEnv(), ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const p = comet(args, env);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
+  return { stdout, stderr, code };
+}
+
+/** Reads stderr until a line matches; returns everything read so far. */
+async function readUntil(stream: ReadableStream<Uint8Array>, re: RegExp, ms = 8000): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  const deadline = Date.now() + ms;
+  while (!re.test(text)) {
+    if (Date.now() > deadline) throw new Error(`no ${re} in: ${text}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`stream ended without ${re}: ${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return text;
+}
+
+describe("comet serve", () => {
+  test("refuses to start without a JWT key, saying what to set", async () => {
+    const r = await run(["serve", "--listen", "127.0.0.1:0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no JWT key configured: set auth.jwt.hs256_secret");
+    expect(r.stderr).toContain("--dev");
+  });
+
+  test("refuses to start without admin tokens", async () => {
+    const r = await run(["serve", "--listen", "127.0.0.1:0"], { COMET_AUTH_JWT_HS256_SECRET: SECRET });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no admin token configured: set admin.tokens");
+  });
+
+  test("an unknown key in the file stops it with a message that names the key", async () => {
+    const file = join(dir, "unknown.yaml");
+    writeFileSync(file, "heartbeat:\n  intervall: 30s\n");
+    const r = await run(["serve", "--config", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("comet: config: heartbeat.intervall: unknown key (known here: interval)");
+  });
+
+  test("a bad value from COMET_CONFIG's file, and a bad flag, name the key", async () => {
+    const file = join(dir, "bad.yaml");
+    writeFileSync(file, "limits:\n  max_connections: lots\n");
+    const r = await run(["serve"], { COMET_CONFIG: file });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('config: limits.max_connections: expected a whole number, got "lots"');
+    const flag = await run(["serve", "--listen", "nowhere"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('config: listen: expected HOST:PORT like "0.0.0.0:8080", got "nowhere"');
+  });
+
+  test("a duplicate key stops it", async () => {
+    const file = join(dir, "dup.yaml");
+    writeFileSync(file, "namespace: a\nnamespace: b\n");
+    const r = await run(["serve", "--config", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Map keys must be unique");
+  });
+
+  test("serves with a config file and env overrides, and exits 0 on SIGTERM", async () => {
+    const file = join(dir, "good.yaml");
+    writeFileSync(file, `namespace: io.goeasy\nadmin:\n  tokens: [${ADMIN}]\n`);
+    const p = comet(["serve", "--config", file, "--listen", "127.0.0.1:0"], { COMET_AUTH_JWT_HS256_SECRET: SECRET });
+    const out = await readUntil(p.stderr, /"msg":"listening".*\n/);
+    const port = Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(out)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/comet/Comet/Subscribe`);
+    await new Promise((r) => ws.addEventListener("open", r));
+    ws.send(JSON.stringify({ t: "AUTH", auth: { token: await token("proc-user") } }));
+    const got = new Promise<string>((r) => ws.addEventListener("message", (e) => r(String(e.data))));
+    // Publish until the session exists (AUTH is verified asynchronously).
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/comet/Comet/DumpSession`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      if (((await res.json()) as { world: unknown[] }).world.length > 0) break;
+      await Bun.sleep(20);
+    }
+    await fetch(`http://127.0.0.1:${port}/comet/Comet/Publish`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ uid: "proc-user", evt: "from a process" }),
+    });
+    expect(await got).toBe('{"t":"PUSH","push":{"evt":"from a process"}}');
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+  });
+
+  test("--dev binds to loopback, makes its own secrets and prints them with a token command", async () => {
+    const p = comet(["serve", "--dev", "--listen", "127.0.0.1:0"]);
+    const banner = await readUntil(p.stderr, /={20,}\n\s*\n/);
+    expect(banner).toContain("COMET DEV MODE");
+    expect(banner).toContain("loopback only");
+    const admin = /COMET_ADMIN_TOKEN=(\S+)/.exec(banner)?.[1] as string;
+    const secret = /COMET_AUTH_JWT_HS256_SECRET=(\S+)/.exec(banner)?.[1] as string;
+    const url = /COMET_URL=(\S+)/.exec(banner)?.[1] as string;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(banner).toContain("token --uid alice");
+    const dump = await fetch(`${url}/comet/Comet/DumpSession`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(dump.status).toBe(200);
+    const minted = await run(["token", "--uid", "alice"], { COMET_AUTH_JWT_HS256_SECRET: secret });
+    expect(minted.code).toBe(0);
+    const ws = new WebSocket(`${url.replace("http", "ws")}/comet/subscribe`);
+    await new Promise((r) => ws.addEventListener("open", r));
+    ws.send(JSON.stringify({ t: "AUTH", auth: { token: minted.stdout.trim() } }));
+    const closed = new Promise((r) => ws.addEventListener("close", r));
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${url}/comet/Comet/DumpSession`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      if (((await res.json()) as { world: Array<{ uid: string }> }).world[0]?.uid === "alice") break;
+      await Bun.sleep(20);
+    }
+    ws.close();
+    await closed;
+    p.kill("SIGINT");
+    expect(await p.exited).toBe(0);
+  });
+
+  test("--dev refuses a non-loopback listen address", async () => {
+    const r = await run(["serve", "--dev", "--listen", "0.0.0.0:0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--dev binds to loopback only");
+  });
+});
+
+describe("comet token", () => {
+  test("mints a token the server accepts, with --rooms", async () => {
+    const r = await run(["token", "--uid", "bob", "--ttl", "2h", "--rooms", "lobby,team-42/*"], {
+      COMET_AUTH_JWT_HS256_SECRET: SECRET,
+    });
+    expect(r.code).toBe(0);
+    const payload = JSON.parse(Buffer.from(r.stdout.trim().split(".")[1] as string, "base64url").toString());
+    expect(payload).toMatchObject({ sub: "bob", iss: "io.goeasy", rooms: ["lobby", "team-42/*"] });
+    expect(payload.exp - payload.iat).toBe(7200);
+  });
+
+  test("without a secret it names what to set", async () => {
+    const r = await run(["token", "--uid", "bob"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("needs auth.jwt.hs256_secret");
+  });
+
+  test("a bad --ttl and a missing --uid are usage errors", async () => {
+    const ttl = await run(["token", "--uid", "bob", "--ttl", "soon"], { COMET_AUTH_JWT_HS256_SECRET: SECRET });
+    expect(ttl.code).toBe(2);
+    expect(ttl.stderr).toContain("--ttl");
+    const uid = await run(["token"], { COMET_AUTH_JWT_HS256_SECRET: SECRET });
+    expect(uid.code).toBe(2);
+    expect(uid.stderr).toContain("--uid");
+  });
+});
