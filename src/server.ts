@@ -1,4 +1,5 @@
 /** Wires the parts of one instance: config → auth, hub, gateway, HTTP, runtime listener. */
+import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
 import { createVerifier } from "./auth/jwt.ts";
 import type { Config } from "./config/schema.ts";
@@ -15,6 +16,8 @@ export interface RunningServer {
   readonly port: number;
   readonly hub: Hub;
   readonly gateway: Gateway;
+  /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
+  drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -29,21 +32,52 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   registry.gauge("comet_sessions", "Authenticated sessions", () => hub.sessions.size);
   registry.gauge("comet_rooms", "Rooms with at least one session", () => hub.rooms.size);
   registry.counterFn("comet_pushes_delivered_total", "PUSH frames handed to sessions", () => hub.stats.pushesDelivered);
+  registry.counterFn(
+    "comet_pushes_unrouted_total",
+    "Publishes and broadcasts with no recipient here",
+    () => hub.stats.pushesUnrouted,
+  );
+  registry.gauge("comet_process_resident_memory_bytes", "Resident set size", () => process.memoryUsage().rss);
+  registry.gauge("comet_process_heap_used_bytes", "JavaScript heap in use", () => process.memoryUsage().heapUsed);
   const api = createApi({ config, hub, admin: new AdminAuth(config.admin.tokens), metrics });
-  const routes = createRoutes({ api, registry, readiness: { notReady: () => undefined } });
-  const listener = listenBun({ host: config.listen.host, port: config.listen.port, gateway, fanout, routes });
+  const readiness = { notReady: () => (gateway.draining ? "shutting down" : undefined) };
+  const routes = createRoutes({ api, registry, readiness });
+  const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
+  const listener = listenBun({ host: config.listen.host, port: config.listen.port, tls, gateway, fanout, routes });
   gateway.start();
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const urlHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
   log.info("listening", { listen: `${host}:${listener.port}` });
+  const stop = async () => {
+    gateway.stop();
+    await listener.stop();
+  };
   return {
-    url: `http://${urlHost}:${listener.port}`,
+    url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
     port: listener.port,
     hub,
     gateway,
-    async stop() {
-      gateway.stop();
-      await listener.stop();
+    async drain() {
+      const started = Date.now();
+      const sessions = hub.sessions.size;
+      log.info("draining", { sessions, drain_ms: config.shutdown.drain });
+      await gateway.drain(config.shutdown.drain);
+      log.info("drained", { sessions, took_ms: Date.now() - started });
+      await stop();
     },
+    stop,
   };
+}
+
+function readTls(config: Config): { cert: string; key: string } {
+  const { cert_file, key_file } = config.tls;
+  if (!cert_file || !key_file) throw new Error("tls: set both tls.cert_file and tls.key_file, or neither");
+  const read = (key: string, file: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (err) {
+      throw new Error(`tls.${key}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read("cert_file", cert_file), key: read("key_file", key_file) };
 }

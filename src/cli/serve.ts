@@ -52,12 +52,18 @@ export async function serve(opts: ServeOptions): Promise<void> {
 
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) process.exit(0);
+    if (stopping) {
+      log.warn("second signal: exiting at once", { signal });
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
     stopping = true;
     log.info("shutting down", { signal });
-    server.stop().then(
+    server.drain().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err) => {
+        log.error("shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
     );
   };
   process.on("SIGINT", () => stop("SIGINT"));

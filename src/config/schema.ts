@@ -61,6 +61,17 @@ export const SCHEMA: SchemaNode = {
     max_evt_bytes: int(65536, "larger evt (UTF-8 bytes) is refused 413", 1),
     max_body_bytes: int(1048576, "larger HTTP API bodies are refused 413", 16),
     uplink_rate: int(20, "frames per second per connection, burst 2x; 0 = no limit"),
+    max_send_buffer: int(1048576, "bytes queued to one slow client before it is terminated", 1024),
+    connects_per_ip_per_second: int(0, "WebSocket upgrades per client address per second; 0 = no limit"),
+  },
+  allowed_origins: strings([], "Origins allowed to upgrade from a browser; empty = any"),
+  trusted_proxies: strings([], "addresses (or CIDR ranges) whose X-Forwarded-For is believed"),
+  tls: {
+    cert_file: str("", "PEM certificate chain; with key_file: serve https/wss"),
+    key_file: str("", "PEM private key"),
+  },
+  shutdown: {
+    drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
   },
   log: {
     level: oneOf(["debug", "info", "warn", "error"], "info", "debug | info | warn | error"),
@@ -90,7 +101,13 @@ export interface Config {
     max_evt_bytes: number;
     max_body_bytes: number;
     uplink_rate: number;
+    max_send_buffer: number;
+    connects_per_ip_per_second: number;
   };
+  allowed_origins: string[];
+  trusted_proxies: string[];
+  tls: { cert_file: string; key_file: string };
+  shutdown: { drain: number };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "pretty" };
 }
 

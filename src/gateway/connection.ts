@@ -206,7 +206,12 @@ export class Connection implements SessionLink {
   /** The transport reports the socket gone (peer closed, network lost). */
   onClosed(code: number, reason: string): void {
     if (this.state === State.Closed) return;
-    this.finish(code, reason);
+    // No close frame: the network went, or the runtime terminated a slow consumer over
+    // limits.max_send_buffer; Bun reports both alike.
+    this.finish(
+      code,
+      reason || (code === 1006 ? "connection lost without a close frame (network, or slow consumer)" : ""),
+    );
   }
 
   private finish(code: number, reason: string): void {

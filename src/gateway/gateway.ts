@@ -9,11 +9,16 @@ import type { Session } from "../hub/session.ts";
 import type { Metrics } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
+import { errorResponse } from "../protocol/errors.ts";
 import type { PushSocket } from "../runtime/types.ts";
+import { Admitter } from "./admission.ts";
 import { Connection } from "./connection.ts";
 
 export class Gateway {
   readonly connections = new Set<Connection>();
+  readonly admitter: Admitter;
+  /** Set once a graceful shutdown starts: new upgrades are refused 503. */
+  draining = false;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -22,7 +27,24 @@ export class Gateway {
     readonly verify: Verify,
     readonly metrics: Metrics,
     readonly log: Logger,
-  ) {}
+  ) {
+    this.admitter = new Admitter(config);
+  }
+
+  /**
+   * Decides on an upgrade request before any socket exists: draining, Origin, connect rate.
+   * Returns the client address to upgrade with, or the HTTP response that refuses it.
+   */
+  admit(req: Request, peer: string): { ip: string } | Response {
+    if (this.draining) {
+      this.metrics.rejected.inc({ reason: "draining" });
+      return errorResponse(503, "shutting_down", "server shutting down: connect to another instance");
+    }
+    const a = this.admitter.admit(req, peer, Date.now());
+    if (a.ok) return { ip: a.ip };
+    this.metrics.rejected.inc({ reason: a.reason });
+    return a.response;
+  }
 
   /** A new socket; returns its Connection, or undefined when it was refused (and closed). */
   open(socket: PushSocket, ip: string): Connection | undefined {
@@ -65,6 +87,31 @@ export class Gateway {
 
   sweep(now: number): void {
     for (const c of this.connections) c.sweep(now);
+    this.admitter.sweep(now);
+  }
+
+  /**
+   * Graceful drain: connections that have not authenticated are closed 1001 at once; sessions are
+   * closed 1001 spread evenly over `ms`, so that a fleet of clients does not reconnect elsewhere
+   * in the same second. Resolves when the last one is closed.
+   */
+  async drain(ms: number): Promise<void> {
+    this.draining = true;
+    for (const c of this.connections) if (!c.live) c.close(Close.GoingAway, "server shutting down");
+    const live = [...this.connections];
+    if (live.length === 0) return;
+    const start = Date.now();
+    const step = Math.max(5, Math.min(100, ms / live.length));
+    let next = 0;
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const due = ms <= 0 ? live.length : Math.min(live.length, Math.ceil((live.length * (Date.now() - start)) / ms));
+        while (next < due) (live[next++] as Connection).close(Close.GoingAway, "server shutting down");
+        if (next >= live.length) resolve();
+        else setTimeout(tick, step);
+      };
+      setTimeout(tick, step);
+    });
   }
 
   stop(): void {

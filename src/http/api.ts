@@ -99,8 +99,11 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
     /** Answers an API path (see isApiPath). */
     async serve(req: Request, path: string): Promise<Response> {
       const method = path.slice(PREFIX.length);
+      const started = performance.now();
       const res = await handle(req, method);
-      metrics.apiRequests.inc({ method, status: String(res.status) });
+      const labels = { method, status: String(res.status) };
+      metrics.apiRequests.inc(labels);
+      metrics.apiLatency.observe(labels, (performance.now() - started) / 1000);
       return res;
     },
   };

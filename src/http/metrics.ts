@@ -13,9 +13,46 @@ const labelText = (l: Labels): string => {
 interface Family {
   name: string;
   help: string;
-  type: "counter" | "gauge";
+  type: "counter" | "gauge" | "histogram";
   values: Map<string, number>;
   read?: () => number;
+  histogram?: Histogram;
+}
+
+/** A histogram with fixed buckets (seconds), labelled; cumulative buckets are built when scraped. */
+export class Histogram {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(
+    readonly name: string,
+    private readonly buckets: readonly number[],
+  ) {}
+
+  observe(labels: Labels, value: number): void {
+    const key = labelText(labels);
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    const i = this.buckets.findIndex((b) => value <= b);
+    if (i >= 0) (s.counts[i] as number)++;
+    s.sum += value;
+    s.count++;
+  }
+
+  render(): string {
+    let out = "";
+    for (const s of this.series.values()) {
+      let acc = 0;
+      this.buckets.forEach((b, i) => {
+        acc += s.counts[i] as number;
+        out += `${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${acc}\n`;
+      });
+      out += `${this.name}_bucket${labelText({ ...s.labels, le: "+Inf" })} ${s.count}\n`;
+      out += `${this.name}_sum${labelText(s.labels)} ${s.sum}\n${this.name}_count${labelText(s.labels)} ${s.count}\n`;
+    }
+    return out;
+  }
 }
 
 export class Counter {
@@ -38,6 +75,12 @@ export class Registry {
     return new Counter(f);
   }
 
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    const h = new Histogram(name, buckets);
+    this.families.push({ name, help, type: "histogram", values: new Map(), histogram: h });
+    return h;
+  }
+
   /** A gauge whose value is read when scraped. */
   gauge(name: string, help: string, read: () => number): void {
     this.families.push({ name, help, type: "gauge", values: new Map(), read });
@@ -52,7 +95,8 @@ export class Registry {
     let out = "";
     for (const f of this.families) {
       out += `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`;
-      if (f.read) out += `${f.name} ${f.read()}\n`;
+      if (f.histogram) out += f.histogram.render();
+      else if (f.read) out += `${f.name} ${f.read()}\n`;
       else for (const [labels, v] of f.values) out += `${f.name}${labels} ${v}\n`;
     }
     return out;
@@ -74,6 +118,11 @@ export function createMetrics() {
     heartbeatTimeouts: registry.counter("comet_heartbeat_timeouts_total", "Sessions closed 4408 for silence"),
     rejected: registry.counter("comet_connections_rejected_total", "Connections refused, by reason"),
     apiRequests: registry.counter("comet_api_requests_total", "HTTP API requests, by method and status"),
+    apiLatency: registry.histogram(
+      "comet_api_request_duration_seconds",
+      "HTTP API request latency, by method and status",
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    ),
   };
 }
 

@@ -15,12 +15,14 @@ export const roomTopic = (rid: string): string => `r:${rid}`;
 
 export interface HubStats {
   pushesDelivered: number;
+  /** Publishes and broadcasts that found no recipient on this instance. */
+  pushesUnrouted: number;
 }
 
 export class Hub {
   readonly sessions = new Map<string, Session>();
   readonly rooms = new Map<string, Set<Session>>();
-  readonly stats: HubStats = { pushesDelivered: 0 };
+  readonly stats: HubStats = { pushesDelivered: 0, pushesUnrouted: 0 };
   private readonly listeners: ActivityListener[] = [];
 
   constructor(private readonly fanout: Fanout) {}
@@ -115,7 +117,10 @@ export class Hub {
   /** Publish to one user on this instance. Returns the number of recipients (0 or 1). */
   publish(uid: string, evt: string): number {
     const s = this.sessions.get(uid);
-    if (!s) return 0;
+    if (!s) {
+      this.stats.pushesUnrouted++;
+      return 0;
+    }
     s.link.send(encodePush(evt));
     this.stats.pushesDelivered++;
     return 1;
@@ -124,7 +129,10 @@ export class Hub {
   /** Broadcast to a room, or to the world when rid is "". Returns the number of recipients. */
   broadcast(rid: string, evt: string): number {
     const n = rid === "" ? this.sessions.size : (this.rooms.get(rid)?.size ?? 0);
-    if (n === 0) return 0;
+    if (n === 0) {
+      this.stats.pushesUnrouted++;
+      return 0;
+    }
     this.fanout.publish(rid === "" ? WORLD_TOPIC : roomTopic(rid), encodePush(evt));
     this.stats.pushesDelivered += n;
     return n;

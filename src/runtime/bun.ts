@@ -32,6 +32,7 @@ export const normalizeIp = (ip: string): string => (ip.startsWith("::ffff:") ? i
 export function listenBun(opts: {
   host: string;
   port: number;
+  tls?: { cert: string; key: string };
   gateway: Gateway;
   fanout: BunFanout;
   routes: (req: Request) => Response | Promise<Response>;
@@ -40,10 +41,12 @@ export function listenBun(opts: {
   const server = Bun.serve<SocketData>({
     hostname: opts.host,
     port: opts.port,
+    tls: opts.tls,
     fetch(req, srv) {
       if (SUBSCRIBE_PATHS.has(pathOf(req.url)) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        const ip = normalizeIp(srv.requestIP(req)?.address ?? "");
-        if (srv.upgrade(req, { data: { conn: undefined, ip } })) return undefined;
+        const admitted = gateway.admit(req, normalizeIp(srv.requestIP(req)?.address ?? ""));
+        if (admitted instanceof Response) return admitted;
+        if (srv.upgrade(req, { data: { conn: undefined, ip: admitted.ip } })) return undefined;
       }
       return routes(req);
     },
@@ -59,6 +62,11 @@ export function listenBun(opts: {
       idleTimeout: 0,
       maxPayloadLength: gateway.config.limits.max_uplink_bytes,
       perMessageDeflate: false,
+      // A client that does not read is terminated once this much is queued to it (the peer sees
+      // 1006): a close handshake would keep the backlog in memory behind it. Native, so a room
+      // broadcast still runs no JavaScript per recipient.
+      backpressureLimit: gateway.config.limits.max_send_buffer,
+      closeOnBackpressureLimit: true,
       open(ws: ServerWebSocket<SocketData>) {
         ws.data.conn = gateway.open(ws, ws.data.ip);
       },

@@ -154,6 +154,54 @@ describe("comet serve", () => {
     expect(await p.exited).toBe(0);
   });
 
+  test("SIGTERM drains sessions with 1001 and exits 0; a second signal exits at once", async () => {
+    const env = { COMET_AUTH_JWT_HS256_SECRET: SECRET, COMET_ADMIN_TOKENS: ADMIN, COMET_SHUTDOWN_DRAIN: "3s" };
+    const p = comet(["serve", "--listen", "127.0.0.1:0"], env);
+    const out = await readUntil(p.stderr, /"msg":"listening".*\n/);
+    const port = Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(out)?.[1]);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/comet/Comet/Subscribe`);
+    await new Promise((r) => ws.addEventListener("open", r));
+    ws.send(JSON.stringify({ t: "AUTH", auth: { token: await token("drained") } }));
+    const closed = new Promise<number>((r) => ws.addEventListener("close", (e) => r(e.code)));
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/comet/Comet/DumpSession`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      if (((await res.json()) as { world: unknown[] }).world.length > 0) break;
+      await Bun.sleep(20);
+    }
+    p.kill("SIGTERM");
+    await readUntil(p.stderr, /"msg":"draining"/);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+    expect(await closed).toBe(1001);
+    expect(await p.exited).toBe(0);
+
+    // With a session holding the drain open for 3 s, a second signal does not wait for it.
+    const q = comet(["serve", "--listen", "127.0.0.1:0"], { ...env, COMET_SHUTDOWN_DRAIN: "30s" });
+    const out2 = await readUntil(q.stderr, /"msg":"listening".*\n/);
+    const port2 = Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(out2)?.[1]);
+    const held: WebSocket[] = [];
+    for (const uid of ["h1", "h2"]) {
+      const w = new WebSocket(`ws://127.0.0.1:${port2}/comet/Comet/Subscribe`);
+      await new Promise((r) => w.addEventListener("open", r));
+      w.send(JSON.stringify({ t: "AUTH", auth: { token: await token(uid) } }));
+      held.push(w);
+    }
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`http://127.0.0.1:${port2}/comet/Comet/DumpSession`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      if (((await res.json()) as { world: unknown[] }).world.length === 2) break;
+      await Bun.sleep(20);
+    }
+    q.kill("SIGTERM");
+    await readUntil(q.stderr, /"msg":"draining"/);
+    q.kill("SIGTERM");
+    expect(await q.exited).toBe(143);
+  });
+
   test("--dev refuses a non-loopback listen address", async () => {
     const r = await run(["serve", "--dev", "--listen", "0.0.0.0:0"]);
     expect(r.code).toBe(2);

@@ -1,0 +1,105 @@
+/**
+ * Who may open a WebSocket: the browser Origin check, the client address (believing X-Forwarded-For
+ * only from trusted proxies), and a per-address connect rate. Runs before the upgrade, so a refused
+ * client costs an HTTP response, not a socket.
+ */
+import { BlockList, isIP } from "node:net";
+import type { Config } from "../config/schema.ts";
+import { errorResponse } from "../protocol/errors.ts";
+
+export type Admission = { ok: true; ip: string } | { ok: false; response: Response; reason: string };
+
+function buildTrusted(entries: readonly string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const e of entries) {
+    const [addr, bits] = e.split("/");
+    const family = isIP(addr ?? "");
+    if (family === 0) throw new Error(`trusted_proxies: expected an IP address or CIDR range, got "${e}"`);
+    const type = family === 6 ? "ipv6" : "ipv4";
+    if (bits === undefined) list.addAddress(addr as string, type);
+    else {
+      const prefix = Number(bits);
+      if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+        throw new Error(`trusted_proxies: bad prefix length in "${e}"`);
+      }
+      list.addSubnet(addr as string, prefix, type);
+    }
+  }
+  return list;
+}
+
+const familyOf = (ip: string): "ipv4" | "ipv6" => (isIP(ip) === 6 ? "ipv6" : "ipv4");
+
+export class Admitter {
+  private readonly origins: Set<string> | undefined;
+  private readonly trusted: BlockList | undefined;
+  private readonly perIp: number;
+  /** address → [window start ms, count]; entries older than a second are swept. */
+  private readonly recent = new Map<string, { start: number; count: number }>();
+
+  constructor(cfg: Config) {
+    this.origins = cfg.allowed_origins.length ? new Set(cfg.allowed_origins.map((o) => o.toLowerCase())) : undefined;
+    this.trusted = buildTrusted(cfg.trusted_proxies);
+    this.perIp = cfg.limits.connects_per_ip_per_second;
+  }
+
+  /** The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted proxy. */
+  clientIp(req: Request, peer: string): string {
+    if (!this.trusted || !peer || !this.isTrusted(peer)) return peer;
+    const xff = req.headers.get("x-forwarded-for");
+    if (!xff) return peer;
+    // Walk from the right: the first address not of a trusted proxy is the client.
+    const hops = xff.split(",").map((h) => h.trim());
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i] as string;
+      if (isIP(hop) === 0) return peer;
+      if (!this.isTrusted(hop)) return hop;
+    }
+    return hops[0] ?? peer;
+  }
+
+  private isTrusted(ip: string): boolean {
+    return (this.trusted as BlockList).check(ip, familyOf(ip));
+  }
+
+  admit(req: Request, peer: string, now: number): Admission {
+    if (this.origins) {
+      const origin = req.headers.get("origin");
+      if (origin !== null && !this.origins.has(origin.toLowerCase())) {
+        return {
+          ok: false,
+          reason: "origin",
+          response: errorResponse(
+            403,
+            "forbidden_origin",
+            `origin ${JSON.stringify(origin)} is not in allowed_origins`,
+          ),
+        };
+      }
+    }
+    const ip = this.clientIp(req, peer);
+    if (this.perIp > 0) {
+      let w = this.recent.get(ip);
+      if (!w || now - w.start >= 1000) {
+        w = { start: now, count: 0 };
+        this.recent.set(ip, w);
+      }
+      if (++w.count > this.perIp) {
+        return {
+          ok: false,
+          reason: "connect_rate",
+          response: errorResponse(429, "too_many_connects", "too many connects from this address: retry in a second", {
+            "retry-after": "1",
+          }),
+        };
+      }
+    }
+    return { ok: true, ip };
+  }
+
+  /** Forgets windows that ended; called by the gateway's sweep. */
+  sweep(now: number): void {
+    for (const [ip, w] of this.recent) if (now - w.start >= 1000) this.recent.delete(ip);
+  }
+}
