@@ -78,12 +78,12 @@ export class Connection implements SessionLink {
   private handle(text: string): void {
     const d = decodeUplink(text);
     if (!d.ok) {
-      this.gw.metrics.uplinks.inc({ type: "invalid" });
+      this.gw.uplinkCounters[3]?.inc();
       this.close(d.error.code, d.error.reason);
       return;
     }
     const f = d.frame;
-    this.gw.metrics.uplinks.inc({ type: TYPE_LABEL[f.t] });
+    this.gw.uplinkCounters[f.t]?.inc();
     if (this.state === State.AwaitingAuth && f.t !== MsgType.AUTH) {
       this.close(Close.BadFrame, "the first frame must be AUTH");
       return;
@@ -243,5 +243,3 @@ export class Connection implements SessionLink {
     return this.openedAt;
   }
 }
-
-const TYPE_LABEL = ["HB", "AUTH", "JOIN", "PUSH"] as const;

@@ -17,6 +17,8 @@ import { Connection } from "./connection.ts";
 export class Gateway {
   readonly connections = new Set<Connection>();
   readonly admitter: Admitter;
+  /** Uplink counters by MsgType (HB, AUTH, JOIN), then invalid frames. */
+  readonly uplinkCounters: ReadonlyArray<{ inc(): void }>;
   /** Set once a graceful shutdown starts: new upgrades are refused 503. */
   draining = false;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -29,6 +31,7 @@ export class Gateway {
     readonly log: Logger,
   ) {
     this.admitter = new Admitter(config);
+    this.uplinkCounters = ["HB", "AUTH", "JOIN", "invalid"].map((type) => metrics.uplinks.with({ type }));
   }
 
   /**

@@ -58,7 +58,14 @@ export class Histogram {
 export class Counter {
   constructor(private readonly f: Family) {}
   inc(labels: Labels = {}, by = 1): void {
+    this.incKey(labelText(labels), by);
+  }
+  /** A series with its labels rendered once, for hot paths (no allocation per increment). */
+  with(labels: Labels): { inc(by?: number): void } {
     const key = labelText(labels);
+    return { inc: (by = 1) => this.incKey(key, by) };
+  }
+  private incKey(key: string, by: number): void {
     this.f.values.set(key, (this.f.values.get(key) ?? 0) + by);
   }
   get(labels: Labels = {}): number {
