@@ -7,7 +7,7 @@ import { type Identity, AuthError } from "../auth/jwt.ts";
 import type { RoomAccess } from "../auth/rooms.ts";
 import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
-import { decodeUplink, HB_FRAME, MsgType, type Uplink } from "../protocol/frames.ts";
+import { type Decoded, decodeUplink, HB_FRAME, MsgType, type Uplink } from "../protocol/frames.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import type { Gateway } from "./gateway.ts";
 import { RateBucket } from "./limits.ts";
@@ -27,7 +27,7 @@ export class Connection implements SessionLink {
   private rooms: RoomAccess | undefined;
   private readonly bucket: RateBucket;
   /** Non-null while a token is being verified: frames that arrive meanwhile, in order. */
-  private queue: string[] | null = null;
+  private queue: Array<string | Decoded> | null = null;
 
   constructor(
     readonly socket: PushSocket,
@@ -54,13 +54,7 @@ export class Connection implements SessionLink {
 
   /** An uplink frame from the transport (text, or binary holding UTF-8 JSON). */
   onMessage(data: string | Uint8Array): void {
-    if (this.state === State.Closed) return;
-    const now = Date.now();
-    this.lastUplink = now;
-    if (!this.bucket.take(now)) {
-      this.close(Close.RateLimited, "uplink rate limit exceeded");
-      return;
-    }
+    if (!this.admit()) return;
     let text: string;
     if (typeof data === "string") text = data;
     else {
@@ -75,8 +69,31 @@ export class Connection implements SessionLink {
     else this.handle(text);
   }
 
-  private handle(text: string): void {
-    const d = decodeUplink(text);
+  /**
+   * An uplink a transport decoded itself (gRPC reads a protobuf Uplink through readUplink): from
+   * here on the same path as a text frame, so heartbeat, rate limit, ordering and every rule of
+   * PROTOCOL.md hold alike on both transports.
+   */
+  onUplink(d: Decoded): void {
+    if (!this.admit()) return;
+    if (this.queue) this.queue.push(d);
+    else this.handle(d);
+  }
+
+  /** Every uplink counts for the heartbeat and against the rate limit, valid or not. */
+  private admit(): boolean {
+    if (this.state === State.Closed) return false;
+    const now = Date.now();
+    this.lastUplink = now;
+    if (!this.bucket.take(now)) {
+      this.close(Close.RateLimited, "uplink rate limit exceeded");
+      return false;
+    }
+    return true;
+  }
+
+  private handle(item: string | Decoded): void {
+    const d = typeof item === "string" ? decodeUplink(item) : item;
     if (!d.ok) {
       this.gw.uplinkCounters[3]?.inc();
       this.close(d.error.code, d.error.reason);
@@ -129,10 +146,10 @@ export class Connection implements SessionLink {
     for (let i = 0; i < pending.length; i++) {
       if (this.state === State.Closed) return;
       if (this.queue) {
-        (this.queue as string[]).push(...pending.slice(i));
+        (this.queue as Array<string | Decoded>).push(...pending.slice(i));
         return;
       }
-      this.handle(pending[i] as string);
+      this.handle(pending[i] as string | Decoded);
     }
   }
 

@@ -7,6 +7,7 @@ import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
 import { errorResponse } from "../protocol/errors.ts";
+import { checkBroadcast, checkPublish, type RequestProblem } from "../protocol/requests.ts";
 import { BodyTooLarge, readBody } from "./body.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -28,12 +29,6 @@ function field(body: Record<string, unknown>, name: string): string | undefined 
   if (typeof v !== "string")
     throw new BadRequest(`${name} must be a string, got ${Array.isArray(v) ? "array" : typeof v}`);
   return v;
-}
-
-/** UTF-8 length without encoding when the answer is obvious. */
-function utf8Length(s: string, limit: number): number {
-  if (s.length * 3 <= limit) return s.length;
-  return Buffer.byteLength(s, "utf8");
 }
 
 export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; metrics: Metrics }) {
@@ -80,13 +75,14 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
       const evt = field(body, "evt") ?? "";
       if (method === "Publish") {
         const uid = field(body, "uid");
-        if (!uid) return errorResponse(400, "bad_request", "uid is required");
-        if (utf8Length(evt, maxEvt) > maxEvt) return evtTooLarge(maxEvt);
-        hub.publish(uid, evt);
+        const problem = checkPublish(uid, evt, maxEvt);
+        if (problem) return problemResponse(problem);
+        hub.publish(uid as string, evt);
         return EMPTY_OK();
       }
       const rid = field(body, "rid") ?? "";
-      if (utf8Length(evt, maxEvt) > maxEvt) return evtTooLarge(maxEvt);
+      const problem = checkBroadcast(evt, maxEvt);
+      if (problem) return problemResponse(problem);
       hub.broadcast(rid, evt);
       return EMPTY_OK();
     } catch (err) {
@@ -109,5 +105,5 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
   };
 }
 
-const evtTooLarge = (max: number) =>
-  errorResponse(413, "evt_too_large", `evt over limits.max_evt_bytes (${max} bytes, counted in UTF-8)`);
+const problemResponse = (p: RequestProblem): Response =>
+  errorResponse(p.kind === "evt_too_large" ? 413 : 400, p.kind, p.detail);

@@ -51,6 +51,15 @@ export function decodeUplink(text: string): Decoded {
   } catch {
     return bad("malformed JSON");
   }
+  return readUplink(msg);
+}
+
+/**
+ * The rules of an uplink on an already parsed value: the JSON of a WebSocket frame, or a gRPC
+ * Uplink message read as a plain object (enums as numbers, absent message fields undefined or
+ * null). One reader for both transports keeps PROTOCOL.md's rules in one place.
+ */
+export function readUplink(msg: unknown): Decoded {
   if (!isObject(msg)) return bad("frame must be a JSON object");
   const t = readType(msg.t !== undefined ? msg.t : msg.type);
   if (t === undefined) return bad("unknown t");
