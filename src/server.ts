@@ -2,8 +2,11 @@
 import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
 import { createVerifier } from "./auth/jwt.ts";
+import { parseListen } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
+import { bothFanouts, LoopFanout } from "./grpc/fanout.ts";
+import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
@@ -16,6 +19,8 @@ export interface RunningServer {
   readonly port: number;
   readonly hub: Hub;
   readonly gateway: Gateway;
+  /** The bound gRPC port; undefined when grpc.listen is empty. */
+  readonly grpcPort: number | undefined;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -24,8 +29,11 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
   const verify = createVerifier(config);
   const metrics = createMetrics();
+  const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
   const fanout = new BunFanout();
-  const hub = new Hub(fanout);
+  // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
+  const loop = grpcAddr ? new LoopFanout() : undefined;
+  const hub = new Hub(loop ? bothFanouts(fanout, loop) : fanout);
   const gateway = new Gateway(config, hub, verify, metrics, log);
   const { registry } = metrics;
   registry.gauge("comet_connections", "Open WebSocket connections", () => gateway.connections.size);
@@ -39,17 +47,53 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   );
   registry.gauge("comet_process_resident_memory_bytes", "Resident set size", () => process.memoryUsage().rss);
   registry.gauge("comet_process_heap_used_bytes", "JavaScript heap in use", () => process.memoryUsage().heapUsed);
-  const api = createApi({ config, hub, admin: new AdminAuth(config.admin.tokens), metrics });
+  let grpc: GrpcListener | undefined;
+  const grpcOpen = () => {
+    let connections = 0;
+    let sessions = 0;
+    for (const s of grpc?.sockets ?? []) {
+      connections++;
+      if (s.conn?.live) sessions++;
+    }
+    return { connections, sessions };
+  };
+  registry.gaugeSeries("comet_connections_by_transport", "Open connections, by transport", () => {
+    const g = grpcOpen().connections;
+    return [
+      [{ transport: "websocket" }, gateway.connections.size - g],
+      [{ transport: "grpc" }, g],
+    ];
+  });
+  registry.gaugeSeries("comet_sessions_by_transport", "Authenticated sessions, by transport", () => {
+    const g = grpcOpen().sessions;
+    return [
+      [{ transport: "websocket" }, hub.sessions.size - g],
+      [{ transport: "grpc" }, g],
+    ];
+  });
+  const admin = new AdminAuth(config.admin.tokens);
+  const api = createApi({ config, hub, admin, metrics });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : undefined) };
   const routes = createRoutes({ api, registry, readiness });
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const listener = listenBun({ host: config.listen.host, port: config.listen.port, tls, gateway, fanout, routes });
+  if (grpcAddr && loop) {
+    try {
+      grpc = await listenGrpc({ ...grpcAddr, tls, config, gateway, hub, admin, fanout: loop, registry, log });
+    } catch (err) {
+      await listener.stop();
+      const why = /EADDRINUSE|in use/i.test(String(err)) ? "address in use" : String((err as Error).message ?? err);
+      throw new Error(`grpc.listen: cannot listen on ${config.grpc.listen}: ${why}`);
+    }
+  }
   gateway.start();
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const urlHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
-  log.info("listening", { listen: `${host}:${listener.port}` });
+  const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
+  log.info("listening", { listen: `${host}:${listener.port}`, grpc: grpcAt });
   const stop = async () => {
     gateway.stop();
+    await grpc?.stop();
     await listener.stop();
   };
   return {
@@ -57,6 +101,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     port: listener.port,
     hub,
     gateway,
+    grpcPort: grpc?.port,
     async drain() {
       const started = Date.now();
       const sessions = hub.sessions.size;

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { describeKeySource } from "../auth/jwt.ts";
+import { parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log.ts";
 import { startServer } from "../server.ts";
@@ -16,6 +17,7 @@ export interface ServeOptions {
   dev?: boolean;
 }
 
+const DEV_GRPC_PORT = 9090;
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -43,12 +45,17 @@ export async function serve(opts: ServeOptions): Promise<void> {
     server = await startServer(cfg, log);
   } catch (err) {
     const msg = (err as Error).message;
-    if (/EADDRINUSE|in use/i.test(msg)) {
+    if (/EADDRINUSE|in use/i.test(msg) && !msg.startsWith("grpc.listen")) {
       throw new CliError(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: address in use`);
     }
     throw new CliError(`serve: ${msg}`);
   }
-  if (opts.dev) printDevBanner(server.url, generated);
+  if (opts.dev) {
+    const gh = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
+    const grpcAt =
+      server.grpcPort === undefined ? undefined : `${gh.includes(":") ? `[${gh}]` : gh}:${server.grpcPort}`;
+    printDevBanner(server.url, grpcAt, generated);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -80,6 +87,14 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
   }
   const generated: { secret?: string; admin?: string } = {};
   const overrides: Record<string, unknown> = { listen };
+  if (cfg.grpc.listen) {
+    if (!LOOPBACK.test(parseListen("grpc.listen", cfg.grpc.listen).host))
+      throw usageError(`serve --dev binds to loopback only, got grpc.listen ${cfg.grpc.listen}`);
+  } else {
+    // gRPC on in dev mode at its usual port; on an ephemeral one when HTTP asked for one (port
+    // 0), so that several dev instances, tests among them, never collide on 9090.
+    overrides["grpc.listen"] = `127.0.0.1:${cfg.listen.port === 0 ? 0 : DEV_GRPC_PORT}`;
+  }
   if (!describeKeySource(cfg)) {
     generated.secret = randomBytes(24).toString("base64url");
     overrides["auth.jwt.hs256_secret"] = generated.secret;
@@ -101,15 +116,16 @@ export function selfCommand(): string {
   return process.execPath;
 }
 
-function printDevBanner(url: string, g: { secret?: string; admin?: string }): void {
+function printDevBanner(url: string, grpcAt: string | undefined, g: { secret?: string; admin?: string }): void {
   const self = selfCommand();
   const lines = [
     "",
     "  ================ COMET DEV MODE: not for production ================",
     `  listening on ${url} (loopback only)`,
+    grpcAt === undefined ? "" : `  gRPC (comet.Comet) on ${grpcAt}`,
   ];
   if (g.secret || g.admin) lines.push("  secrets generated for this run only:");
-  if (g.admin) lines.push(`    admin token (HTTP API):  ${g.admin}`);
+  if (g.admin) lines.push(`    admin token (API):       ${g.admin}`);
   if (g.secret) lines.push(`    JWT HS256 secret:        ${g.secret}`);
   lines.push(
     "",

@@ -73,6 +73,9 @@ export const SCHEMA: SchemaNode = {
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
   },
+  grpc: {
+    listen: str("", "HOST:PORT for gRPC (comet.Comet over HTTP/2); empty = gRPC off"),
+  },
   log: {
     level: oneOf(["debug", "info", "warn", "error"], "info", "debug | info | warn | error"),
     format: oneOf(["json", "pretty"], "json", "json | pretty"),
@@ -108,6 +111,7 @@ export interface Config {
   trusted_proxies: string[];
   tls: { cert_file: string; key_file: string };
   shutdown: { drain: number };
+  grpc: { listen: string };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "pretty" };
 }
 

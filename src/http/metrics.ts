@@ -16,6 +16,7 @@ interface Family {
   type: "counter" | "gauge" | "histogram";
   values: Map<string, number>;
   read?: () => number;
+  series?: () => Array<[Labels, number]>;
   histogram?: Histogram;
 }
 
@@ -93,6 +94,11 @@ export class Registry {
     this.families.push({ name, help, type: "gauge", values: new Map(), read });
   }
 
+  /** A gauge with labelled series, all read when scraped. */
+  gaugeSeries(name: string, help: string, series: () => Array<[Labels, number]>): void {
+    this.families.push({ name, help, type: "gauge", values: new Map(), series });
+  }
+
   /** A counter whose value another part keeps; read when scraped. */
   counterFn(name: string, help: string, read: () => number): void {
     this.families.push({ name, help, type: "counter", values: new Map(), read });
@@ -104,6 +110,7 @@ export class Registry {
       out += `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`;
       if (f.histogram) out += f.histogram.render();
       else if (f.read) out += `${f.name} ${f.read()}\n`;
+      else if (f.series) for (const [labels, v] of f.series()) out += `${f.name}${labelText(labels)} ${v}\n`;
       else for (const [labels, v] of f.values) out += `${f.name}${labels} ${v}\n`;
     }
     return out;

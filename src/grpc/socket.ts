@@ -1,0 +1,111 @@
+/**
+ * A gRPC Subscribe stream as the core's PushSocket: the connection state machine and the hub
+ * serve it exactly as they serve a WebSocket.
+ */
+import { constants as h2 } from "node:http2";
+import type { ServerDuplexStream, status } from "@grpc/grpc-js";
+import type { Connection } from "../gateway/connection.ts";
+import type { PushSocket } from "../runtime/types.ts";
+import type { UplinkRead } from "./codec.ts";
+import { downlinkBytes } from "./codec.ts";
+import type { LoopFanout } from "./fanout.ts";
+import { streamEnd } from "./status.ts";
+
+export type SubscribeCall = ServerDuplexStream<UplinkRead, Buffer>;
+
+/** The HTTP/2 stream under a grpc-js call; not public API, so every use has a fallback. */
+type WithHttp2 = { call?: { stream?: { close?(code: number): void; destroyed?: boolean } } };
+
+export class GrpcSocket implements PushSocket {
+  conn: Connection | undefined;
+  private ended = false;
+  /** Downlink bytes handed to the call and not yet flushed to the network. */
+  private queued = 0;
+  private readonly topics = new Set<string>();
+
+  constructor(
+    private readonly call: SubscribeCall,
+    private readonly fanout: LoopFanout,
+    private readonly maxSendBuffer: number,
+    private readonly onRelease: (s: GrpcSocket) => void,
+  ) {}
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  send(frame: string): number {
+    if (this.ended) return 0;
+    const bytes = downlinkBytes(frame);
+    const n = bytes.length;
+    this.queued += n;
+    if (this.queued > this.maxSendBuffer) {
+      this.dropSlowConsumer();
+      return -1;
+    }
+    this.call.write(bytes, () => {
+      this.queued -= n;
+    });
+    return n;
+  }
+
+  /** Ends the stream with the status of a close code; trailers follow what is already queued. */
+  close(code?: number, reason?: string): void {
+    if (this.ended) return;
+    this.release();
+    const end = streamEnd(code ?? 1000, reason ?? "");
+    if (this.call.cancelled) return;
+    this.call.emit("error", end);
+  }
+
+  /** Refused before any connection existed, for a reason that has no close code. */
+  refuse(code: status, details: string): void {
+    if (this.ended) return;
+    this.release();
+    if (!this.call.cancelled) this.call.emit("error", { code, details });
+  }
+
+  /** Resets the HTTP/2 stream at once: nothing queued behind it is kept or sent. */
+  terminate(): void {
+    if (this.ended) return;
+    this.release();
+    const stream = (this.call as unknown as WithHttp2).call?.stream;
+    if (stream?.close && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+    else if (!this.call.cancelled) this.call.emit("error", streamEnd(1006, "terminated"));
+  }
+
+  subscribe(topic: string): void {
+    if (this.ended) return;
+    this.topics.add(topic);
+    this.fanout.add(topic, this);
+  }
+
+  unsubscribe(topic: string): void {
+    this.topics.delete(topic);
+    this.fanout.remove(topic, this);
+  }
+
+  /** The peer went (cancelled, connection lost, or it ended its side): stop all writes. */
+  gone(): void {
+    if (!this.ended) this.release();
+  }
+
+  private release(): void {
+    this.ended = true;
+    for (const t of this.topics) this.fanout.remove(t, this);
+    this.topics.clear();
+    this.onRelease(this);
+  }
+
+  /**
+   * PROTOCOL.md's slow consumer: terminated without a close handshake, which would keep the
+   * backlog in memory behind it. Reported to the connection after the current fan-out loop, so a
+   * broadcast never sees the hub change under it.
+   */
+  private dropSlowConsumer(): void {
+    this.terminate();
+    queueMicrotask(() =>
+      this.conn?.onClosed(1006, `slow consumer: queued downlink over limits.max_send_buffer (${this.maxSendBuffer})`),
+    );
+  }
+}

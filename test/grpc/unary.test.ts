@@ -1,0 +1,103 @@
+/** Publish, Broadcast and DumpSession over gRPC: the admin token as metadata, the HTTP API's checks. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { status } from "@grpc/grpc-js";
+import { api, connect } from "../helpers.ts";
+import { type CometClient, call, grpcClient, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";
+
+let server: TestServer;
+let client: CometClient;
+beforeAll(async () => {
+  server = await startGrpcTest("limits: {max_evt_bytes: 64, max_body_bytes: 1024}");
+  client = grpcClient(server);
+});
+afterAll(async () => {
+  client.close();
+  await server.stop();
+});
+
+const failure = async (p: ReturnType<typeof call>) => {
+  const { err } = await p;
+  return err && { code: err.code, details: err.details };
+};
+
+describe("the admin token", () => {
+  test.each(["Publish", "Broadcast", "DumpSession"] as const)(
+    "%s without a token, or with a wrong one: UNAUTHENTICATED",
+    async (m) => {
+      const req = m === "Publish" ? { uid: "u", evt: "x" } : {};
+      const want = { code: status.UNAUTHENTICATED, details: "missing or wrong admin bearer token" };
+      expect(await failure(call(client, m, req, null))).toEqual(want);
+      expect(await failure(call(client, m, req, "not-the-token"))).toEqual(want);
+    },
+  );
+
+  test("a refused call delivers nothing", async () => {
+    const s = await subscribe(server, client, "un-guard");
+    await call(client, "Publish", { uid: "un-guard", evt: "no" }, "wrong");
+    await call(client, "Publish", { uid: "un-guard", evt: "yes" });
+    expect(await s.waitPushes(1)).toEqual(["yes"]);
+    s.call.end();
+  });
+});
+
+describe("the checks of the HTTP API", () => {
+  test("Publish without a uid (or with an empty one): INVALID_ARGUMENT", async () => {
+    const want = { code: status.INVALID_ARGUMENT, details: "uid is required" };
+    expect(await failure(call(client, "Publish", { evt: "x" }))).toEqual(want);
+    expect(await failure(call(client, "Publish", { uid: "", evt: "x" }))).toEqual(want);
+  });
+
+  test("an evt over limits.max_evt_bytes, counted in UTF-8: RESOURCE_EXHAUSTED, as HTTP answers 413", async () => {
+    const want = {
+      code: status.RESOURCE_EXHAUSTED,
+      details: "evt over limits.max_evt_bytes (64 bytes, counted in UTF-8)",
+    };
+    const evt = "é".repeat(33); // 33 characters, 66 bytes
+    expect(await failure(call(client, "Publish", { uid: "u", evt }))).toEqual(want);
+    expect(await failure(call(client, "Broadcast", { evt }))).toEqual(want);
+    expect((await api(server, "Broadcast", { evt })).json.detail).toBe(want.details);
+    expect(await failure(call(client, "Broadcast", { evt: "é".repeat(32) }))).toBeNull();
+  });
+
+  test("a message over limits.max_body_bytes: RESOURCE_EXHAUSTED, never decoded", async () => {
+    // 1,027 bytes: under the Subscribe limit (4 KiB), over this one.
+    expect(await failure(call(client, "Broadcast", { rid: "r".repeat(1020), evt: "x" }))).toEqual({
+      code: status.RESOURCE_EXHAUSTED,
+      details: "message over limits.max_body_bytes (1024 bytes)",
+    });
+    expect(await failure(call(client, "Broadcast", { rid: "r".repeat(1010), evt: "x" }))).toBeNull();
+    // Past what any method takes, the library refuses it before reading it all.
+    expect((await call(client, "Broadcast", { rid: "r".repeat(5000), evt: "x" })).err?.code).toBe(
+      status.RESOURCE_EXHAUSTED,
+    );
+  });
+
+  test("Publish to a uid not here and Broadcast to an empty room succeed, delivered to no one", async () => {
+    expect(await call(client, "Publish", { uid: "nobody", evt: "x" })).toEqual({ err: null, res: {} });
+    expect(await call(client, "Broadcast", { rid: "empty", evt: "x" })).toEqual({ err: null, res: {} });
+  });
+});
+
+describe("DumpSession", () => {
+  test("answers what the HTTP API answers, sessions of both transports alike", async () => {
+    const g = await subscribe(server, client, "un-dump-g", { rid: "d" });
+    const w = await connect(server, "un-dump-w", { rid: "d" });
+    const { err, res } = await call(client, "DumpSession", {});
+    expect(err).toBeNull();
+    const http = (await api(server, "DumpSession", {})).json;
+    expect(res).toEqual(http);
+    expect((res as { rooms: Array<{ rid: string; room: unknown[] }> }).rooms).toEqual([
+      { rid: "d", room: expect.arrayContaining([expect.objectContaining({ uid: "un-dump-g", rid: "d" })]) },
+    ]);
+    expect((res as { world: unknown[] }).world.length).toBe(2);
+    g.call.end();
+    w.close();
+  });
+
+  test("unary calls are counted by method and status in /metrics", async () => {
+    await call(client, "DumpSession", {}, null);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/comet_grpc_requests_total\{method="DumpSession",code="OK"\} [1-9]/);
+    expect(text).toMatch(/comet_grpc_requests_total\{method="DumpSession",code="UNAUTHENTICATED"\} [1-9]/);
+  });
+});
