@@ -138,7 +138,12 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       } else conn.onUplink(m);
     });
     // The client closed its side: the session ends as a WebSocket's does when the client closes.
-    call.on("end", () => conn.close(1000, "client ended the stream"));
+    call.on("end", () => {
+      // A stream the server reset (slow consumer) also ends; that end is not the client's.
+      if (!socket.isEnded) conn.close(1000, "client ended the stream");
+    });
+    // Also how a stream ends that the library itself ended (a message past
+    // grpc.max_receive_message_length): it tells the handler no more than "cancelled".
     call.on("cancelled", () => {
       socket.gone();
       conn.onClosed(1006, "stream cancelled or connection lost");

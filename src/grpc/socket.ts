@@ -36,13 +36,15 @@ export class GrpcSocket implements PushSocket {
 
   send(frame: string): number {
     if (this.ended) return 0;
-    const bytes = downlinkBytes(frame);
-    const n = bytes.length;
-    this.queued += n;
+    // The backlog already written and not flushed decides, as Bun's backpressure limit does for
+    // a WebSocket: one message larger than the limit still goes to a client that keeps up.
     if (this.queued > this.maxSendBuffer) {
       this.dropSlowConsumer();
       return -1;
     }
+    const bytes = downlinkBytes(frame);
+    const n = bytes.length;
+    this.queued += n;
     this.call.write(bytes, () => {
       this.queued -= n;
     });
