@@ -24,6 +24,7 @@ import { normalizeIp } from "../runtime/bun.ts";
 import { passBytes, uplinkReader } from "./codec.ts";
 import type { LoopFanout } from "./fanout.ts";
 import { packageDefinition } from "./proto.ts";
+import { listenTcp, TcpGuard } from "./listener.ts";
 import { GrpcSocket, type SubscribeCall } from "./socket.ts";
 
 /**
@@ -40,6 +41,8 @@ export interface GrpcListener {
   readonly port: number;
   /** Subscribe streams that hold a connection of the gateway. */
   readonly sockets: ReadonlySet<GrpcSocket>;
+  /** TCP connections open on the gRPC port. */
+  readonly tcpConnections: number;
   /** Ends every stream 1001 (UNAVAILABLE), then closes the port. */
   stop(): Promise<void>;
 }
@@ -112,8 +115,21 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     DumpSession: bounded("DumpSession"),
   };
 
+  const tcp = new TcpGuard(
+    // A connection must open its first call within auth.timeout, as a stream must AUTH within it.
+    // Idle is counted from the last call: a live Subscribe stream is never idle, and a channel
+    // kept between unary calls may rest as long as a silent session would live (3 heartbeats).
+    { firstCallWithin: config.auth.timeout, idle: Math.max(config.auth.timeout, 3 * config.heartbeat.interval) },
+    registry.counter("comet_grpc_tcp_closed_total", "gRPC TCP connections closed for holding no call, by reason"),
+  );
+
   function subscribeHandler(call: SubscribeCall): void {
-    const socket = new GrpcSocket(call, fanout, config.limits.max_send_buffer, (s) => sockets.delete(s));
+    const peer = call.getPeer();
+    tcp.streamOpened(peer);
+    const socket = new GrpcSocket(call, fanout, config.limits.max_send_buffer, (s) => {
+      sockets.delete(s);
+      tcp.streamClosed(peer);
+    });
     // The same admission as a WebSocket upgrade (draining, Origin, connect rate per address,
     // X-Forwarded-For from trusted proxies), read from the call's metadata.
     const headers = new Headers();
@@ -121,7 +137,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       const v = call.metadata.get(name)[0];
       if (typeof v === "string") headers.set(name, v);
     }
-    const admitted = gateway.admit(new Request("http://grpc.invalid/", { headers }), peerAddress(call.getPeer()));
+    const admitted = gateway.admit(new Request("http://grpc.invalid/", { headers }), peerAddress(peer));
     if (admitted instanceof Response) {
       const code = admitted.status === 503 ? Close.GoingAway : admitted.status === 403 ? Close.Forbidden : 0;
       if (code) socket.close(code, admitted.status === 503 ? "server shutting down" : "origin not allowed");
@@ -153,6 +169,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   function unary<Req>(method: string, run: (req: Req) => { code: status; details: string } | object): Unary<Req> {
     const ok = requests.with({ method, code: "OK" });
     return (call, cb) => {
+      tcp.touch(call.getPeer());
       let answer: { code: status; details: string } | object;
       const auth = call.metadata.get("authorization")[0];
       if (!admin.check(typeof auth === "string" ? auth : null)) {
@@ -208,28 +225,38 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
         false,
       )
     : ServerCredentials.createInsecure();
-  const hostPort = `${deps.host.includes(":") ? `[${deps.host}]` : deps.host}:${deps.port}`;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(hostPort, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const injector = server.createConnectionInjector(credentials);
+  let listener: Awaited<ReturnType<typeof listenTcp>>;
+  try {
+    listener = await listenTcp(deps.host, deps.port, (socket) => {
+      socket.on("error", () => {});
+      tcp.add(socket);
+      injector.injectConnection(socket);
+    });
+  } catch (err) {
+    tcp.stop();
+    injector.destroy();
+    throw err;
+  }
+  const port = (listener.address() as { port: number }).port;
 
   return {
     host: deps.host,
     port,
     sockets,
+    get tcpConnections() {
+      return tcp.size;
+    },
     async stop() {
+      listener.close();
       for (const s of [...sockets]) s.conn?.close(Close.GoingAway, "server shutting down");
-      await new Promise<void>((resolve) => {
-        // Streams just ended need a moment for their trailers; a peer that holds on is cut.
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 1000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      // Streams just ended need a moment for their trailers; connections still open are then cut.
+      injector.drain(250);
+      await new Promise((r) => setTimeout(r, sockets.size === 0 && tcp.size === 0 ? 0 : 250));
+      tcp.stop();
+      tcp.destroyAll();
+      injector.destroy();
+      server.forceShutdown();
     },
   };
 }

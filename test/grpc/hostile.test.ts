@@ -149,3 +149,46 @@ describe("oversized and unreadable", () => {
     }
   });
 });
+
+describe("connections that hold no call", () => {
+  test("one that never opens a call is closed at auth.timeout; one left idle after calls, later", async () => {
+    const quick = await startGrpcTest("auth: {timeout: 200ms}\nheartbeat: {interval: 100ms}");
+    const c = grpcClient(quick);
+    const closedBy = async (reason: string) => {
+      const text = await (await fetch(`${quick.url}/metrics`)).text();
+      return Number(
+        new RegExp(`^comet_grpc_tcp_closed_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0,
+      );
+    };
+    try {
+      const open = async (bytes?: Buffer) => {
+        const sock = net.connect(quick.grpcPort, "127.0.0.1");
+        sock.on("error", () => {});
+        await new Promise((r) => sock.once("connect", r));
+        if (bytes) sock.write(bytes);
+        return new Promise((r) => sock.once("close", r));
+      };
+      // Silent from the start, and HTTP/2 spoken but no call opened: both closed.
+      await Promise.all([open(), open(Buffer.concat([PREFACE, EMPTY_SETTINGS]))]);
+      expect(await closedBy("no_call")).toBe(2);
+      // A channel rests between unary calls: closed once idle past 3 heartbeats; the client
+      // reconnects for its next call.
+      expect((await call(c, "DumpSession", {})).err).toBeNull();
+      const deadline = Date.now() + 3000;
+      while ((await closedBy("idle")) === 0) {
+        if (Date.now() > deadline) throw new Error("the idle channel was not closed");
+        await Bun.sleep(20);
+      }
+      expect((await call(c, "DumpSession", {})).err).toBeNull();
+      // A Subscribe stream keeps its connection, as long as it lives.
+      const s = await subscribe(quick, c, "tcp-keep");
+      s.call.on("data", (d: { t: string }) => d.t === "HB" && s.send({ t: "HB" }));
+      await s.until(() => s.downlinks.length >= 6, 3000, "6 probes");
+      expect(s.endInfo).toBeUndefined();
+      s.call.end();
+    } finally {
+      c.close();
+      await quick.stop();
+    }
+  });
+});
