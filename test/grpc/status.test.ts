@@ -4,6 +4,7 @@ import { status } from "@grpc/grpc-js";
 import { connect, token, waitFor } from "../helpers.ts";
 import {
   type CometClient,
+  call,
   type Ended,
   grpcClient,
   Stream,
@@ -164,6 +165,23 @@ describe("UNAVAILABLE (1001)", () => {
       await draining.drain();
       expect(await s.waitEnd()).toEqual(ended(status.UNAVAILABLE, 1001, "server shutting down"));
       expect(await waiting.waitEnd()).toEqual(ended(status.UNAVAILABLE, 1001, "server shutting down"));
+    } finally {
+      c.close();
+    }
+  });
+
+  test("while draining, a new stream is refused at once and unary calls are still served", async () => {
+    const draining = await startGrpcTest("shutdown: {drain: 400ms}");
+    const c = grpcClient(draining);
+    try {
+      const s = await subscribe(draining, c, "st-holds");
+      const drained = draining.drain();
+      const late = new Stream(c);
+      expect(await late.waitEnd()).toEqual(ended(status.UNAVAILABLE, 1001, "server shutting down"));
+      expect((await call(c, "Publish", { uid: "st-holds", evt: "still served" })).err).toBeNull();
+      expect(await s.waitPushes(1)).toEqual(["still served"]);
+      await drained;
+      expect((await s.waitEnd()).cometCode).toBe(1001);
     } finally {
       c.close();
     }
