@@ -41,8 +41,6 @@ export interface GrpcListener {
   readonly port: number;
   /** Subscribe streams that hold a connection of the gateway. */
   readonly sockets: ReadonlySet<GrpcSocket>;
-  /** TCP connections open on the gRPC port. */
-  readonly tcpConnections: number;
   /** Ends every stream 1001 (UNAVAILABLE), then closes the port. */
   stop(): Promise<void>;
 }
@@ -73,6 +71,8 @@ interface BroadcastReq {
 
 /** A unary request whose message was over limits.max_body_bytes; never decoded. */
 const TOO_BIG = Symbol("too big");
+/** A unary request whose bytes are not the message: INVALID_ARGUMENT, as HTTP answers bad JSON 400. */
+const MALFORMED = Symbol("malformed");
 
 const problemStatus = (p: RequestProblem) => ({
   code: p.kind === "evt_too_large" ? status.RESOURCE_EXHAUSTED : status.INVALID_ARGUMENT,
@@ -101,7 +101,14 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     const m = method(name);
     return {
       ...m,
-      requestDeserialize: (bytes: Buffer) => (bytes.length > maxBody ? TOO_BIG : m.requestDeserialize(bytes)),
+      requestDeserialize: (bytes: Buffer) => {
+        if (bytes.length > maxBody) return TOO_BIG;
+        try {
+          return m.requestDeserialize(bytes);
+        } catch {
+          return MALFORMED;
+        }
+      },
     };
   };
   const service: ServiceDefinition = {
@@ -122,6 +129,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     { firstCallWithin: config.auth.timeout, idle: Math.max(config.auth.timeout, 3 * config.heartbeat.interval) },
     registry.counter("comet_grpc_tcp_closed_total", "gRPC TCP connections closed for holding no call, by reason"),
   );
+  registry.gauge("comet_grpc_tcp_connections", "TCP connections open on the gRPC port", () => tcp.size);
 
   function subscribeHandler(call: SubscribeCall): void {
     const peer = call.getPeer();
@@ -179,6 +187,8 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
           code: status.RESOURCE_EXHAUSTED,
           details: `message over limits.max_body_bytes (${maxBody} bytes)`,
         };
+      } else if (call.request === MALFORMED) {
+        answer = { code: status.INVALID_ARGUMENT, details: "malformed protobuf" };
       } else {
         try {
           answer = run(call.request);
@@ -244,9 +254,6 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     host: deps.host,
     port,
     sockets,
-    get tcpConnections() {
-      return tcp.size;
-    },
     async stop() {
       listener.close();
       for (const s of [...sockets]) s.conn?.close(Close.GoingAway, "server shutting down");

@@ -1,8 +1,16 @@
 /** Publish, Broadcast and DumpSession over gRPC: the admin token as metadata, the HTTP API's checks. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { status } from "@grpc/grpc-js";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import { api, connect } from "../helpers.ts";
-import { type CometClient, call, grpcClient, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";
+import {
+  adminMetadata,
+  type CometClient,
+  call,
+  grpcClient,
+  startGrpcTest,
+  subscribe,
+  type TestServer,
+} from "./helpers.ts";
 
 let server: TestServer;
 let client: CometClient;
@@ -70,6 +78,23 @@ describe("the checks of the HTTP API", () => {
     expect((await call(client, "Broadcast", { rid: "r".repeat(5000), evt: "x" })).err?.code).toBe(
       status.RESOURCE_EXHAUSTED,
     );
+  });
+
+  test("bytes that are not a PublishReq: INVALID_ARGUMENT, as HTTP answers bad JSON 400", async () => {
+    const { err } = await new Promise<{ err: ServiceError | null }>((resolve) =>
+      client.makeUnaryRequest(
+        "/comet.Comet/Publish",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x1a, 0x05, 0x61]), // a field announcing 5 bytes where 1 follows
+        adminMetadata(),
+        (e) => resolve({ err: e }),
+      ),
+    );
+    expect(err && { code: err.code, details: err.details }).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: "malformed protobuf",
+    });
   });
 
   test("Publish to a uid not here and Broadcast to an empty room succeed, delivered to no one", async () => {

@@ -1,0 +1,67 @@
+import { describe, expect, test } from "bun:test";
+import { downlinkBytes, uplinkReader } from "../../src/grpc/codec.ts";
+import { DownlinkType, UplinkType } from "../../src/grpc/proto.ts";
+import { encodePush, HB_FRAME, MsgType } from "../../src/protocol/frames.ts";
+
+const decodeDown = (b: Buffer) => DownlinkType.toObject(DownlinkType.decode(b), { enums: String });
+const up = (o: object) => Buffer.from(UplinkType.encode(UplinkType.fromObject(o)).finish());
+
+describe("downlink", () => {
+  test.each([
+    ["plain", "hello"],
+    ["JSON with escapes", '{"a":"\\"quoted\\"\\n","b":[1,2]}'],
+    ["non-ASCII", "é 中文 😀"],
+    ["empty", ""],
+  ])("a PUSH frame of the hub becomes Downlink{PUSH} with evt byte for byte (%s)", (_name, evt) => {
+    expect(decodeDown(downlinkBytes(encodePush(evt)))).toEqual({ t: "PUSH", push: { evt } });
+  });
+
+  test("the HB probe becomes Downlink{t: HB, hb: {}}", () => {
+    expect(decodeDown(downlinkBytes(HB_FRAME))).toEqual({ t: "HB", hb: {} });
+  });
+
+  test("the same frame string handed again is translated once", () => {
+    const frame = encodePush("broadcast");
+    expect(downlinkBytes(frame)).toBe(downlinkBytes(frame));
+    expect(downlinkBytes(encodePush("other"))).not.toBe(downlinkBytes(frame));
+  });
+
+  test("a frame of another shape is still translated", () => {
+    expect(decodeDown(downlinkBytes('{"push":{"evt":"x"},"t":3}'))).toEqual({ t: "PUSH", push: { evt: "x" } });
+  });
+});
+
+describe("uplink", () => {
+  const read = uplinkReader(64);
+
+  test("Uplink messages read as the same frames a WebSocket's JSON gives", () => {
+    expect(read(up({ t: 1, auth: { token: "tok" }, join: { rid: "r" } }))).toEqual({
+      ok: true,
+      frame: { t: MsgType.AUTH, token: "tok", join: "r" },
+    });
+    // No join field: the room is kept on a re-AUTH. An empty JoinRoom: leave any room.
+    expect(read(up({ t: 1, auth: { token: "tok" } }))).toEqual({
+      ok: true,
+      frame: { t: 1, token: "tok", join: undefined },
+    });
+    expect(read(up({ t: 2, join: {} }))).toEqual({ ok: true, frame: { t: 2, rid: "" } });
+    expect(read(up({ t: 2 }))).toEqual({ ok: true, frame: { t: 2, rid: "" } });
+    // proto3: an empty message is HB.
+    expect(read(Buffer.alloc(0))).toEqual({ ok: true, frame: { t: MsgType.HB } });
+  });
+
+  test("PUSH, an unknown MsgType and bytes that are not protobuf are 4400", () => {
+    expect(read(up({ t: 3 }))).toEqual({ ok: false, error: { code: 4400, reason: "PUSH is downlink only" } });
+    expect(read(Buffer.from([0x08, 0x09]))).toEqual({ ok: false, error: { code: 4400, reason: "unknown t" } });
+    // auth (field 3) announcing 5 bytes where 1 follows
+    expect(read(Buffer.from([0x1a, 0x05, 0x0a]))).toEqual({
+      ok: false,
+      error: { code: 4400, reason: "malformed protobuf" },
+    });
+  });
+
+  test("the size is checked on the wire bytes, before decoding", () => {
+    expect(read(Buffer.alloc(64))).not.toHaveProperty("tooBig");
+    expect(read(Buffer.alloc(65, 0xff))).toEqual({ tooBig: 65 });
+  });
+});
