@@ -17,3 +17,19 @@ export function fail(err: unknown): never {
   process.stderr.write(`comet: ${msg.split("\n")[0]}\n`);
   process.exit(err instanceof CliError ? err.exitCode : 1);
 }
+
+/**
+ * Commander's own errors (a missing required flag, an unknown option) as one line that names the
+ * flag and where help is, like every other failure; commander would add a second line or the whole help.
+ */
+export function oneLineErrors(command: string) {
+  return {
+    outputError(str: string, write: (s: string) => void): void {
+      const msg = str
+        .replace(/^error: /, "")
+        .trim()
+        .replace(/\s*\n\s*/g, " ");
+      write(`${command.replace(/^comet /, "comet: ")}: ${msg} (see ${command} --help)\n`);
+    },
+  };
+}
