@@ -13,6 +13,8 @@ export class CliError extends Error {
 export const usageError = (message: string): CliError => new CliError(message, 2);
 
 export function fail(err: unknown): never {
+  // The reader went away (`comet dump | head`): nothing is wrong and nobody is left to tell.
+  if (isBrokenPipe(err)) process.exit(0);
   const msg = err instanceof Error ? err.message : String(err);
   process.stderr.write(`comet: ${msg.split("\n")[0]}\n`);
   process.exit(err instanceof CliError ? err.exitCode : 1);
@@ -33,3 +35,5 @@ export function oneLineErrors(command: string) {
     },
   };
 }
+
+export const isBrokenPipe = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === "EPIPE";

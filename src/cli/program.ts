@@ -52,6 +52,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A write to a closed pipe fails on the stream, not only in the write's callback.
+  process.stdout.on("error", fail);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -100,6 +100,13 @@ for (const cli of CLIS) {
         const d = JSON.parse(json.stdout);
         expect(d.world.length).toBe(5000);
         expect(d.rooms.length).toBe(20);
+        // `comet dump | head -1`: the reader leaves long before the table ends; that is no error.
+        const piped = await run(
+          { ...cli, argv: () => ["sh", "-c", '( "$@"; echo "exit=$?" >&2 ) | head -n 1', "sh", ...cli.argv()] },
+          args,
+          { env },
+        );
+        expect(piped).toEqual({ code: 0, stdout: "world: 5000 sessions\n", stderr: "exit=0\n" });
       } finally {
         await big.stop();
       }
