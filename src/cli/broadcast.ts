@@ -31,9 +31,7 @@ is kept).
 Examples:
   comet broadcast --rid lobby --evt 'hello lobby'
   comet broadcast --evt 'maintenance at 22:00'          # the whole world
-  comet broadcast --rid lobby <<'EOF'
-  {"kind":"notice","text":"here-docs keep their last newline"}
-  EOF
+  jq -c . notice.json | comet broadcast --rid lobby
   comet broadcast --rid lobby --event chat --data 'hi all' --from backend-1`,
     )
     .action((opts: BroadcastOptions) => broadcast(opts));

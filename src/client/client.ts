@@ -241,7 +241,7 @@ export class CometClient {
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = null;
     try {
-      ws.close();
+      ws.close(1000);
     } catch {
       // Already closing or closed.
     }

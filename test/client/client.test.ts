@@ -66,15 +66,24 @@ describe("CometClient against a comet server", () => {
     expect(log.pushes).toEqual(["to a", "to b"]);
   });
 
-  test("close() ends the session, reports 1000 and stops", async () => {
+  test("close() ends the session with a normal closure (1000), reports it and stops", async () => {
+    const normalClosures = async () => {
+      const m = /^comet_disconnects_total\{code="1000"\} (\d+)$/m.exec(
+        await (await fetch(`${server.url}/metrics`)).text(),
+      );
+      return Number(m?.[1] ?? 0);
+    };
     const { c, log } = client({ url: server.ws, token: await token("bye-1") });
     await c.connect();
     await waitFor(() => server.hub.sessions.has("bye-1"), "session bye-1");
+    const before = await normalClosures();
     c.close();
     expect(c.state).toBe("closed");
     expect(log.closes).toEqual([{ code: 1000, reason: "closed by the client", state: "closed" }]);
     expect(log.states).toEqual(["connecting", "open", "closed"]);
     await waitFor(() => !server.hub.sessions.has("bye-1"), "session bye-1 gone");
+    // What the server saw: 1000, not 1005 (a close frame without a code).
+    expect(await normalClosures()).toBe(before + 1);
   });
 
   test("connect() rejects when the client is closed before a socket opens", async () => {
