@@ -185,7 +185,12 @@ export class CometClient {
     }
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
+    this.#openedAt = 0;
     this.#gotFrame = false;
+    // The watchdog covers the handshake too: a peer that accepts TCP and never answers is as dead
+    // as one that stops talking later.
+    this.#lastFrame = Date.now();
+    this.#startWatchdog();
     ws.onopen = () => {
       if (this.#ws !== ws) return;
       this.#openedAt = Date.now();
@@ -193,7 +198,6 @@ export class CometClient {
       const auth: Record<string, unknown> = { t: "AUTH", auth: { token } };
       if (this.#rid !== "") auth.join = { rid: this.#rid };
       this.#send(auth);
-      this.#startWatchdog();
       this.#scheduleRefresh(token);
       this.#setState("open");
       for (const w of this.#waiters.splice(0)) w.resolve();
@@ -284,9 +288,9 @@ export class CometClient {
     // A quarter interval between checks: the link is declared dead at most a quarter interval late.
     this.#watchdog = setInterval(
       () => {
-        if (Date.now() - this.#lastFrame > limit) {
-          this.#lost(SILENT_LINK_CODE, `no frame from the server for ${limit} ms (3 × heartbeat interval)`);
-        }
+        if (Date.now() - this.#lastFrame <= limit) return;
+        const what = this.#openedAt > 0 ? "no frame from the server" : "no answer to the WebSocket handshake";
+        this.#lost(SILENT_LINK_CODE, `${what} for ${limit} ms (3 × heartbeat interval)`);
       },
       Math.max(10, Math.floor(this.#heartbeat / 4)),
     );

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { CometClient, type CometClientOptions, type CometState } from "../../src/client/index.ts";
 import DefaultExport from "../../src/client/index.ts";
 import { api, startTest, token, waitFor } from "../helpers.ts";
-import { closedPort, silentServer, startOn, type TestServer } from "./servers.ts";
+import { closedPort, muteTcpServer, silentServer, startOn, type TestServer } from "./servers.ts";
 
 interface Log {
   pushes: string[];
@@ -261,6 +261,23 @@ describe("CometClient against other peers", () => {
       expect(peer.uplinks[1]).toEqual(['{"t":"AUTH","auth":{"token":"tok"}}']);
     } finally {
       await peer.stop();
+    }
+  });
+
+  test("a handshake that never completes counts as a dead link too: it retries", async () => {
+    const peer = muteTcpServer();
+    try {
+      const { c, log } = client({ url: peer.url, token: "tok", heartbeatInterval: 30 });
+      c.connect();
+      await waitFor(() => peer.accepted >= 2, "a second TCP connection");
+      expect(log.closes[0]).toEqual({
+        code: 4408,
+        reason: "no answer to the WebSocket handshake for 90 ms (3 × heartbeat interval)",
+        state: "reconnecting",
+      });
+      expect(log.opens).toBe(0);
+    } finally {
+      peer.stop();
     }
   });
 

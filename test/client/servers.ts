@@ -66,3 +66,25 @@ export function silentServer() {
     stop: () => server.stop(true),
   };
 }
+
+/** A TCP server that accepts and never answers, not even the WebSocket handshake. */
+export function muteTcpServer() {
+  let accepted = 0;
+  const server = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open() {
+        accepted++;
+      },
+      data() {},
+    },
+  });
+  return {
+    url: `ws://127.0.0.1:${server.port}/comet/Comet/Subscribe`,
+    get accepted() {
+      return accepted;
+    },
+    stop: () => server.stop(true),
+  };
+}
