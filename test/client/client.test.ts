@@ -164,14 +164,14 @@ describe("CometClient against a comet server", () => {
   });
 
   test("answers the server's probes, so a quiet session outlives 3 heartbeat intervals", async () => {
-    const quick = await startTest("heartbeat:\n  interval: 40ms\n");
+    const quick = await startTest("heartbeat:\n  interval: 100ms\n");
     try {
-      const { c, log } = client({ url: quick.ws, token: await token("quiet-1"), heartbeatInterval: 40 });
+      const { c, log } = client({ url: quick.ws, token: await token("quiet-1"), heartbeatInterval: 100 });
       await c.connect();
       await waitFor(() => quick.hub.sessions.has("quiet-1"), "session quiet-1");
       const session = quick.hub.sessions.get("quiet-1");
-      // Without answers the server closes 4408 after 120 ms (plus one sweep); wait well past that.
-      await Bun.sleep(600);
+      // Without answers the server closes 4408 after 300 ms (plus one sweep); wait well past that.
+      await Bun.sleep(900);
       expect(log.closes).toEqual([]);
       expect(quick.hub.sessions.get("quiet-1")).toBe(session);
     } finally {
@@ -284,11 +284,12 @@ describe("CometClient against other peers", () => {
   test("a link that keeps bringing probes is not declared dead", async () => {
     const peer = silentServer();
     try {
-      const { c, log } = client({ url: peer.url, token: "tok", heartbeatInterval: 30 });
+      const { c, log } = client({ url: peer.url, token: "tok", heartbeatInterval: 100 });
       await c.connect();
       await waitFor(() => peer.sockets.length === 1, "connection");
       const probe = setInterval(() => peer.sockets[0]?.send('{"t":"HB","hb":{}}'), 20);
-      await Bun.sleep(400);
+      // 3 intervals of silence would be 300 ms: probes every 20 ms over twice that must keep it alive.
+      await Bun.sleep(600);
       clearInterval(probe);
       expect(log.closes).toEqual([]);
       expect(peer.uplinks.length).toBe(1);
