@@ -117,7 +117,9 @@ function printDevBanner(url: string, g: { secret?: string; admin?: string }): vo
     `    export COMET_URL=${url}`,
     g.admin ? `    export COMET_ADMIN_TOKEN=${g.admin}` : "    export COMET_ADMIN_TOKEN=<one of admin.tokens>",
     g.secret ? `    export COMET_AUTH_JWT_HS256_SECRET=${g.secret}` : "",
-    `    ${self} token --uid alice          # a subscriber token`,
+    `    ${self} subscribe --uid alice --rid lobby   # a client that prints each event`,
+    `    ${self} publish --uid alice --evt hello     # push to it`,
+    `    ${self} token --uid alice                   # a subscriber JWT for your own client`,
     "  =====================================================================",
     "",
   );
