@@ -39,9 +39,12 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   );
   registry.gauge("comet_process_resident_memory_bytes", "Resident set size", () => process.memoryUsage().rss);
   registry.gauge("comet_process_heap_used_bytes", "JavaScript heap in use", () => process.memoryUsage().heapUsed);
-  const api = createApi({ config, hub, admin: new AdminAuth(config.admin.tokens), metrics });
+  const admin = new AdminAuth(config.admin.tokens);
+  const api = createApi({ config, hub, admin, metrics });
+  // Loaded only when enabled: the page's assets are embedded by a Bun macro.
+  const ui = config.ui.enabled ? await (await import("./ui/routes.ts")).createUi(config, admin) : undefined;
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : undefined) };
-  const routes = createRoutes({ api, registry, readiness });
+  const routes = createRoutes({ api, registry, readiness, ui });
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const listener = listenBun({ host: config.listen.host, port: config.listen.port, tls, gateway, fanout, routes });
   gateway.start();

@@ -79,7 +79,7 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
     listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
   }
   const generated: { secret?: string; admin?: string } = {};
-  const overrides: Record<string, unknown> = { listen };
+  const overrides: Record<string, unknown> = { listen, "ui.enabled": "true" };
   if (!describeKeySource(cfg)) {
     generated.secret = randomBytes(24).toString("base64url");
     overrides["auth.jwt.hs256_secret"] = generated.secret;
@@ -106,7 +106,7 @@ function printDevBanner(url: string, g: { secret?: string; admin?: string }): vo
   const lines = [
     "",
     "  ================ COMET DEV MODE: not for production ================",
-    `  listening on ${url} (loopback only)`,
+    `  listening on ${url} (loopback only); the demo page is at ${url}/`,
   ];
   if (g.secret || g.admin) lines.push("  secrets generated for this run only:");
   if (g.admin) lines.push(`    admin token (HTTP API):  ${g.admin}`);

@@ -11,7 +11,8 @@ export type LeafKind =
   | { type: "duration"; min: number }
   | { type: "int"; min: number }
   | { type: "enum"; values: readonly string[] }
-  | { type: "strings" };
+  | { type: "strings" }
+  | { type: "bool" };
 
 export interface Leaf {
   kind: LeafKind;
@@ -29,6 +30,7 @@ const dur = (def: string, doc: string, min = 1): Leaf => ({
 });
 const int = (def: number, doc: string, min = 0): Leaf => ({ kind: { type: "int", min }, default: def, doc });
 const strings = (def: string[], doc: string): Leaf => ({ kind: { type: "strings" }, default: def, doc });
+const bool = (def: boolean, doc: string): Leaf => ({ kind: { type: "bool" }, default: def, doc });
 const oneOf = (values: readonly string[], def: string, doc: string): Leaf => ({
   kind: { type: "enum", values },
   default: def,
@@ -73,6 +75,9 @@ export const SCHEMA: SchemaNode = {
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
   },
+  ui: {
+    enabled: bool(false, "serve the demo page at / (on in --dev)"),
+  },
   log: {
     level: oneOf(["debug", "info", "warn", "error"], "info", "debug | info | warn | error"),
     format: oneOf(["json", "pretty"], "json", "json | pretty"),
@@ -108,6 +113,7 @@ export interface Config {
   trusted_proxies: string[];
   tls: { cert_file: string; key_file: string };
   shutdown: { drain: number };
+  ui: { enabled: boolean };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "pretty" };
 }
 
