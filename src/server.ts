@@ -9,7 +9,7 @@ import { createMetrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
 import { Hub } from "./hub/hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { BunFanout, listenBun } from "./runtime/bun.ts";
+import { runtimeAdapter } from "./runtime/listen.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -24,7 +24,8 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
   const verify = createVerifier(config);
   const metrics = createMetrics();
-  const fanout = new BunFanout();
+  const runtime = await runtimeAdapter();
+  const fanout = runtime.createFanout();
   const hub = new Hub(fanout);
   const gateway = new Gateway(config, hub, verify, metrics, log);
   const { registry } = metrics;
@@ -42,15 +43,23 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const admin = new AdminAuth(config.admin.tokens);
   const api = createApi({ config, hub, admin, metrics });
   // Loaded only when enabled: the page's assets are embedded by a Bun macro.
+  if (config.ui.enabled && runtime.name !== "bun") throw new Error("ui.enabled: the demo page is served on Bun only");
   const ui = config.ui.enabled ? await (await import("./ui/routes.ts")).createUi(config, admin) : undefined;
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : undefined) };
   const routes = createRoutes({ api, registry, readiness, ui });
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
-  const listener = listenBun({ host: config.listen.host, port: config.listen.port, tls, gateway, fanout, routes });
+  const listener = await runtime.listen({
+    host: config.listen.host,
+    port: config.listen.port,
+    tls,
+    gateway,
+    fanout,
+    routes,
+  });
   gateway.start();
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const urlHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
-  log.info("listening", { listen: `${host}:${listener.port}` });
+  log.info("listening", { listen: `${host}:${listener.port}`, runtime: runtime.name });
   const stop = async () => {
     gateway.stop();
     await listener.stop();

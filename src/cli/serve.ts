@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { describeKeySource } from "../auth/jwt.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log.ts";
+import { isBun } from "../runtime/listen.ts";
 import { startServer } from "../server.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
@@ -79,7 +80,8 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
     listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
   }
   const generated: { secret?: string; admin?: string } = {};
-  const overrides: Record<string, unknown> = { listen, "ui.enabled": "true" };
+  // The demo page's assets are embedded by a Bun macro: on Deno, --dev runs without it.
+  const overrides: Record<string, unknown> = { listen, "ui.enabled": String(isBun) };
   if (!describeKeySource(cfg)) {
     generated.secret = randomBytes(24).toString("base64url");
     overrides["auth.jwt.hs256_secret"] = generated.secret;
@@ -106,7 +108,7 @@ function printDevBanner(url: string, g: { secret?: string; admin?: string }): vo
   const lines = [
     "",
     "  ================ COMET DEV MODE: not for production ================",
-    `  listening on ${url} (loopback only); the demo page is at ${url}/`,
+    `  listening on ${url} (loopback only)${isBun ? `; the demo page is at ${url}/` : ""}`,
   ];
   if (g.secret || g.admin) lines.push("  secrets generated for this run only:");
   if (g.admin) lines.push(`    admin token (HTTP API):  ${g.admin}`);

@@ -5,6 +5,8 @@
  * chunk's bottom border meets the next one's top border keeps it linear and looks the same.
  */
 import Table from "cli-table3";
+// The measure cli-table3 itself uses, so that column widths agree with its layout on every runtime.
+import stringWidth from "string-width";
 
 const CHUNK_ROWS = 100;
 // C0/C1 controls and invisible format characters (zero-width space, soft hyphen, bidi marks...):
@@ -20,7 +22,7 @@ export function renderTable(head: string[], rows: string[][]): string {
   const cells = rows.map((r) => r.map(printable));
   // cli-table3's colWidths count one space of padding on each side.
   const colWidths = head.map(
-    (h, i) => 2 + cells.reduce((w, r) => Math.max(w, Bun.stringWidth(r[i] ?? "")), Bun.stringWidth(h)),
+    (h, i) => 2 + cells.reduce((w, r) => Math.max(w, stringWidth(r[i] ?? "")), stringWidth(h)),
   );
   const chunk = (part: string[][], withHead: boolean): string[] => {
     const t = new Table({ ...(withHead ? { head } : {}), colWidths, style: { head: [], border: [], compact: true } });
