@@ -62,6 +62,27 @@ export const SCHEMA: SchemaNode = {
     max_body_bytes: int(1048576, "larger HTTP API bodies are refused 413", 16),
     uplink_rate: int(20, "frames per second per connection, burst 2x; 0 = no limit"),
   },
+  mqtt: {
+    url: str("", "broker URL (mqtt://, mqtts://, ws://, wss://); empty = bridge off unless embedded.listen is set"),
+    events_topic: str("comet/events", "every instance subscribes here for Event JSON {uid?, rid?, evt}"),
+    activity_topic: str("comet/user-activity", "user activity JSON goes out here; instances also read it"),
+    activity: strings(
+      ["ONLINE", "OFFLINE", "HEARD", "ENTER_ROOM", "LEAVE_ROOM"],
+      "activity types sent out; keep ONLINE for one session per uid across the cluster",
+    ),
+    qos: int(0, "0, 1 or 2: for the events subscription and for activity out"),
+    queue: int(10000, "outgoing activity held while the broker is away; the oldest overflow is dropped"),
+    username: str("", "broker user name (also accepted in the URL)"),
+    password: str("", "broker password (env COMET_MQTT_PASSWORD keeps it out of files)"),
+    tls: {
+      ca_file: str("", "PEM CA bundle to verify the broker (mqtts:// or wss://); empty = system CAs"),
+      cert_file: str("", "PEM client certificate, for brokers that require one"),
+      key_file: str("", "PEM private key of cert_file"),
+    },
+    embedded: {
+      listen: str("", "HOST:PORT: run an MQTT broker in-process and bridge to it"),
+    },
+  },
   log: {
     level: oneOf(["debug", "info", "warn", "error"], "info", "debug | info | warn | error"),
     format: oneOf(["json", "pretty"], "json", "json | pretty"),
@@ -90,6 +111,18 @@ export interface Config {
     max_evt_bytes: number;
     max_body_bytes: number;
     uplink_rate: number;
+  };
+  mqtt: {
+    url: string;
+    events_topic: string;
+    activity_topic: string;
+    activity: string[];
+    qos: number;
+    queue: number;
+    username: string;
+    password: string;
+    tls: { ca_file: string; cert_file: string; key_file: string };
+    embedded: { listen: string };
   };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "pretty" };
 }
