@@ -31,7 +31,8 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
   const broker = await Aedes.createBroker({
     // One subscriber that stops reading must not stall delivery to everyone (aedes' own advice).
     drainTimeout: 10_000,
-    authenticate: o.username === undefined ? undefined : checkCredentials(o.username, o.password ?? ""),
+    // aedes calls its authenticate unconditionally: leave the key out for its default (allow all).
+    ...(o.username === undefined ? {} : { authenticate: checkCredentials(o.username, o.password ?? "") }),
   });
   broker.on("clientError", (client, err) =>
     o.log.debug("mqtt embedded: client error", { client: client.id, error: err.message }),

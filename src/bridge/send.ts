@@ -58,7 +58,8 @@ export function sendEvent(url: string, topic: string, event: OutgoingEvent, opts
     protocolVersion: 4,
     clean: true,
     reconnectPeriod: 0,
-    connectTimeout: timeoutMs,
+    // Our own deadline covers the whole exchange; mqtt.js's must not fire first with a vaguer message.
+    connectTimeout: timeoutMs + 1000,
     username: opts.username,
     password: opts.password,
     ca: opts.ca,

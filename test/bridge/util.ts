@@ -35,6 +35,8 @@ export class Observer {
   readonly messages: Array<{ topic: string; text: string; qos: number }> = [];
 
   private constructor(readonly client: MqttClient) {
+    // The tests kill brokers under their observers; that is not an error of the observer.
+    client.on("error", () => {});
     client.on("message", (topic, payload, packet) =>
       this.messages.push({ topic, text: payload.toString("utf8"), qos: packet.qos }),
     );
