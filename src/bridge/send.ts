@@ -2,6 +2,8 @@
  * One Event through the broker, for `comet publish|broadcast --mqtt URL`: every instance on that
  * broker receives it, so one shell command reaches the whole cluster. Connects, publishes, says
  * goodbye; every failure becomes one SendError whose message names the broker (password hidden).
+ * Resolves once the PUBLISH is written (QoS 0, at most once, like the bridge) or acknowledged
+ * (QoS 1/2).
  */
 import { randomBytes } from "node:crypto";
 import { connect, type IClientOptions } from "mqtt";
@@ -87,9 +89,12 @@ export function sendEvent(url: string, topic: string, event: OutgoingEvent, opts
     );
     client.on("error", (err: Error & { code?: unknown }) => {
       lastError = err;
-      // A system error (ECONNREFUSED, ENOTFOUND, a TLS failure) means the broker was never reached.
-      if (typeof err.code === "string") finish(new SendError(`mqtt: cannot reach broker ${shown}: ${err.message}`));
-      else finish(new SendError(`mqtt: broker ${shown}: ${err.message}`));
+      // The event is out (at QoS 1/2 acknowledged): a reset while saying goodbye changes nothing.
+      if (sent) finish();
+      // A system error before CONNACK (ECONNREFUSED, ENOTFOUND, a TLS failure): never reached.
+      else if (!client.connected && typeof err.code === "string") {
+        finish(new SendError(`mqtt: cannot reach broker ${shown}: ${err.message}`));
+      } else finish(new SendError(`mqtt: broker ${shown}: ${err.message}`));
     });
     client.on("close", () => {
       if (!sent) {

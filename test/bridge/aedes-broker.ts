@@ -7,11 +7,9 @@
  * Usage: bun test/bridge/aedes-broker.ts '{"port":1883,"anonymous":true,"users":{"u":"p"},"tls":{...},"ws":false}'
  */
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { Aedes, type AuthenticateError } from "aedes";
-import { createWebSocketStream, WebSocketServer } from "ws";
 
 interface Options {
   port: number;
@@ -40,10 +38,36 @@ const broker = await Aedes.createBroker({
 });
 
 if (o.ws) {
-  const http = createHttpServer();
-  const wss = new WebSocketServer({ server: http });
-  wss.on("connection", (socket, req) => broker.handle(createWebSocketStream(socket), req));
-  http.listen(o.port, "127.0.0.1");
+  // WebSocket in front, relayed to aedes over a loopback TCP socket: aedes fed from a stream that
+  // is not a socket at times missed the SUBSCRIBE that follows CONNECT at once under Bun.
+  const inner = createServer(broker.handle).listen(0, "127.0.0.1");
+  await new Promise((r) => inner.once("listening", r));
+  const innerPort = (inner.address() as { port: number }).port;
+  Bun.serve<{ tcp: Socket | undefined }>({
+    hostname: "127.0.0.1",
+    port: o.port,
+    fetch(req, srv) {
+      const wanted = req.headers.get("sec-websocket-protocol")?.split(",")[0]?.trim();
+      const headers = wanted ? { "sec-websocket-protocol": wanted } : undefined;
+      const data = { tcp: undefined };
+      return srv.upgrade(req, { data, headers }) ? undefined : new Response("WebSocket only", { status: 400 });
+    },
+    websocket: {
+      open(ws) {
+        const tcp = createConnection({ port: innerPort, host: "127.0.0.1" });
+        ws.data.tcp = tcp;
+        tcp.on("data", (chunk: Buffer) => ws.sendBinary(chunk));
+        tcp.on("close", () => ws.close());
+        tcp.on("error", () => ws.close());
+      },
+      message(ws, msg) {
+        ws.data.tcp?.write(typeof msg === "string" ? Buffer.from(msg) : msg);
+      },
+      close(ws) {
+        ws.data.tcp?.destroy();
+      },
+    },
+  });
 } else if (o.tls) {
   createTlsServer({ cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) }, broker.handle).listen(
     o.port,

@@ -45,7 +45,7 @@ function chooseKind(): { kind: BrokerKind; path?: string } {
   return { kind: "aedes" };
 }
 
-let announced = false;
+const announced = new Set<string>();
 
 export async function freePort(): Promise<number> {
   const srv = createServer();
@@ -84,9 +84,10 @@ export class TestBroker {
   static async start(opts: BrokerOptions = {}): Promise<TestBroker> {
     const chosen = opts.ws ? { kind: "aedes" as const } : chooseKind();
     const b = new TestBroker(chosen.kind, chosen.path, opts.port ?? (await freePort()), opts);
-    if (!announced) {
-      announced = true;
-      console.log(`bridge tests: broker = ${chosen.kind}${chosen.path ? ` (${chosen.path})` : " (aedes-broker.ts)"}`);
+    const line = `bridge tests: broker = ${chosen.kind}${chosen.path ? ` (${chosen.path})` : " (aedes-broker.ts)"}${opts.ws ? " over WebSocket" : opts.tls ? " over TLS" : ""}`;
+    if (!announced.has(line)) {
+      announced.add(line);
+      console.log(line);
     }
     await b.launch();
     return b;
@@ -113,8 +114,13 @@ export class TestBroker {
       "persistence false",
       `log_dest file ${join(this.dir, "mosquitto.log")}`,
     ];
-    if (this.opts.tls)
-      lines.push(`certfile ${join(TLS_DIR, "server.pem")}`, `keyfile ${join(TLS_DIR, "server-key.pem")}`);
+    if (this.opts.tls) {
+      // Copies that the mosquitto user can read, whatever the checkout's modes.
+      for (const f of ["server.pem", "server-key.pem"]) {
+        writeFileSync(join(this.dir, f), readFileSync(join(TLS_DIR, f)), { mode: 0o644 });
+      }
+      lines.push(`certfile ${join(this.dir, "server.pem")}`, `keyfile ${join(this.dir, "server-key.pem")}`);
+    }
     const conf = join(this.dir, "mosquitto.conf");
     writeFileSync(conf, `${lines.join("\n")}\n`, { mode: 0o644 });
     return conf;
@@ -144,7 +150,8 @@ export class TestBroker {
     while (!(await canConnect(this.port))) {
       if (proc.exitCode !== null || Date.now() > deadline) {
         proc.kill();
-        throw new Error(`the ${this.kind} broker did not start on port ${this.port}:\n${this.logText()}`);
+        const stderr = await new Response(proc.stderr as ReadableStream).text();
+        throw new Error(`the ${this.kind} broker did not start on port ${this.port}:\n${stderr}${this.logText()}`);
       }
       await Bun.sleep(20);
     }
