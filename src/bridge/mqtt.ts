@@ -18,7 +18,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { encodeActivity, parseActivity, parseEvent } from "./event.ts";
 import { BoundedQueue } from "./queue.ts";
 import { RateLimitedWarn } from "./ratelog.ts";
-import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
+import { type BridgeSettings, brokerAddress, bridgeSettings, showUrl } from "./settings.ts";
 
 export interface BridgeDeps {
   config: Config;
@@ -129,17 +129,19 @@ export class Bridge {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
-      username: s.username,
-      password: s.password,
+      ...brokerAddress(url),
       ...s.tls,
     };
+    // The keys, when set, win over credentials in the URL.
+    if (s.username !== undefined) opts.username = s.username;
+    if (s.password !== undefined) opts.password = s.password;
     log.info("mqtt bridge starting", {
       url: this.url,
       server: this.id,
       events_topic: s.eventsTopic,
       activity_topic: s.activityTopic,
     });
-    this.client = connect(url, opts);
+    this.client = connect(opts);
     this.client.on("connect", () => this.onConnect());
     this.client.on("close", () => this.onClose());
     this.client.on("error", (err) => {

@@ -7,8 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { connect, type IClientOptions } from "mqtt";
-import type { Qos } from "./settings.ts";
-import { showUrl } from "./settings.ts";
+import { brokerAddress, type Qos, showUrl } from "./settings.ts";
 
 export interface OutgoingEvent {
   uid?: string;
@@ -62,15 +61,16 @@ export function sendEvent(url: string, topic: string, event: OutgoingEvent, opts
     reconnectPeriod: 0,
     // Our own deadline covers the whole exchange; mqtt.js's must not fire first with a vaguer message.
     connectTimeout: timeoutMs + 1000,
-    username: opts.username,
-    password: opts.password,
+    ...brokerAddress(url),
     ca: opts.ca,
     cert: opts.cert,
     key: opts.key,
   };
+  if (opts.username !== undefined) options.username = opts.username;
+  if (opts.password !== undefined) options.password = opts.password;
   const payload = encodeEvent(event);
   return new Promise<void>((resolve, reject) => {
-    const client = connect(url, options);
+    const client = connect(options);
     let settled = false;
     let sent = false;
     let lastError: Error | undefined;

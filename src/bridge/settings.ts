@@ -141,3 +141,29 @@ export function showUrl(url: string): string {
     return url;
   }
 }
+
+export interface BrokerAddress {
+  protocol: "mqtt" | "mqtts" | "ws" | "wss";
+  hostname: string;
+  host: string;
+  port?: number;
+  path?: string;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * A broker URL as mqtt.js connection options, read with the WHATWG URL parser: given a string,
+ * mqtt.js calls the deprecated url.parse(), whose warning a compiled binary prints on every start.
+ */
+export function brokerAddress(url: string): BrokerAddress {
+  const u = new URL(url);
+  const protocol = u.protocol.slice(0, -1) as BrokerAddress["protocol"];
+  const hostname = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+  const a: BrokerAddress = { protocol, hostname, host: hostname };
+  if (u.port !== "") a.port = Number(u.port);
+  if (protocol === "ws" || protocol === "wss") a.path = `${u.pathname || "/"}${u.search}`;
+  if (u.username !== "") a.username = decodeURIComponent(u.username);
+  if (u.password !== "") a.password = decodeURIComponent(u.password);
+  return a;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { bridgeSettings } from "../../src/bridge/settings.ts";
+import { brokerAddress, bridgeSettings, showUrl } from "../../src/bridge/settings.ts";
 import { loadConfig } from "../../src/config/load.ts";
 
 const settings = (yaml: string, env: Record<string, string> = {}) => bridgeSettings(loadConfig({ yaml, env }));
@@ -81,5 +81,36 @@ describe("mqtt config", () => {
     ["mqtt: {uri: 'mqtt://x'}", "config: mqtt.uri: unknown key"],
   ])("%s stops the server with a message that names the key", (yaml, message) => {
     expect(fails(yaml)).toThrow(message);
+  });
+});
+
+describe("broker URLs", () => {
+  test("are read into mqtt.js options without url.parse", () => {
+    expect(brokerAddress("mqtt://127.0.0.1:1883")).toEqual({
+      protocol: "mqtt",
+      hostname: "127.0.0.1",
+      host: "127.0.0.1",
+      port: 1883,
+    });
+    expect(brokerAddress("mqtts://u%40x:p%3Aw@broker.example")).toEqual({
+      protocol: "mqtts",
+      hostname: "broker.example",
+      host: "broker.example",
+      username: "u@x",
+      password: "p:w",
+    });
+    expect(brokerAddress("ws://[::1]:9001/mqtt?x=1")).toEqual({
+      protocol: "ws",
+      hostname: "::1",
+      host: "::1",
+      port: 9001,
+      path: "/mqtt?x=1",
+    });
+    expect(brokerAddress("wss://broker.example").path).toBe("/");
+  });
+
+  test("show without their password", () => {
+    expect(showUrl("mqtt://user:secret@host:1883")).toBe("mqtt://user:***@host:1883");
+    expect(showUrl("mqtt://host:1883")).toBe("mqtt://host:1883");
   });
 });

@@ -39,6 +39,20 @@ test("mqtts:// with mqtt.tls.ca_file and a user name and password: connected, ev
   c.close();
 });
 
+test("a user name and password in the URL work too, and never show on /readyz", async () => {
+  const at = tls.url.replace("mqtts://", `mqtts://${user.username}:${user.password}@`);
+  const s = await start(`mqtt: {url: "${at}", tls: {ca_file: "${CA_FILE}"}}`);
+  await waitReadyz(s, 200);
+  const c = await connect(s, "uri");
+  await sendEvent(at, "comet/events", { uid: "uri", evt: "credentials in the URL" }, { ca: tls.ca() });
+  expect(await c.waitPushes(1)).toEqual(["credentials in the URL"]);
+  c.close();
+  const wrong = await start(`mqtt: {url: "${at.replace(user.password, "wrong-pw")}", tls: {ca_file: "${CA_FILE}"}}`);
+  const reason = (await waitReadyz(wrong, 503)).reason ?? "";
+  expect(reason).toContain(`mqtts://${user.username}:***@127.0.0.1:${tls.port}`);
+  expect(reason).not.toContain("wrong-pw");
+});
+
 test("mqtts:// to a broker whose certificate no configured CA vouches for: 503 names the certificate problem", async () => {
   const s = await start(`mqtt: {url: "${tls.url}", username: ${user.username}, password: ${user.password}}`);
   await waitFor(async () => /certificate/i.test((await waitReadyz(s, 503)).reason ?? ""), "a certificate error");
