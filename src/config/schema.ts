@@ -70,7 +70,7 @@ export const SCHEMA: SchemaNode = {
       ["ONLINE", "OFFLINE", "HEARD", "ENTER_ROOM", "LEAVE_ROOM"],
       "activity types sent out; keep ONLINE for one session per uid across the cluster",
     ),
-    qos: int(0, "0, 1 or 2: for the events subscription and for activity out"),
+    qos: int(0, "0, 1 or 2: for the subscriptions and for activity out"),
     queue: int(10000, "outgoing activity held while the broker is away; the oldest overflow is dropped"),
     username: str("", "broker user name (also accepted in the URL)"),
     password: str("", "broker password (env COMET_MQTT_PASSWORD keeps it out of files)"),
