@@ -54,6 +54,9 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   return Math.round(ceiling * (0.5 + random() / 2));
 }
 
+const BACKLOG_BYTES = 1 << 20;
+const QOS0 = { qos: 0 } as const;
+
 interface Outgoing {
   type: ActivityName;
   payload: string;
@@ -87,7 +90,9 @@ export class Bridge {
   private lastError: string | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
-  private readonly onPublished: Map<ActivityName, (err?: Error) => void> = new Map();
+  private readonly onAcked: Map<ActivityName, (err?: Error) => void> = new Map();
+  /** The connection generation whose socket a 'drain' listener waits on; -1 for none. */
+  private drainWait = -1;
 
   constructor(
     private readonly s: BridgeSettings,
@@ -106,7 +111,10 @@ export class Bridge {
         "comet_bridge_activity_in_total",
         "Activity read back from the broker, by outcome (replaced = a local session closed 4409)",
       ),
-      activityOut: registry.counter("comet_bridge_activity_out_total", "Activity published to the broker, by type"),
+      activityOut: registry.counter(
+        "comet_bridge_activity_out_total",
+        "Activity sent to the broker (QoS 0: written; QoS 1/2: acknowledged), by type",
+      ),
       dropped: registry.counter("comet_bridge_activity_dropped_total", "Outgoing activity dropped, by reason"),
       reconnects: registry.counter(
         "comet_bridge_reconnects_total",
@@ -212,27 +220,60 @@ export class Bridge {
     }
     if (this.closing || !this.s.activity.has(a.type)) return;
     const out: Outgoing = { type: a.type, payload: encodeActivity(a, this.id) };
-    if (this.up && this.queue.size === 0) this.publish(out);
-    else if (this.queue.push(out) > 0) this.m.dropped.inc({ reason: "queue_full" });
+    if (this.up && this.queue.size === 0 && !this.backlogged()) this.publish(out);
+    else {
+      if (this.queue.push(out) > 0) this.m.dropped.inc({ reason: "queue_full" });
+      if (this.up) this.flushOnDrain();
+    }
+  }
+
+  /**
+   * A broker that is connected but slow to read must not make the socket buffer grow without
+   * bound: past this many unsent bytes, activity waits in the bounded queue as when it is away.
+   */
+  private backlogged(): boolean {
+    return (this.client.stream?.writableLength ?? 0) > BACKLOG_BYTES;
   }
 
   private flush(): void {
-    while (this.up && this.queue.size > 0) this.publish(this.queue.shift() as Outgoing);
+    while (this.up && this.queue.size > 0) {
+      if (this.backlogged()) {
+        this.flushOnDrain();
+        return;
+      }
+      this.publish(this.queue.shift() as Outgoing);
+    }
+  }
+
+  private flushOnDrain(): void {
+    if (this.drainWait === this.generation) return;
+    const gen = this.generation;
+    this.drainWait = gen;
+    this.client.stream.once("drain", () => {
+      if (this.drainWait === gen) this.drainWait = -1;
+      if (gen === this.generation) this.flush();
+    });
   }
 
   private publish(o: Outgoing): void {
-    this.client.publish(this.s.activityTopic, o.payload, { qos: this.s.qos }, this.published(o.type));
+    if (this.s.qos === 0) {
+      // No callback at QoS 0: mqtt.js would hold one 'drain' listener per packet while the socket is busy.
+      this.client.publish(this.s.activityTopic, o.payload, QOS0);
+      this.m.activityOut.inc({ type: o.type });
+    } else {
+      this.client.publish(this.s.activityTopic, o.payload, { qos: this.s.qos }, this.acked(o.type));
+    }
   }
 
   /** One callback per type, made once: activity is the busiest path out. */
-  private published(type: ActivityName): (err?: Error) => void {
-    let cb = this.onPublished.get(type);
+  private acked(type: ActivityName): (err?: Error) => void {
+    let cb = this.onAcked.get(type);
     if (!cb) {
       cb = (err?: Error) => {
         if (err) this.m.dropped.inc({ reason: "publish_failed" });
         else this.m.activityOut.inc({ type });
       };
-      this.onPublished.set(type, cb);
+      this.onAcked.set(type, cb);
     }
     return cb;
   }

@@ -174,6 +174,15 @@ export class TestBroker {
     await p.exited;
   }
 
+  /** SIGSTOP: connections stay open but nothing is read, as with a broker that hangs. */
+  pause(): void {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.proc?.kill("SIGCONT");
+  }
+
   /** Starts it again on the same port; anonymous clients refused when told so. */
   async restart(opts: { anonymous?: boolean } = {}): Promise<void> {
     await this.kill();

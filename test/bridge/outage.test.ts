@@ -94,3 +94,31 @@ test("the broker killed and restarted on its port: clients stay, the bridge reco
   expect((await alice.waitPushes(4)).at(-1)).toBe("after the restart");
   expect(alice.closeInfo).toBeUndefined();
 });
+
+test("a broker that stops reading: unsent bytes stay bounded, the queue takes the rest, and drains later", async () => {
+  const b = broker as TestBroker;
+  const carl = await connect(server, "carl");
+  const session = server.hub.sessions.get("carl")!;
+  const out = await metric(server, "comet_bridge_activity_out_total", { type: "HEARD" });
+  const dropped = await metric(server, "comet_bridge_activity_dropped_total", { reason: "queue_full" });
+  b.pause();
+  try {
+    // Until the kernel's socket buffers (their size varies by host) and the bridge's 1 MiB of
+    // unsent bytes are full, and activity has to wait in the queue.
+    let n = 0;
+    while ((await metric(server, "comet_bridge_queue_length")) === 0 && n < 2_000_000) {
+      for (let i = 0; i < 20_000; i++) server.hub.heard(session);
+      n += 20_000;
+    }
+    expect(await metric(server, "comet_bridge_queue_length")).toBe(3);
+    const sent = (await metric(server, "comet_bridge_activity_out_total", { type: "HEARD" })) - out;
+    const lost = (await metric(server, "comet_bridge_activity_dropped_total", { reason: "queue_full" })) - dropped;
+    expect(sent + lost + 3).toBe(n);
+    expect(lost).toBeGreaterThan(0);
+  } finally {
+    b.resume();
+  }
+  await waitFor(async () => (await metric(server, "comet_bridge_queue_length")) === 0, "the queue to drain");
+  expect(await metric(server, "comet_bridge_connected")).toBe(1);
+  carl.close();
+});
