@@ -159,11 +159,6 @@ export class Bridge {
     this.unlisten = hub.onActivity((a) => this.onActivity(a));
   }
 
-  /** Connected and subscribed: events reach this instance. */
-  get ready(): boolean {
-    return this.subscribed;
-  }
-
   /** For /readyz: undefined when ready, else why not. */
   notReady(): string | undefined {
     if (this.subscribed) return undefined;
