@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
 import { createVerifier } from "./auth/jwt.ts";
+import { type Bridge, startBridge } from "./bridge/mqtt.ts";
 import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { createApi } from "./http/api.ts";
@@ -9,13 +10,15 @@ import { createMetrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
 import { Hub } from "./hub/hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { runtimeAdapter } from "./runtime/listen.ts";
+import { type Listener, runtimeAdapter } from "./runtime/listen.ts";
 
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly hub: Hub;
   readonly gateway: Gateway;
+  /** The MQTT bridge, when mqtt.url or mqtt.embedded.listen is set. */
+  readonly bridge: Bridge | undefined;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -45,17 +48,24 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   // Loaded only when enabled: the page's assets are embedded by a Bun macro.
   if (config.ui.enabled && runtime.name !== "bun") throw new Error("ui.enabled: the demo page is served on Bun only");
   const ui = config.ui.enabled ? await (await import("./ui/routes.ts")).createUi(config, admin) : undefined;
-  const readiness = { notReady: () => (gateway.draining ? "shutting down" : undefined) };
-  const routes = createRoutes({ api, registry, readiness, ui });
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
-  const listener = await runtime.listen({
-    host: config.listen.host,
-    port: config.listen.port,
-    tls,
-    gateway,
-    fanout,
-    routes,
-  });
+  const bridge = await startBridge({ config, hub, registry, log });
+  const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
+  const routes = createRoutes({ api, registry, readiness, ui });
+  let listener: Listener;
+  try {
+    listener = await runtime.listen({
+      host: config.listen.host,
+      port: config.listen.port,
+      tls,
+      gateway,
+      fanout,
+      routes,
+    });
+  } catch (err) {
+    await bridge?.close();
+    throw err;
+  }
   gateway.start();
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const urlHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
@@ -63,12 +73,15 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const stop = async () => {
     gateway.stop();
     await listener.stop();
+    // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
+    await bridge?.close();
   };
   return {
     url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
     port: listener.port,
     hub,
     gateway,
+    bridge,
     async drain() {
       const started = Date.now();
       const sessions = hub.sessions.size;
