@@ -1,17 +1,19 @@
 /** `comet broadcast`: one event to a room, or to the whole world. */
 import type { Command } from "commander";
 import { type ApiOptions, addApiOptions, callApi, serverUrl } from "./client.ts";
+import { addMqttOptions, type MqttOptions, sendThroughBroker } from "./mqtt.ts";
 import { addEvtOptions, checkEvtOptions, type EvtOptions, resolveEvt } from "./evt.ts";
 
-export interface BroadcastOptions extends ApiOptions, EvtOptions {
+export interface BroadcastOptions extends ApiOptions, EvtOptions, MqttOptions {
   rid?: string;
 }
 
 export async function broadcast(o: BroadcastOptions): Promise<void> {
   checkEvtOptions("broadcast", o);
-  serverUrl("broadcast", o.server);
+  if (!o.mqtt) serverUrl("broadcast", o.server);
   const evt = await resolveEvt("broadcast", o);
-  await callApi("broadcast", o, "Broadcast", JSON.stringify({ rid: o.rid ?? "", evt }));
+  if (o.mqtt) await sendThroughBroker("broadcast", o, { rid: o.rid ?? "", evt });
+  else await callApi("broadcast", o, "Broadcast", JSON.stringify({ rid: o.rid ?? "", evt }));
 }
 
 export function registerBroadcast(program: Command): Command {
@@ -21,6 +23,7 @@ export function registerBroadcast(program: Command): Command {
     .option("-r, --rid <rid>", "the room (default: the whole world)");
   addEvtOptions(cmd);
   addApiOptions(cmd);
+  addMqttOptions(cmd);
   return cmd
     .addHelpText(
       "after",
