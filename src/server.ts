@@ -3,22 +3,25 @@ import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
 import { createVerifier } from "./auth/jwt.ts";
 import { parseListen } from "./config/load.ts";
+import { type Bridge, startBridge } from "./bridge/mqtt.ts";
 import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
-import { bothFanouts, LoopFanout } from "./grpc/fanout.ts";
 import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
 import { Hub } from "./hub/hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { BunFanout, listenBun } from "./runtime/bun.ts";
+import { type Listener, runtimeAdapter } from "./runtime/listen.ts";
+import { bothFanouts, LoopFanout } from "./runtime/loop-fanout.ts";
 
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly hub: Hub;
   readonly gateway: Gateway;
+  /** The MQTT bridge, when mqtt.url or mqtt.embedded.listen is set. */
+  readonly bridge: Bridge | undefined;
   /** The bound gRPC port; undefined when grpc.listen is empty. */
   readonly grpcPort: number | undefined;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
@@ -29,8 +32,10 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
   const verify = createVerifier(config);
   const metrics = createMetrics();
+  const runtime = await runtimeAdapter();
   const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
-  const fanout = new BunFanout();
+  if (grpcAddr && runtime.name !== "bun") throw new Error("grpc.listen: gRPC is served on Bun only");
+  const fanout = runtime.createFanout();
   // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
   const loop = grpcAddr ? new LoopFanout() : undefined;
   const hub = new Hub(loop ? bothFanouts(fanout, loop) : fanout);
@@ -73,15 +78,33 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   });
   const admin = new AdminAuth(config.admin.tokens);
   const api = createApi({ config, hub, admin, metrics });
-  const readiness = { notReady: () => (gateway.draining ? "shutting down" : undefined) };
-  const routes = createRoutes({ api, registry, readiness });
+  // Loaded only when enabled: the page's assets are embedded by a Bun macro.
+  if (config.ui.enabled && runtime.name !== "bun") throw new Error("ui.enabled: the demo page is served on Bun only");
+  const ui = config.ui.enabled ? await (await import("./ui/routes.ts")).createUi(config, admin) : undefined;
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
-  const listener = listenBun({ host: config.listen.host, port: config.listen.port, tls, gateway, fanout, routes });
+  const bridge = await startBridge({ config, hub, registry, log });
+  const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
+  const routes = createRoutes({ api, registry, readiness, ui });
+  let listener: Listener;
+  try {
+    listener = await runtime.listen({
+      host: config.listen.host,
+      port: config.listen.port,
+      tls,
+      gateway,
+      fanout,
+      routes,
+    });
+  } catch (err) {
+    await bridge?.close();
+    throw err;
+  }
   if (grpcAddr && loop) {
     try {
       grpc = await listenGrpc({ ...grpcAddr, tls, config, gateway, hub, admin, fanout: loop, registry, log });
     } catch (err) {
       await listener.stop();
+      await bridge?.close();
       const why = /EADDRINUSE|in use/i.test(String(err)) ? "address in use" : String((err as Error).message ?? err);
       throw new Error(`grpc.listen: cannot listen on ${config.grpc.listen}: ${why}`);
     }
@@ -90,17 +113,20 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const urlHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
   const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
-  log.info("listening", { listen: `${host}:${listener.port}`, grpc: grpcAt });
+  log.info("listening", { listen: `${host}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
   const stop = async () => {
     gateway.stop();
     await grpc?.stop();
     await listener.stop();
+    // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
+    await bridge?.close();
   };
   return {
     url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
     port: listener.port,
     hub,
     gateway,
+    bridge,
     grpcPort: grpc?.port,
     async drain() {
       const started = Date.now();

@@ -13,7 +13,27 @@ export class CliError extends Error {
 export const usageError = (message: string): CliError => new CliError(message, 2);
 
 export function fail(err: unknown): never {
+  // The reader went away (`comet dump | head`): nothing is wrong and nobody is left to tell.
+  if (isBrokenPipe(err)) process.exit(0);
   const msg = err instanceof Error ? err.message : String(err);
   process.stderr.write(`comet: ${msg.split("\n")[0]}\n`);
   process.exit(err instanceof CliError ? err.exitCode : 1);
 }
+
+/**
+ * Commander's own errors (a missing required flag, an unknown option) as one line that names the
+ * flag and where help is, like every other failure; commander would add a second line or the whole help.
+ */
+export function oneLineErrors(command: string) {
+  return {
+    outputError(str: string, write: (s: string) => void): void {
+      const msg = str
+        .replace(/^error: /, "")
+        .trim()
+        .replace(/\s*\n\s*/g, " ");
+      write(`${command.replace(/^comet /, "comet: ")}: ${msg} (see ${command} --help)\n`);
+    },
+  };
+}
+
+export const isBrokenPipe = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === "EPIPE";

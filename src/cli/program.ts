@@ -1,16 +1,20 @@
 /** The commander program: one subcommand per file under src/cli/. */
 import { Command, CommanderError } from "commander";
 import pkg from "../../package.json" with { type: "json" };
+import { registerBroadcast } from "./broadcast.ts";
 import { readConfig } from "./config.ts";
-import { fail } from "./output.ts";
+import { registerDump } from "./dump.ts";
+import { fail, oneLineErrors } from "./output.ts";
+import { registerPublish } from "./publish.ts";
 import { serve } from "./serve.ts";
+import { registerSubscribe } from "./subscribe.ts";
 import { mintToken } from "./token.ts";
 
 export function buildProgram(): Command {
   const program = new Command("comet")
     .description("Comet push gateway: serve WebSocket subscribers; publish, broadcast and inspect from a shell")
     .version(pkg.version, "-V, --version")
-    .showHelpAfterError()
+    .configureOutput(oneLineErrors("comet"))
     .exitOverride();
 
   program
@@ -38,10 +42,18 @@ export function buildProgram(): Command {
       process.stdout.write(`${token}\n`);
     });
 
+  registerPublish(program);
+  registerBroadcast(program);
+  registerDump(program);
+  registerSubscribe(program);
+
+  for (const cmd of program.commands) cmd.configureOutput(oneLineErrors(`comet ${cmd.name()}`));
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A write to a closed pipe fails on the stream, not only in the write's callback.
+  process.stdout.on("error", fail);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -7,6 +7,7 @@ import { describeKeySource } from "../auth/jwt.ts";
 import { parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log.ts";
+import { isBun } from "../runtime/listen.ts";
 import { startServer } from "../server.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
@@ -86,11 +87,12 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
     listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
   }
   const generated: { secret?: string; admin?: string } = {};
-  const overrides: Record<string, unknown> = { listen };
+  // The demo page's assets are embedded by a Bun macro: on Deno, --dev runs without it.
+  const overrides: Record<string, unknown> = { listen, "ui.enabled": String(isBun) };
   if (cfg.grpc.listen) {
     if (!LOOPBACK.test(parseListen("grpc.listen", cfg.grpc.listen).host))
       throw usageError(`serve --dev binds to loopback only, got grpc.listen ${cfg.grpc.listen}`);
-  } else {
+  } else if (isBun) {
     // gRPC on in dev mode at its usual port; on an ephemeral one when HTTP asked for one (port
     // 0), so that several dev instances, tests among them, never collide on 9090.
     overrides["grpc.listen"] = `127.0.0.1:${cfg.listen.port === 0 ? 0 : DEV_GRPC_PORT}`;
@@ -121,7 +123,7 @@ function printDevBanner(url: string, grpcAt: string | undefined, g: { secret?: s
   const lines = [
     "",
     "  ================ COMET DEV MODE: not for production ================",
-    `  listening on ${url} (loopback only)`,
+    `  listening on ${url} (loopback only)${isBun ? `; the demo page is at ${url}/` : ""}`,
     grpcAt === undefined ? "" : `  gRPC (comet.Comet) on ${grpcAt}`,
   ];
   if (g.secret || g.admin) lines.push("  secrets generated for this run only:");
@@ -133,7 +135,9 @@ function printDevBanner(url: string, grpcAt: string | undefined, g: { secret?: s
     `    export COMET_URL=${url}`,
     g.admin ? `    export COMET_ADMIN_TOKEN=${g.admin}` : "    export COMET_ADMIN_TOKEN=<one of admin.tokens>",
     g.secret ? `    export COMET_AUTH_JWT_HS256_SECRET=${g.secret}` : "",
-    `    ${self} token --uid alice          # a subscriber token`,
+    `    ${self} subscribe --uid alice --rid lobby   # a client that prints each event`,
+    `    ${self} publish --uid alice --evt hello     # push to it`,
+    `    ${self} token --uid alice                   # a subscriber JWT for your own client`,
     "  =====================================================================",
     "",
   );

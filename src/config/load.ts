@@ -58,6 +58,12 @@ function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unkn
     }
     case "listen":
       return parseListen(path, raw);
+    case "bool":
+      if (typeof raw === "boolean") return raw;
+      if (fromText && typeof raw === "string" && /^(true|false|1|0)$/i.test(raw.trim())) {
+        return /^(true|1)$/i.test(raw.trim());
+      }
+      return fail("true or false");
   }
 }
 

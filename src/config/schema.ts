@@ -11,7 +11,8 @@ export type LeafKind =
   | { type: "duration"; min: number }
   | { type: "int"; min: number }
   | { type: "enum"; values: readonly string[] }
-  | { type: "strings" };
+  | { type: "strings" }
+  | { type: "bool" };
 
 export interface Leaf {
   kind: LeafKind;
@@ -29,6 +30,7 @@ const dur = (def: string, doc: string, min = 1): Leaf => ({
 });
 const int = (def: number, doc: string, min = 0): Leaf => ({ kind: { type: "int", min }, default: def, doc });
 const strings = (def: string[], doc: string): Leaf => ({ kind: { type: "strings" }, default: def, doc });
+const bool = (def: boolean, doc: string): Leaf => ({ kind: { type: "bool" }, default: def, doc });
 const oneOf = (values: readonly string[], def: string, doc: string): Leaf => ({
   kind: { type: "enum", values },
   default: def,
@@ -73,6 +75,30 @@ export const SCHEMA: SchemaNode = {
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
   },
+  ui: {
+    enabled: bool(false, "serve the demo page at / (on in --dev)"),
+  },
+  mqtt: {
+    url: str("", "broker URL (mqtt://, mqtts://, ws://, wss://); empty = bridge off unless embedded.listen is set"),
+    events_topic: str("comet/events", "every instance subscribes here for Event JSON {uid?, rid?, evt}"),
+    activity_topic: str("comet/user-activity", "user activity JSON goes out here; instances also read it"),
+    activity: strings(
+      ["ONLINE", "OFFLINE", "HEARD", "ENTER_ROOM", "LEAVE_ROOM"],
+      "activity types sent out; keep ONLINE for one session per uid across the cluster",
+    ),
+    qos: int(0, "0, 1 or 2: for the subscriptions and for activity out"),
+    queue: int(10000, "outgoing activity held while the broker is away; the oldest overflow is dropped"),
+    username: str("", "broker user name (also accepted in the URL)"),
+    password: str("", "broker password (env COMET_MQTT_PASSWORD keeps it out of files)"),
+    tls: {
+      ca_file: str("", "PEM CA bundle to verify the broker (mqtts:// or wss://); empty = system CAs"),
+      cert_file: str("", "PEM client certificate, for brokers that require one"),
+      key_file: str("", "PEM private key of cert_file"),
+    },
+    embedded: {
+      listen: str("", "HOST:PORT: run an MQTT broker in-process and bridge to it"),
+    },
+  },
   grpc: {
     listen: str("", "HOST:PORT for gRPC (comet.Comet over HTTP/2); empty = gRPC off"),
   },
@@ -111,6 +137,19 @@ export interface Config {
   trusted_proxies: string[];
   tls: { cert_file: string; key_file: string };
   shutdown: { drain: number };
+  ui: { enabled: boolean };
+  mqtt: {
+    url: string;
+    events_topic: string;
+    activity_topic: string;
+    activity: string[];
+    qos: number;
+    queue: number;
+    username: string;
+    password: string;
+    tls: { ca_file: string; cert_file: string; key_file: string };
+    embedded: { listen: string };
+  };
   grpc: { listen: string };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "pretty" };
 }

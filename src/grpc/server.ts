@@ -22,7 +22,7 @@ import { Close } from "../protocol/codes.ts";
 import { checkBroadcast, checkPublish, type RequestProblem } from "../protocol/requests.ts";
 import { normalizeIp } from "../runtime/bun.ts";
 import { passBytes, uplinkReader } from "./codec.ts";
-import type { LoopFanout } from "./fanout.ts";
+import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { packageDefinition } from "./proto.ts";
 import { listenTcp, TcpGuard } from "./listener.ts";
 import { GrpcSocket, type SubscribeCall } from "./socket.ts";

@@ -8,7 +8,7 @@ import type { Connection } from "../gateway/connection.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import type { UplinkRead } from "./codec.ts";
 import { downlinkBytes } from "./codec.ts";
-import type { LoopFanout } from "./fanout.ts";
+import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { streamEnd } from "./status.ts";
 
 export type SubscribeCall = ServerDuplexStream<UplinkRead, Buffer>;

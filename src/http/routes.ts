@@ -2,6 +2,7 @@
 import { errorResponse } from "../protocol/errors.ts";
 import { isApiPath } from "./api.ts";
 import type { createApi } from "./api.ts";
+import type { UiHandler } from "../ui/routes.ts";
 import type { Registry } from "./metrics.ts";
 
 export const SUBSCRIBE_PATHS = new Set(["/comet/Comet/Subscribe", "/comet/subscribe"]);
@@ -11,11 +12,18 @@ export interface Readiness {
   notReady(): string | undefined;
 }
 
-export function createRoutes(deps: { api: ReturnType<typeof createApi>; registry: Registry; readiness: Readiness }) {
-  const { api, registry, readiness } = deps;
+export function createRoutes(deps: {
+  api: ReturnType<typeof createApi>;
+  registry: Registry;
+  readiness: Readiness;
+  ui?: UiHandler;
+}) {
+  const { api, registry, readiness, ui } = deps;
   return (req: Request): Response | Promise<Response> => {
     const path = pathOf(req.url);
     if (isApiPath(path)) return api.serve(req, path);
+    const page = ui?.(req, path);
+    if (page) return page;
     if (SUBSCRIBE_PATHS.has(path)) {
       return errorResponse(426, "upgrade_required", "this path takes a WebSocket upgrade", { upgrade: "websocket" });
     }

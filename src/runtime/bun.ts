@@ -4,19 +4,13 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import type { Connection } from "../gateway/connection.ts";
-import type { Gateway } from "../gateway/gateway.ts";
 import { SUBSCRIBE_PATHS, pathOf } from "../http/routes.ts";
+import type { Listener, ListenOptions } from "./listen.ts";
 import type { Fanout } from "./types.ts";
 
 interface SocketData {
   conn: Connection | undefined;
   ip: string;
-}
-
-export interface Listener {
-  readonly port: number;
-  readonly hostname: string;
-  stop(): Promise<void>;
 }
 
 /** A fan-out whose server is attached once listening (the hub is built before the server). */
@@ -29,14 +23,11 @@ export class BunFanout implements Fanout {
 
 export const normalizeIp = (ip: string): string => (ip.startsWith("::ffff:") ? ip.slice(7) : ip);
 
-export function listenBun(opts: {
-  host: string;
-  port: number;
-  tls?: { cert: string; key: string };
-  gateway: Gateway;
-  fanout: BunFanout;
-  routes: (req: Request) => Response | Promise<Response>;
-}): Listener {
+export function createFanout(): BunFanout {
+  return new BunFanout();
+}
+
+export async function listen(opts: ListenOptions): Promise<Listener> {
   const { gateway, routes } = opts;
   const server = Bun.serve<SocketData>({
     hostname: opts.host,
@@ -80,7 +71,7 @@ export function listenBun(opts: {
       },
     },
   });
-  opts.fanout.server = server;
+  (opts.fanout as BunFanout).server = server;
   return {
     port: server.port as number,
     hostname: server.hostname as string,

@@ -1,9 +1,8 @@
 /**
- * Fan-out for sockets outside Bun's native topics (gRPC streams): a loop over a set per topic.
- * It runs beside the native WebSocket publish, never instead of it, so WebSocket recipients keep
- * their path with no JavaScript per recipient.
+ * Fan-out by a loop over a set of sockets per topic: for transports without native topics (Deno's
+ * WebSockets, gRPC streams). On Bun it runs beside the native publish, never instead of it.
  */
-import type { Fanout, PushSocket } from "../runtime/types.ts";
+import type { Fanout, PushSocket } from "./types.ts";
 
 export class LoopFanout implements Fanout {
   private readonly topics = new Map<string, Set<PushSocket>>();

@@ -1,0 +1,169 @@
+/**
+ * The mqtt.* keys checked together and turned into what the bridge needs. The generic loader checks
+ * each key alone; the rules that span keys (URL scheme vs TLS files, url vs embedded broker, the
+ * activity names) live here, and still stop the server at start with a message that names the key.
+ */
+import { readFileSync } from "node:fs";
+import { ConfigError, parseListen } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import type { ActivityName } from "../hub/activity.ts";
+
+export const ACTIVITY_NAMES = [
+  "ONLINE",
+  "OFFLINE",
+  "HEARD",
+  "ENTER_ROOM",
+  "LEAVE_ROOM",
+] as const satisfies readonly ActivityName[];
+const SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"];
+const TLS_SCHEMES = ["mqtts:", "wss:"];
+
+export type Qos = 0 | 1 | 2;
+
+export interface BridgeSettings {
+  /** The broker to connect to; undefined until the embedded broker has its port. */
+  url: string | undefined;
+  eventsTopic: string;
+  activityTopic: string;
+  activity: ReadonlySet<ActivityName>;
+  qos: Qos;
+  queue: number;
+  username: string | undefined;
+  password: string | undefined;
+  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  embedded: { host: string; port: number } | undefined;
+  /** Inbound Event limits: the same as the HTTP API's body and evt limits. */
+  maxPayloadBytes: number;
+  maxEvtBytes: number;
+}
+
+const fail = (key: string, expected: string, got: unknown): never => {
+  throw new ConfigError(`config: ${key}: expected ${expected}, got ${JSON.stringify(got)}`);
+};
+
+/** undefined when the bridge is off (neither mqtt.url nor mqtt.embedded.listen set). */
+export function bridgeSettings(config: Config): BridgeSettings | undefined {
+  const m = config.mqtt;
+  const activity = new Set<ActivityName>();
+  for (const name of m.activity) {
+    if (!(ACTIVITY_NAMES as readonly string[]).includes(name))
+      fail("mqtt.activity", `names from ${ACTIVITY_NAMES.join(", ")}`, name);
+    activity.add(name as ActivityName);
+  }
+  if (m.qos > 2) fail("mqtt.qos", "0, 1 or 2", m.qos);
+  checkTopic("mqtt.events_topic", m.events_topic);
+  checkTopic("mqtt.activity_topic", m.activity_topic);
+  if (m.events_topic === m.activity_topic) {
+    throw new ConfigError(
+      `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(m.events_topic)})`,
+    );
+  }
+  const embedded = m.embedded.listen === "" ? undefined : parseListen("mqtt.embedded.listen", m.embedded.listen);
+  if (embedded && m.url !== "") {
+    throw new ConfigError(
+      "config: mqtt.url and mqtt.embedded.listen are both set: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
+    );
+  }
+  const tlsKeys = { ca_file: m.tls.ca_file, cert_file: m.tls.cert_file, key_file: m.tls.key_file };
+  const tlsSet = Object.entries(tlsKeys).filter(([, v]) => v !== "");
+  if (m.url === "" && !embedded) {
+    return undefined;
+  }
+  let scheme = "mqtt:";
+  if (m.url !== "") {
+    let u: URL;
+    try {
+      u = new URL(m.url);
+    } catch {
+      return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', m.url);
+    }
+    if (!SCHEMES.includes(u.protocol) || u.hostname === "") {
+      fail(
+        "mqtt.url",
+        `a URL like "mqtt://127.0.0.1:1883" (schemes: ${SCHEMES.map((s) => s.slice(0, -1)).join(", ")})`,
+        m.url,
+      );
+    }
+    scheme = u.protocol;
+  }
+  if (tlsSet.length > 0 && !TLS_SCHEMES.includes(scheme)) {
+    const [key] = tlsSet[0] as [string, string];
+    const why = embedded
+      ? "the embedded broker speaks plain mqtt:// (put a TLS proxy in front of it)"
+      : `mqtt.url is ${scheme}// (no TLS): use mqtts:// or wss://`;
+    throw new ConfigError(`config: mqtt.tls.${key}: set, but ${why}`);
+  }
+  if ((m.tls.cert_file === "") !== (m.tls.key_file === "")) {
+    throw new ConfigError("config: mqtt.tls.cert_file and mqtt.tls.key_file: set both or neither");
+  }
+  const tls: BridgeSettings["tls"] = {};
+  if (m.tls.ca_file) tls.ca = readPem("mqtt.tls.ca_file", m.tls.ca_file);
+  if (m.tls.cert_file) tls.cert = readPem("mqtt.tls.cert_file", m.tls.cert_file);
+  if (m.tls.key_file) tls.key = readPem("mqtt.tls.key_file", m.tls.key_file);
+  return {
+    url: m.url === "" ? undefined : m.url,
+    eventsTopic: m.events_topic,
+    activityTopic: m.activity_topic,
+    activity,
+    qos: m.qos as Qos,
+    queue: m.queue,
+    username: m.username || undefined,
+    password: m.password || undefined,
+    tls,
+    embedded,
+    maxPayloadBytes: config.limits.max_body_bytes,
+    maxEvtBytes: config.limits.max_evt_bytes,
+  };
+}
+
+function checkTopic(key: string, topic: string): void {
+  // The same name is a subscription and a publish target, so it cannot hold wildcards.
+  if (topic === "" || /[+#]/.test(topic) || topic.includes("\u0000"))
+    fail(key, "a topic name without the wildcards + and #", topic);
+}
+
+function readPem(key: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`config: ${key}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The URL with its password hidden: for logs, errors and /readyz. */
+export function showUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === "") return url;
+    u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export interface BrokerAddress {
+  protocol: "mqtt" | "mqtts" | "ws" | "wss";
+  hostname: string;
+  host: string;
+  port?: number;
+  path?: string;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * A broker URL as mqtt.js connection options, read with the WHATWG URL parser: given a string,
+ * mqtt.js calls the deprecated url.parse(), whose warning a compiled binary prints on every start.
+ */
+export function brokerAddress(url: string): BrokerAddress {
+  const u = new URL(url);
+  const protocol = u.protocol.slice(0, -1) as BrokerAddress["protocol"];
+  const hostname = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+  const a: BrokerAddress = { protocol, hostname, host: hostname };
+  if (u.port !== "") a.port = Number(u.port);
+  if (protocol === "ws" || protocol === "wss") a.path = `${u.pathname || "/"}${u.search}`;
+  if (u.username !== "") a.username = decodeURIComponent(u.username);
+  if (u.password !== "") a.password = decodeURIComponent(u.password);
+  return a;
+}

@@ -1,0 +1,344 @@
+/**
+ * The Comet client: one WebSocket to /comet/Comet/Subscribe that stays up. It authenticates,
+ * follows one room, answers heartbeat probes, and reconnects on loss. Browsers, Bun and Deno: it
+ * uses nothing but the WebSocket, timer and atob globals they share.
+ */
+import { backoffDelay } from "./backoff.ts";
+import { jwtExpiryMs } from "./jwt.ts";
+
+export type CometState = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface CometClientOptions {
+  /** ws(s)://host:port/comet/Comet/Subscribe */
+  url: string;
+  /** A JWT, or a function that fetches one: called for every connection and before each token expires. */
+  token: string | (() => Promise<string>);
+  /** The room to follow; rejoined after every reconnect. */
+  rid?: string;
+  /** Cap of the first reconnect delay in ms (default 500); each further retry doubles the cap. */
+  backoffBase?: number;
+  /** No reconnect delay is longer than this, in ms (default 30000). */
+  backoffMax?: number;
+  /** The server's heartbeat.interval in ms (default 60000): a link that brings no frame for 3× this is dead. */
+  heartbeatInterval?: number;
+}
+
+export interface CometClientEvents {
+  /** A PUSH arrived: its evt, exactly as published. */
+  push: (evt: string) => void;
+  /** The socket is open and AUTH is sent. */
+  open: () => void;
+  /**
+   * A connection ended. When it runs, `state` already tells what follows: `reconnecting`, or
+   * `closed` when the client stopped (a final code, or close()); the reason says why.
+   */
+  close: (code: number, reason: string) => void;
+  state: (state: CometState) => void;
+}
+
+/** Retrying cannot help after these: the token was refused (4401), the room was refused (4403), or the same uid logged in elsewhere (4409). */
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409]);
+
+/** Code reported when the client gives up on a silent link (the server's own code for a heartbeat timeout). */
+export const SILENT_LINK_CODE = 4408;
+/** Code reported when a connection ends without a close frame: refused, unreachable, or no token. */
+export const ABNORMAL_CODE = 1006;
+
+// A connection that delivered a frame, or stayed up this long, worked: the next loss starts the backoff over.
+const PROVEN_AFTER_MS = 10_000;
+// setTimeout fires at once for delays beyond a signed 32-bit millisecond count.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const OPEN = 1;
+
+type Listener = (...args: never[]) => void;
+type Waiter = { resolve: () => void; reject: (err: Error) => void };
+
+export class CometClient {
+  readonly #url: string;
+  readonly #token: string | (() => Promise<string>);
+  readonly #backoff: { base: number; max: number };
+  readonly #heartbeat: number;
+  readonly #listeners = new Map<keyof CometClientEvents, Set<Listener>>();
+  #state: CometState = "closed";
+  #rid: string;
+  #ws: WebSocket | undefined;
+  /** Bumped by every dial and every stop, so that late callbacks of an older attempt do nothing. */
+  #generation = 0;
+  #attempt = 0;
+  #openedAt = 0;
+  #lastFrame = 0;
+  #gotFrame = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #waiters: Waiter[] = [];
+
+  constructor(options: CometClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new TypeError(`CometClient: url: expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
+    }
+    if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+      throw new TypeError(`CometClient: url: expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
+    }
+    if (typeof options.token !== "string" && typeof options.token !== "function") {
+      throw new TypeError("CometClient: token: expected a string or a function returning a Promise of one");
+    }
+    this.#url = options.url;
+    this.#token = options.token;
+    this.#rid = options.rid ?? "";
+    this.#backoff = {
+      base: positive("backoffBase", options.backoffBase, 500),
+      max: positive("backoffMax", options.backoffMax, 30_000),
+    };
+    this.#heartbeat = positive("heartbeatInterval", options.heartbeatInterval, 60_000);
+  }
+
+  get state(): CometState {
+    return this.#state;
+  }
+
+  /**
+   * Starts connecting (a no-op while already connecting or open). Resolves once a socket is open,
+   * after as many retries as that takes; rejects if the client stops first.
+   */
+  connect(): Promise<void> {
+    if (this.#state === "open") return Promise.resolve();
+    const opened = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    // Callers that ignore the promise must not get an unhandled rejection; awaiting it still throws.
+    opened.catch(() => {});
+    if (this.#state === "closed") {
+      this.#attempt = 0;
+      this.#setState("connecting");
+      void this.#dial();
+    }
+    return opened;
+  }
+
+  /** Enters a room (leaving the last one); "" leaves any room. Remembered for reconnects. */
+  join(rid: string): void {
+    this.#rid = rid;
+    if (this.#state === "open") this.#send({ t: "JOIN", join: { rid } });
+  }
+
+  /** Closes the connection and stops retrying. */
+  close(): void {
+    if (this.#state === "closed") return;
+    this.#stop(1000, "closed by the client");
+  }
+
+  on<K extends keyof CometClientEvents>(event: K, listener: CometClientEvents[K]): this {
+    let set = this.#listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener);
+    return this;
+  }
+
+  off<K extends keyof CometClientEvents>(event: K, listener: CometClientEvents[K]): this {
+    this.#listeners.get(event)?.delete(listener);
+    return this;
+  }
+
+  #emit<K extends keyof CometClientEvents>(event: K, ...args: Parameters<CometClientEvents[K]>): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as (...a: Parameters<CometClientEvents[K]>) => void)(...args);
+      } catch (err) {
+        // A failing listener must not break the connection's state machine; report it the standard way.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  #setState(next: CometState): void {
+    if (this.#state === next) return;
+    this.#state = next;
+    this.#emit("state", next);
+  }
+
+  async #dial(): Promise<void> {
+    const generation = ++this.#generation;
+    let token: string;
+    try {
+      token = typeof this.#token === "string" ? this.#token : await this.#token();
+      if (typeof token !== "string") throw new TypeError(`expected a string, got ${typeof token}`);
+    } catch (err) {
+      if (generation === this.#generation) this.#lost(ABNORMAL_CODE, `token function failed: ${message(err)}`);
+      return;
+    }
+    if (generation !== this.#generation) return;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.#url);
+    } catch (err) {
+      this.#lost(ABNORMAL_CODE, `cannot open ${this.#url}: ${message(err)}`);
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.#ws = ws;
+    this.#openedAt = 0;
+    this.#gotFrame = false;
+    // The watchdog covers the handshake too: a peer that accepts TCP and never answers is as dead
+    // as one that stops talking later.
+    this.#lastFrame = Date.now();
+    this.#startWatchdog();
+    ws.onopen = () => {
+      if (this.#ws !== ws) return;
+      this.#openedAt = Date.now();
+      this.#lastFrame = this.#openedAt;
+      const auth: Record<string, unknown> = { t: "AUTH", auth: { token } };
+      if (this.#rid !== "") auth.join = { rid: this.#rid };
+      this.#send(auth);
+      this.#scheduleRefresh(token);
+      this.#setState("open");
+      for (const w of this.#waiters.splice(0)) w.resolve();
+      this.#emit("open");
+    };
+    ws.onmessage = (e: MessageEvent) => {
+      if (this.#ws !== ws) return;
+      this.#lastFrame = Date.now();
+      this.#gotFrame = true;
+      this.#frame(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer));
+    };
+    ws.onclose = (e: CloseEvent) => {
+      if (this.#ws !== ws) return;
+      this.#ws = undefined;
+      if (FINAL_CLOSE_CODES.has(e.code)) this.#stop(e.code, e.reason);
+      else this.#lost(e.code || ABNORMAL_CODE, e.reason);
+    };
+  }
+
+  #frame(text: string): void {
+    let frame: { t?: unknown; push?: { evt?: unknown } };
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof frame !== "object" || frame === null) return;
+    // Downlink writes names; numbers are read too, as the uplink does.
+    if (frame.t === "HB" || frame.t === 0) this.#send({ t: "HB" });
+    else if ((frame.t === "PUSH" || frame.t === 3) && typeof frame.push?.evt === "string") {
+      this.#emit("push", frame.push.evt);
+    }
+  }
+
+  #send(frame: unknown): void {
+    if (this.#ws?.readyState === OPEN) this.#ws.send(JSON.stringify(frame));
+  }
+
+  /** Forgets the current socket without waiting for its close: a dead link may never report one. */
+  #drop(): void {
+    const ws = this.#ws;
+    this.#ws = undefined;
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#refreshTimer);
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close(1000);
+    } catch {
+      // Already closing or closed.
+    }
+  }
+
+  /** A connection ended (or never started) and retrying may help. */
+  #lost(code: number, reason: string): void {
+    const worked = this.#gotFrame || (this.#openedAt > 0 && Date.now() - this.#openedAt >= PROVEN_AFTER_MS);
+    this.#drop();
+    this.#openedAt = 0;
+    this.#gotFrame = false;
+    if (worked) this.#attempt = 0;
+    const delay = backoffDelay(this.#attempt++, this.#backoff);
+    const generation = this.#generation;
+    this.#retryTimer = setTimeout(() => {
+      if (generation === this.#generation && this.#state === "reconnecting") void this.#dial();
+    }, delay);
+    const wasState = this.#state;
+    this.#state = "reconnecting";
+    this.#emit("close", code, reason);
+    // A close listener may have called close(); then "closed" was already announced.
+    if (wasState !== "reconnecting" && this.#state === "reconnecting") this.#emit("state", "reconnecting");
+  }
+
+  /** The client stops for good: close() or a final close code. */
+  #stop(code: number, reason: string): void {
+    this.#generation++;
+    clearTimeout(this.#retryTimer);
+    this.#drop();
+    this.#state = "closed";
+    const err = Object.assign(new Error(`comet: closed ${code}${reason ? ` (${reason})` : ""}`), { code, reason });
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    this.#emit("close", code, reason);
+    if (this.#state === "closed") this.#emit("state", "closed");
+  }
+
+  #startWatchdog(): void {
+    clearInterval(this.#watchdog);
+    const limit = 3 * this.#heartbeat;
+    // A quarter interval between checks: the link is declared dead at most a quarter interval late.
+    this.#watchdog = setInterval(
+      () => {
+        if (Date.now() - this.#lastFrame <= limit) return;
+        const what = this.#openedAt > 0 ? "no frame from the server" : "no answer to the WebSocket handshake";
+        this.#lost(SILENT_LINK_CODE, `${what} for ${limit} ms (3 × heartbeat interval)`);
+      },
+      Math.max(10, Math.floor(this.#heartbeat / 4)),
+    );
+  }
+
+  /** With a token function, fetch a fresh token and re-AUTH before the current one expires. */
+  #scheduleRefresh(token: string): void {
+    clearTimeout(this.#refreshTimer);
+    if (typeof this.#token !== "function") return;
+    const exp = jwtExpiryMs(token);
+    if (exp === undefined) return;
+    const remaining = exp - Date.now();
+    // When three quarters of what is left have passed, and at most a minute before expiry.
+    this.#refreshAt(Math.max(0, remaining - Math.min(60_000, remaining / 4)), exp);
+  }
+
+  #refreshAt(delay: number, exp: number): void {
+    const ws = this.#ws;
+    const fetchToken = this.#token as () => Promise<string>;
+    if (delay > MAX_TIMER_MS) {
+      this.#refreshTimer = setTimeout(() => this.#refreshAt(delay - MAX_TIMER_MS, exp), MAX_TIMER_MS);
+      return;
+    }
+    this.#refreshTimer = setTimeout(async () => {
+      let fresh: string;
+      try {
+        fresh = await fetchToken();
+        if (typeof fresh !== "string") throw new TypeError(`expected a string, got ${typeof fresh}`);
+      } catch {
+        // Try again halfway to expiry; if it never works, the server ends the session with 4401.
+        const left = exp - Date.now();
+        if (this.#ws === ws && left > 1000) this.#refreshAt(left / 2, exp);
+        return;
+      }
+      if (this.#ws !== ws || this.#state !== "open") return;
+      // Without a join the server keeps the room.
+      this.#send({ t: "AUTH", auth: { token: fresh } });
+      this.#scheduleRefresh(fresh);
+    }, delay);
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw new TypeError(`CometClient: ${name}: expected a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));

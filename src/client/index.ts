@@ -1,0 +1,14 @@
+/** The Comet client SDK: `import CometClient from "comet/client"` or `import { CometClient } from ...`. */
+import { CometClient } from "./client.ts";
+
+export { type BackoffOptions, backoffDelay } from "./backoff.ts";
+export {
+  ABNORMAL_CODE,
+  CometClient,
+  type CometClientEvents,
+  type CometClientOptions,
+  type CometState,
+  FINAL_CLOSE_CODES,
+  SILENT_LINK_CODE,
+} from "./client.ts";
+export default CometClient;

@@ -1,0 +1,37 @@
+/**
+ * Picks the runtime adapter once, at start: Bun (native topic fan-out) or Deno (a loop). Nothing
+ * else in the code asks which runtime it is on.
+ */
+import type { Gateway } from "../gateway/gateway.ts";
+import type { Fanout } from "./types.ts";
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  gateway: Gateway;
+  /** The fan-out this adapter's createFanout() made; the hub publishes through it. */
+  fanout: Fanout;
+  routes: (req: Request) => Response | Promise<Response>;
+}
+
+export interface Listener {
+  readonly port: number;
+  readonly hostname: string;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeAdapter {
+  readonly name: "bun" | "deno";
+  createFanout(): Fanout;
+  listen(opts: ListenOptions): Promise<Listener>;
+}
+
+export const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+
+export async function runtimeAdapter(): Promise<RuntimeAdapter> {
+  if (isBun) return { name: "bun", ...(await import("./bun.ts")) };
+  if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined")
+    return { name: "deno", ...(await import("./deno.ts")) };
+  throw new Error("comet serve runs on Bun or Deno");
+}

@@ -1,0 +1,116 @@
+import { describe, expect, test } from "bun:test";
+import { brokerAddress, bridgeSettings, showUrl } from "../../src/bridge/settings.ts";
+import { loadConfig } from "../../src/config/load.ts";
+
+const settings = (yaml: string, env: Record<string, string> = {}) => bridgeSettings(loadConfig({ yaml, env }));
+const fails = (yaml: string) => () => settings(yaml);
+
+describe("mqtt config", () => {
+  test("the bridge is off until mqtt.url or mqtt.embedded.listen is set", () => {
+    expect(settings("")).toBeUndefined();
+    expect(settings("mqtt: {qos: 1}")).toBeUndefined();
+  });
+
+  test("defaults follow PROTOCOL.md", () => {
+    const s = settings("mqtt: {url: 'mqtt://127.0.0.1:1883'}")!;
+    expect(s.url).toBe("mqtt://127.0.0.1:1883");
+    expect(s.eventsTopic).toBe("comet/events");
+    expect(s.activityTopic).toBe("comet/user-activity");
+    expect([...s.activity]).toEqual(["ONLINE", "OFFLINE", "HEARD", "ENTER_ROOM", "LEAVE_ROOM"]);
+    expect(s.qos).toBe(0);
+    expect(s.queue).toBe(10000);
+    expect(s.embedded).toBeUndefined();
+  });
+
+  test("keys come from the environment too", () => {
+    const s = settings("", {
+      COMET_MQTT_URL: "ws://broker:9001/mqtt",
+      COMET_MQTT_ACTIVITY: "ONLINE,OFFLINE",
+      COMET_MQTT_QOS: "1",
+      COMET_MQTT_PASSWORD: "pw",
+    })!;
+    expect([s.url, [...s.activity], s.qos, s.password]).toEqual([
+      "ws://broker:9001/mqtt",
+      ["ONLINE", "OFFLINE"],
+      1,
+      "pw",
+    ]);
+  });
+
+  test("embedded.listen alone runs the broker in-process", () => {
+    const s = settings("mqtt: {embedded: {listen: '127.0.0.1:1883'}}")!;
+    expect(s.url).toBeUndefined();
+    expect(s.embedded).toEqual({ host: "127.0.0.1", port: 1883 });
+  });
+
+  test.each([
+    ["mqtt: {url: 'http://x:1883'}", "config: mqtt.url: expected a URL like"],
+    ["mqtt: {url: 'not a url'}", "config: mqtt.url: expected a URL like"],
+    ["mqtt: {url: 'mqtt://x', qos: 3}", "config: mqtt.qos: expected 0, 1 or 2, got 3"],
+    [
+      "mqtt: {url: 'mqtt://x', activity: [ONLINE, ASLEEP]}",
+      'config: mqtt.activity: expected names from ONLINE, OFFLINE, HEARD, ENTER_ROOM, LEAVE_ROOM, got "ASLEEP"',
+    ],
+    [
+      "mqtt: {url: 'mqtt://x', events_topic: 'comet/#'}",
+      "config: mqtt.events_topic: expected a topic name without the wildcards",
+    ],
+    ["mqtt: {url: 'mqtt://x', activity_topic: ''}", "config: mqtt.activity_topic: expected a topic name"],
+    [
+      "mqtt: {url: 'mqtt://x', activity_topic: comet/events}",
+      "config: mqtt.activity_topic: must differ from mqtt.events_topic",
+    ],
+    [
+      "mqtt: {url: 'mqtt://x', embedded: {listen: '127.0.0.1:1883'}}",
+      "config: mqtt.url and mqtt.embedded.listen are both set",
+    ],
+    ["mqtt: {embedded: {listen: 'nowhere'}}", "config: mqtt.embedded.listen: expected HOST:PORT"],
+    [
+      "mqtt: {url: 'mqtt://x', tls: {ca_file: /etc/hostname}}",
+      "config: mqtt.tls.ca_file: set, but mqtt.url is mqtt:// (no TLS)",
+    ],
+    [
+      "mqtt: {url: 'mqtts://x', tls: {cert_file: /etc/hostname}}",
+      "config: mqtt.tls.cert_file and mqtt.tls.key_file: set both",
+    ],
+    [
+      "mqtt: {url: 'mqtts://x', tls: {ca_file: /nonexistent/ca.pem}}",
+      "config: mqtt.tls.ca_file: cannot read /nonexistent/ca.pem",
+    ],
+    ["mqtt: {url: 'mqtt://x', queue: -1}", "config: mqtt.queue: expected a whole number of at least 0"],
+    ["mqtt: {uri: 'mqtt://x'}", "config: mqtt.uri: unknown key"],
+  ])("%s stops the server with a message that names the key", (yaml, message) => {
+    expect(fails(yaml)).toThrow(message);
+  });
+});
+
+describe("broker URLs", () => {
+  test("are read into mqtt.js options without url.parse", () => {
+    expect(brokerAddress("mqtt://127.0.0.1:1883")).toEqual({
+      protocol: "mqtt",
+      hostname: "127.0.0.1",
+      host: "127.0.0.1",
+      port: 1883,
+    });
+    expect(brokerAddress("mqtts://u%40x:p%3Aw@broker.example")).toEqual({
+      protocol: "mqtts",
+      hostname: "broker.example",
+      host: "broker.example",
+      username: "u@x",
+      password: "p:w",
+    });
+    expect(brokerAddress("ws://[::1]:9001/mqtt?x=1")).toEqual({
+      protocol: "ws",
+      hostname: "::1",
+      host: "::1",
+      port: 9001,
+      path: "/mqtt?x=1",
+    });
+    expect(brokerAddress("wss://broker.example").path).toBe("/");
+  });
+
+  test("show without their password", () => {
+    expect(showUrl("mqtt://user:secret@host:1883")).toBe("mqtt://user:***@host:1883");
+    expect(showUrl("mqtt://host:1883")).toBe("mqtt://host:1883");
+  });
+});

@@ -1,0 +1,144 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodePush } from "../../src/protocol/frames.ts";
+import { ADMIN, api, connect, SECRET, startTest, token, waitFor } from "../helpers.ts";
+import { startOn, type TestServer } from "../client/servers.ts";
+import { BUILD_TIMEOUT_MS, CLIS, oneLine, start as startCli } from "./run.ts";
+
+type Running = ReturnType<typeof startCli>;
+const finish = (r: Running) => r.finish();
+
+const dir = mkdtempSync(join(tmpdir(), "comet-sub-"));
+const configFile = join(dir, "comet.yaml");
+writeFileSync(configFile, `auth:\n  jwt:\n    hs256_secret: ${SECRET}\n`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+for (const cli of CLIS) {
+  describe(`subscribe (${cli.name})`, () => {
+    let server: TestServer;
+    const running: Running[] = [];
+    /** subscribe with these args; --server is the test server unless args give another. */
+    const start = (args: string[], env: Record<string, string> = {}) => {
+      const r = startCli(cli, ["subscribe", ...(args.includes("--server") ? [] : ["--server", server.url]), ...args], {
+        env,
+      });
+      running.push(r);
+      return r;
+    };
+    /** Waits until the subscriber's session is live, so that what is published next reaches it. */
+    const live = (uid: string, rid = "", on: TestServer = server) =>
+      waitFor(() => on.hub.sessions.get(uid)?.rid === rid, `session ${uid}`, 10_000);
+
+    beforeAll(async () => {
+      await cli.prepare();
+      server = await startTest();
+    }, BUILD_TIMEOUT_MS);
+    afterEach(() => {
+      for (const r of running.splice(0)) r.proc.kill();
+    });
+    afterAll(() => server?.stop());
+
+    test("--once prints the first evt on its own line and exits 0", async () => {
+      const p = start(["--token", await token("once-1"), "--once"]);
+      await live("once-1");
+      const evt = 'first "evt" 😀';
+      await api(server, "Publish", { uid: "once-1", evt });
+      await api(server, "Publish", { uid: "once-1", evt: "second" });
+      const r = await finish(p);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${evt}\n`);
+      expect(r.stderr).toBe(`comet: subscribe: connected to ${server.ws}\n`);
+    });
+
+    test("--uid --config --rid --count 3 --json prints each PUSH frame as one JSON line", async () => {
+      const p = start(["--uid", "count-1", "--config", configFile, "--rid", "news", "--count", "3", "--json"]);
+      await live("count-1", "news");
+      const evts = ["one\n", 'two \\ "2"', "three ☃"];
+      for (const evt of evts) await api(server, "Broadcast", { rid: "news", evt });
+      const r = await finish(p);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(evts.map((e) => `${encodePush(e)}\n`).join(""));
+      expect(r.stdout.split("\n").map((l) => (l ? JSON.parse(l).push.evt : l))).toEqual([...evts, ""]);
+    });
+
+    test("a ws:// --server without a path gets /comet/Comet/Subscribe; the secret may come from the env", async () => {
+      const wsBase = server.url.replace("http://", "ws://");
+      const p = start(["--server", wsBase, "--uid", "ws-1", "--once"], { COMET_AUTH_JWT_HS256_SECRET: SECRET });
+      await live("ws-1");
+      await api(server, "Broadcast", { evt: "world" });
+      const r = await finish(p);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe("world\n");
+      expect(r.stderr).toContain(`connected to ${server.ws}`);
+    });
+
+    test("a bad token: the server closes 4401 and subscribe exits 1 naming it", async () => {
+      const p = start(["--token", await token("bad-1", { secret: "another-secret-another-secret-000" })]);
+      const r = await finish(p);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.split("\n").at(-2)).toBe(
+        "comet: subscribe: closed by the server: 4401 (token signature invalid)",
+      );
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    });
+
+    test("replaced by a newer login of the same uid: exits 1 naming 4409", async () => {
+      const p = start(["--token", await token("dup-1")]);
+      await live("dup-1");
+      const newer = await connect(server, "dup-1");
+      const r = await finish(p);
+      newer.close();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        "comet: subscribe: closed by the server: 4409 (replaced by a newer session of the same uid)",
+      );
+    });
+
+    test("reconnects after the server restarts, rejoins the room, and goes on printing", async () => {
+      let current = await startOn(0, "");
+      const port = current.port;
+      try {
+        const p = start(["--server", current.url, "--uid", "back-1", "--rid", "r", "--count", "2"], {
+          COMET_AUTH_JWT_HS256_SECRET: SECRET,
+        });
+        await live("back-1", "r", current);
+        await api(current, "Broadcast", { rid: "r", evt: "before" });
+        await p.stdout.until("before\n");
+        await current.stop();
+        current = await startOn(port, "");
+        await live("back-1", "r", current);
+        await api(current, "Broadcast", { rid: "r", evt: "after" });
+        const r = await finish(p);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe("before\nafter\n");
+        expect(r.stderr).toMatch(/connection lost: \d+.*; reconnecting\n/);
+      } finally {
+        await current.stop();
+      }
+    });
+
+    test("usage errors name the flags", async () => {
+      const cases: Array<[string[], string]> = [
+        [[], "comet: subscribe: give --token JWT, or --uid UID to mint one from the serve config's secret"],
+        [["--token", "t", "--uid", "u"], "comet: subscribe: --token and --uid cannot be used together"],
+        [["--token", "t", "--once", "--count", "2"], "comet: subscribe: --once and --count cannot be used together"],
+        [
+          ["--token", "t", "--count", "0"],
+          "comet: subscribe: option '-n, --count <n>' argument '0' is invalid. expected a whole number of at least 1 (see comet subscribe --help)",
+        ],
+      ];
+      for (const [args, message] of cases) {
+        // COMET_ADMIN_TOKEN is an admin token: it must never stand in for the subscriber's --token.
+        const r = await finish(start(args, { COMET_ADMIN_TOKEN: ADMIN }));
+        expect({ args, code: r.code, line: oneLine(r.stderr) }).toEqual({ args, code: 2, line: message });
+      }
+      // --uid without a secret anywhere: nothing to mint with.
+      const r = await finish(start(["--uid", "u"]));
+      expect(r.code).toBe(1);
+      expect(oneLine(r.stderr)).toContain("token: needs auth.jwt.hs256_secret");
+    });
+  });
+}

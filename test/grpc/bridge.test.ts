@@ -1,0 +1,55 @@
+/** gRPC sessions and the MQTT bridge: Events reach them; one session per uid holds across the cluster. */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { status } from "@grpc/grpc-js";
+import { sendEvent } from "../../src/bridge/send.ts";
+import { waitReadyz } from "../bridge/util.ts";
+import { connect, token, waitFor } from "../helpers.ts";
+import { type CometClient, grpcClient, Stream, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";
+
+let a: TestServer;
+let url: string;
+let client: CometClient;
+beforeAll(async () => {
+  // Instance a runs the broker in-process; instance b (per test) bridges to it.
+  a = await startGrpcTest(`mqtt: {embedded: {listen: "127.0.0.1:0"}}`);
+  url = a.bridge?.embedded?.url as string;
+  await waitReadyz(a, 200);
+  client = grpcClient(a);
+});
+afterAll(async () => {
+  client.close();
+  await a.stop();
+});
+
+test("Events from the broker reach gRPC sessions: to a uid, to a room, to the world", async () => {
+  const s = await subscribe(a, client, "br-g", { rid: "hall" });
+  await sendEvent(url, "comet/events", { uid: "br-g", evt: "to me" });
+  await sendEvent(url, "comet/events", { rid: "hall", evt: "to the hall" });
+  await sendEvent(url, "comet/events", { evt: "to everyone" });
+  expect(await s.waitPushes(3)).toEqual(["to me", "to the hall", "to everyone"]);
+  s.call.end();
+});
+
+test("a login on another instance ends this instance's gRPC session 4409, and the reverse", async () => {
+  const b = await startGrpcTest(`mqtt: {url: "${url}"}`);
+  const bc = grpcClient(b);
+  try {
+    await waitReadyz(b, 200);
+    const here = await subscribe(a, client, "br-move");
+    const there = await connect(b, "br-move");
+    expect(await here.waitEnd(5000)).toEqual({
+      code: status.ABORTED,
+      cometCode: 4409,
+      details: "replaced by a newer session of the same uid on another instance",
+    });
+    // And back: a gRPC login on b's peer a replaces the WebSocket on b.
+    const back = new Stream(client);
+    back.send({ t: "AUTH", auth: { token: await token("br-move") } });
+    expect((await there.waitClose(5000)).code).toBe(4409);
+    await waitFor(() => a.hub.sessions.has("br-move") && !b.hub.sessions.has("br-move"), "moved back", 5000);
+    back.call.end();
+  } finally {
+    bc.close();
+    await b.stop();
+  }
+});
