@@ -85,6 +85,14 @@ for (const cli of CLIS) {
       expect(r.stderr).not.toMatch(/^\s+at /m);
     });
 
+    test("a room outside the token's rooms claim: exits 1 naming 4403", async () => {
+      const p = start(["--token", await token("scoped-1", { rooms: ["team-42/*"] }), "--rid", "team-421/x"]);
+      const r = await finish(p);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain("comet: subscribe: closed by the server: 4403 (room not allowed)");
+    });
+
     test("replaced by a newer login of the same uid: exits 1 naming 4409", async () => {
       const p = start(["--token", await token("dup-1")]);
       await live("dup-1");
