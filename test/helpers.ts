@@ -169,3 +169,18 @@ export async function api(server: RunningServer, method: string, body: unknown, 
   const text = await res.text();
   return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
 }
+
+/** Reads a process stream until the text read so far matches; returns that text. */
+export async function readUntil(stream: ReadableStream<Uint8Array>, re: RegExp, ms = 8000): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  const deadline = Date.now() + ms;
+  while (!re.test(text)) {
+    if (Date.now() > deadline) throw new Error(`no ${re} in: ${text}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`stream ended without ${re}: ${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return text;
+}

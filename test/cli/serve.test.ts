@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN, SECRET, token } from "../helpers.ts";
+import { ADMIN, readUntil, SECRET, token } from "../helpers.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "comet-serve-"));
@@ -31,21 +31,6 @@ async function run(args: string[], env: Record<string, string> = {}) {
     p.exited,
   ]);
   return { stdout, stderr, code };
-}
-
-/** Reads stderr until a line matches; returns everything read so far. */
-async function readUntil(stream: ReadableStream<Uint8Array>, re: RegExp, ms = 8000): Promise<string> {
-  const reader = stream.getReader();
-  let text = "";
-  const deadline = Date.now() + ms;
-  while (!re.test(text)) {
-    if (Date.now() > deadline) throw new Error(`no ${re} in: ${text}`);
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`stream ended without ${re}: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return text;
 }
 
 describe("comet serve", () => {

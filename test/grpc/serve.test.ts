@@ -1,7 +1,7 @@
 /** `comet serve` as a process: grpc.listen off by default, on in --dev, bad values named. */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ADMIN, SECRET } from "../helpers.ts";
+import { ADMIN, readUntil, SECRET } from "../helpers.ts";
 import { call, grpcClient, type TestServer } from "./helpers.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -15,20 +15,6 @@ function comet(args: string[], env: Record<string, string> = {}) {
     stdout: "pipe",
     stderr: "pipe",
   });
-}
-
-async function readUntil(stream: ReadableStream<Uint8Array>, re: RegExp, ms = 8000): Promise<string> {
-  const reader = stream.getReader();
-  let text = "";
-  const deadline = Date.now() + ms;
-  while (!re.test(text)) {
-    if (Date.now() > deadline) throw new Error(`no ${re} in: ${text}`);
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`stream ended without ${re}: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return text;
 }
 
 const asServer = (grpcPort: number) => ({ grpcPort }) as TestServer;
