@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN, SECRET, token } from "../helpers.ts";
+import { ROOT, SOURCE } from "./run.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "comet-serve-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -15,7 +15,7 @@ const baseEnv = (): Record<string, string> => {
 };
 
 function comet(args: string[], env: Record<string, string> = {}) {
-  return Bun.spawn([process.execPath, join(ROOT, "bin/comet.ts"), ...args], {
+  return Bun.spawn([...SOURCE.argv(), ...args], {
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
     stdout: "pipe",

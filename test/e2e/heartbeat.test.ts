@@ -11,8 +11,9 @@ afterAll(() => server.stop());
 
 describe("heartbeat", () => {
   test("a silent session gets HB probes, never before an interval of silence", async () => {
-    const c = await connect(server, "hb-probe");
+    // Taken before AUTH is sent: the server's silence is counted from when AUTH arrived there.
     const start = Date.now();
+    const c = await connect(server, "hb-probe");
     await c.until(() => c.frames.some((f) => f.t === "HB"), 2000, "a probe");
     expect(Date.now() - start).toBeGreaterThanOrEqual(INTERVAL - 20);
     expect(c.raw.find((r) => r.includes("HB"))).toBe('{"t":"HB","hb":{}}');
@@ -37,8 +38,8 @@ describe("heartbeat", () => {
   });
 
   test("a session silent for more than 3 intervals is closed 4408", async () => {
-    const c = await connect(server, "hb-dead");
     const start = Date.now();
+    const c = await connect(server, "hb-dead");
     expect(await c.waitClose(3000)).toEqual({ code: 4408, reason: "heartbeat timeout" });
     expect(Date.now() - start).toBeGreaterThan(3 * INTERVAL);
     await waitFor(() => !server.hub.sessions.has("hb-dead"));

@@ -218,6 +218,8 @@ describe("graceful drain", () => {
     for (const c of sessions) c.closed.then(() => closedAt.push(Date.now()));
     const started = Date.now();
     const drained = server.drain();
+    // At once in this process; a server in another process has to hear of it first.
+    await waitFor(() => server.gateway.draining, "the drain to start");
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: "not ready", reason: "shutting down" });
