@@ -76,6 +76,21 @@ describe("slow consumers", () => {
   });
 });
 
+describe("lost connections", () => {
+  test("a client gone without a close frame ends its session and is counted as 1006", async () => {
+    const server = await startTest();
+    try {
+      const gone = await stalledClient(server, "gone", "r");
+      gone.destroy();
+      await waitFor(() => !server.hub.sessions.has("gone"), "the session to end");
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain('comet_disconnects_total{code="1006"} 1');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("admission", () => {
   const upgrade = (server: Server, headers: Record<string, string>) =>
     fetch(server.ws.replace("ws", "http"), {
