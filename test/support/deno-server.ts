@@ -39,6 +39,8 @@ const ids = new WeakMap<object, number>();
 const byId = new Map<number, Connection>();
 let lastId = 0;
 
+// These hooks go in before this process returns to its event loop after startServer, so no
+// socket can have opened and no session started unseen, even on a fixed port a client retries.
 const { hub, gateway } = server;
 const open = gateway.open.bind(gateway);
 gateway.open = (socket: PushSocket, ip: string) => {
@@ -58,7 +60,6 @@ gateway.closed = (c, code, reason, session) => {
   byId.delete(id);
   emit({ k: "closed", c: id });
 };
-// Nothing can have connected yet: the port is not known outside this process until "started".
 hub.onActivity((a) => {
   if (a.type !== "ONLINE") {
     emit({ k: "act", a });
