@@ -1,24 +1,73 @@
-/** Test helpers: a real server on port 0, real WebSocket clients, real HTTP. */
+/**
+ * Test helpers: a real server on port 0, real WebSocket clients, real HTTP. The server runs in
+ * this process, or in a Deno process when COMET_TEST_RUNTIME=deno (test/support/remote.ts).
+ */
 import { SignJWT } from "jose";
 import { loadConfig } from "../src/config/load.ts";
 import type { Config } from "../src/config/schema.ts";
+import { Hub } from "../src/hub/hub.ts";
+import type { SessionLink } from "../src/hub/session.ts";
+import { createLogger } from "../src/log.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
+import { RemoteServer, settleFor, startRemote } from "./support/remote.ts";
+import { TEST_RUNTIME } from "./support/runtime.ts";
+import type { TestServer } from "./support/test-server.ts";
+
+export type { TestServer } from "./support/test-server.ts";
 
 export const SECRET = "test-secret-that-is-long-enough-0123456789";
 export const ADMIN = "admin-token-for-tests";
 export const NAMESPACE = "io.goeasy";
 
-export function testConfig(yaml = "", env: Record<string, string> = {}): Config {
+export function testConfig(yaml = "", env: Record<string, string> = {}, listen = "127.0.0.1:0"): Config {
   return loadConfig({
     yaml,
     env: { COMET_AUTH_JWT_HS256_SECRET: SECRET, COMET_ADMIN_TOKENS: ADMIN, ...env },
-    overrides: { listen: "127.0.0.1:0" },
+    overrides: { listen },
   });
 }
 
-export async function startTest(yaml = "", env: Record<string, string> = {}): Promise<RunningServer & { ws: string }> {
-  const s = await startServer(testConfig(yaml, env));
+export interface StartOptions {
+  /** HOST:PORT to listen on (default 127.0.0.1:0), so that a test can restart a server where its clients expect it. */
+  listen?: string;
+  /** Collects the server's log lines (debug and up, JSON). */
+  lines?: string[];
+}
+
+/** A server with the test secrets, on the runtime this run tests. */
+export async function startTest(
+  yaml = "",
+  env: Record<string, string> = {},
+  opts: StartOptions = {},
+): Promise<TestServer> {
+  const { listen = "127.0.0.1:0", lines } = opts;
+  if (TEST_RUNTIME === "deno") return startRemote({ yaml, env, listen, log: lines !== undefined }, lines);
+  const log = lines ? createLogger("debug", "json", (l) => lines.push(l)) : undefined;
+  const s = await startServer(testConfig(yaml, env, listen), log);
   return Object.assign(s, { ws: `${s.url.replace("http", "ws")}/comet/Comet/Subscribe` });
+}
+
+/**
+ * The server itself, for a test that reaches into it (gateway.sweep, hub.heard in a loop). Such a
+ * test runs on Bun only: it belongs on the Bun-only list of test/support/suites.ts.
+ */
+export function inProcess(server: TestServer): RunningServer & { ws: string } {
+  if (server.hub instanceof Hub) return server as RunningServer & { ws: string };
+  throw new Error(
+    "this test reaches into the server's process, which is a Deno process in this run: list it as Bun-only in test/support/suites.ts",
+  );
+}
+
+const quietLink: SessionLink = { send() {}, subscribe() {}, unsubscribe() {}, kick() {} };
+
+/** Sessions without sockets: thousands of them cost nothing, and the hub holds them like any other. */
+export async function quietSessions(server: TestServer, sessions: Array<{ uid: string; rid?: string }>): Promise<void> {
+  if (server instanceof RemoteServer) return server.command({ op: "quiet", sessions });
+  const { hub } = inProcess(server);
+  for (const { uid, rid } of sessions) {
+    const s = hub.login(uid, quietLink);
+    if (rid) hub.join(s, rid);
+  }
 }
 
 export interface TokenOpts {
@@ -59,18 +108,25 @@ export class Client {
   readonly opened: Promise<void>;
   readonly closed: Promise<Closed>;
   private waiters: Array<() => void> = [];
+  private readonly settle: () => Promise<void> | undefined;
   closeInfo: Closed | undefined;
 
   constructor(url: string) {
     this.ws = new WebSocket(url);
+    // A server in another process: what this client sees of it, the server's copy here must show
+    // too before the test goes on (a close is seen after the session ended there, not after here).
+    this.settle = () => settleFor(url);
     this.opened = new Promise((resolve, reject) => {
       this.ws.addEventListener("open", () => resolve(), { once: true });
       this.ws.addEventListener("error", () => reject(new Error(`cannot connect to ${url}`)), { once: true });
     });
     this.closed = new Promise((resolve) => {
       this.ws.addEventListener("close", (e) => {
-        this.closeInfo = { code: e.code, reason: e.reason };
-        resolve(this.closeInfo);
+        const info = { code: e.code, reason: e.reason };
+        this.closeInfo = info;
+        const settled = this.settle();
+        if (settled) settled.then(() => resolve(info));
+        else resolve(info);
         this.wake();
       });
     });
@@ -111,6 +167,8 @@ export class Client {
         });
       });
     }
+    const settled = this.settle();
+    if (settled) await settled;
   }
 
   async waitPushes(n: number, ms = 3000): Promise<string[]> {
@@ -134,7 +192,7 @@ export class Client {
 
 /** Opens a client and authenticates it; resolves once the server holds its session. */
 export async function connect(
-  server: RunningServer & { ws: string },
+  server: TestServer,
   uid: string,
   opts: { rid?: string; token?: string } = {},
 ): Promise<Client> {
@@ -158,7 +216,7 @@ export async function waitFor(pred: () => boolean, what = "condition", ms = 3000
   }
 }
 
-export async function api(server: RunningServer, method: string, body: unknown, auth: string | null = ADMIN) {
+export async function api(server: { url: string }, method: string, body: unknown, auth: string | null = ADMIN) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (auth !== null) headers.authorization = `Bearer ${auth}`;
   const res = await fetch(`${server.url}/comet/Comet/${method}`, {

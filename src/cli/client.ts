@@ -3,6 +3,7 @@
  * token (--token, COMET_ADMIN_TOKEN), and one way to turn each failure into a one-line message.
  */
 import { type Command, Option } from "commander";
+import { fetchErrorCode } from "../runtime/fetch-error.ts";
 import { CliError, usageError } from "./output.ts";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
@@ -69,10 +70,11 @@ export async function callApi(command: string, opts: ApiOptions, method: ApiMeth
 }
 
 function unreachable(command: string, url: URL, err: unknown): CliError {
-  const e = err as { name?: string; code?: string; message?: string };
+  const e = err as { name?: string; message?: string };
   if (e?.name === "TimeoutError")
     return new CliError(`${command}: no answer from ${url.href} within ${TIMEOUT_MS / 1000}s`);
-  const why = e?.code ? describeCode(e.code) : (e?.message ?? String(err));
+  const code = fetchErrorCode(err);
+  const why = code ? describeCode(code) : (e?.message ?? String(err));
   return new CliError(
     `${command}: cannot reach the comet server at ${url.origin} (${why}); check --server or COMET_URL`,
   );

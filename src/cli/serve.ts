@@ -7,7 +7,7 @@ import { describeKeySource } from "../auth/jwt.ts";
 import { parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log.ts";
-import { isBun } from "../runtime/listen.ts";
+import { isBun, runScriptCommand } from "../runtime/listen.ts";
 import { startServer } from "../server.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
@@ -113,7 +113,7 @@ export function selfCommand(): string {
   const main = process.argv[1] ?? "";
   if (main.endsWith(".ts") || main.endsWith(".js")) {
     const rel = main.startsWith(`${process.cwd()}/`) ? main.slice(process.cwd().length + 1) : main;
-    return `${process.env.npm_config_user_agent ? "npx " : ""}bun ${rel}`;
+    return `${process.env.npm_config_user_agent ? "npx " : ""}${runScriptCommand(rel)}`;
   }
   return process.execPath;
 }

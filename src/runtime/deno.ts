@@ -87,7 +87,9 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
         }
         s.conn?.onMessage(typeof data === "string" ? data : new Uint8Array(data));
       };
-      socket.onclose = (e: CloseEvent) => s.conn?.onClosed(e.code, e.reason);
+      // Deno reports a connection that ended without a close frame as code 0; the protocol (and
+      // Bun) call that 1006.
+      socket.onclose = (e: CloseEvent) => s.conn?.onClosed(e.code === 0 ? 1006 : e.code, e.reason);
       socket.onerror = () => {};
       return response;
     }

@@ -29,6 +29,11 @@ export interface RuntimeAdapter {
 
 export const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 
+/** How a person runs a script of this project on the runtime that runs this one. */
+export function runScriptCommand(script: string): string {
+  return isBun ? `bun ${script}` : `deno run -A ${script}`;
+}
+
 export async function runtimeAdapter(): Promise<RuntimeAdapter> {
   if (isBun) return { name: "bun", ...(await import("./bun.ts")) };
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined")

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sendEvent } from "../../src/bridge/send.ts";
-import { api, type Client, connect } from "../helpers.ts";
+import { api, type Client, connect, inProcess } from "../helpers.ts";
 import { freePort, OBSERVER, TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";
 
@@ -98,7 +98,8 @@ test("the broker killed and restarted on its port: clients stay, the bridge reco
 test("a broker that stops reading: unsent bytes stay bounded, the queue takes the rest, and drains later", async () => {
   const b = broker as TestBroker;
   const carl = await connect(server, "carl");
-  const session = server.hub.sessions.get("carl")!;
+  const { hub } = inProcess(server);
+  const session = hub.sessions.get("carl")!;
   const out = await metric(server, "comet_bridge_activity_out_total", { type: "HEARD" });
   const dropped = await metric(server, "comet_bridge_activity_dropped_total", { reason: "queue_full" });
   b.pause();
@@ -107,7 +108,7 @@ test("a broker that stops reading: unsent bytes stay bounded, the queue takes th
     // unsent bytes are full, and activity has to wait in the queue.
     let n = 0;
     while ((await metric(server, "comet_bridge_queue_length")) === 0 && n < 2_000_000) {
-      for (let i = 0; i < 20_000; i++) server.hub.heard(session);
+      for (let i = 0; i < 20_000; i++) hub.heard(session);
       n += 20_000;
     }
     expect(await metric(server, "comet_bridge_queue_length")).toBe(3);

@@ -1,16 +1,12 @@
 /** Bridge test helpers: comet instances with a logger, an MQTT observer, /readyz and /metrics readers. */
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
-import { createLogger, type Logger } from "../../src/log.ts";
-import { startServer } from "../../src/server.ts";
-import { testConfig } from "../helpers.ts";
+import { startTest, type TestServer } from "../helpers.ts";
 
-export type Comet = Awaited<ReturnType<typeof startServer>> & { ws: string };
+export type Comet = TestServer;
 
 /** A comet instance on port 0 (test secrets), its log lines kept when lines is given. */
-export async function startComet(yaml: string, lines?: string[]): Promise<Comet> {
-  const log: Logger | undefined = lines ? createLogger("debug", "json", (l) => lines.push(l)) : undefined;
-  const s = await startServer(testConfig(yaml), log);
-  return Object.assign(s, { ws: `${s.url.replace("http", "ws")}/comet/Comet/Subscribe` });
+export function startComet(yaml: string, lines?: string[]): Promise<Comet> {
+  return startTest(yaml, {}, { lines });
 }
 
 /** Polls pred (sync or async) until it holds, or fails naming what it waited for. */

@@ -1,18 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { SessionLink } from "../../src/hub/session.ts";
-import { ADMIN, api, connect, startTest } from "../helpers.ts";
+import { ADMIN, api, connect, quietSessions, startTest, type TestServer } from "../helpers.ts";
 import { BUILD_TIMEOUT_MS, CLIS, run } from "./run.ts";
 
-type Server = Awaited<ReturnType<typeof startTest>>;
+type Server = TestServer;
 
-// Sessions without sockets: thousands of them cost nothing, and the hub holds them like any other.
-const quietLink: SessionLink = { send() {}, subscribe() {}, unsubscribe() {}, kick() {} };
-
-function fill(server: Server, n: number, rooms: number): void {
-  for (let i = 0; i < n; i++) {
-    const s = server.hub.login(`user-${String(i).padStart(5, "0")}`, quietLink);
-    if (i % 2 === 0) server.hub.join(s, `room-${i % rooms}`);
-  }
+function fill(server: Server, n: number, rooms: number): Promise<void> {
+  return quietSessions(
+    server,
+    Array.from({ length: n }, (_, i) => ({
+      uid: `user-${String(i).padStart(5, "0")}`,
+      rid: i % 2 === 0 ? `room-${i % rooms}` : undefined,
+    })),
+  );
 }
 
 for (const cli of CLIS) {
@@ -37,7 +36,10 @@ for (const cli of CLIS) {
         const lines = r.stdout.split("\n");
         expect(lines[0]).toBe("world: 3 sessions");
         expect(lines[2]).toMatch(/^│ uid +│ room +│ birth +│ age +│$/);
-        const birth = (uid: string) => server.hub.dump().world.find((s) => s.uid === uid)?.birth as string;
+        const { world } = (await api(server, "DumpSession", {})).json as {
+          world: Array<{ uid: string; birth: string }>;
+        };
+        const birth = (uid: string) => world.find((s) => s.uid === uid)?.birth as string;
         for (const [uid, rid] of [
           ["alice", "lobby"],
           ["bob", "lobby"],
@@ -83,7 +85,7 @@ for (const cli of CLIS) {
     test("thousands of sessions: every one is in the table and in --json", async () => {
       const big = await startTest();
       try {
-        fill(big, 5000, 40);
+        await fill(big, 5000, 40);
         const args = ["dump", "--server", big.url];
         const table = await run(cli, args, { env });
         expect(table.code).toBe(0);
@@ -115,7 +117,7 @@ for (const cli of CLIS) {
     test("a uid with control or invisible characters is shown escaped, keeping the table whole", async () => {
       const odd = await startTest();
       try {
-        odd.hub.login("evil\nuid\u200b", quietLink);
+        await quietSessions(odd, [{ uid: "evil\nuid\u200b" }]);
         const r = await run(cli, ["dump", "--server", odd.url], { env });
         expect(r.code).toBe(0);
         expect(r.stdout).toContain("│ evil\\u000auid\\u200b │");

@@ -1,8 +1,8 @@
 /** `comet publish|broadcast --mqtt URL`: one shell command reaches every instance on a real broker. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { freePort, TestBroker } from "../bridge/broker.ts";
-import { type Comet, startComet } from "../bridge/util.ts";
-import { connect, waitFor } from "../helpers.ts";
+import { type Comet, startComet, waitReadyz } from "../bridge/util.ts";
+import { connect } from "../helpers.ts";
 import { BUILD_TIMEOUT_MS, CLIS, oneLine, run } from "./run.ts";
 
 let broker: TestBroker;
@@ -14,7 +14,8 @@ beforeAll(async () => {
   const yaml = `mqtt: {url: "mqtt://127.0.0.1:${broker.port}"}`;
   a = await startComet(yaml);
   b = await startComet(yaml);
-  await waitFor(() => a.bridge?.notReady() === undefined && b.bridge?.notReady() === undefined, "bridges up", 8000);
+  await waitReadyz(a, 200);
+  await waitReadyz(b, 200);
 });
 
 afterAll(async () => {

@@ -1,13 +1,15 @@
 /**
  * Runs the CLI as a real process, two ways: from source with bun, and as the single executable
  * dist/comet, built by the test run itself and run from a directory of its own with no bun on the
- * PATH, so that what is proven is the binary, alone.
+ * PATH, so that what is proven is the binary, alone. The Deno run (COMET_TEST_RUNTIME=deno) runs
+ * it from source with deno instead; the executable is Bun's and is proven by the Bun run.
  */
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { DENO, ROOT, TEST_RUNTIME } from "../support/runtime.ts";
 
-export const ROOT = resolve(import.meta.dir, "../..");
+export { ROOT };
 
 export interface Cli {
   name: string;
@@ -20,13 +22,22 @@ export interface Cli {
   prepare(): Promise<void>;
 }
 
-export const SOURCE: Cli = {
-  name: "bun bin/comet.ts",
-  argv: () => [process.execPath, join(ROOT, "bin/comet.ts")],
-  cwd: () => ROOT,
-  path: process.env.PATH ?? "/usr/bin:/bin",
-  prepare: async () => {},
-};
+export const SOURCE: Cli =
+  TEST_RUNTIME === "deno"
+    ? {
+        name: "deno bin/comet.ts",
+        argv: () => [DENO, "run", "-A", join(ROOT, "bin/comet.ts")],
+        cwd: () => ROOT,
+        path: process.env.PATH ?? "/usr/bin:/bin",
+        prepare: async () => {},
+      }
+    : {
+        name: "bun bin/comet.ts",
+        argv: () => [process.execPath, join(ROOT, "bin/comet.ts")],
+        cwd: () => ROOT,
+        path: process.env.PATH ?? "/usr/bin:/bin",
+        prepare: async () => {},
+      };
 
 let compiled: string | undefined;
 let building: Promise<string> | undefined;
@@ -63,7 +74,7 @@ export const COMPILED: Cli = {
   },
 };
 
-export const CLIS: readonly Cli[] = [SOURCE, COMPILED];
+export const CLIS: readonly Cli[] = TEST_RUNTIME === "deno" ? [SOURCE] : [SOURCE, COMPILED];
 
 /** Long enough for `bun build --compile` on a slow machine. */
 export const BUILD_TIMEOUT_MS = 60_000;

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN, readUntil, SECRET, token } from "../helpers.ts";
+import { TEST_RUNTIME } from "../support/runtime.ts";
+import { ROOT, SOURCE } from "./run.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "comet-serve-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -15,7 +16,7 @@ const baseEnv = (): Record<string, string> => {
 };
 
 function comet(args: string[], env: Record<string, string> = {}) {
-  return Bun.spawn([process.execPath, join(ROOT, "bin/comet.ts"), ...args], {
+  return Bun.spawn([...SOURCE.argv(), ...args], {
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
     stdout: "pipe",
@@ -113,7 +114,12 @@ describe("comet serve", () => {
     const secret = /COMET_AUTH_JWT_HS256_SECRET=(\S+)/.exec(banner)?.[1] as string;
     const url = /COMET_URL=(\S+)/.exec(banner)?.[1] as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(banner).toContain("token --uid alice");
+    // Commands that paste as they are: on the runtime that runs the server.
+    expect(banner).toMatch(
+      TEST_RUNTIME === "deno"
+        ? / deno run -A bin\/comet\.ts token --uid alice /
+        : / bun bin\/comet\.ts token --uid alice /,
+    );
     const dump = await fetch(`${url}/comet/Comet/DumpSession`, {
       method: "POST",
       headers: { authorization: `Bearer ${admin}` },

@@ -1,21 +1,12 @@
 /** Servers the client tests need beyond test/helpers.ts: one on a chosen port, a silent one, a closed port. */
 import type { ServerWebSocket } from "bun";
-import { loadConfig } from "../../src/config/load.ts";
-import { type RunningServer, startServer } from "../../src/server.ts";
-import { ADMIN, SECRET } from "../helpers.ts";
+import { startTest, type TestServer } from "../helpers.ts";
 
-export type TestServer = RunningServer & { ws: string };
+export type { TestServer } from "../helpers.ts";
 
 /** A comet instance on 127.0.0.1:port (0 = any free port), so a test can restart it where clients expect it. */
-export async function startOn(port: number, yaml = ""): Promise<TestServer> {
-  const s = await startServer(
-    loadConfig({
-      yaml,
-      env: { COMET_AUTH_JWT_HS256_SECRET: SECRET, COMET_ADMIN_TOKENS: ADMIN },
-      overrides: { listen: `127.0.0.1:${port}` },
-    }),
-  );
-  return Object.assign(s, { ws: `${s.url.replace("http", "ws")}/comet/Comet/Subscribe` });
+export function startOn(port: number, yaml = ""): Promise<TestServer> {
+  return startTest(yaml, {}, { listen: `127.0.0.1:${port}` });
 }
 
 /** A port nothing listens on: bound once by the OS, then released. */

@@ -11,8 +11,9 @@ afterAll(() => server.stop());
 
 describe("heartbeat", () => {
   test("a silent session gets HB probes, never before an interval of silence", async () => {
-    const c = await connect(server, "hb-probe");
+    // Taken before AUTH is sent: the server's silence is counted from when AUTH arrived there.
     const start = Date.now();
+    const c = await connect(server, "hb-probe");
     await c.until(() => c.frames.some((f) => f.t === "HB"), 2000, "a probe");
     expect(Date.now() - start).toBeGreaterThanOrEqual(INTERVAL - 20);
     expect(c.raw.find((r) => r.includes("HB"))).toBe('{"t":"HB","hb":{}}');

@@ -76,6 +76,21 @@ describe("slow consumers", () => {
   });
 });
 
+describe("lost connections", () => {
+  test("a client gone without a close frame ends its session and is counted as 1006", async () => {
+    const server = await startTest();
+    try {
+      const gone = await stalledClient(server, "gone", "r");
+      gone.destroy();
+      await waitFor(() => !server.hub.sessions.has("gone"), "the session to end");
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain('comet_disconnects_total{code="1006"} 1');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("admission", () => {
   const upgrade = (server: Server, headers: Record<string, string>) =>
     fetch(server.ws.replace("ws", "http"), {
@@ -218,6 +233,8 @@ describe("graceful drain", () => {
     for (const c of sessions) c.closed.then(() => closedAt.push(Date.now()));
     const started = Date.now();
     const drained = server.drain();
+    // At once in this process; a server in another process has to hear of it first.
+    await waitFor(() => server.gateway.draining, "the drain to start");
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: "not ready", reason: "shutting down" });

@@ -4,7 +4,7 @@
  * state and heap can be inspected; the load runs in a process of its own.
  */
 import { expect, test } from "bun:test";
-import { ADMIN, api, SECRET, startTest, waitFor } from "../helpers.ts";
+import { ADMIN, api, inProcess, SECRET, startTest, waitFor } from "../helpers.ts";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 15);
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 2000);
@@ -17,7 +17,7 @@ const heapAfterGc = () => {
 test(
   "soak: churned clients leave zero sessions, rooms and connections, and the heap returns near its start",
   async () => {
-    const server = await startTest("heartbeat: {interval: 5s}");
+    const server = inProcess(await startTest("heartbeat: {interval: 5s}"));
     try {
       const heapStart = heapAfterGc();
       const rssStart = process.memoryUsage().rss;
