@@ -1,0 +1,125 @@
+/**
+ * Child processes of a bench run: every one pinned with taskset, bounded by timeout(1), tracked,
+ * and ended by its own id when the run ends (or dies). CPU time and RSS come from /proc.
+ */
+import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+import { Channel } from "./rpc.ts";
+
+export const SERVER_CPU = "0";
+export const GEN_CPU = "1";
+
+const CLK_TCK = (() => {
+  const r = Bun.spawnSync(["getconf", "CLK_TCK"]);
+  const n = Number(r.stdout.toString().trim());
+  return n > 0 ? n : 100;
+})();
+
+const live = new Set<Subprocess>();
+
+export function bunPath(): string {
+  return process.execPath;
+}
+
+/** Runs argv pinned to a CPU, killed after maxSeconds whatever happens. */
+export function spawnPinned(
+  cpu: string,
+  argv: string[],
+  maxSeconds: number,
+  opts: {
+    stdin?: "pipe" | "ignore";
+    stdout?: "pipe" | "ignore";
+    stderr?: "pipe" | "inherit";
+    env?: Record<string, string>;
+  },
+): Subprocess<"pipe", "pipe", "pipe"> {
+  const p = Bun.spawn(["timeout", "-k", "3", String(Math.ceil(maxSeconds)), "taskset", "-c", cpu, ...argv], {
+    stdin: opts.stdin ?? "ignore",
+    stdout: opts.stdout ?? "ignore",
+    stderr: opts.stderr ?? "inherit",
+    env: { ...process.env, ...opts.env },
+  }) as unknown as Subprocess<"pipe", "pipe", "pipe">;
+  live.add(p);
+  void p.exited.then(() => live.delete(p));
+  return p;
+}
+
+/** The pid of the program timeout(1) runs (taskset execs it, so it keeps the pid). */
+export async function childPid(p: Subprocess): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const kids = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim();
+      if (kids) {
+        const pid = Number(kids.split(/\s+/)[0]);
+        const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+        if (comm !== "taskset") return pid;
+      }
+    } catch {
+      // not there yet, or gone
+    }
+    if (p.exitCode !== null) break;
+    await Bun.sleep(10);
+  }
+  throw new Error(`cannot find the process started under pid ${p.pid}`);
+}
+
+/** Ends a child (SIGTERM to timeout(1), which passes it on), then SIGKILL if it lingers. */
+export async function stopProcess(p: Subprocess, graceMs = 3000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  p.kill("SIGTERM");
+  const t = setTimeout(() => p.kill("SIGKILL"), graceMs);
+  await p.exited;
+  clearTimeout(t);
+}
+
+export function killAll(): void {
+  for (const p of live) {
+    try {
+      p.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Server CPU time so far (user + system), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : 0;
+}
+
+/** A port free on loopback right now. */
+export function freePort(): number {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = l.port;
+  l.stop(true);
+  return port;
+}
+
+/** Pins this process (all its threads) to the generators' core. */
+export function pinSelf(): void {
+  Bun.spawnSync(["taskset", "-a", "-p", "-c", GEN_CPU, String(process.pid)], { stdout: "ignore", stderr: "ignore" });
+}
+
+export interface Generator {
+  ch: Channel;
+  pid: number;
+  proc: Subprocess;
+}
+
+export async function startGenerator(root: string, name: string, maxSeconds: number): Promise<Generator> {
+  const proc = spawnPinned(GEN_CPU, [bunPath(), `${root}/bench/gen.ts`], maxSeconds, {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const ch = new Channel(proc as unknown as Subprocess<"pipe", "pipe", "inherit">, name);
+  const hello = await ch.call<{ pid: number }>("hello", {}, 30_000);
+  return { ch, pid: hello.pid, proc };
+}

@@ -1,0 +1,111 @@
+/**
+ * unicast: N connected users; HTTP Publish to a random one, `connections` requests in flight.
+ * Saturated: publishes per second. Paced at `rate` (half the 50k target by default): HTTP latency
+ * (from when each request was due) and publish-to-receive latency.
+ */
+import type { PostResult } from "../lib/http.ts";
+import { type Ctx, Gens, gensFor, type Result, round, waitFor } from "../lib/harness.ts";
+import { Hist } from "../lib/hist.ts";
+import { ADMIN, type Target } from "../lib/targets.ts";
+import { awaitDeliveries, EVT_BYTES, perSecond, startTarget } from "./common.ts";
+
+export interface UnicastParams {
+  clients: number;
+  publishes: number;
+  connections: number;
+  rate: number;
+  seconds: number;
+}
+
+async function publish(pub: Gens, target: Target, n: number, count: number, conns: number, rate: number, secs: number) {
+  const [r] = await pub.call<PostResult>(
+    "posts",
+    {
+      host: target.host,
+      port: target.port,
+      path: "/comet/Comet/Publish",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: { kind: "unicast", users: n, evtBytes: EVT_BYTES },
+      count,
+      connections: conns,
+      rate,
+      maxSeconds: secs,
+    },
+    180_000,
+  );
+  return r as PostResult;
+}
+
+export async function unicastScenario(ctx: Ctx, p: UnicastParams): Promise<Result> {
+  const n = p.clients;
+  const target = await startTarget(ctx, "comet");
+  let gens: Gens | undefined;
+  let pub: Gens | undefined;
+  try {
+    gens = await Gens.start(ctx, gensFor(ctx, n));
+    pub = await Gens.start(ctx, 1, "pub");
+    const cr = await gens.subscribe(target, n, "", ctx.concurrency);
+    if (cr.upgraded < n) throw new Error(`unicast: only ${cr.upgraded} of ${n} upgraded`);
+    await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
+
+    await gens.call("reset", { seqs: 0 });
+    const warm = Math.min(5000, p.publishes);
+    await publish(pub, target, n, warm, p.connections, 0, 60);
+    await awaitDeliveries(gens, warm);
+
+    // Saturated.
+    await gens.call("reset", { seqs: 0 });
+    const cpu0 = target.cpuS();
+    const g0 = gens.cpuS() + pub.cpuS();
+    const sat = await publish(pub, target, n, p.publishes, p.connections, 0, 120);
+    const got = await awaitDeliveries(gens, sat.ok);
+    const cpu1 = target.cpuS();
+    const g1 = gens.cpuS() + pub.cpuS();
+    const s = await gens.stats();
+    const satSecs = (sat.t1_us - sat.t0_us) / 1e6;
+    const satHttp = new Hist().merge(sat.latency).summary();
+
+    // Paced.
+    await gens.call("reset", { seqs: 0 });
+    const paced = await publish(pub, target, n, Math.round(p.rate * p.seconds), p.connections, p.rate, p.seconds);
+    const pgot = await awaitDeliveries(gens, paced.ok);
+    const ps = await gens.stats();
+    const pacedHttp = new Hist().merge(paced.latency).summary();
+    const pacedLat = ps.hist.summary();
+
+    return {
+      scenario: "unicast",
+      target: "comet",
+      params: {
+        clients: n,
+        publishes: p.publishes,
+        connections: p.connections,
+        paced_rate: p.rate,
+        paced_s: p.seconds,
+      },
+      metrics: {
+        publishes_per_s: perSecond(sat.ok, sat.t0_us, sat.t1_us),
+        http_errors: sat.errors,
+        lost: sat.ok - got,
+        server_cpu_us_per_publish: round(((cpu1 - cpu0) * 1e6) / Math.max(1, sat.ok), 1),
+        server_cpu_pct: round(((cpu1 - cpu0) / satSecs) * 100),
+        gen_cpu_pct: round(((g1 - g0) / satSecs) * 100),
+        http_p50_ms: satHttp.p50_ms,
+        http_p99_ms: satHttp.p99_ms,
+        p99_ms: s.hist.summary().p99_ms,
+        paced_per_s: perSecond(paced.ok, paced.t0_us, paced.t1_us),
+        paced_errors: paced.errors,
+        paced_lost: paced.ok - pgot,
+        paced_http_p50_ms: pacedHttp.p50_ms,
+        paced_http_p99_ms: pacedHttp.p99_ms,
+        paced_p50_ms: pacedLat.p50_ms,
+        paced_p99_ms: pacedLat.p99_ms,
+        paced_max_ms: pacedLat.max_ms,
+      },
+    };
+  } finally {
+    await pub?.stop();
+    await gens?.stop();
+    await target.stop();
+  }
+}
