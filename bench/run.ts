@@ -9,7 +9,8 @@
  *
  * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (keep the best run) ·
  * --out DIR · --no-floor · --log-level LEVEL (Comet's, default warn) · --per-gen N (subscribers per
- * generator process, default 10000) · --concurrency N (handshakes in flight per generator).
+ * generator process, default 10000) · --concurrency N (handshakes in flight per generator) ·
+ * --cpu-prof DIR (each server writes a Bun CPU profile there when it stops; see bench/prof-top.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
@@ -79,6 +80,7 @@ interface Args {
   logLevel: string;
   perGen: number;
   concurrency: number;
+  cpuProf?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -114,6 +116,7 @@ function parseArgs(argv: string[]): Args {
     else if (v === "--log-level") a.logLevel = next();
     else if (v === "--per-gen") a.perGen = Number(next());
     else if (v === "--concurrency") a.concurrency = Number(next());
+    else if (v === "--cpu-prof") a.cpuProf = resolve(next());
     else if (v === "--help" || v === "-h") {
       console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]);
       process.exit(0);
@@ -264,6 +267,7 @@ export async function main(argv: string[]): Promise<number> {
     perGen: args.perGen,
     concurrency: args.concurrency,
     logLevel: args.logLevel,
+    cpuProfDir: args.cpuProf,
     log: (msg) => process.stderr.write(`${msg}\n`),
   };
   const p = args.profile;
@@ -281,7 +285,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const s of args.only) {
     if (s === "connect") floor(s, (k) => connectScenario(ctx, k, p.connect));
     if (s === "fanout") floor(s, (k) => fanoutScenario(ctx, k, p.fanout));
-    if (s === "unicast") jobs.push({ name: s, target: "comet", run: () => unicastScenario(ctx, p.unicast) });
+    if (s === "unicast") floor(s, (k) => unicastScenario(ctx, k, p.unicast));
     if (s === "storm") jobs.push({ name: s, target: "comet", run: () => stormScenario(ctx, p.storm) });
     if (s === "mqtt-ingest") jobs.push({ name: s, target: "comet", run: () => mqttScenario(ctx, p.mqtt) });
   }

@@ -14,6 +14,7 @@ export interface Ctx {
   /** Handshakes in flight per generator. */
   concurrency: number;
   logLevel: string;
+  cpuProfDir?: string;
   log: (msg: string) => void;
 }
 
@@ -113,7 +114,9 @@ export class Gens {
         } catch {
           // already gone
         }
-        g.proc.stdin && (g.proc.stdin as { end(): void }).end();
+        // Closing its stdin ends a generator by itself (and lets it write a CPU profile).
+        (g.proc.stdin as { end(): void } | undefined)?.end();
+        await Promise.race([g.proc.exited, sleep(3000)]);
         await stopProcess(g.proc, 2000);
       }),
     );

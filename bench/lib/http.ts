@@ -9,7 +9,7 @@ import { nowUs } from "./clock.ts";
 import { Hist } from "./hist.ts";
 
 const CRLFCRLF = Buffer.from("\r\n\r\n");
-const CONTENT_LENGTH = Buffer.from("content-length:");
+const CONTENT_LENGTH = Buffer.from("Content-Length: ");
 
 interface Conn {
   sock: Socket<Conn> | undefined;
@@ -45,11 +45,22 @@ export interface PostResult {
   latency: ReturnType<Hist["toSparse"]>;
 }
 
+/** The response's Content-Length (-1: chunked). Bun writes the header as "Content-Length: ". */
 function contentLength(head: Buffer): number {
+  const at = head.indexOf(CONTENT_LENGTH);
+  if (at >= 0) {
+    let n = 0;
+    for (let i = at + CONTENT_LENGTH.length; i < head.length; i++) {
+      const c = head[i] as number;
+      if (c < 0x30 || c > 0x39) break;
+      n = n * 10 + (c - 0x30);
+    }
+    return n;
+  }
   const lower = head.toString("latin1").toLowerCase();
   const i = lower.indexOf("content-length:");
   if (i < 0) return lower.includes("transfer-encoding: chunked") ? -1 : 0;
-  return Number.parseInt(lower.slice(i + CONTENT_LENGTH.length), 10);
+  return Number.parseInt(lower.slice(i + "content-length:".length), 10);
 }
 
 export async function runPosts(job: PostJob): Promise<PostResult> {

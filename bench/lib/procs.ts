@@ -114,7 +114,10 @@ export interface Generator {
 }
 
 export async function startGenerator(root: string, name: string, maxSeconds: number): Promise<Generator> {
-  const proc = spawnPinned(GEN_CPU, [bunPath(), `${root}/bench/gen.ts`], maxSeconds, {
+  // COMET_BENCH_GEN_PROF=DIR: every generator writes a CPU profile there (to see what limits it).
+  const prof = process.env.COMET_BENCH_GEN_PROF;
+  const profArgs = prof ? ["--cpu-prof", "--cpu-prof-dir", prof] : [];
+  const proc = spawnPinned(GEN_CPU, [bunPath(), ...profArgs, `${root}/bench/gen.ts`], maxSeconds, {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",

@@ -22,6 +22,8 @@ export interface Target {
   wsPath: string;
   /** The HTTP request that broadcasts one evt to the bench room. */
   broadcast(rid: string, evtBytes: number): { path: string; headers: Record<string, string>; body: BodySpec };
+  /** The HTTP request that publishes one evt to one user ({"uid","evt"} body). */
+  unicast(): { path: string; headers: Record<string, string> };
   /** Sockets subscribed: authenticated sessions (Comet) or topic subscribers (floor). */
   subscribed(): Promise<number>;
   /** Comet's /metrics as name → value (unlabelled series only); {} for the floor. */
@@ -37,7 +39,11 @@ export interface StartOptions {
   /** Extra YAML for Comet's config file (e.g. an mqtt section). */
   extraYaml?: string;
   logLevel?: string;
+  /** Write a CPU profile of the server (bun --cpu-prof) into this folder when it stops. */
+  cpuProfDir?: string;
 }
+
+const profArgs = (o: StartOptions): string[] => (o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : []);
 
 /** Comet refused to start: its message (e.g. an unknown config key). */
 export class Refused extends Error {}
@@ -90,7 +96,7 @@ export async function startComet(o: StartOptions): Promise<Target> {
   const port = freePort();
   const proc = spawnPinned(
     SERVER_CPU,
-    [bunPath(), `${o.root}/bin/comet.ts`, "serve", "--config", cfg, "--listen", `${HOST}:${port}`],
+    [bunPath(), ...profArgs(o), `${o.root}/bin/comet.ts`, "serve", "--config", cfg, "--listen", `${HOST}:${port}`],
     o.maxSeconds,
     { stderr: "pipe", stdout: "ignore" },
   );
@@ -125,6 +131,7 @@ export async function startComet(o: StartOptions): Promise<Target> {
       headers: auth,
       body: { kind: "broadcast", rid, evtBytes },
     }),
+    unicast: () => ({ path: "/comet/Comet/Publish", headers: auth }),
     subscribed: async () => (await metrics()).comet_sessions ?? 0,
     metrics,
     cpuS: () => cpuSeconds(pid),
@@ -140,7 +147,7 @@ export async function startFloor(o: StartOptions): Promise<Target> {
   const port = freePort();
   const proc = spawnPinned(
     SERVER_CPU,
-    [bunPath(), `${o.root}/bench/floor-server.ts`, "--listen", `${HOST}:${port}`],
+    [bunPath(), ...profArgs(o), `${o.root}/bench/floor-server.ts`, "--listen", `${HOST}:${port}`],
     o.maxSeconds,
     { stderr: "pipe", stdout: "ignore" },
   );
@@ -155,6 +162,7 @@ export async function startFloor(o: StartOptions): Promise<Target> {
     pid,
     wsPath: "/",
     broadcast: (_rid, evtBytes) => ({ path: "/publish", headers: {}, body: { kind: "floor", evtBytes } }),
+    unicast: () => ({ path: "/unicast", headers: {} }),
     subscribed: async () => ((await (await fetch(`${base}/count`)).json()) as { subscribers: number }).subscribers,
     metrics: async () => ({}),
     cpuS: () => cpuSeconds(pid),

@@ -6,7 +6,13 @@ export const ROOM = "bench";
 export const EVT_BYTES = 100;
 
 export function startTarget(ctx: Ctx, kind: "comet" | "floor", extraYaml?: string): Promise<Target> {
-  const o = { root: ctx.root, maxSeconds: ctx.maxSeconds, logLevel: ctx.logLevel, extraYaml };
+  const o = {
+    root: ctx.root,
+    maxSeconds: ctx.maxSeconds,
+    logLevel: ctx.logLevel,
+    extraYaml,
+    cpuProfDir: ctx.cpuProfDir,
+  };
   return kind === "comet" ? startComet(o) : startFloor(o);
 }
 

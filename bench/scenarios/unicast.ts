@@ -1,12 +1,13 @@
 /**
- * unicast: N connected users; HTTP Publish to a random one, `connections` requests in flight.
+ * unicast: N connected users; HTTP Publish to a random one, `connections` requests in flight (the
+ * floor: the same body to a bare Bun.serve that sends the frame to one socket).
  * Saturated: publishes per second. Paced at `rate` (half the 50k target by default): HTTP latency
  * (from when each request was due) and publish-to-receive latency.
  */
 import type { PostResult } from "../lib/http.ts";
 import { type Ctx, Gens, gensFor, type Result, round, waitFor } from "../lib/harness.ts";
 import { Hist } from "../lib/hist.ts";
-import { ADMIN, type Target } from "../lib/targets.ts";
+import type { Target } from "../lib/targets.ts";
 import { awaitDeliveries, EVT_BYTES, perSecond, startTarget } from "./common.ts";
 
 export interface UnicastParams {
@@ -23,8 +24,7 @@ async function publish(pub: Gens, target: Target, n: number, count: number, conn
     {
       host: target.host,
       port: target.port,
-      path: "/comet/Comet/Publish",
-      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      ...target.unicast(),
       body: { kind: "unicast", users: n, evtBytes: EVT_BYTES },
       count,
       connections: conns,
@@ -36,9 +36,9 @@ async function publish(pub: Gens, target: Target, n: number, count: number, conn
   return r as PostResult;
 }
 
-export async function unicastScenario(ctx: Ctx, p: UnicastParams): Promise<Result> {
+export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: UnicastParams): Promise<Result> {
   const n = p.clients;
-  const target = await startTarget(ctx, "comet");
+  const target = await startTarget(ctx, kind);
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {
@@ -75,7 +75,7 @@ export async function unicastScenario(ctx: Ctx, p: UnicastParams): Promise<Resul
 
     return {
       scenario: "unicast",
-      target: "comet",
+      target: kind,
       params: {
         clients: n,
         publishes: p.publishes,
