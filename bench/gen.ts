@@ -42,6 +42,15 @@ export function bodyMaker(spec: BodySpec): (i: number, tUs: number) => string {
 
 let pool: Pool | undefined;
 
+/**
+ * 64 loopback source addresses for this process's subscribers, 127.B.K.1 with B picked at random
+ * so that a run does not land on the ports that an earlier run's sockets hold in TIME_WAIT.
+ */
+function sourceAddresses(): string[] {
+  const b = 2 + Math.floor(Math.random() * 250);
+  return Array.from({ length: 64 }, (_, k) => `127.${b}.${k}.1`);
+}
+
 async function handle(req: Request): Promise<Record<string, unknown>> {
   switch (req.cmd) {
     case "hello":
@@ -64,7 +73,14 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         if (o.rid) auth.join = { rid: o.rid };
         frames.push(clientFrame(JSON.stringify(auth)));
       }
-      pool = new Pool({ host: o.host, port: o.port, path: o.path, count: o.count, hello: (i) => frames[i] });
+      pool = new Pool({
+        host: o.host,
+        port: o.port,
+        path: o.path,
+        count: o.count,
+        hello: (i) => frames[i],
+        localAddresses: o.host.startsWith("127.") ? sourceAddresses() : undefined,
+      });
       return { ...(await pool.connectAll(o.concurrency)) };
     }
     case "reset":

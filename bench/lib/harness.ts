@@ -2,7 +2,7 @@
 import type { ConnectResult, RecvStats } from "./wsclients.ts";
 import { nowUs, sleep } from "./clock.ts";
 import { Hist } from "./hist.ts";
-import { cpuSeconds, type Generator, startGenerator, stopProcess } from "./procs.ts";
+import { cpuBusySeconds, cpuSeconds, type Generator, startGenerator, stopProcess } from "./procs.ts";
 import { SECRET, type Target } from "./targets.ts";
 
 export interface Ctx {
@@ -164,6 +164,46 @@ export function merge(parts: RecvStats[]): Merged {
   }
   if (m.received === 0) m.firstUs = 0;
   return m;
+}
+
+/**
+ * CPU use over one measured phase: the server's (seconds, and % of the phase's wall time), the
+ * generators' (% of one core), and what other processes took of the server's core meanwhile
+ * (cpu0_other_pct: the machine is shared; a high figure marks a run disturbed by others).
+ */
+export class Meter {
+  private readonly srv0: number;
+  private readonly gen0: number;
+  private readonly busy0: number;
+  readonly t0 = nowUs();
+
+  constructor(
+    private readonly target: Target,
+    private readonly gens: Gens[],
+  ) {
+    this.srv0 = target.cpuS();
+    this.gen0 = this.genCpu();
+    this.busy0 = cpuBusySeconds();
+  }
+
+  private genCpu(): number {
+    return this.gens.reduce((a, g) => a + g.cpuS(), 0);
+  }
+
+  /** Reads the counters now; `wallS` overrides the phase's wall time (e.g. up to the last delivery). */
+  read(wallS?: number): { server_cpu_s: number; server_cpu_pct: number; gen_cpu_pct: number; cpu0_other_pct: number } {
+    const srv = this.target.cpuS() - this.srv0;
+    const gen = this.genCpu() - this.gen0;
+    const busy = cpuBusySeconds() - this.busy0;
+    const secs = wallS ?? (nowUs() - this.t0) / 1e6;
+    const pct = (x: number) => (secs > 0 ? Math.round((x / secs) * 100) : 0);
+    return {
+      server_cpu_s: round(srv, 2),
+      server_cpu_pct: pct(srv),
+      gen_cpu_pct: pct(gen),
+      cpu0_other_pct: Math.max(0, pct(busy - srv)),
+    };
+  }
 }
 
 /** How many generator processes N subscribers need. */

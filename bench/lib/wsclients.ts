@@ -4,7 +4,7 @@
  * in. Each incoming PUSH is read from its bytes (seq and send time, see evt.ts) without building a
  * string or an event object, so one generator core keeps up with a server core.
  */
-import type { Socket } from "bun";
+import type { Socket, SocketHandler } from "bun";
 import { nowUs } from "./clock.ts";
 import { readEvt } from "./evt.ts";
 import { Hist, type SparseHist } from "./hist.ts";
@@ -57,6 +57,12 @@ export interface PoolOptions {
   /** The first frame to send once upgraded (AUTH), per client; undefined = send nothing. */
   hello: (i: number) => Uint8Array | undefined;
   count: number;
+  /**
+   * Source addresses to spread the clients over (loopback 127/8). With tens of thousands of
+   * sockets on one source address the kernel's search for a free ephemeral port
+   * (__inet_hash_connect) costs more than the rest of a connect; each address has its own ports.
+   */
+  localAddresses?: string[];
 }
 
 export interface RecvStats {
@@ -230,45 +236,45 @@ export class Pool {
     void c;
   }
 
+  /** One handler set for every socket (Bun makes a socket context per handler object). */
+  private readonly handlers: SocketHandler<Client> = {
+    open: (s) => {
+      const c = s.data;
+      c.sock = s;
+      c.phase = Phase.Handshake;
+      s.setNoDelay(true);
+      this.write(c, this.request);
+    },
+    data: (s, chunk) => {
+      if (s.data.sock === s) this.onData(s.data, chunk);
+    },
+    drain: (s) => {
+      const c = s.data;
+      if (c.sock !== s || !c.pending) return;
+      const p = c.pending;
+      c.pending = null;
+      this.write(c, p);
+    },
+    close: (s) => {
+      if (s.data.sock === s) this.onGone(s.data, "closed");
+    },
+    error: (s) => {
+      if (s.data.sock === s) this.onGone(s.data, "error");
+    },
+    connectError: (s) => {
+      this.redial(s.data, "connect error");
+    },
+  };
+
   private dial(c: Client): void {
     c.phase = Phase.Connecting;
     c.rest = null;
     c.pending = null;
-    const pool = this;
-    Bun.connect<Client>({
-      hostname: this.o.host,
-      port: this.o.port,
-      data: c,
-      socket: {
-        open(s) {
-          c.sock = s;
-          c.phase = Phase.Handshake;
-          s.setNoDelay(true);
-          pool.write(c, pool.request);
-        },
-        data(s, chunk) {
-          if (c.sock !== s) return;
-          pool.onData(c, chunk);
-        },
-        drain(s) {
-          if (c.sock !== s || !c.pending) return;
-          const p = c.pending;
-          c.pending = null;
-          pool.write(c, p);
-        },
-        close(s) {
-          if (c.sock !== s) return;
-          pool.onGone(c, "closed");
-        },
-        error(s) {
-          if (c.sock !== s) return;
-          pool.onGone(c, "error");
-        },
-        connectError() {
-          pool.redial(c, "connect error");
-        },
-      },
-    }).catch(() => {});
+    const la = this.o.localAddresses;
+    const opts = { hostname: this.o.host, port: this.o.port, data: c, socket: this.handlers };
+    // `localAddress` works in Bun.connect (it binds before connecting) but is not in its types.
+    if (la && la.length > 0) Object.assign(opts, { localAddress: la[c.i % la.length] });
+    Bun.connect<Client>(opts).catch(() => {});
   }
 
   private redial(c: Client, why: string): void {

@@ -5,7 +5,7 @@
  * client has it.
  */
 import type { PostResult } from "../lib/http.ts";
-import { type Ctx, Gens, gensFor, median, type Result, round, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, gensFor, Meter, median, type Result, round, waitFor } from "../lib/harness.ts";
 import type { Target } from "../lib/targets.ts";
 import { awaitDeliveries, EVT_BYTES, ROOM, perSecond, startTarget } from "./common.ts";
 
@@ -46,14 +46,14 @@ export async function fanoutScenario(ctx: Ctx, kind: "comet" | "floor", p: Fanou
 
     // Saturated.
     await gens.call("reset", { seqs: p.broadcasts });
-    const cpu0 = target.cpuS();
-    const g0 = gens.cpuS() + pub.cpuS();
+    const meter = new Meter(target, [gens, pub]);
+    const pub0 = pub.cpuS();
     const pr = await post(pub, target, p.broadcasts, p.inflight, 0);
     const got = await awaitDeliveries(gens, n * p.broadcasts);
-    const cpu1 = target.cpuS();
-    const g1 = gens.cpuS() + pub.cpuS();
     const s = await gens.stats();
     const secs = (s.lastUs - pr.t0_us) / 1e6;
+    const cpu = meter.read(secs);
+    const pubPct = round(((pub.cpuS() - pub0) / secs) * 100);
     const lat = s.hist.summary();
 
     // Light: one broadcast at a time, `lightRate` per second.
@@ -80,10 +80,12 @@ export async function fanoutScenario(ctx: Ctx, kind: "comet" | "floor", p: Fanou
         lost: n * p.broadcasts - got,
         http_errors: pr.errors,
         deliveries_per_s: perSecond(got, pr.t0_us, s.lastUs),
-        deliveries_per_cpu_s: cpu1 > cpu0 ? Math.round(got / (cpu1 - cpu0)) : null,
-        server_cpu_s: round(cpu1 - cpu0, 2),
-        server_cpu_pct: round(((cpu1 - cpu0) / secs) * 100),
-        gen_cpu_pct: round(((g1 - g0) / secs) * 100),
+        deliveries_per_cpu_s: cpu.server_cpu_s > 0 ? Math.round(got / cpu.server_cpu_s) : null,
+        server_cpu_s: cpu.server_cpu_s,
+        server_cpu_pct: cpu.server_cpu_pct,
+        gen_cpu_pct: cpu.gen_cpu_pct,
+        pub_cpu_pct: pubPct,
+        cpu0_other_pct: cpu.cpu0_other_pct,
         p50_ms: lat.p50_ms,
         p99_ms: lat.p99_ms,
         max_ms: lat.max_ms,

@@ -5,7 +5,7 @@
  * broadcast proves every client is back in the room.
  */
 import type { PostResult } from "../lib/http.ts";
-import { type Ctx, Gens, gensFor, nowUs, type Result, round, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, gensFor, Meter, nowUs, type Result, round, waitFor } from "../lib/harness.ts";
 import type { ConnectResult } from "../lib/wsclients.ts";
 import { awaitDeliveries, EVT_BYTES, ROOM, startTarget } from "./common.ts";
 
@@ -20,8 +20,7 @@ export async function stormScenario(ctx: Ctx, n: number): Promise<Result> {
     if (cr.upgraded < n) throw new Error(`storm: only ${cr.upgraded} of ${n} upgraded`);
     await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
     const base = (await target.metrics()).comet_connects_total ?? 0;
-    const cpu0 = target.cpuS();
-    const g0 = gens.cpuS();
+    const meter = new Meter(target, [gens]);
     const storming = gens.call<ConnectResult & { dropped_us: number }>(
       "storm",
       { concurrency: ctx.concurrency },
@@ -35,11 +34,10 @@ export async function stormScenario(ctx: Ctx, n: number): Promise<Result> {
       return back;
     });
     const parts = await storming;
-    const cpu1 = target.cpuS();
-    const g1 = gens.cpuS();
     const dropped = Math.min(...parts.map((r) => r.dropped_us));
     const upgraded = Math.max(...parts.map((r) => r.t1_us));
     const secs = (doneUs - dropped) / 1e6;
+    const cpu = meter.read(secs);
 
     await gens.call("reset", { seqs: 1 });
     const [pr] = await pub.call<PostResult>("posts", {
@@ -62,9 +60,10 @@ export async function stormScenario(ctx: Ctx, n: number): Promise<Result> {
         reconnects_per_s: Math.round(n / secs),
         failed: parts.reduce((a, r) => a + r.failed, 0),
         retries: parts.reduce((a, r) => a + r.retries, 0),
-        server_cpu_us_per_reconnect: round(((cpu1 - cpu0) * 1e6) / n, 1),
-        server_cpu_pct: round(((cpu1 - cpu0) / secs) * 100),
-        gen_cpu_pct: round(((g1 - g0) / secs) * 100),
+        server_cpu_us_per_reconnect: round((cpu.server_cpu_s * 1e6) / n, 1),
+        server_cpu_pct: cpu.server_cpu_pct,
+        gen_cpu_pct: cpu.gen_cpu_pct,
+        cpu0_other_pct: cpu.cpu0_other_pct,
         broadcast_after: pr?.ok === 1 ? got : 0,
       },
     };

@@ -5,7 +5,7 @@
  * (from when each request was due) and publish-to-receive latency.
  */
 import type { PostResult } from "../lib/http.ts";
-import { type Ctx, Gens, gensFor, type Result, round, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, gensFor, Meter, type Result, round, waitFor } from "../lib/harness.ts";
 import { Hist } from "../lib/hist.ts";
 import type { Target } from "../lib/targets.ts";
 import { awaitDeliveries, EVT_BYTES, perSecond, startTarget } from "./common.ts";
@@ -55,14 +55,14 @@ export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: Unic
 
     // Saturated.
     await gens.call("reset", { seqs: 0 });
-    const cpu0 = target.cpuS();
-    const g0 = gens.cpuS() + pub.cpuS();
+    const meter = new Meter(target, [gens, pub]);
+    const pub0 = pub.cpuS();
     const sat = await publish(pub, target, n, p.publishes, p.connections, 0, 120);
     const got = await awaitDeliveries(gens, sat.ok);
-    const cpu1 = target.cpuS();
-    const g1 = gens.cpuS() + pub.cpuS();
     const s = await gens.stats();
     const satSecs = (sat.t1_us - sat.t0_us) / 1e6;
+    const cpu = meter.read(satSecs);
+    const pubPct = round(((pub.cpuS() - pub0) / satSecs) * 100);
     const satHttp = new Hist().merge(sat.latency).summary();
 
     // Paced.
@@ -87,9 +87,11 @@ export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: Unic
         publishes_per_s: perSecond(sat.ok, sat.t0_us, sat.t1_us),
         http_errors: sat.errors,
         lost: sat.ok - got,
-        server_cpu_us_per_publish: round(((cpu1 - cpu0) * 1e6) / Math.max(1, sat.ok), 1),
-        server_cpu_pct: round(((cpu1 - cpu0) / satSecs) * 100),
-        gen_cpu_pct: round(((g1 - g0) / satSecs) * 100),
+        server_cpu_us_per_publish: round((cpu.server_cpu_s * 1e6) / Math.max(1, sat.ok), 1),
+        server_cpu_pct: cpu.server_cpu_pct,
+        gen_cpu_pct: cpu.gen_cpu_pct,
+        pub_cpu_pct: pubPct,
+        cpu0_other_pct: cpu.cpu0_other_pct,
         http_p50_ms: satHttp.p50_ms,
         http_p99_ms: satHttp.p99_ms,
         p99_ms: s.hist.summary().p99_ms,
