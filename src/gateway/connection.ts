@@ -11,13 +11,18 @@ import { decodeUplink, HB_FRAME, MsgType, type Uplink } from "../protocol/frames
 import type { PushSocket } from "../runtime/types.ts";
 import type { Gateway } from "./gateway.ts";
 import { RateBucket } from "./limits.ts";
+import type { Listed } from "./list.ts";
 
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export class Connection implements SessionLink {
+export class Connection implements SessionLink, Listed<Connection> {
+  // The gateway's list of open connections (see list.ts).
+  listPrev: Connection | null = null;
+  listNext: Connection | null = null;
+  listed = false;
   private state: State = State.AwaitingAuth;
   private session: Session | null = null;
   private readonly openedAt: number;

@@ -11,9 +11,10 @@ import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import { Connection } from "./connection.ts";
+import { LinkedSet } from "./list.ts";
 
 export class Gateway {
-  readonly connections = new Set<Connection>();
+  readonly connections = new LinkedSet<Connection>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(

@@ -17,9 +17,17 @@ export interface HubStats {
   pushesDelivered: number;
 }
 
+/**
+ * A room is its member count: who is in it is each session's `rid` (DumpSession collects them).
+ * A Set of members would cost ~140 bytes per session in JavaScriptCore.
+ */
+export interface Room {
+  size: number;
+}
+
 export class Hub {
   readonly sessions = new Map<string, Session>();
-  readonly rooms = new Map<string, Set<Session>>();
+  readonly rooms = new Map<string, Room>();
   readonly stats: HubStats = { pushesDelivered: 0 };
   private readonly listeners: ActivityListener[] = [];
 
@@ -83,12 +91,9 @@ export class Hub {
     if (s.rid === rid) return;
     this.leaveRoom(s);
     if (rid === "") return;
-    let room = this.rooms.get(rid);
-    if (!room) {
-      room = new Set();
-      this.rooms.set(rid, room);
-    }
-    room.add(s);
+    const room = this.rooms.get(rid);
+    if (room) room.size++;
+    else this.rooms.set(rid, { size: 1 });
     s.rid = rid;
     s.link.subscribe(roomTopic(rid));
     this.emit("ENTER_ROOM", s.uid, rid);
@@ -98,10 +103,7 @@ export class Hub {
     const rid = s.rid;
     if (rid === "") return;
     const room = this.rooms.get(rid);
-    if (room) {
-      room.delete(s);
-      if (room.size === 0) this.rooms.delete(rid);
-    }
+    if (room && --room.size === 0) this.rooms.delete(rid);
     s.rid = "";
     s.link.unsubscribe(roomTopic(rid));
     this.emit("LEAVE_ROOM", s.uid, rid);
@@ -133,10 +135,17 @@ export class Hub {
   dump(): Dump {
     const view = (s: Session): SessionView => ({ uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() });
     const byBirth = (a: Session, b: Session): number => b.birth - a.birth || compareUtf8(a.uid, b.uid);
-    const world = [...this.sessions.values()].sort(byBirth).map(view);
-    const rooms = [...this.rooms.entries()]
+    const sorted = [...this.sessions.values()].sort(byBirth);
+    const members = new Map<string, SessionView[]>();
+    for (const s of sorted) {
+      if (s.rid === "") continue;
+      const list = members.get(s.rid);
+      if (list) list.push(view(s));
+      else members.set(s.rid, [view(s)]);
+    }
+    const rooms = [...members.entries()]
       .sort(([a], [b]) => compareUtf8(a, b))
-      .map(([rid, members]) => ({ rid, room: [...members].sort(byBirth).map(view) }));
-    return { world, rooms };
+      .map(([rid, room]) => ({ rid, room }));
+    return { world: sorted.map(view), rooms };
   }
 }
