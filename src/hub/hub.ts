@@ -143,9 +143,7 @@ export class Hub {
       if (list) list.push(view(s));
       else members.set(s.rid, [view(s)]);
     }
-    const rooms = [...members.entries()]
-      .sort(([a], [b]) => compareUtf8(a, b))
-      .map(([rid, room]) => ({ rid, room }));
+    const rooms = [...members.entries()].sort(([a], [b]) => compareUtf8(a, b)).map(([rid, room]) => ({ rid, room }));
     return { world: sorted.map(view), rooms };
   }
 }
