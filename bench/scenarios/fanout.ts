@@ -58,9 +58,11 @@ export async function fanoutScenario(ctx: Ctx, kind: "comet" | "floor", p: Fanou
 
     // Light: one broadcast at a time, `lightRate` per second.
     await gens.call("reset", { seqs: p.lightBroadcasts });
+    const lightMeter = new Meter(target, [gens, pub]);
     const lr = await post(pub, target, p.lightBroadcasts, 1, p.lightRate);
     const lightGot = await awaitDeliveries(gens, n * p.lightBroadcasts);
     const ls = await gens.stats();
+    const lcpu = lightMeter.read();
     const lastClient = ls.seqMaxUs.slice(0, p.lightBroadcasts).map((us) => us / 1000);
     const llat = ls.hist.summary();
 
@@ -93,6 +95,9 @@ export async function fanoutScenario(ctx: Ctx, kind: "comet" | "floor", p: Fanou
         light_http_errors: lr.errors,
         light_last_client_p50_ms: round(median(lastClient), 3),
         light_last_client_max_ms: round(Math.max(0, ...lastClient), 3),
+        light_server_cpu_ms_per_broadcast: round((lcpu.server_cpu_s * 1000) / p.lightBroadcasts, 1),
+        light_gen_cpu_pct: lcpu.gen_cpu_pct,
+        light_cpu0_other_pct: lcpu.cpu0_other_pct,
         light_p50_ms: llat.p50_ms,
         light_p99_ms: llat.p99_ms,
         light_max_ms: llat.max_ms,
