@@ -56,7 +56,7 @@ test(
     const { code, stdout, stderr, report } = await run;
     if (code !== 0) console.error(stderr);
     expect(code).toBe(0);
-    for (const s of ["connect", "fanout", "unicast", "storm", "mqtt-ingest", "targets"])
+    for (const s of ["connect", "fanout", "fanout-light", "unicast", "storm", "mqtt-ingest", "targets"])
       expect(stdout).toContain(`## ${s}`);
     expect(report?.profile).toBe("tiny");
     expect(report?.errors).toEqual([]);
@@ -86,13 +86,16 @@ test(
       expect(m.deliveries).toBe(20 * 5);
       expect(m.lost).toBe(0);
       expect(m.http_errors).toBe(0);
-      expect(m.light_lost).toBe(0);
-      expect(m.light_http_errors).toBe(0);
       expect(m.deliveries_per_s as number).toBeGreaterThan(0);
       expect(m.p50_ms as number).toBeLessThanOrEqual(m.p99_ms as number);
       expect(m.p99_ms as number).toBeLessThanOrEqual(m.max_ms as number);
-      expect(m.light_last_client_p50_ms as number).toBeGreaterThan(0);
-      expect(m.light_last_client_p50_ms as number).toBeLessThanOrEqual(m.light_last_client_max_ms as number);
+    }
+    for (const key of ["fanout-light/comet", "fanout-light/floor"]) {
+      const m = await metrics(key);
+      expect(m.lost).toBe(0);
+      expect(m.http_errors).toBe(0);
+      expect(m.last_client_p50_ms as number).toBeGreaterThan(0);
+      expect(m.last_client_p50_ms as number).toBeLessThanOrEqual(m.last_client_max_ms as number);
     }
   },
   LIMIT,
