@@ -13,7 +13,7 @@ import type { Metrics } from "./metrics.ts";
 const METHODS = new Set(["Publish", "Broadcast", "DumpSession"]);
 const PREFIX = "/comet/Comet/";
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const JSON_HEADERS = { "content-type": "application/json" };
+const JSON_HEADERS = new Headers({ "content-type": "application/json" });
 const EMPTY_OK = () => new Response("{}", { headers: JSON_HEADERS });
 
 export function isApiPath(path: string): boolean {
@@ -95,12 +95,24 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
     }
   }
 
+  /** comet_api_requests_total by method and status; each label set rendered once. */
+  const counted = new Map<string, () => void>();
+  const count = (method: string, status: number): void => {
+    const k = `${method} ${status}`;
+    let inc = counted.get(k);
+    if (!inc) {
+      inc = metrics.apiRequests.child({ method, status: String(status) });
+      counted.set(k, inc);
+    }
+    inc();
+  };
+
   return {
     /** Answers an API path (see isApiPath). */
     async serve(req: Request, path: string): Promise<Response> {
       const method = path.slice(PREFIX.length);
       const res = await handle(req, method);
-      metrics.apiRequests.inc({ method, status: String(res.status) });
+      count(method, res.status);
       return res;
     },
   };

@@ -27,6 +27,14 @@ export class Counter {
   get(labels: Labels = {}): number {
     return this.f.values.get(labelText(labels)) ?? 0;
   }
+  /** An incrementer for one label set, its key rendered once (for per-request counting). */
+  child(labels: Labels): () => void {
+    const key = labelText(labels);
+    const values = this.f.values;
+    return () => {
+      values.set(key, (values.get(key) ?? 0) + 1);
+    };
+  }
 }
 
 export class Registry {

@@ -13,8 +13,8 @@ export interface Readiness {
 
 export function createRoutes(deps: { api: ReturnType<typeof createApi>; registry: Registry; readiness: Readiness }) {
   const { api, registry, readiness } = deps;
-  return (req: Request): Response | Promise<Response> => {
-    const path = pathOf(req.url);
+  /** `path` is pathOf(req.url), when the caller has it already. */
+  return (req: Request, path = pathOf(req.url)): Response | Promise<Response> => {
     if (isApiPath(path)) return api.serve(req, path);
     if (SUBSCRIBE_PATHS.has(path)) {
       return errorResponse(426, "upgrade_required", "this path takes a WebSocket upgrade", { upgrade: "websocket" });

@@ -38,18 +38,19 @@ export function listenBun(opts: {
   port: number;
   gateway: Gateway;
   fanout: BunFanout;
-  routes: (req: Request) => Response | Promise<Response>;
+  routes: (req: Request, path: string) => Response | Promise<Response>;
 }): Listener {
   const { gateway, routes } = opts;
   const server = Bun.serve<SocketData>({
     hostname: opts.host,
     port: opts.port,
     fetch(req, srv) {
-      if (SUBSCRIBE_PATHS.has(pathOf(req.url)) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      const path = pathOf(req.url);
+      if (SUBSCRIBE_PATHS.has(path) && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
         const ip = normalizeIp(srv.requestIP(req)?.address ?? "");
         if (srv.upgrade(req, { data: ip })) return undefined;
       }
-      return routes(req);
+      return routes(req, path);
     },
     error(err) {
       gateway.log.error("http handler failed", { error: String(err) });
