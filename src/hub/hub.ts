@@ -22,6 +22,8 @@ export interface HubStats {
  * A Set of members would cost ~140 bytes per session in JavaScriptCore.
  */
 export interface Room {
+  /** The room's id; its members' `rid` is this very string (one copy per room, not per session). */
+  readonly rid: string;
   size: number;
 }
 
@@ -92,8 +94,10 @@ export class Hub {
     this.leaveRoom(s);
     if (rid === "") return;
     const room = this.rooms.get(rid);
-    if (room) room.size++;
-    else this.rooms.set(rid, { size: 1 });
+    if (room) {
+      room.size++;
+      rid = room.rid;
+    } else this.rooms.set(rid, { rid, size: 1 });
     s.rid = rid;
     s.link.subscribe(roomTopic(rid));
     this.emit("ENTER_ROOM", s.uid, rid);
