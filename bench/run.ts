@@ -43,11 +43,11 @@ export const PROFILES: Record<string, Profile> = {
   },
   quick: {
     name: "quick",
-    connect: 2000,
-    fanout: { clients: 2000, broadcasts: 200, inflight: 4, lightBroadcasts: 20, lightRate: 10 },
-    unicast: { clients: 1000, publishes: 30_000, connections: 32, rate: 25_000, seconds: 2 },
-    storm: 2000,
-    mqtt: { clients: 1000, events: 30_000 },
+    connect: 5000,
+    fanout: { clients: 5000, broadcasts: 200, inflight: 4, lightBroadcasts: 20, lightRate: 10 },
+    unicast: { clients: 2000, publishes: 50_000, connections: 32, rate: 25_000, seconds: 2 },
+    storm: 5000,
+    mqtt: { clients: 2000, events: 50_000 },
   },
   full: {
     name: "full",
