@@ -57,16 +57,6 @@ export async function fanoutScenario(ctx: Ctx, kind: "comet" | "floor", p: Fanou
     const pubPct = round(((pub.cpuS() - pub0) / secs) * 100);
     const lat = s.hist.summary();
 
-    // Light: one broadcast at a time, `lightRate` per second.
-    await gens.call("reset", { seqs: p.lightBroadcasts });
-    const lightMeter = new Meter(target, [gens, pub]);
-    const lr = await post(pub, target, p.lightBroadcasts, 1, p.lightRate);
-    const lightGot = await awaitDeliveries(gens, n * p.lightBroadcasts);
-    const ls = await gens.stats();
-    const lcpu = lightMeter.read();
-    const lastClient = ls.seqMaxUs.slice(0, p.lightBroadcasts).map((us) => us / 1000);
-    const llat = ls.hist.summary();
-
     const saturated: Result = {
       scenario: "fanout",
       target: kind,
@@ -87,6 +77,18 @@ export async function fanoutScenario(ctx: Ctx, kind: "comet" | "floor", p: Fanou
         max_ms: lat.max_ms,
       },
     };
+    if (p.lightBroadcasts === 0) return [saturated];
+
+    // Light: one broadcast at a time, `lightRate` per second.
+    await gens.call("reset", { seqs: p.lightBroadcasts });
+    const lightMeter = new Meter(target, [gens, pub]);
+    const lr = await post(pub, target, p.lightBroadcasts, 1, p.lightRate);
+    const lightGot = await awaitDeliveries(gens, n * p.lightBroadcasts);
+    const ls = await gens.stats();
+    const lcpu = lightMeter.read();
+    const lastClient = ls.seqMaxUs.slice(0, p.lightBroadcasts).map((us) => us / 1000);
+    const llat = ls.hist.summary();
+
     const light: Result = {
       scenario: "fanout-light",
       target: kind,

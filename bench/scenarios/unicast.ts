@@ -36,7 +36,8 @@ async function publish(pub: Gens, target: Target, n: number, count: number, conn
   return r as PostResult;
 }
 
-export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: UnicastParams): Promise<Result> {
+/** Two results from one run: saturated ("unicast") and paced ("unicast-paced"). */
+export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: UnicastParams): Promise<Result[]> {
   const n = p.clients;
   const target = await startTarget(ctx, kind);
   let gens: Gens | undefined;
@@ -67,22 +68,18 @@ export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: Unic
 
     // Paced.
     await gens.call("reset", { seqs: 0 });
+    const pacedMeter = new Meter(target, [gens, pub]);
     const paced = await publish(pub, target, n, Math.round(p.rate * p.seconds), p.connections, p.rate, p.seconds);
     const pgot = await awaitDeliveries(gens, paced.ok);
+    const pcpu = pacedMeter.read((paced.t1_us - paced.t0_us) / 1e6);
     const ps = await gens.stats();
     const pacedHttp = new Hist().merge(paced.latency).summary();
     const pacedLat = ps.hist.summary();
 
-    return {
+    const saturated: Result = {
       scenario: "unicast",
       target: kind,
-      params: {
-        clients: n,
-        publishes: p.publishes,
-        connections: p.connections,
-        paced_rate: p.rate,
-        paced_s: p.seconds,
-      },
+      params: { clients: n, publishes: p.publishes, connections: p.connections },
       metrics: {
         publishes_per_s: perSecond(sat.ok, sat.t0_us, sat.t1_us),
         http_errors: sat.errors,
@@ -95,16 +92,27 @@ export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: Unic
         http_p50_ms: satHttp.p50_ms,
         http_p99_ms: satHttp.p99_ms,
         p99_ms: s.hist.summary().p99_ms,
-        paced_per_s: perSecond(paced.ok, paced.t0_us, paced.t1_us),
-        paced_errors: paced.errors,
-        paced_lost: paced.ok - pgot,
-        paced_http_p50_ms: pacedHttp.p50_ms,
-        paced_http_p99_ms: pacedHttp.p99_ms,
-        paced_p50_ms: pacedLat.p50_ms,
-        paced_p99_ms: pacedLat.p99_ms,
-        paced_max_ms: pacedLat.max_ms,
       },
     };
+    const pacedResult: Result = {
+      scenario: "unicast-paced",
+      target: kind,
+      params: { clients: n, rate_per_s: p.rate, seconds: p.seconds, connections: p.connections },
+      metrics: {
+        publishes_per_s: perSecond(paced.ok, paced.t0_us, paced.t1_us),
+        http_errors: paced.errors,
+        lost: paced.ok - pgot,
+        server_cpu_pct: pcpu.server_cpu_pct,
+        gen_cpu_pct: pcpu.gen_cpu_pct,
+        cpu0_other_pct: pcpu.cpu0_other_pct,
+        http_p50_ms: pacedHttp.p50_ms,
+        http_p99_ms: pacedHttp.p99_ms,
+        p50_ms: pacedLat.p50_ms,
+        p99_ms: pacedLat.p99_ms,
+        max_ms: pacedLat.max_ms,
+      },
+    };
+    return [saturated, pacedResult];
   } finally {
     await pub?.stop();
     await gens?.stop();

@@ -56,7 +56,16 @@ test(
     const { code, stdout, stderr, report } = await run;
     if (code !== 0) console.error(stderr);
     expect(code).toBe(0);
-    for (const s of ["connect", "fanout", "fanout-light", "unicast", "storm", "mqtt-ingest", "targets"])
+    for (const s of [
+      "connect",
+      "fanout",
+      "fanout-light",
+      "unicast",
+      "unicast-paced",
+      "storm",
+      "mqtt-ingest",
+      "targets",
+    ])
       expect(stdout).toContain(`## ${s}`);
     expect(report?.profile).toBe("tiny");
     expect(report?.errors).toEqual([]);
@@ -104,14 +113,17 @@ test(
 test(
   "unicast delivers every accepted publish, saturated and paced",
   async () => {
-    const m = await metrics("unicast/comet");
-    expect(m.publishes_per_s as number).toBeGreaterThan(0);
-    expect(m.http_errors).toBe(0);
-    expect(m.lost).toBe(0);
-    expect(m.paced_errors).toBe(0);
-    expect(m.paced_lost).toBe(0);
-    expect(m.paced_per_s as number).toBeGreaterThan(0);
-    expect(m.paced_p50_ms as number).toBeLessThanOrEqual(m.paced_p99_ms as number);
+    for (const target of ["comet", "floor"]) {
+      for (const key of [`unicast/${target}`, `unicast-paced/${target}`]) {
+        const m = await metrics(key);
+        expect(m.publishes_per_s as number).toBeGreaterThan(0);
+        expect(m.http_errors).toBe(0);
+        expect(m.lost).toBe(0);
+        expect(m.http_p50_ms as number).toBeLessThanOrEqual(m.http_p99_ms as number);
+      }
+      const paced = await metrics(`unicast-paced/${target}`);
+      expect(paced.p50_ms as number).toBeLessThanOrEqual(paced.p99_ms as number);
+    }
   },
   LIMIT,
 );
