@@ -16,6 +16,16 @@ const CLK_TCK = (() => {
 })();
 
 const live = new Set<Subprocess>();
+/** The pid of the program each timeout(1) wrapper runs, once known. */
+const realPids = new Map<Subprocess, number>();
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone
+  }
+}
 
 export function bunPath(): string {
   return process.execPath;
@@ -40,7 +50,10 @@ export function spawnPinned(
     env: { ...process.env, ...opts.env },
   }) as unknown as Subprocess<"pipe", "pipe", "pipe">;
   live.add(p);
-  void p.exited.then(() => live.delete(p));
+  void p.exited.then(() => {
+    live.delete(p);
+    realPids.delete(p);
+  });
   return p;
 }
 
@@ -52,7 +65,10 @@ export async function childPid(p: Subprocess): Promise<number> {
       if (kids) {
         const pid = Number(kids.split(/\s+/)[0]);
         const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-        if (comm !== "taskset") return pid;
+        if (comm !== "taskset") {
+          realPids.set(p, pid);
+          return pid;
+        }
       }
     } catch {
       // not there yet, or gone
@@ -63,23 +79,44 @@ export async function childPid(p: Subprocess): Promise<number> {
   throw new Error(`cannot find the process started under pid ${p.pid}`);
 }
 
-/** Ends a child (SIGTERM to timeout(1), which passes it on), then SIGKILL if it lingers. */
-export async function stopProcess(p: Subprocess, graceMs = 3000): Promise<void> {
+/**
+ * Ends a child: SIGTERM to it and to its timeout(1) wrapper (which passes it on and, with -k 3,
+ * sends SIGKILL itself 3 s later). Only if both still live after `graceMs` are they killed, the
+ * child first: killing the wrapper alone would orphan the child, with no time bound left.
+ */
+export async function stopProcess(p: Subprocess, graceMs = 6000): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
+  const real = realPids.get(p);
+  if (real) signal(real, "SIGTERM");
   p.kill("SIGTERM");
-  const t = setTimeout(() => p.kill("SIGKILL"), graceMs);
+  const done = await Promise.race([p.exited.then(() => true), Bun.sleep(graceMs).then(() => false)]);
+  if (done) return;
+  if (real) signal(real, "SIGKILL");
+  await Promise.race([p.exited, Bun.sleep(1000)]);
+  if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   await p.exited;
-  clearTimeout(t);
 }
 
+/**
+ * The run is ending with children still up (an error, a signal): SIGTERM each child and its
+ * wrapper, and leave the rest to timeout(1), which outlives this process and sends SIGKILL 3 s
+ * later if needed. Never SIGKILL a wrapper here: its child would be orphaned and unbounded.
+ */
 export function killAll(): void {
   for (const p of live) {
+    const real = realPids.get(p);
+    if (real) signal(real, "SIGTERM");
     try {
-      p.kill("SIGKILL");
+      p.kill("SIGTERM");
     } catch {
       // gone
     }
   }
+}
+
+/** Records the pid a wrapper runs when the child reports it itself (the generators do). */
+export function setRealPid(p: Subprocess, pid: number): void {
+  realPids.set(p, pid);
 }
 
 /** Server CPU time so far (user + system), in seconds. */
@@ -137,5 +174,6 @@ export async function startGenerator(root: string, name: string, maxSeconds: num
   });
   const ch = new Channel(proc as unknown as Subprocess<"pipe", "pipe", "inherit">, name);
   const hello = await ch.call<{ pid: number }>("hello", {}, 30_000);
+  setRealPid(proc, hello.pid);
   return { ch, pid: hello.pid, proc };
 }
