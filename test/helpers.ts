@@ -52,7 +52,7 @@ export async function startTest(
  * test runs on Bun only: it belongs on the Bun-only list of test/support/suites.ts.
  */
 export function inProcess(server: TestServer): RunningServer & { ws: string } {
-  if (server.hub instanceof Hub) return server as RunningServer & { ws: string };
+  if (server.hub instanceof Hub) return server as unknown as RunningServer & { ws: string };
   throw new Error(
     "this test reaches into the server's process, which is a Deno process in this run: list it as Bun-only in test/support/suites.ts",
   );

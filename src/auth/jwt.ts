@@ -7,6 +7,8 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "../config/schema.ts";
+import { verifyHs256 } from "./hs256.ts";
+import { AuthError } from "./jwt-errors.ts";
 import { ANY_ROOM, compileRoomsClaim, NO_ROOM, type RoomAccess } from "./rooms.ts";
 
 export interface Identity {
@@ -16,16 +18,7 @@ export interface Identity {
   rooms: RoomAccess;
 }
 
-/** A token that cannot be accepted; `reason` is safe to show (never contains the token). */
-export class AuthError extends Error {
-  override name = "AuthError";
-  constructor(
-    readonly reason: string,
-    readonly kind: "missing" | "invalid" | "expired" | "issuer" | "audience" | "claims",
-  ) {
-    super(reason);
-  }
-}
+export { AuthError };
 
 export type Verify = (token: string) => Promise<Identity>;
 
@@ -52,7 +45,12 @@ export function describeKeySource(cfg: Config): string | undefined {
   return undefined;
 }
 
-export function createVerifier(cfg: Config): Verify {
+/**
+ * Builds the verifier for the configured key. An HS256 secret is checked by verifyHs256
+ * (synchronous node:crypto, same outcomes as jose); `engine: "jose"` forces jose for it (tests
+ * compare the two).
+ */
+export function createVerifier(cfg: Config, opts: { engine?: "native" | "jose" } = {}): Verify {
   const j = cfg.auth.jwt;
   const set = [j.hs256_secret, j.public_key_file, j.jwks_file].filter((s) => s !== "").length;
   if (set !== 1) {
@@ -63,9 +61,21 @@ export function createVerifier(cfg: Config): Verify {
     );
   }
   let key: Key;
+  let hmacKey: Promise<CryptoKey> | undefined;
+  let secret: Uint8Array | undefined;
   let algorithms: string[];
   if (j.hs256_secret) {
-    key = new TextEncoder().encode(j.hs256_secret);
+    secret = new TextEncoder().encode(j.hs256_secret);
+    key = secret;
+    // Imported once: given the raw secret, jose imports a WebCrypto key on every verification.
+    if (opts.engine === "jose")
+      hmacKey = crypto.subtle.importKey(
+        "raw",
+        key as Uint8Array<ArrayBuffer>,
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["verify"],
+      );
     algorithms = ["HS256"];
   } else if (j.public_key_file) {
     let pem: string;
@@ -107,15 +117,21 @@ export function createVerifier(cfg: Config): Verify {
   };
   const roomsMode = cfg.auth.rooms;
 
+  const native = secret !== undefined && opts.engine !== "jose" ? secret : undefined;
+  const hs256 = { issuer: cfg.namespace, audience: options.audience, clockTolerance: options.clockTolerance };
+
   return async (token: string): Promise<Identity> => {
     if (!token) throw new AuthError("token missing", "missing");
     let payload: Record<string, unknown>;
-    try {
-      // The overloads of jwtVerify differ only in the key's type.
-      const res = await jwtVerify(token, key as Uint8Array, options);
-      payload = res.payload as Record<string, unknown>;
-    } catch (err) {
-      throw toAuthError(err);
+    if (native) payload = verifyHs256(token, native, hs256);
+    else {
+      try {
+        // The overloads of jwtVerify differ only in the key's type.
+        const res = await jwtVerify(token, (hmacKey ? await hmacKey : key) as Uint8Array, options);
+        payload = res.payload as Record<string, unknown>;
+      } catch (err) {
+        throw toAuthError(err);
+      }
     }
     const sub = payload.sub;
     if (typeof sub !== "string" || sub === "") throw new AuthError("token has no sub", "claims");

@@ -10,14 +10,19 @@ import { Close, clampReason } from "../protocol/codes.ts";
 import { type Decoded, decodeUplink, HB_FRAME, MsgType, type Uplink } from "../protocol/frames.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import type { Gateway } from "./gateway.ts";
-import { RateBucket } from "./limits.ts";
+import { type BucketState, takeToken } from "./limits.ts";
+import type { Listed } from "./list.ts";
 
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export class Connection implements SessionLink {
+export class Connection implements SessionLink, Listed<Connection>, BucketState {
+  // The gateway's list of open connections (see list.ts).
+  listPrev: Connection | null = null;
+  listNext: Connection | null = null;
+  listed = false;
   private state: State = State.AwaitingAuth;
   private session: Session | null = null;
   private readonly openedAt: number;
@@ -25,7 +30,9 @@ export class Connection implements SessionLink {
   private lastProbe = 0;
   private expMs: number | undefined;
   private rooms: RoomAccess | undefined;
-  private readonly bucket: RateBucket;
+  // The uplink rate bucket (limits.ts), kept here rather than in an object of its own.
+  tokens: number;
+  tokensAt: number;
   /** Non-null while a token is being verified: frames that arrive meanwhile, in order. */
   private queue: Array<string | Decoded> | null = null;
 
@@ -37,7 +44,8 @@ export class Connection implements SessionLink {
     const now = Date.now();
     this.openedAt = now;
     this.lastUplink = now;
-    this.bucket = new RateBucket(gw.config.limits.uplink_rate, now);
+    this.tokens = gw.config.limits.uplink_rate * 2;
+    this.tokensAt = now;
   }
 
   get uid(): string | undefined {
@@ -85,7 +93,7 @@ export class Connection implements SessionLink {
     if (this.state === State.Closed) return false;
     const now = Date.now();
     this.lastUplink = now;
-    if (!this.bucket.take(now)) {
+    if (!takeToken(this, this.gw.config.limits.uplink_rate, now)) {
       this.close(Close.RateLimited, "uplink rate limit exceeded");
       return false;
     }

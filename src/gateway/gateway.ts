@@ -13,9 +13,10 @@ import { errorResponse } from "../protocol/errors.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import { Admitter } from "./admission.ts";
 import { Connection } from "./connection.ts";
+import { LinkedSet } from "./list.ts";
 
 export class Gateway {
-  readonly connections = new Set<Connection>();
+  readonly connections = new LinkedSet<Connection>();
   readonly admitter: Admitter;
   /** Uplink counters by MsgType (HB, AUTH, JOIN), then invalid frames. */
   readonly uplinkCounters: ReadonlyArray<{ inc(): void }>;

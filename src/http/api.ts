@@ -14,7 +14,7 @@ import type { Metrics } from "./metrics.ts";
 const METHODS = new Set(["Publish", "Broadcast", "DumpSession"]);
 const PREFIX = "/comet/Comet/";
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const JSON_HEADERS = { "content-type": "application/json" };
+const JSON_HEADERS = new Headers({ "content-type": "application/json" });
 const EMPTY_OK = () => new Response("{}", { headers: JSON_HEADERS });
 
 export function isApiPath(path: string): boolean {
@@ -91,15 +91,30 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
     }
   }
 
+  /** comet_api_requests_total by method and status; each label set rendered once. */
+  // Per (method, status): the counter and histogram series, their label keys rendered once.
+  const series = new Map<string, { inc(): void; observe(seconds: number): void }>();
+  const record = (method: string, status: number, seconds: number): void => {
+    const k = `${method} ${status}`;
+    let s = series.get(k);
+    if (!s) {
+      const labels = { method, status: String(status) };
+      const counter = metrics.apiRequests.with(labels);
+      const histogram = metrics.apiLatency.with(labels);
+      s = { inc: () => counter.inc(), observe: (v) => histogram.observe(v) };
+      series.set(k, s);
+    }
+    s.inc();
+    s.observe(seconds);
+  };
+
   return {
     /** Answers an API path (see isApiPath). */
     async serve(req: Request, path: string): Promise<Response> {
       const method = path.slice(PREFIX.length);
       const started = performance.now();
       const res = await handle(req, method);
-      const labels = { method, status: String(res.status) };
-      metrics.apiRequests.inc(labels);
-      metrics.apiLatency.observe(labels, (performance.now() - started) / 1000);
+      record(method, res.status, (performance.now() - started) / 1000);
       return res;
     },
   };

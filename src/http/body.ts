@@ -1,9 +1,17 @@
 /** Reads a request body up to a limit without buffering more than the limit. */
 export class BodyTooLarge extends Error {}
 
+const DIGITS = /^\d+$/;
+
 export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
+  if (declared !== null && DIGITS.test(declared)) {
+    if (Number(declared) > limit) throw new BodyTooLarge();
+    // A declared length within the limit: the runtime reads exactly that many bytes in one piece.
+    // (Going through the ReadableStream reader costs several times the CPU of the whole request.)
+    return req.bytes();
+  }
+  // No usable Content-Length (a chunked body): stream it, and stop at the limit.
   if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;

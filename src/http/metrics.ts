@@ -29,12 +29,22 @@ export class Histogram {
   ) {}
 
   observe(labels: Labels, value: number): void {
+    this.with(labels).observe(value);
+  }
+
+  /** An observer for one label set, its series looked up once (for per-request timing). */
+  with(labels: Labels): { observe(value: number): void } {
     const key = labelText(labels);
     let s = this.series.get(key);
     if (!s) {
       s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
       this.series.set(key, s);
     }
+    const series = s;
+    return { observe: (value: number) => this.add(series, value) };
+  }
+
+  private add(s: { counts: number[]; sum: number; count: number }, value: number): void {
     const i = this.buckets.findIndex((b) => value <= b);
     if (i >= 0) (s.counts[i] as number)++;
     s.sum += value;

@@ -19,8 +19,8 @@ export function createRoutes(deps: {
   ui?: UiHandler;
 }) {
   const { api, registry, readiness, ui } = deps;
-  return (req: Request): Response | Promise<Response> => {
-    const path = pathOf(req.url);
+  /** `path` is pathOf(req.url), when the caller has it already. */
+  return (req: Request, path = pathOf(req.url)): Response | Promise<Response> => {
     if (isApiPath(path)) return api.serve(req, path);
     const page = ui?.(req, path);
     if (page) return page;

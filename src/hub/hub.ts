@@ -2,6 +2,10 @@
  * The only owner of state: uid → session, rid → room, the world. Answers "who gets this frame"
  * and emits user activity. Room and world fan-out go through topics, so on Bun a broadcast leaves
  * native code once per recipient with no JavaScript per recipient.
+ *
+ * Each session is subscribed to exactly one topic: its room's, or the lobby's while it is in no
+ * room. A world broadcast is published to the lobby and to every room. (A world topic on top
+ * would cost a second native subscription, ~100 bytes, on every connection.)
  */
 import { Close } from "../protocol/codes.ts";
 import { encodePush } from "../protocol/frames.ts";
@@ -10,8 +14,9 @@ import { type Activity, type ActivityListener, type ActivityName, nowNs } from "
 import { compareUtf8 } from "./order.ts";
 import { type Dump, Session, type SessionLink, type SessionView } from "./session.ts";
 
-export const WORLD_TOPIC = "w";
 export const roomTopic = (rid: string): string => `r:${rid}`;
+/** The topic of the sessions in no room. */
+export const LOBBY_TOPIC = roomTopic("");
 
 export interface HubStats {
   pushesDelivered: number;
@@ -19,10 +24,23 @@ export interface HubStats {
   pushesUnrouted: number;
 }
 
+/**
+ * A room is its member count: who is in it is each session's `rid` (DumpSession collects them).
+ * A Set of members would cost ~140 bytes per session in JavaScriptCore.
+ */
+export interface Room {
+  /** The room's id; its members' `rid` is this very string (one copy per room, not per session). */
+  readonly rid: string;
+  readonly topic: string;
+  size: number;
+}
+
 export class Hub {
   readonly sessions = new Map<string, Session>();
-  readonly rooms = new Map<string, Set<Session>>();
+  readonly rooms = new Map<string, Room>();
   readonly stats: HubStats = { pushesDelivered: 0, pushesUnrouted: 0 };
+  /** Sessions in some room (the others are in the lobby). */
+  private inRooms = 0;
   private readonly listeners: ActivityListener[] = [];
 
   constructor(private readonly fanout: Fanout) {}
@@ -53,7 +71,7 @@ export class Hub {
     }
     const s = new Session(uid, Date.now(), link);
     this.sessions.set(uid, s);
-    link.subscribe(WORLD_TOPIC);
+    link.subscribe(LOBBY_TOPIC);
     this.emit("ONLINE", uid, "");
     return s;
   }
@@ -74,8 +92,8 @@ export class Hub {
   }
 
   private end(s: Session): void {
-    this.leaveRoom(s);
-    s.link.unsubscribe(WORLD_TOPIC);
+    const topic = this.leaveRoom(s);
+    s.link.unsubscribe(topic);
     this.sessions.delete(s.uid);
     this.emit("OFFLINE", s.uid, "");
   }
@@ -83,30 +101,35 @@ export class Hub {
   /** JOIN: the same room is a no-op; another room leaves the last one; "" leaves any room. */
   join(s: Session, rid: string): void {
     if (s.rid === rid) return;
-    this.leaveRoom(s);
-    if (rid === "") return;
+    const from = this.leaveRoom(s);
+    if (rid === "") {
+      s.link.unsubscribe(from);
+      s.link.subscribe(LOBBY_TOPIC);
+      return;
+    }
     let room = this.rooms.get(rid);
-    if (!room) {
-      room = new Set();
+    if (room) room.size++;
+    else {
+      room = { rid, topic: roomTopic(rid), size: 1 };
       this.rooms.set(rid, room);
     }
-    room.add(s);
-    s.rid = rid;
-    s.link.subscribe(roomTopic(rid));
-    this.emit("ENTER_ROOM", s.uid, rid);
+    this.inRooms++;
+    s.rid = room.rid;
+    s.link.unsubscribe(from);
+    s.link.subscribe(room.topic);
+    this.emit("ENTER_ROOM", s.uid, room.rid);
   }
 
-  private leaveRoom(s: Session): void {
+  /** Takes the session out of its room, if any (LEAVE_ROOM); returns the topic it was in. */
+  private leaveRoom(s: Session): string {
     const rid = s.rid;
-    if (rid === "") return;
+    if (rid === "") return LOBBY_TOPIC;
     const room = this.rooms.get(rid);
-    if (room) {
-      room.delete(s);
-      if (room.size === 0) this.rooms.delete(rid);
-    }
+    if (room && --room.size === 0) this.rooms.delete(rid);
+    this.inRooms--;
     s.rid = "";
-    s.link.unsubscribe(roomTopic(rid));
     this.emit("LEAVE_ROOM", s.uid, rid);
+    return room?.topic ?? roomTopic(rid);
   }
 
   /** Any uplink from a live session. */
@@ -128,12 +151,24 @@ export class Hub {
 
   /** Broadcast to a room, or to the world when rid is "". Returns the number of recipients. */
   broadcast(rid: string, evt: string): number {
-    const n = rid === "" ? this.sessions.size : (this.rooms.get(rid)?.size ?? 0);
+    if (rid !== "") {
+      const room = this.rooms.get(rid);
+      if (!room) {
+        this.stats.pushesUnrouted++;
+        return 0;
+      }
+      this.fanout.publish(room.topic, encodePush(evt));
+      this.stats.pushesDelivered += room.size;
+      return room.size;
+    }
+    const n = this.sessions.size;
     if (n === 0) {
       this.stats.pushesUnrouted++;
       return 0;
     }
-    this.fanout.publish(rid === "" ? WORLD_TOPIC : roomTopic(rid), encodePush(evt));
+    const frame = encodePush(evt);
+    if (n > this.inRooms) this.fanout.publish(LOBBY_TOPIC, frame);
+    for (const room of this.rooms.values()) this.fanout.publish(room.topic, frame);
     this.stats.pushesDelivered += n;
     return n;
   }
@@ -141,10 +176,15 @@ export class Hub {
   dump(): Dump {
     const view = (s: Session): SessionView => ({ uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() });
     const byBirth = (a: Session, b: Session): number => b.birth - a.birth || compareUtf8(a.uid, b.uid);
-    const world = [...this.sessions.values()].sort(byBirth).map(view);
-    const rooms = [...this.rooms.entries()]
-      .sort(([a], [b]) => compareUtf8(a, b))
-      .map(([rid, members]) => ({ rid, room: [...members].sort(byBirth).map(view) }));
-    return { world, rooms };
+    const sorted = [...this.sessions.values()].sort(byBirth);
+    const members = new Map<string, SessionView[]>();
+    for (const s of sorted) {
+      if (s.rid === "") continue;
+      const list = members.get(s.rid);
+      if (list) list.push(view(s));
+      else members.set(s.rid, [view(s)]);
+    }
+    const rooms = [...members.entries()].sort(([a], [b]) => compareUtf8(a, b)).map(([rid, room]) => ({ rid, room }));
+    return { world: sorted.map(view), rooms };
   }
 }

@@ -12,7 +12,8 @@ export interface ListenOptions {
   gateway: Gateway;
   /** The fan-out this adapter's createFanout() made; the hub publishes through it. */
   fanout: Fanout;
-  routes: (req: Request) => Response | Promise<Response>;
+  /** `path` is pathOf(req.url) when the adapter has it already. */
+  routes: (req: Request, path?: string) => Response | Promise<Response>;
 }
 
 export interface Listener {

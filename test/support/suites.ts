@@ -18,6 +18,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/bridge/send.test.ts": "the CLI's MQTT sender against a broker: no comet server",
   "test/soak/": "measures the server's heap (Bun.gc) and reads its admission table, in process",
   "test/browser/": "the demo page is Bun only: a Bun macro embeds its assets",
+  "test/bench/": "the benchmark harness starts its own servers under Bun, pinned with taskset",
   "test/grpc/": "gRPC is served on Bun only (refused on Deno, whose node:http2 is not tried here)",
 };
 

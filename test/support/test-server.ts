@@ -27,12 +27,13 @@ export interface TestServer {
   readonly ws: string;
   readonly hub: {
     readonly sessions: ReadonlyMap<string, SessionState>;
-    readonly rooms: ReadonlyMap<string, ReadonlySet<SessionState>>;
+    /** Each room by rid; only its member count is looked at. */
+    readonly rooms: ReadonlyMap<string, { readonly size: number }>;
     /** Every activity from now on, in the order the hub emitted it. */
     onActivity(listener: ActivityListener): () => void;
   };
   readonly gateway: {
-    readonly connections: ReadonlySet<ConnectionState>;
+    readonly connections: Iterable<ConnectionState> & { readonly size: number };
     readonly draining: boolean;
   };
   readonly bridge:

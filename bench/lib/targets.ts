@@ -1,0 +1,172 @@
+/**
+ * The servers under test: Comet itself (bin/comet.ts serve), or the floor (bench/floor-server.ts).
+ * Each is started fresh, pinned to the server core, and seen through the same small interface.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import type { BodySpec } from "../gen.ts";
+import { sleep } from "./clock.ts";
+import { bunPath, childPid, cpuSeconds, freePort, rssKiB, SERVER_CPU, spawnPinned, stopProcess } from "./procs.ts";
+
+export const SECRET = "comet-bench-secret-0123456789abcdef";
+export const ADMIN = "comet-bench-admin";
+export const HOST = "127.0.0.1";
+
+export interface Target {
+  kind: "comet" | "floor";
+  host: string;
+  port: number;
+  pid: number;
+  wsPath: string;
+  /** The HTTP request that broadcasts one evt to the bench room. */
+  broadcast(rid: string, evtBytes: number): { path: string; headers: Record<string, string>; body: BodySpec };
+  /** The HTTP request that publishes one evt to one user ({"uid","evt"} body). */
+  unicast(): { path: string; headers: Record<string, string> };
+  /** Sockets subscribed: authenticated sessions (Comet) or topic subscribers (floor). */
+  subscribed(): Promise<number>;
+  /** Comet's /metrics as name → value (unlabelled series only); {} for the floor. */
+  metrics(): Promise<Record<string, number>>;
+  cpuS(): number;
+  rssKiB(): number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  root: string;
+  maxSeconds: number;
+  /** Extra YAML for Comet's config file (e.g. an mqtt section). */
+  extraYaml?: string;
+  logLevel?: string;
+  /** Write a CPU profile of the server (bun --cpu-prof) into this folder when it stops. */
+  cpuProfDir?: string;
+}
+
+const profArgs = (o: StartOptions): string[] => (o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : []);
+
+/** Comet refused to start: its message (e.g. an unknown config key). */
+export class Refused extends Error {}
+
+async function waitHealthy(proc: Subprocess, url: string, stderr: () => string, what: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (proc.exitCode !== null) throw new Refused(`${what} exited ${proc.exitCode}: ${stderr().trim()}`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(25);
+  }
+  throw new Error(`${what} did not answer ${url} within 15 s: ${stderr().trim()}`);
+}
+
+function collect(stream: ReadableStream<Uint8Array> | undefined): () => string {
+  let text = "";
+  if (stream) {
+    void (async () => {
+      const dec = new TextDecoder();
+      for await (const c of stream) {
+        text += dec.decode(c, { stream: true });
+        if (text.length > 65536) text = text.slice(-32768);
+      }
+    })();
+  }
+  return () => text;
+}
+
+export async function startComet(o: StartOptions): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), "comet-bench-"));
+  const cfg = join(dir, "comet.yaml");
+  writeFileSync(
+    cfg,
+    [
+      "namespace: io.goeasy",
+      "auth:",
+      "  jwt:",
+      `    hs256_secret: "${SECRET}"`,
+      "admin:",
+      `  tokens: ["${ADMIN}"]`,
+      "log:",
+      `  level: ${o.logLevel ?? "warn"}`,
+      o.extraYaml ?? "",
+    ].join("\n"),
+  );
+  const port = freePort();
+  const proc = spawnPinned(
+    SERVER_CPU,
+    [bunPath(), ...profArgs(o), `${o.root}/bin/comet.ts`, "serve", "--config", cfg, "--listen", `${HOST}:${port}`],
+    o.maxSeconds,
+    { stderr: "pipe", stdout: "ignore" },
+  );
+  const stderr = collect(proc.stderr as ReadableStream<Uint8Array>);
+  const base = `http://${HOST}:${port}`;
+  try {
+    await waitHealthy(proc, `${base}/healthz`, stderr, "comet");
+  } catch (e) {
+    await stopProcess(proc);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const pid = await childPid(proc);
+  const auth = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
+  const metrics = async (): Promise<Record<string, number>> => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+      const m = /^([a-z_]+) (\S+)$/.exec(line);
+      if (m) out[m[1] as string] = Number(m[2]);
+    }
+    return out;
+  };
+  return {
+    kind: "comet",
+    host: HOST,
+    port,
+    pid,
+    wsPath: "/comet/Comet/Subscribe",
+    broadcast: (rid, evtBytes) => ({
+      path: "/comet/Comet/Broadcast",
+      headers: auth,
+      body: { kind: "broadcast", rid, evtBytes },
+    }),
+    unicast: () => ({ path: "/comet/Comet/Publish", headers: auth }),
+    subscribed: async () => (await metrics()).comet_sessions ?? 0,
+    metrics,
+    cpuS: () => cpuSeconds(pid),
+    rssKiB: () => rssKiB(pid),
+    async stop() {
+      await stopProcess(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startFloor(o: StartOptions): Promise<Target> {
+  const port = freePort();
+  const proc = spawnPinned(
+    SERVER_CPU,
+    [bunPath(), ...profArgs(o), `${o.root}/bench/floor-server.ts`, "--listen", `${HOST}:${port}`],
+    o.maxSeconds,
+    { stderr: "pipe", stdout: "ignore" },
+  );
+  const stderr = collect(proc.stderr as ReadableStream<Uint8Array>);
+  const base = `http://${HOST}:${port}`;
+  await waitHealthy(proc, `${base}/healthz`, stderr, "floor server");
+  const pid = await childPid(proc);
+  return {
+    kind: "floor",
+    host: HOST,
+    port,
+    pid,
+    wsPath: "/",
+    broadcast: (_rid, evtBytes) => ({ path: "/publish", headers: {}, body: { kind: "floor", evtBytes } }),
+    unicast: () => ({ path: "/unicast", headers: {} }),
+    subscribed: async () => ((await (await fetch(`${base}/count`)).json()) as { subscribers: number }).subscribers,
+    metrics: async () => ({}),
+    cpuS: () => cpuSeconds(pid),
+    rssKiB: () => rssKiB(pid),
+    stop: () => stopProcess(proc),
+  };
+}

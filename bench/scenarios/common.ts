@@ -1,0 +1,38 @@
+/** Starting a target by kind, and waiting for deliveries that may stall. */
+import { type Ctx, type Gens, sleep } from "../lib/harness.ts";
+import { startComet, startFloor, type Target } from "../lib/targets.ts";
+
+export const ROOM = "bench";
+export const EVT_BYTES = 100;
+
+export function startTarget(ctx: Ctx, kind: "comet" | "floor", extraYaml?: string): Promise<Target> {
+  const o = {
+    root: ctx.root,
+    maxSeconds: ctx.maxSeconds,
+    logLevel: ctx.logLevel,
+    extraYaml,
+    cpuProfDir: ctx.cpuProfDir,
+  };
+  return kind === "comet" ? startComet(o) : startFloor(o);
+}
+
+/**
+ * Waits until the generators have received `want` frames, or nothing more arrived for `stallMs`
+ * (some were lost: the caller reports how many). Returns what was received.
+ */
+export async function awaitDeliveries(gens: Gens, want: number, stallMs = 3000, everyMs = 5): Promise<number> {
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const got = await gens.received();
+    if (got >= want) return got;
+    if (got !== last) {
+      last = got;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > stallMs) return got;
+    await sleep(everyMs);
+  }
+}
+
+export const perSecond = (count: number, fromUs: number, toUs: number): number =>
+  toUs > fromUs ? Math.round(count / ((toUs - fromUs) / 1e6)) : 0;

@@ -1,0 +1,155 @@
+/**
+ * The bench suite at tiny N: every scenario runs end to end (real servers, generators, floor) and
+ * reports sane fields. No timing is asserted: only that things were delivered and counted.
+ */
+import { expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "../..");
+type Metrics = Record<string, number | string | null>;
+interface Entry {
+  key: string;
+  best: { metrics: Metrics; skipped?: string; params: Record<string, number> };
+}
+interface Report {
+  profile: string;
+  results: Entry[];
+  targets: Array<{ what: string; met: boolean | null }>;
+  errors: unknown[];
+}
+
+const run = (async () => {
+  const out = mkdtempSync(join(tmpdir(), "comet-bench-smoke-"));
+  try {
+    const p = Bun.spawn([process.execPath, "bench/run.ts", "--tiny", "--out", out], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.exited,
+    ]);
+    const files = readdirSync(out).filter((f) => f.endsWith(".json"));
+    const report = files[0] ? (JSON.parse(readFileSync(join(out, files[0]), "utf8")) as Report) : undefined;
+    return { code, stdout, stderr, report };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+})();
+
+const metrics = async (key: string): Promise<Metrics> => {
+  const { report, stderr } = await run;
+  const e = report?.results.find((r) => r.key === key);
+  if (!e) throw new Error(`no result for ${key}; bench stderr:\n${stderr}`);
+  return e.best.metrics;
+};
+
+const LIMIT = 180_000;
+
+test(
+  "bench --tiny exits 0, prints a table per scenario and writes its JSON report",
+  async () => {
+    const { code, stdout, stderr, report } = await run;
+    if (code !== 0) console.error(stderr);
+    expect(code).toBe(0);
+    for (const s of [
+      "connect",
+      "fanout",
+      "fanout-light",
+      "unicast",
+      "unicast-paced",
+      "storm",
+      "mqtt-ingest",
+      "targets",
+    ])
+      expect(stdout).toContain(`## ${s}`);
+    expect(report?.profile).toBe("tiny");
+    expect(report?.errors).toEqual([]);
+    expect(report?.targets.length).toBe(7);
+  },
+  LIMIT,
+);
+
+test(
+  "connect reports connects per second and RSS per connection for Comet and the floor",
+  async () => {
+    for (const key of ["connect/comet", "connect/floor"]) {
+      const m = await metrics(key);
+      expect(m.connects_per_s as number).toBeGreaterThan(0);
+      expect(m.rss_idle_mib as number).toBeGreaterThan(0);
+      expect(typeof m.rss_per_conn_kib).toBe("number");
+    }
+  },
+  LIMIT,
+);
+
+test(
+  "fanout delivers every broadcast to every client, saturated and light, with ordered percentiles",
+  async () => {
+    for (const key of ["fanout/comet", "fanout/floor"]) {
+      const m = await metrics(key);
+      expect(m.deliveries).toBe(20 * 5);
+      expect(m.lost).toBe(0);
+      expect(m.http_errors).toBe(0);
+      expect(m.deliveries_per_s as number).toBeGreaterThan(0);
+      expect(m.p50_ms as number).toBeLessThanOrEqual(m.p99_ms as number);
+      expect(m.p99_ms as number).toBeLessThanOrEqual(m.max_ms as number);
+    }
+    for (const key of ["fanout-light/comet", "fanout-light/floor"]) {
+      const m = await metrics(key);
+      expect(m.lost).toBe(0);
+      expect(m.http_errors).toBe(0);
+      expect(m.last_client_p50_ms as number).toBeGreaterThan(0);
+      expect(m.last_client_p50_ms as number).toBeLessThanOrEqual(m.last_client_max_ms as number);
+    }
+  },
+  LIMIT,
+);
+
+test(
+  "unicast delivers every accepted publish, saturated and paced",
+  async () => {
+    for (const target of ["comet", "floor"]) {
+      for (const key of [`unicast/${target}`, `unicast-paced/${target}`]) {
+        const m = await metrics(key);
+        expect(m.publishes_per_s as number).toBeGreaterThan(0);
+        expect(m.http_errors).toBe(0);
+        expect(m.lost).toBe(0);
+        expect(m.http_p50_ms as number).toBeLessThanOrEqual(m.http_p99_ms as number);
+      }
+      const paced = await metrics(`unicast-paced/${target}`);
+      expect(paced.p50_ms as number).toBeLessThanOrEqual(paced.p99_ms as number);
+    }
+  },
+  LIMIT,
+);
+
+test(
+  "storm brings every client back into its room",
+  async () => {
+    const m = await metrics("storm/comet");
+    expect(m.failed).toBe(0);
+    expect(m.back_s as number).toBeGreaterThan(0);
+    expect(m.broadcast_after).toBe(20);
+  },
+  LIMIT,
+);
+
+test(
+  "mqtt-ingest runs through the broker, or says it was skipped",
+  async () => {
+    const { report } = await run;
+    const e = report?.results.find((r) => r.key === "mqtt-ingest/comet");
+    expect(e).toBeDefined();
+    if (e?.best.skipped) expect(e.best.skipped).toMatch(/^skipped: /);
+    else {
+      expect(e?.best.metrics.events_per_s as number).toBeGreaterThan(0);
+      expect(e?.best.metrics.lost).toBe(0);
+    }
+  },
+  LIMIT,
+);

@@ -1,0 +1,87 @@
+import { describe, expect, test } from "bun:test";
+import { Hub } from "../../src/hub/hub.ts";
+import type { SessionLink } from "../../src/hub/session.ts";
+import type { Fanout } from "../../src/runtime/types.ts";
+
+/** A fan-out that delivers a topic's frames to the links subscribed to it, as Bun's topics do. */
+class FakeFanout implements Fanout {
+  readonly topics = new Map<string, Set<FakeLink>>();
+  publish(topic: string, frame: string): void {
+    for (const l of this.topics.get(topic) ?? []) l.frames.push(frame);
+  }
+}
+
+class FakeLink implements SessionLink {
+  readonly frames: string[] = [];
+  readonly subscribed = new Set<string>();
+  constructor(private readonly fan: FakeFanout) {}
+  send(frame: string): void {
+    this.frames.push(frame);
+  }
+  subscribe(topic: string): void {
+    this.subscribed.add(topic);
+    let s = this.fan.topics.get(topic);
+    if (!s) {
+      s = new Set();
+      this.fan.topics.set(topic, s);
+    }
+    s.add(this);
+  }
+  unsubscribe(topic: string): void {
+    this.subscribed.delete(topic);
+    this.fan.topics.get(topic)?.delete(this);
+  }
+  kick(): void {}
+}
+
+const evts = (l: FakeLink) => l.frames.map((f) => (JSON.parse(f) as { push: { evt: string } }).push.evt);
+
+describe("hub topics: one per session", () => {
+  test("a world broadcast reaches every session once, in a room or not, in order with room broadcasts", () => {
+    const fan = new FakeFanout();
+    const hub = new Hub(fan);
+    const a = new FakeLink(fan);
+    const b = new FakeLink(fan);
+    const c = new FakeLink(fan);
+    hub.login("a", a);
+    const sb = hub.login("b", b);
+    const sc = hub.login("c", c);
+    hub.join(sb, "red");
+    hub.join(sc, "blue");
+    expect(hub.broadcast("red", "r1")).toBe(1);
+    expect(hub.broadcast("", "w1")).toBe(3);
+    expect(hub.broadcast("blue", "b1")).toBe(1);
+    expect(hub.broadcast("", "w2")).toBe(3);
+    expect(evts(a)).toEqual(["w1", "w2"]);
+    expect(evts(b)).toEqual(["r1", "w1", "w2"]);
+    expect(evts(c)).toEqual(["w1", "b1", "w2"]);
+  });
+
+  test("a session is subscribed to exactly one topic as it moves between rooms, and to none once gone", () => {
+    const fan = new FakeFanout();
+    const hub = new Hub(fan);
+    const a = new FakeLink(fan);
+    const s = hub.login("a", a);
+    expect(a.subscribed.size).toBe(1);
+    for (const rid of ["red", "blue", "", "blue", "red"]) {
+      hub.join(s, rid);
+      expect(a.subscribed.size).toBe(1);
+    }
+    hub.logout(s);
+    expect(a.subscribed.size).toBe(0);
+    expect(hub.broadcast("", "nobody")).toBe(0);
+    expect(hub.rooms.size).toBe(0);
+  });
+
+  test("with every session in a room, a world broadcast still reaches all of them once", () => {
+    const fan = new FakeFanout();
+    const hub = new Hub(fan);
+    const links = ["a", "b", "c", "d"].map((uid, i) => {
+      const l = new FakeLink(fan);
+      hub.join(hub.login(uid, l), i % 2 ? "odd" : "even");
+      return l;
+    });
+    expect(hub.broadcast("", "all")).toBe(4);
+    for (const l of links) expect(evts(l)).toEqual(["all"]);
+  });
+});
