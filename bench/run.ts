@@ -8,7 +8,7 @@
  *   bun bench/run.ts --only fanout,storm --repeat 2
  *
  * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (keep the best run) ·
- * --out DIR · --no-floor · --log-level LEVEL (Comet's, default warn) · --per-gen N (subscribers per
+ * --runtime bun|deno (Comet's; the floor is Bun) · --out DIR · --no-floor · --log-level LEVEL (Comet's, default warn) · --per-gen N (subscribers per
  * generator process, default 10000) · --concurrency N (handshakes in flight per generator) ·
  * --cpu-prof DIR (each server writes a Bun CPU profile there when it stops; see bench/prof-top.ts).
  */
@@ -86,6 +86,7 @@ interface Args {
   perGen: number;
   concurrency: number;
   cpuProf?: string;
+  runtime: "bun" | "deno";
 }
 
 function parseArgs(argv: string[]): Args {
@@ -99,6 +100,7 @@ function parseArgs(argv: string[]): Args {
     logLevel: "warn",
     perGen: 10_000,
     concurrency: 256,
+    runtime: "bun",
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
@@ -122,7 +124,11 @@ function parseArgs(argv: string[]): Args {
     else if (v === "--per-gen") a.perGen = Number(next());
     else if (v === "--concurrency") a.concurrency = Number(next());
     else if (v === "--cpu-prof") a.cpuProf = resolve(next());
-    else if (v === "--help" || v === "-h") {
+    else if (v === "--runtime") {
+      const r = next();
+      if (r !== "bun" && r !== "deno") throw new Error(`--runtime: expected bun or deno, got ${r}`);
+      a.runtime = r;
+    } else if (v === "--help" || v === "-h") {
       console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]);
       process.exit(0);
     } else throw new Error(`unknown option ${v}`);
@@ -273,13 +279,14 @@ export async function main(argv: string[]): Promise<number> {
     concurrency: args.concurrency,
     logLevel: args.logLevel,
     cpuProfDir: args.cpuProf,
+    runtime: args.runtime,
     log: (msg) => process.stderr.write(`${msg}\n`),
   };
   const p = args.profile;
   const started = new Date();
   const info = machine();
   console.log(
-    `# comet bench: profile ${p.name}, ${info.cores} cores (${info.cpu}), Bun ${info.bun}, load ${info.loadavg_start.join(" ")}` +
+    `# comet bench: profile ${p.name}, Comet on ${args.runtime}, ${info.cores} cores (${info.cpu}), Bun ${info.bun}, load ${info.loadavg_start.join(" ")}` +
       `\n# server pinned to CPU 0, generators to CPU 1; repeat ${args.repeat}, best run shown\n`,
   );
   const jobs: Array<{ name: ScenarioName; target: string; run: () => Promise<Result | Result[]> }> = [];

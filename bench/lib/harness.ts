@@ -6,6 +6,8 @@ import { cpuBusySeconds, cpuSeconds, type Generator, startGenerator, stopProcess
 import { SECRET, type Target } from "./targets.ts";
 
 export interface Ctx {
+  /** The runtime Comet's server runs on (the floor is always Bun). */
+  runtime: "bun" | "deno";
   root: string;
   /** Upper bound on any one child process's life, seconds. */
   maxSeconds: number;

@@ -41,6 +41,8 @@ export interface StartOptions {
   logLevel?: string;
   /** Write a CPU profile of the server (bun --cpu-prof) into this folder when it stops. */
   cpuProfDir?: string;
+  /** Comet under Bun (default) or Deno (deno run -A, from the npm package). */
+  runtime?: "bun" | "deno";
 }
 
 const profArgs = (o: StartOptions): string[] => (o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : []);
@@ -96,7 +98,15 @@ export async function startComet(o: StartOptions): Promise<Target> {
   const port = freePort();
   const proc = spawnPinned(
     SERVER_CPU,
-    [bunPath(), ...profArgs(o), `${o.root}/bin/comet.ts`, "serve", "--config", cfg, "--listen", `${HOST}:${port}`],
+    [
+      ...(o.runtime === "deno" ? [`${o.root}/node_modules/.bin/deno`, "run", "-A"] : [bunPath(), ...profArgs(o)]),
+      `${o.root}/bin/comet.ts`,
+      "serve",
+      "--config",
+      cfg,
+      "--listen",
+      `${HOST}:${port}`,
+    ],
     o.maxSeconds,
     { stderr: "pipe", stdout: "ignore" },
   );

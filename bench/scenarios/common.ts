@@ -12,6 +12,7 @@ export function startTarget(ctx: Ctx, kind: "comet" | "floor", extraYaml?: strin
     logLevel: ctx.logLevel,
     extraYaml,
     cpuProfDir: ctx.cpuProfDir,
+    runtime: ctx.runtime,
   };
   return kind === "comet" ? startComet(o) : startFloor(o);
 }
