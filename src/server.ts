@@ -9,6 +9,7 @@ import { Gateway } from "./gateway/gateway.ts";
 import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
 import { createMetrics } from "./http/metrics.ts";
+import { registerGauges } from "./http/gauges.ts";
 import { createRoutes } from "./http/routes.ts";
 import { Hub } from "./hub/hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
@@ -41,41 +42,8 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const hub = new Hub(loop ? bothFanouts(fanout, loop) : fanout);
   const gateway = new Gateway(config, hub, verify, metrics, log);
   const { registry } = metrics;
-  registry.gauge("comet_connections", "Open connections (WebSocket and gRPC streams)", () => gateway.connections.size);
-  registry.gauge("comet_sessions", "Authenticated sessions", () => hub.sessions.size);
-  registry.gauge("comet_rooms", "Rooms with at least one session", () => hub.rooms.size);
-  registry.counterFn("comet_pushes_delivered_total", "PUSH frames handed to sessions", () => hub.stats.pushesDelivered);
-  registry.counterFn(
-    "comet_pushes_unrouted_total",
-    "Publishes and broadcasts with no recipient here",
-    () => hub.stats.pushesUnrouted,
-  );
-  registry.gauge("comet_process_resident_memory_bytes", "Resident set size", () => process.memoryUsage().rss);
-  registry.gauge("comet_process_heap_used_bytes", "JavaScript heap in use", () => process.memoryUsage().heapUsed);
   let grpc: GrpcListener | undefined;
-  const grpcOpen = () => {
-    let connections = 0;
-    let sessions = 0;
-    for (const s of grpc?.sockets ?? []) {
-      connections++;
-      if (s.conn?.live) sessions++;
-    }
-    return { connections, sessions };
-  };
-  registry.gaugeSeries("comet_connections_by_transport", "Open connections, by transport", () => {
-    const g = grpcOpen().connections;
-    return [
-      [{ transport: "websocket" }, gateway.connections.size - g],
-      [{ transport: "grpc" }, g],
-    ];
-  });
-  registry.gaugeSeries("comet_sessions_by_transport", "Authenticated sessions, by transport", () => {
-    const g = grpcOpen().sessions;
-    return [
-      [{ transport: "websocket" }, hub.sessions.size - g],
-      [{ transport: "grpc" }, g],
-    ];
-  });
+  registerGauges(registry, hub, gateway, () => grpc?.sockets ?? []);
   const admin = new AdminAuth(config.admin.tokens);
   const api = createApi({ config, hub, admin, metrics });
   // Loaded only when enabled: the page's assets are embedded by a Bun macro.
