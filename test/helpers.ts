@@ -58,7 +58,7 @@ export function inProcess(server: TestServer): RunningServer & { ws: string } {
   );
 }
 
-const quietLink: SessionLink = { send() {}, subscribe() {}, unsubscribe() {}, kick() {} };
+const quietLink: SessionLink = { transport: "websocket", send() {}, subscribe() {}, unsubscribe() {}, kick() {} };
 
 /** Sessions without sockets: thousands of them cost nothing, and the hub holds them like any other. */
 export async function quietSessions(server: TestServer, sessions: Array<{ uid: string; rid?: string }>): Promise<void> {

@@ -13,7 +13,8 @@ export interface DumpOptions extends ApiOptions {
 const MAX_LISTED_MEMBERS = 5;
 
 export async function dump(o: DumpOptions): Promise<void> {
-  const text = await callApi("dump", o, "DumpSession", "{}");
+  // Tables show each session's transport; --json stays the DumpSession of the spec.
+  const text = await callApi("dump", o, "DumpSession", o.json ? "{}" : '{"transport":true}');
   if (o.json) {
     await write(text.endsWith("\n") ? text : `${text}\n`);
     return;
@@ -34,8 +35,8 @@ export function renderDump(d: Dump, now: number): string {
   if (d.world.length > 0) {
     out.push(
       renderTable(
-        ["uid", "room", "birth", "age"],
-        d.world.map((s) => [s.uid, s.rid, s.birth, formatAge(now - Date.parse(s.birth))]),
+        ["uid", "room", "transport", "birth", "age"],
+        d.world.map((s) => [s.uid, s.rid, s.transport ?? "", s.birth, formatAge(now - Date.parse(s.birth))]),
       ),
     );
   }

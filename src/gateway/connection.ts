@@ -8,7 +8,7 @@ import type { RoomAccess } from "../auth/rooms.ts";
 import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
 import { type Decoded, decodeUplink, HB_FRAME, MsgType, type Uplink } from "../protocol/frames.ts";
-import type { PushSocket } from "../runtime/types.ts";
+import type { PushSocket, Transport } from "../runtime/types.ts";
 import type { Gateway } from "./gateway.ts";
 import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
@@ -54,6 +54,10 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
 
   get rid(): string | undefined {
     return this.session?.rid;
+  }
+
+  get transport(): Transport {
+    return this.socket.transport ?? "websocket";
   }
 
   get live(): boolean {

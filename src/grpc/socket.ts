@@ -17,6 +17,7 @@ export type SubscribeCall = ServerDuplexStream<UplinkRead, Buffer>;
 type WithHttp2 = { call?: { stream?: { close?(code: number): void; destroyed?: boolean } } };
 
 export class GrpcSocket implements PushSocket {
+  readonly transport = "grpc";
   conn: Connection | undefined;
   private ended = false;
   /** Downlink bytes handed to the call and not yet flushed to the network. */

@@ -71,7 +71,14 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
       return errorResponse(400, "bad_request", "body is not valid JSON");
     }
     try {
-      if (method === "DumpSession") return Response.json(hub.dump());
+      if (method === "DumpSession") {
+        // An opt-in addition: {"transport": true} adds each session's transport (comet dump shows it).
+        const t = body.transport;
+        if (t !== undefined && t !== null && typeof t !== "boolean") {
+          return errorResponse(400, "bad_request", `transport must be a boolean, got ${typeof t}`);
+        }
+        return Response.json(hub.dump(t === true));
+      }
       const evt = field(body, "evt") ?? "";
       if (method === "Publish") {
         const uid = field(body, "uid");

@@ -173,8 +173,13 @@ export class Hub {
     return n;
   }
 
-  dump(): Dump {
-    const view = (s: Session): SessionView => ({ uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() });
+  /** DumpSession; `withTransport` adds each session's transport (not in the spec's Session). */
+  dump(withTransport = false): Dump {
+    const view = (s: Session): SessionView => {
+      const v: SessionView = { uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() };
+      if (withTransport) v.transport = s.link.transport;
+      return v;
+    };
     const byBirth = (a: Session, b: Session): number => b.birth - a.birth || compareUtf8(a.uid, b.uid);
     const sorted = [...this.sessions.values()].sort(byBirth);
     const members = new Map<string, SessionView[]>();

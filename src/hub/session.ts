@@ -1,10 +1,13 @@
 /** A user's session: created on a successful AUTH, destroyed when its connection ends. */
+import type { Transport } from "../runtime/types.ts";
 
 /** How the hub reaches the connection that owns a session. */
 export interface SessionLink {
   send(frame: string): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
+  /** Which transport carries it (DumpSession with transport: true shows it). */
+  readonly transport: Transport;
   /** The hub ended this session (replaced by a newer one): close the connection with this code. */
   kick(code: number, reason: string): void;
 }
@@ -22,6 +25,8 @@ export interface SessionView {
   uid: string;
   rid: string;
   birth: string;
+  /** Only when asked for: an addition to the spec's Session, so off by default. */
+  transport?: Transport;
 }
 
 export interface RoomView {

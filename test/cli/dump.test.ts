@@ -25,7 +25,7 @@ for (const cli of CLIS) {
     }, BUILD_TIMEOUT_MS);
     afterAll(() => server?.stop());
 
-    test("tables list the world (uid, room, birth, age) and the rooms (rid, members)", async () => {
+    test("tables list the world (uid, room, transport, birth, age) and the rooms (rid, members)", async () => {
       const alice = await connect(server, "alice", { rid: "lobby" });
       const bob = await connect(server, "bob", { rid: "lobby" });
       const carol = await connect(server, "carol 😀");
@@ -35,7 +35,7 @@ for (const cli of CLIS) {
         expect(r.stderr).toBe("");
         const lines = r.stdout.split("\n");
         expect(lines[0]).toBe("world: 3 sessions");
-        expect(lines[2]).toMatch(/^│ uid +│ room +│ birth +│ age +│$/);
+        expect(lines[2]).toMatch(/^│ uid +│ room +│ transport +│ birth +│ age +│$/);
         const { world } = (await api(server, "DumpSession", {})).json as {
           world: Array<{ uid: string; birth: string }>;
         };
@@ -46,7 +46,7 @@ for (const cli of CLIS) {
           ["carol 😀", ""],
         ]) {
           const row = lines.find((l) => l.startsWith(`│ ${uid} `));
-          expect(row).toMatch(new RegExp(`^│ ${uid} +│ ${rid} +│ ${birth(uid as string)} │ \\d+s +│$`));
+          expect(row).toMatch(new RegExp(`^│ ${uid} +│ ${rid} +│ websocket │ ${birth(uid as string)} │ \\d+s +│$`));
         }
         expect(r.stdout).toContain("\nrooms: 1 room\n");
         expect(lines.find((l) => l.startsWith("│ lobby "))).toMatch(/^│ lobby │ 2 +│ (bob, alice|alice, bob) │$/);

@@ -162,6 +162,12 @@ describe("HTTP API", () => {
     );
   });
 
+  test("DumpSession's transport option must be a boolean", async () => {
+    const r = await api(server, "DumpSession", { transport: "yes" });
+    expect(r.status).toBe(400);
+    expect(r.json.detail).toBe("transport must be a boolean, got string");
+  });
+
   test("DumpSession answers world and rooms", async () => {
     const r = await api(server, "DumpSession", {});
     expect(r.status).toBe(200);

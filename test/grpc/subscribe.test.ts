@@ -46,6 +46,19 @@ describe("a session over gRPC", () => {
     w.close();
   });
 
+  test("DumpSession with transport: true tells gRPC sessions from WebSocket ones; without it, the spec's three fields", async () => {
+    const g = await subscribe(server, client, "g-kind-g", { rid: "kinds" });
+    const w = await connect(server, "g-kind-w", { rid: "kinds" });
+    type View = { uid: string; transport?: string };
+    const withT = (await api(server, "DumpSession", { transport: true })).json as { world: View[] };
+    expect(withT.world.find((x) => x.uid === "g-kind-g")?.transport).toBe("grpc");
+    expect(withT.world.find((x) => x.uid === "g-kind-w")?.transport).toBe("websocket");
+    const plain = (await api(server, "DumpSession", {})).json as { world: View[] };
+    expect(Object.keys(plain.world.find((x) => x.uid === "g-kind-g") ?? {}).sort()).toEqual(["birth", "rid", "uid"]);
+    g.call.end();
+    w.close();
+  });
+
   test("JOIN moves rooms, the same room is a no-op, an empty rid leaves; room broadcasts follow", async () => {
     const s = await subscribe(server, client, "g-join");
     s.send({ t: "JOIN", join: { rid: "a" } });

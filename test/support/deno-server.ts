@@ -79,7 +79,7 @@ emit({
     : undefined,
 });
 
-const quietLink = { send() {}, subscribe() {}, unsubscribe() {}, kick() {} };
+const quietLink = { transport: "websocket" as const, send() {}, subscribe() {}, unsubscribe() {}, kick() {} };
 
 /** Set by the first drain or stop: the server's end, after which this process lets go of stdin. */
 let ending: Promise<void> | undefined;

@@ -12,6 +12,7 @@ class FakeFanout implements Fanout {
 }
 
 class FakeLink implements SessionLink {
+  readonly transport = "websocket";
   readonly frames: string[] = [];
   readonly subscribed = new Set<string>();
   constructor(private readonly fan: FakeFanout) {}
