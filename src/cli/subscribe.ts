@@ -112,6 +112,16 @@ export async function subscribe(o: SubscribeOptions): Promise<void> {
         note(`cannot connect to ${url}: ${why}; retrying with backoff`);
       }
     });
+    // Ctrl-C ends the session cleanly: the server sees 1000, not a dropped connection.
+    const stop = (signal: NodeJS.Signals) => {
+      const code = signal === "SIGINT" ? 130 : 143;
+      if (done) process.exit(code);
+      done = true;
+      client.close();
+      setTimeout(() => process.exit(code), 100);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
     void client.connect();
   });
 }

@@ -85,6 +85,19 @@ for (const cli of CLIS) {
       expect(r.stderr).not.toMatch(/^\s+at /m);
     });
 
+    test("Ctrl-C closes the session cleanly (the server sees 1000) and exits 130", async () => {
+      const p = start(["--token", await token("sigint-1")]);
+      await live("sigint-1");
+      const before = await fetch(`${server.url}/metrics`).then((r) => r.text());
+      const count = (text: string) => Number(/^comet_disconnects_total\{code="1000"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+      p.proc.kill("SIGINT");
+      const r = await finish(p);
+      expect(r.code).toBe(130);
+      await waitFor(() => !server.hub.sessions.has("sigint-1"), "session gone");
+      const after = await fetch(`${server.url}/metrics`).then((res) => res.text());
+      expect(count(after)).toBe(count(before) + 1);
+    });
+
     test("a room outside the token's rooms claim: exits 1 naming 4403", async () => {
       const p = start(["--token", await token("scoped-1", { rooms: ["team-42/*"] }), "--rid", "team-421/x"]);
       const r = await finish(p);
