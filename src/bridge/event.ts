@@ -1,76 +1,36 @@
 /**
- * What crosses the broker: the Event of comet-events.md coming in, UserActivityEvent going out
+ * What crosses the broker: the Event coming in, user activity going out
  * (and coming back from other instances). Payloads come from anyone who can publish to the broker,
  * so every field is checked and nothing here throws.
  */
 import type { Activity, ActivityName } from "../hub/activity.ts";
 import { ActivityType } from "../hub/activity.ts";
-
-export interface Event {
-  uid: string;
-  rid: string;
-  evt: string;
-}
-
-export type EventResult = { ok: true; event: Event } | { ok: false; outcome: "invalid" | "too_large"; reason: string };
+import {
+  type CommandLimits,
+  checkRequestSize,
+  type Delivery,
+  parseJsonObject,
+  readEvent,
+} from "../protocol/commands.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export interface EventLimits {
-  maxPayloadBytes: number;
-  maxEvtBytes: number;
-}
+export type EventResult =
+  | { ok: true; delivery: Delivery }
+  | { ok: false; outcome: "invalid" | "too_large"; reason: string };
 
-export function parseEvent(payload: Uint8Array, limits: EventLimits): EventResult {
-  if (payload.byteLength > limits.maxPayloadBytes) {
-    return {
-      ok: false,
-      outcome: "too_large",
-      reason: `payload over ${limits.maxPayloadBytes} bytes (limits.max_body_bytes)`,
-    };
-  }
-  let text: string;
-  try {
-    text = utf8.decode(payload);
-  } catch {
-    return { ok: false, outcome: "invalid", reason: "payload is not UTF-8" };
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return { ok: false, outcome: "invalid", reason: "payload is not JSON" };
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    return { ok: false, outcome: "invalid", reason: `expected a JSON object {uid?, rid?, evt}, got ${kindOf(v)}` };
-  }
-  const o = v as Record<string, unknown>;
-  for (const key of ["uid", "rid"] as const) {
-    if (o[key] !== undefined && typeof o[key] !== "string") {
-      return { ok: false, outcome: "invalid", reason: `${key}: expected a string, got ${kindOf(o[key])}` };
-    }
-  }
-  if (typeof o.evt !== "string") {
-    return {
-      ok: false,
-      outcome: "invalid",
-      reason: o.evt === undefined ? "evt: missing" : `evt: expected a string, got ${kindOf(o.evt)}`,
-    };
-  }
-  // evt takes at most as many UTF-8 bytes as the JSON that holds it, so small payloads skip the count.
-  if (payload.byteLength > limits.maxEvtBytes && Buffer.byteLength(o.evt, "utf8") > limits.maxEvtBytes) {
-    return { ok: false, outcome: "too_large", reason: `evt over ${limits.maxEvtBytes} bytes (limits.max_evt_bytes)` };
-  }
+/** An Event payload from the broker, read by the rules every way in shares. */
+export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventResult {
+  const big = checkRequestSize(payload.byteLength, "payload", limits);
+  if (big) return { ok: false, outcome: "too_large", reason: big.detail };
+  const json = parseJsonObject(payload, "payload");
+  const read = json.ok ? readEvent(json.value, limits) : json;
+  if (read.ok) return { ok: true, delivery: read.command };
   return {
-    ok: true,
-    event: { uid: (o.uid as string | undefined) ?? "", rid: (o.rid as string | undefined) ?? "", evt: o.evt },
+    ok: false,
+    outcome: read.error.code === "bad_request" ? "invalid" : "too_large",
+    reason: read.error.detail,
   };
-}
-
-function kindOf(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
 /** The activity JSON of PROTOCOL.md: type by name, time as a string of nanoseconds, the sender's id. */

@@ -279,14 +279,13 @@ export class Bridge {
   }
 
   private onEvent(payload: Buffer): void {
-    const r = parseEvent(payload, this.s);
+    const r = parseEvent(payload, this.s.limits);
     if (!r.ok) {
       this.m.eventsIn.inc({ outcome: r.outcome });
       this.badEvent.warn({ topic: this.s.eventsTopic, reason: r.reason, bytes: payload.byteLength });
       return;
     }
-    const { uid, rid, evt } = r.event;
-    const n = uid !== "" ? this.deps.hub.publish(uid, evt) : this.deps.hub.broadcast(rid, evt);
+    const n = this.deps.hub.deliver(r.delivery);
     this.m.eventsIn.inc({ outcome: n > 0 ? "delivered" : "no_recipient" });
   }
 

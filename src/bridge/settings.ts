@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { ActivityName } from "../hub/activity.ts";
+import { type CommandLimits, commandLimits } from "../protocol/commands.ts";
 
 export const ACTIVITY_NAMES = [
   "ONLINE",
@@ -33,8 +34,7 @@ export interface BridgeSettings {
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   embedded: { host: string; port: number } | undefined;
   /** Inbound Event limits: the same as the HTTP API's body and evt limits. */
-  maxPayloadBytes: number;
-  maxEvtBytes: number;
+  limits: CommandLimits;
 }
 
 const fail = (key: string, expected: string, got: unknown): never => {
@@ -111,8 +111,7 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     password: m.password || undefined,
     tls,
     embedded,
-    maxPayloadBytes: config.limits.max_body_bytes,
-    maxEvtBytes: config.limits.max_evt_bytes,
+    limits: commandLimits(config.limits),
   };
 }
 

@@ -3,15 +3,7 @@
  * more PushSocket behind the same gateway (AUTH first, JOIN, re-AUTH, heartbeat, limits); the
  * unary methods share the admin check and the request checks of the HTTP API.
  */
-import {
-  type MethodDefinition,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceDefinition,
-  type sendUnaryData,
-  status,
-} from "@grpc/grpc-js";
+import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinition, status } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
@@ -19,13 +11,14 @@ import type { Hub } from "../hub/hub.ts";
 import type { Registry } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
-import { checkBroadcast, checkPublish, type RequestProblem } from "../protocol/requests.ts";
+import { commandLimits } from "../protocol/commands.ts";
 import { normalizeIp } from "../runtime/bun.ts";
 import { passBytes, uplinkReader } from "./codec.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { packageDefinition } from "./proto.ts";
 import { listenTcp, TcpGuard } from "./listener.ts";
 import { GrpcSocket, type SubscribeCall } from "./socket.ts";
+import { boundedMethod, unaryMethods } from "./unary.ts";
 
 /**
  * Streams one HTTP/2 connection may have open at once. Bun's node:http2 ends streams in a
@@ -58,27 +51,6 @@ export interface GrpcDeps {
   log: Logger;
 }
 
-type Unary<Req> = (call: ServerUnaryCall<Req, unknown>, cb: sendUnaryData<unknown>) => void;
-
-interface PublishReq {
-  uid: string;
-  evt: string;
-}
-interface BroadcastReq {
-  rid: string;
-  evt: string;
-}
-
-/** A unary request whose message was over limits.max_body_bytes; never decoded. */
-const TOO_BIG = Symbol("too big");
-/** A unary request whose bytes are not the message: INVALID_ARGUMENT, as HTTP answers bad JSON 400. */
-const MALFORMED = Symbol("malformed");
-
-const problemStatus = (p: RequestProblem) => ({
-  code: p.kind === "evt_too_large" ? status.RESOURCE_EXHAUSTED : status.INVALID_ARGUMENT,
-  details: p.detail,
-});
-
 /** "127.0.0.1:5000", "::1:5000" (grpc-js writes IPv6 without brackets) → the address. */
 function peerAddress(peer: string): string {
   const i = peer.lastIndexOf(":");
@@ -88,38 +60,21 @@ function peerAddress(peer: string): string {
 
 export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   const { config, gateway, hub, admin, fanout, registry, log } = deps;
-  const maxEvt = config.limits.max_evt_bytes;
   const sockets = new Set<GrpcSocket>();
   const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
 
   const base = packageDefinition["comet.Comet"] as ServiceDefinition;
   const method = (name: string) => base[name] as MethodDefinition<unknown, unknown>;
-  // Each method checks its own limit on the wire bytes; the library's one limit (the larger of
-  // the two) only stops what no method would take.
   const maxBody = config.limits.max_body_bytes;
-  const bounded = (name: string): MethodDefinition<unknown, unknown> => {
-    const m = method(name);
-    return {
-      ...m,
-      requestDeserialize: (bytes: Buffer) => {
-        if (bytes.length > maxBody) return TOO_BIG;
-        try {
-          return m.requestDeserialize(bytes);
-        } catch {
-          return MALFORMED;
-        }
-      },
-    };
-  };
   const service: ServiceDefinition = {
     Subscribe: {
       ...method("Subscribe"),
       requestDeserialize: uplinkReader(config.limits.max_uplink_bytes),
       responseSerialize: passBytes,
     },
-    Publish: bounded("Publish"),
-    Broadcast: bounded("Broadcast"),
-    DumpSession: bounded("DumpSession"),
+    Publish: boundedMethod(method("Publish"), maxBody),
+    Broadcast: boundedMethod(method("Broadcast"), maxBody),
+    DumpSession: boundedMethod(method("DumpSession"), maxBody),
   };
 
   const tcp = new TcpGuard(
@@ -174,58 +129,20 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     });
   }
 
-  function unary<Req>(method: string, run: (req: Req) => { code: status; details: string } | object): Unary<Req> {
-    const ok = requests.with({ method, code: "OK" });
-    return (call, cb) => {
-      tcp.touch(call.getPeer());
-      let answer: { code: status; details: string } | object;
-      const auth = call.metadata.get("authorization")[0];
-      if (!admin.check(typeof auth === "string" ? auth : null)) {
-        answer = { code: status.UNAUTHENTICATED, details: "missing or wrong admin bearer token" };
-      } else if (call.request === TOO_BIG) {
-        answer = {
-          code: status.RESOURCE_EXHAUSTED,
-          details: `message over limits.max_body_bytes (${maxBody} bytes)`,
-        };
-      } else if (call.request === MALFORMED) {
-        answer = { code: status.INVALID_ARGUMENT, details: "malformed protobuf" };
-      } else {
-        try {
-          answer = run(call.request);
-        } catch (err) {
-          log.error("grpc handler failed", { method, error: String(err) });
-          answer = { code: status.INTERNAL, details: "internal error" };
-        }
-      }
-      if ("code" in answer) {
-        requests.inc({ method, code: status[answer.code] ?? String(answer.code) });
-        cb(answer);
-      } else {
-        ok.inc();
-        cb(null, answer);
-      }
-    };
-  }
-
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_STREAMS_PER_CONNECTION,
     "grpc.max_receive_message_length": Math.max(config.limits.max_body_bytes, config.limits.max_uplink_bytes),
   });
   server.addService(service, {
     Subscribe: subscribeHandler,
-    Publish: unary<PublishReq>("Publish", (req) => {
-      const problem = checkPublish(req.uid, req.evt, maxEvt);
-      if (problem) return problemStatus(problem);
-      hub.publish(req.uid, req.evt);
-      return {};
+    ...unaryMethods({
+      hub,
+      admin,
+      limits: commandLimits(config.limits),
+      requests,
+      touch: (peer) => tcp.touch(peer),
+      log,
     }),
-    Broadcast: unary<BroadcastReq>("Broadcast", (req) => {
-      const problem = checkBroadcast(req.evt, maxEvt);
-      if (problem) return problemStatus(problem);
-      hub.broadcast(req.rid, req.evt);
-      return {};
-    }),
-    DumpSession: unary<unknown>("DumpSession", () => hub.dump()),
   });
 
   const credentials = deps.tls

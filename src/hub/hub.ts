@@ -8,6 +8,7 @@
  * would cost a second native subscription, ~100 bytes, on every connection.)
  */
 import { Close } from "../protocol/codes.ts";
+import type { Delivery } from "../protocol/commands.ts";
 import { encodePush } from "../protocol/frames.ts";
 import type { Fanout } from "../runtime/types.ts";
 import { type Activity, type ActivityListener, type ActivityName, nowNs } from "./activity.ts";
@@ -82,7 +83,7 @@ export class Hub {
     this.end(s);
   }
 
-  /** Closes another instance's-login conflict: used by the bridge. Returns the session ended, if any. */
+  /** Ends uid's session and closes its connection with code (the bridge's cluster rule). False when none is here. */
   kick(uid: string, code: number, reason: string): boolean {
     const s = this.sessions.get(uid);
     if (!s) return false;
@@ -135,6 +136,14 @@ export class Hub {
   /** Any uplink from a live session. */
   heard(s: Session): void {
     if (this.listeners.length > 0) this.emit("HEARD", s.uid, s.rid);
+  }
+
+  /**
+   * Every publication, whatever way it came in (HTTP, gRPC, MQTT), reaches sessions through here.
+   * Returns the number of recipients on this instance.
+   */
+  deliver(d: Delivery): number {
+    return d.kind === "publish" ? this.publish(d.uid, d.evt) : this.broadcast(d.rid, d.evt);
   }
 
   /** Publish to one user on this instance. Returns the number of recipients (0 or 1). */

@@ -1,23 +1,35 @@
 import { describe, expect, test } from "bun:test";
 import { encodeActivity, parseActivity, parseEvent } from "../../src/bridge/event.ts";
 
-const limits = { maxPayloadBytes: 1000, maxEvtBytes: 100 };
+const limits = { maxBodyBytes: 1000, maxEvtBytes: 100 };
 const enc = (s: string) => new TextEncoder().encode(s);
 const parse = (s: string | Uint8Array) => parseEvent(typeof s === "string" ? enc(s) : s, limits);
 
 describe("parseEvent", () => {
-  test("an Event with uid, rid and evt is read as it is; absent uid and rid are empty", () => {
+  test("an Event with a uid publishes to it (uid wins over rid); without one it broadcasts, absent rid = the world", () => {
     expect(parse('{"uid":"alice","rid":"lobby","evt":"hi"}')).toEqual({
       ok: true,
-      event: { uid: "alice", rid: "lobby", evt: "hi" },
+      delivery: { kind: "publish", uid: "alice", evt: "hi" },
     });
-    expect(parse('{"evt":"to the world"}')).toEqual({ ok: true, event: { uid: "", rid: "", evt: "to the world" } });
+    expect(parse('{"evt":"to the world"}')).toEqual({
+      ok: true,
+      delivery: { kind: "broadcast", rid: "", evt: "to the world" },
+    });
+  });
+
+  test("absent and null fields are their default, as on every way in (protobuf's JSON mapping)", () => {
+    expect(parse('{"rid":null,"evt":"x"}')).toEqual({ ok: true, delivery: { kind: "broadcast", rid: "", evt: "x" } });
+    expect(parse('{"uid":"alice"}')).toEqual({ ok: true, delivery: { kind: "publish", uid: "alice", evt: "" } });
+    expect(parse('{"uid":null,"rid":"r","evt":"x"}')).toEqual({
+      ok: true,
+      delivery: { kind: "broadcast", rid: "r", evt: "x" },
+    });
   });
 
   test("evt is kept exactly, escapes and all characters beyond the BMP included", () => {
     const evt = '{"a":1}\n"\u00e9\u{1f600}';
     const r = parse(JSON.stringify({ uid: "u", evt }));
-    expect(r.ok && r.event.evt).toBe(evt);
+    expect(r.ok && r.delivery.evt).toBe(evt);
   });
 
   test("fields it does not know are ignored", () => {
@@ -25,14 +37,13 @@ describe("parseEvent", () => {
   });
 
   test.each([
-    ["not JSON", "hello", "payload is not JSON"],
-    ["an array", '[{"evt":"x"}]', "expected a JSON object {uid?, rid?, evt}, got an array"],
-    ["null", "null", "got null"],
-    ["a string", '"evt"', "got a string"],
-    ["a number uid", '{"uid":7,"evt":"x"}', "uid: expected a string, got a number"],
-    ["a null rid", '{"rid":null,"evt":"x"}', "rid: expected a string, got null"],
-    ["no evt", '{"uid":"alice"}', "evt: missing"],
-    ["an object evt", '{"evt":{"a":1}}', "evt: expected a string, got an object"],
+    ["not JSON", "hello", "payload is not valid JSON"],
+    ["an array", '[{"evt":"x"}]', "payload must be a JSON object"],
+    ["null", "null", "payload must be a JSON object"],
+    ["a string", '"evt"', "payload must be a JSON object"],
+    ["a number uid", '{"uid":7,"evt":"x"}', "uid must be a string, got number"],
+    ["an array rid", '{"rid":["a"],"evt":"x"}', "rid must be a string, got array"],
+    ["an object evt", '{"evt":{"a":1}}', "evt must be a string, got object"],
   ])("%s is invalid, and the reason says why", (_, payload, reason) => {
     const r = parse(payload);
     expect(r.ok).toBe(false);
@@ -50,7 +61,7 @@ describe("parseEvent", () => {
   test("a payload over the body limit is too large before it is parsed", () => {
     const r = parse(`{"evt":"${"x".repeat(1000)}"}`);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect([r.outcome, r.reason]).toEqual(["too_large", "payload over 1000 bytes (limits.max_body_bytes)"]);
+    if (!r.ok) expect([r.outcome, r.reason]).toEqual(["too_large", "payload over limits.max_body_bytes (1000 bytes)"]);
   });
 
   test("evt over max_evt_bytes in UTF-8 bytes is too large; exactly the limit passes", () => {

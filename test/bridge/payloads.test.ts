@@ -29,7 +29,7 @@ const invalid: Array<[string, string | Buffer]> = [
   ["an array", JSON.stringify([{ uid: "kim", evt: SECRET_EVT }])],
   ["null", "null"],
   ["a number uid", JSON.stringify({ uid: 7, evt: SECRET_EVT })],
-  ["no evt", JSON.stringify({ uid: "kim" })],
+  ["an array uid", JSON.stringify({ uid: ["kim"], evt: SECRET_EVT })],
   ["an object evt", JSON.stringify({ uid: "kim", evt: { text: SECRET_EVT } })],
   ["not UTF-8", Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])],
 ];
@@ -65,7 +65,7 @@ test("bad payloads are dropped and counted, and good events after them still arr
 test("a dropped event is logged with the reason, rate-limited, never with its content", () => {
   const dropped = lines.map((l) => JSON.parse(l)).filter((o) => o.msg === "mqtt: event dropped");
   expect(dropped.length).toBeGreaterThanOrEqual(1);
-  expect(dropped[0]).toMatchObject({ level: "warn", topic: "comet/events", reason: "payload is not JSON" });
+  expect(dropped[0]).toMatchObject({ level: "warn", topic: "comet/events", reason: "payload is not valid JSON" });
   // Ten bad payloads in a burst make far fewer lines: one per second, the rest counted in `suppressed`.
   expect(dropped.length).toBeLessThan(invalid.length + tooLarge.length);
   expect(lines.join("\n")).not.toContain(SECRET_EVT);

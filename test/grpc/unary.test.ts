@@ -103,6 +103,11 @@ describe("the checks of the HTTP API", () => {
   });
 });
 
+/** A DumpSession answer without the `transport: ""` that a stub with proto3 defaults fills in. */
+function withoutEmptyTransport(res: unknown): unknown {
+  return JSON.parse(JSON.stringify(res), (k, v) => (k === "transport" && v === "" ? undefined : v));
+}
+
 describe("DumpSession", () => {
   test("answers what the HTTP API answers, sessions of both transports alike", async () => {
     const g = await subscribe(server, client, "un-dump-g", { rid: "d" });
@@ -110,11 +115,25 @@ describe("DumpSession", () => {
     const { err, res } = await call(client, "DumpSession", {});
     expect(err).toBeNull();
     const http = (await api(server, "DumpSession", {})).json;
-    expect(res).toEqual(http);
+    // The stub fills proto3 defaults (defaults: true), so the opt-in field 4 reads "" when not asked for.
+    expect(withoutEmptyTransport(res)).toEqual(http);
     expect((res as { rooms: Array<{ rid: string; room: unknown[] }> }).rooms).toEqual([
       { rid: "d", room: expect.arrayContaining([expect.objectContaining({ uid: "un-dump-g", rid: "d" })]) },
     ]);
     expect((res as { world: unknown[] }).world.length).toBe(2);
+    g.call.end();
+    w.close();
+  });
+
+  test("{transport: true} adds each session's transport, as on HTTP", async () => {
+    const g = await subscribe(server, client, "un-dump-tg");
+    const w = await connect(server, "un-dump-tw");
+    const { err, res } = await call(client, "DumpSession", { transport: true });
+    expect(err).toBeNull();
+    expect(res).toEqual((await api(server, "DumpSession", { transport: true })).json);
+    const world = (res as { world: Array<{ uid: string; transport: string }> }).world;
+    expect(world.find((s) => s.uid === "un-dump-tg")?.transport).toBe("grpc");
+    expect(world.find((s) => s.uid === "un-dump-tw")?.transport).toBe("websocket");
     g.call.end();
     w.close();
   });

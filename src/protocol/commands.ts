@@ -1,0 +1,171 @@
+/**
+ * The typed commands every way in decodes into (HTTP JSON bodies, gRPC messages, MQTT Events), and
+ * the one set of rules that reads them. Fields follow protobuf's JSON mapping, which the HTTP API
+ * of the original service used and which gRPC cannot do otherwise: an absent field and `null` are
+ * the field's default (`""`); a field of another type is refused. Pure functions, no I/O.
+ */
+import { utf8Length } from "./utf8.ts";
+
+export type Publish = { readonly kind: "publish"; readonly uid: string; readonly evt: string };
+export type Broadcast = { readonly kind: "broadcast"; readonly rid: string; readonly evt: string };
+export type Dump = { readonly kind: "dump"; readonly transport: boolean };
+/** What reaches sessions: the commands the hub delivers. */
+export type Delivery = Publish | Broadcast;
+export type Command = Delivery | Dump;
+export type CommandKind = Command["kind"];
+
+/**
+ * Why a command was refused. Each way in maps the code onto its own answer: HTTP 400/413, gRPC
+ * INVALID_ARGUMENT/RESOURCE_EXHAUSTED, a counted and logged drop on MQTT.
+ */
+export type CommandErrorCode = "bad_request" | "body_too_large" | "evt_too_large";
+
+export interface CommandError {
+  readonly code: CommandErrorCode;
+  readonly detail: string;
+}
+
+export type CommandRead<C extends Command = Command> =
+  | { readonly ok: true; readonly command: C }
+  | { readonly ok: false; readonly error: CommandError };
+
+export interface CommandLimits {
+  /** limits.max_body_bytes: the whole encoded request (body, message, payload). */
+  readonly maxBodyBytes: number;
+  /** limits.max_evt_bytes, counted in UTF-8. */
+  readonly maxEvtBytes: number;
+}
+
+/** What a way in calls the encoded request in its messages. */
+export type RequestUnit = "body" | "message" | "payload";
+
+const refuse = (code: CommandErrorCode, detail: string): { ok: false; error: CommandError } => ({
+  ok: false,
+  error: { code, detail },
+});
+
+/** The refusal of an encoded request over limits.max_body_bytes. */
+export function requestTooLarge(unit: RequestUnit, limits: CommandLimits): CommandError {
+  return { code: "body_too_large", detail: `${unit} over limits.max_body_bytes (${limits.maxBodyBytes} bytes)` };
+}
+
+/** The size check on the encoded request, before anything is decoded. */
+export function checkRequestSize(bytes: number, unit: RequestUnit, limits: CommandLimits): CommandError | undefined {
+  return bytes <= limits.maxBodyBytes ? undefined : requestTooLarge(unit, limits);
+}
+
+/** The limits of the command rules, from the config's limits.* keys. */
+export function commandLimits(limits: { max_body_bytes: number; max_evt_bytes: number }): CommandLimits {
+  return { maxBodyBytes: limits.max_body_bytes, maxEvtBytes: limits.max_evt_bytes };
+}
+
+/** The name of a JSON value's type, as the messages say it. */
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  return Array.isArray(v) ? "array" : typeof v;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Thrown only inside this module, so that each field is one line below. */
+class FieldError extends Error {}
+
+function text(o: Record<string, unknown>, name: string): string {
+  const v = o[name];
+  if (v === undefined || v === null) return "";
+  if (typeof v !== "string") throw new FieldError(`${name} must be a string, got ${kindOf(v)}`);
+  return v;
+}
+
+function evtFits(evt: string, limits: CommandLimits): CommandError | undefined {
+  if (utf8Length(evt, limits.maxEvtBytes) <= limits.maxEvtBytes) return undefined;
+  return {
+    code: "evt_too_large",
+    detail: `evt over limits.max_evt_bytes (${limits.maxEvtBytes} bytes, counted in UTF-8)`,
+  };
+}
+
+/**
+ * Reads one command of a known kind from an already decoded request (a JSON object, or a gRPC
+ * message as a plain object). A field of the wrong type answers before a missing uid, and that
+ * before an evt over its limit, as PROTOCOL's error order has it for HTTP.
+ */
+export function readCommand<K extends CommandKind>(
+  kind: K,
+  request: unknown,
+  limits: CommandLimits,
+): CommandRead<Extract<Command, { kind: K }>>;
+export function readCommand(kind: CommandKind, request: unknown, limits: CommandLimits): CommandRead {
+  if (!isObject(request)) return refuse("bad_request", `request must be an object, got ${kindOf(request)}`);
+  try {
+    switch (kind) {
+      case "dump": {
+        // An opt-in addition: {"transport": true} adds each session's transport.
+        const t = request.transport;
+        if (t !== undefined && t !== null && typeof t !== "boolean") {
+          return refuse("bad_request", `transport must be a boolean, got ${kindOf(t)}`);
+        }
+        return { ok: true, command: { kind, transport: t === true } };
+      }
+      case "publish": {
+        const uid = text(request, "uid");
+        const evt = text(request, "evt");
+        if (uid === "") return refuse("bad_request", "uid is required");
+        const big = evtFits(evt, limits);
+        return big ? { ok: false, error: big } : { ok: true, command: { kind, uid, evt } };
+      }
+      case "broadcast": {
+        const rid = text(request, "rid");
+        const evt = text(request, "evt");
+        const big = evtFits(evt, limits);
+        return big ? { ok: false, error: big } : { ok: true, command: { kind, rid, evt } };
+      }
+    }
+  } catch (err) {
+    if (err instanceof FieldError) return refuse("bad_request", err.message);
+    throw err;
+  }
+}
+
+/**
+ * The Event of the events topic: `{uid?, rid?, evt}`. A non-empty uid publishes to that user;
+ * otherwise it broadcasts to rid ("" = the world). Every field is read by the rules above.
+ */
+export function readEvent(event: unknown, limits: CommandLimits): CommandRead<Delivery> {
+  if (!isObject(event)) return refuse("bad_request", `event must be an object, got ${kindOf(event)}`);
+  let uid: string;
+  try {
+    uid = text(event, "uid");
+  } catch (err) {
+    return refuse("bad_request", (err as Error).message);
+  }
+  return uid !== "" ? readCommand("publish", event, limits) : readCommand("broadcast", event, limits);
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The bytes of a JSON request as an object: UTF-8, then JSON, then an object. `emptyIsObject`: no
+ * bytes at all read as `{}` (the HTTP API's rule for an empty body).
+ */
+export function parseJsonObject(
+  bytes: Uint8Array,
+  unit: RequestUnit,
+  emptyIsObject = false,
+): { ok: true; value: Record<string, unknown> } | { ok: false; error: CommandError } {
+  let s: string;
+  try {
+    s = utf8.decode(bytes);
+  } catch {
+    return refuse("bad_request", `${unit} is not UTF-8`);
+  }
+  if (emptyIsObject && s.trim() === "") return { ok: true, value: {} };
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    return refuse("bad_request", `${unit} is not valid JSON`);
+  }
+  if (!isObject(v)) return refuse("bad_request", `${unit} must be a JSON object`);
+  return { ok: true, value: v };
+}
