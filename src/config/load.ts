@@ -4,8 +4,13 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { type Config, envName, isLeaf, type Leaf, leaves, SCHEMA, type SchemaNode } from "./schema.ts";
 
+/**
+ * A configuration Comet must not start with. Branch on the class or on `code`: the message is written
+ * for whoever edits the file and may be reworded.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  readonly code = "config_invalid";
 }
 
 export interface LoadOptions {

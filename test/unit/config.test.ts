@@ -123,6 +123,24 @@ describe("config loader", () => {
     }
   });
 
+  test("every ConfigError carries a stable code and name", () => {
+    for (const load of [
+      () => loadConfig({ yaml: "nope: 1" }),
+      () => loadConfig({ yaml: "namespace: a\nnamespace: b" }),
+      () => loadConfig({ env: { COMET_HEARTBEAT_INTERVAL: "soon" } }),
+      () => loadConfig({ file: "/nonexistent/comet.yaml" }),
+    ]) {
+      try {
+        load();
+        throw new Error("expected a ConfigError");
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).code).toBe("config_invalid");
+        expect((err as ConfigError).name).toBe("ConfigError");
+      }
+    }
+  });
+
   test("a bad env value names the key and the variable", () => {
     expect(bad("", { COMET_HEARTBEAT_INTERVAL: "soon" })).toContain(
       "config: heartbeat.interval (from COMET_HEARTBEAT_INTERVAL): expected a duration",
