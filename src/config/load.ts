@@ -1,11 +1,16 @@
 /** YAML file + environment + flags → one validated, frozen Config. Later sources override earlier ones. */
 import { readFileSync } from "node:fs";
-import { parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { type Config, envName, isLeaf, type Leaf, leaves, SCHEMA, type SchemaNode } from "./schema.ts";
 
+/**
+ * A configuration Comet must not start with. Branch on the class or on `code`: the message is written
+ * for whoever edits the file and may be reworded.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  readonly code = "config_invalid";
 }
 
 export interface LoadOptions {
@@ -109,13 +114,36 @@ function applyYaml(target: Record<string, unknown>, doc: unknown, schema: Schema
 }
 
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0] as { message: string };
-    const msg = e.message.split("\n")[0];
-    throw new ConfigError(`config: ${source}: ${msg}`);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  const e = doc.errors[0];
+  if (e) {
+    const at = `${source}:${lines.linePos(e.pos[0]).line}`;
+    // yaml's own text ("Map keys must be unique") leaves the reader to find which key, in which mapping.
+    const key = e.code === "DUPLICATE_KEY" ? keyPathAt(doc.contents, e.pos[0], "") : undefined;
+    if (key !== undefined) throw new ConfigError(`config: ${at}: ${key}: key given twice`);
+    throw new ConfigError(`config: ${at}: ${e.message.split("\n")[0]}`);
   }
   return doc.toJS();
+}
+
+/** The dotted path of the mapping key whose text starts at offset, which is where yaml places a DUPLICATE_KEY. */
+function keyPathAt(node: unknown, offset: number, prefix: string): string | undefined {
+  if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = keyPathAt(item, offset, `${prefix}[${i}]`);
+      if (found !== undefined) return found;
+    }
+  }
+  if (!isMap(node)) return undefined;
+  for (const { key, value } of node.items) {
+    const name = String(isScalar(key) ? key.value : key);
+    const path = prefix ? `${prefix}.${name}` : name;
+    if (isScalar(key) && key.range?.[0] === offset) return path;
+    const found = keyPathAt(value, offset, path);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {

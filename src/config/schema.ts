@@ -14,32 +14,52 @@ export type LeafKind =
   | { type: "strings" }
   | { type: "bool" };
 
-export interface Leaf {
+/** What a listen key becomes once parsed. */
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+// Type-only: carries a leaf's parsed value type, so Config can be read off SCHEMA and never written
+// out by hand. It is never set at run time; a leaf's default can differ from it (a duration's default
+// is written "10s", a listen address "HOST:PORT").
+declare const VALUE: unique symbol;
+
+export interface Leaf<T = unknown> {
   kind: LeafKind;
   default: unknown;
   doc: string;
+  readonly [VALUE]?: T;
 }
 
 export type SchemaNode = { [key: string]: SchemaNode | Leaf };
 
-const str = (def: string, doc: string): Leaf => ({ kind: { type: "string" }, default: def, doc });
-const dur = (def: string, doc: string, min = 1): Leaf => ({
+/** The value a schema describes: a leaf's parsed type at every leaf, the same nesting above. */
+export type ConfigOf<S> = { [K in keyof S]: S[K] extends Leaf<infer T> ? T : ConfigOf<S[K]> };
+
+const str = (def: string, doc: string): Leaf<string> => ({ kind: { type: "string" }, default: def, doc });
+const listen = (def: string, doc: string): Leaf<Listen> => ({ kind: { type: "listen" }, default: def, doc });
+const dur = (def: string, doc: string, min = 1): Leaf<number> => ({
   kind: { type: "duration", min },
   default: parseDuration(def),
   doc,
 });
-const int = (def: number, doc: string, min = 0): Leaf => ({ kind: { type: "int", min }, default: def, doc });
-const strings = (def: string[], doc: string): Leaf => ({ kind: { type: "strings" }, default: def, doc });
-const bool = (def: boolean, doc: string): Leaf => ({ kind: { type: "bool" }, default: def, doc });
-const oneOf = (values: readonly string[], def: string, doc: string): Leaf => ({
+const int = (def: number, doc: string, min = 0): Leaf<number> => ({ kind: { type: "int", min }, default: def, doc });
+const strings = (def: string[], doc: string): Leaf<string[]> => ({ kind: { type: "strings" }, default: def, doc });
+const bool = (def: boolean, doc: string): Leaf<boolean> => ({ kind: { type: "bool" }, default: def, doc });
+const oneOf = <const V extends readonly string[]>(
+  values: V,
+  def: NoInfer<V[number]>,
+  doc: string,
+): Leaf<V[number]> => ({
   kind: { type: "enum", values },
   default: def,
   doc,
 });
 
-export const SCHEMA: SchemaNode = {
+export const SCHEMA = {
   namespace: str("io.goeasy", "the issuer (iss) subscribers' tokens must carry"),
-  listen: { kind: { type: "listen" }, default: "0.0.0.0:8080", doc: "HOST:PORT for HTTP and WebSocket" },
+  listen: listen("0.0.0.0:8080", "HOST:PORT for HTTP and WebSocket"),
   auth: {
     timeout: dur("10s", "the first uplink (AUTH) must arrive within this"),
     jwt: {
@@ -106,53 +126,9 @@ export const SCHEMA: SchemaNode = {
     level: oneOf(["debug", "info", "warn", "error"], "info", "debug | info | warn | error"),
     format: oneOf(["json", "pretty"], "json", "json | pretty"),
   },
-};
+} satisfies SchemaNode;
 
-export interface Config {
-  namespace: string;
-  listen: { host: string; port: number };
-  auth: {
-    timeout: number;
-    jwt: {
-      hs256_secret: string;
-      public_key_file: string;
-      jwks_file: string;
-      audience: string;
-      clock_tolerance: number;
-    };
-    rooms: "open" | "claim";
-  };
-  admin: { tokens: string[] };
-  heartbeat: { interval: number };
-  limits: {
-    max_connections: number;
-    max_uplink_bytes: number;
-    max_evt_bytes: number;
-    max_body_bytes: number;
-    uplink_rate: number;
-    max_send_buffer: number;
-    connects_per_ip_per_second: number;
-  };
-  allowed_origins: string[];
-  trusted_proxies: string[];
-  tls: { cert_file: string; key_file: string };
-  shutdown: { drain: number };
-  ui: { enabled: boolean };
-  mqtt: {
-    url: string;
-    events_topic: string;
-    activity_topic: string;
-    activity: string[];
-    qos: number;
-    queue: number;
-    username: string;
-    password: string;
-    tls: { ca_file: string; cert_file: string; key_file: string };
-    embedded: { listen: string };
-  };
-  grpc: { listen: string };
-  log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "pretty" };
-}
+export type Config = ConfigOf<typeof SCHEMA>;
 
 export function isLeaf(node: SchemaNode | Leaf): node is Leaf {
   return "kind" in node && "doc" in node && typeof (node as Leaf).doc === "string";

@@ -67,12 +67,12 @@ describe("comet serve", () => {
     expect(flag.stderr).toContain('config: listen: expected HOST:PORT like "0.0.0.0:8080", got "nowhere"');
   });
 
-  test("a duplicate key stops it", async () => {
+  test("a duplicate key stops it, named by its path and line", async () => {
     const file = join(dir, "dup.yaml");
-    writeFileSync(file, "namespace: a\nnamespace: b\n");
+    writeFileSync(file, "namespace: a\nlimits:\n  max_connections: 1\n  max_connections: 2\n");
     const r = await run(["serve", "--config", file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("Map keys must be unique");
+    expect(r.stderr.trim()).toBe(`comet: config: ${file}:4: limits.max_connections: key given twice`);
   });
 
   test("serves with a config file and env overrides, and exits 0 on SIGTERM", async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
 import { parseDuration } from "../../src/config/duration.ts";
 
@@ -75,10 +77,68 @@ describe("config loader", () => {
     ["namespace: 5", "config: namespace: expected a string, got 5"],
     ["auth: 5", "config: auth: expected a mapping of keys"],
     ["- a\n- b", "config: (top level): expected a mapping of keys"],
-    ["namespace: a\nnamespace: b", "config: (inline): Map keys must be unique"],
+    ["namespace: a\nnamespace: b", "config: (inline):2: namespace: key given twice"],
     ["namespace: [unclosed", "config: (inline):"],
   ])("bad config %p names the key", (yaml, message) => {
     expect(bad(yaml)).toContain(message);
+  });
+
+  test.each([
+    ["namespace: a\nlisten: 1.2.3.4:90\nnamespace: b\n", "config: (inline):3: namespace: key given twice"],
+    [
+      "limits:\n  max_connections: 1\n  uplink_rate: 5\n  max_connections: 2\n",
+      "config: (inline):4: limits.max_connections: key given twice",
+    ],
+    [
+      "auth:\n  jwt:\n    audience: a\n\n    # again, further down\n    audience: b\n",
+      "config: (inline):6: auth.jwt.audience: key given twice",
+    ],
+    [
+      "namespace: a\nlimits: {max_connections: 1, max_connections: 2}\n",
+      "config: (inline):2: limits.max_connections: key given twice",
+    ],
+    ['mqtt:\n  tls: {cert_file: a}\n  "tls": {cert_file: b}\n', "config: (inline):3: mqtt.tls: key given twice"],
+  ])("a key given twice %p is named by its path and line", (yaml, message) => {
+    expect(bad(yaml)).toBe(message);
+  });
+
+  test("the same name in different mappings is not a duplicate", () => {
+    const c = loadConfig({ yaml: "tls: {cert_file: a}\nmqtt:\n  tls: {cert_file: a}\n" });
+    expect(c.tls.cert_file).toBe("a");
+    expect(c.mqtt.tls.cert_file).toBe("a");
+  });
+
+  test("a YAML syntax error keeps yaml's words and gains the line", () => {
+    expect(bad("namespace: a\n\tlisten: x\n")).toBe("config: (inline):2: Tabs are not allowed as indentation");
+  });
+
+  test("a duplicate in a file names the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "comet-config-"));
+    try {
+      const file = join(dir, "comet.yaml");
+      writeFileSync(file, "heartbeat:\n  interval: 30s\nlimits:\n  max_connections: 1\n  max_connections: 2\n");
+      expect(() => loadConfig({ file })).toThrow(`config: ${file}:5: limits.max_connections: key given twice`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("every ConfigError carries a stable code and name", () => {
+    for (const load of [
+      () => loadConfig({ yaml: "nope: 1" }),
+      () => loadConfig({ yaml: "namespace: a\nnamespace: b" }),
+      () => loadConfig({ env: { COMET_HEARTBEAT_INTERVAL: "soon" } }),
+      () => loadConfig({ file: "/nonexistent/comet.yaml" }),
+    ]) {
+      try {
+        load();
+        throw new Error("expected a ConfigError");
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).code).toBe("config_invalid");
+        expect((err as ConfigError).name).toBe("ConfigError");
+      }
+    }
   });
 
   test("a bad env value names the key and the variable", () => {
