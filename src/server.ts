@@ -14,7 +14,7 @@ import { createRoutes } from "./http/routes.ts";
 import { Hub } from "./hub/hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { type Listener, runtimeAdapter } from "./runtime/listen.ts";
-import { bothFanouts, LoopFanout } from "./runtime/loop-fanout.ts";
+import { LoopFanout } from "./runtime/loop-fanout.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -39,7 +39,8 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const fanout = runtime.createFanout();
   // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
   const loop = grpcAddr ? new LoopFanout() : undefined;
-  const hub = new Hub(loop ? bothFanouts(fanout, loop) : fanout);
+  // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
+  const hub = loop ? new Hub(fanout, loop) : new Hub(fanout);
   const gateway = new Gateway(config, hub, verify, metrics, log);
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;

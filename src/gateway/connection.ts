@@ -7,7 +7,8 @@ import { type Identity, AuthError } from "../auth/jwt.ts";
 import type { RoomAccess } from "../auth/rooms.ts";
 import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
-import { type Decoded, decodeUplink, HB_FRAME, MsgType, type Uplink } from "../protocol/frames.ts";
+import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
+import { type Decoded, decodeUplink, MsgType, type Uplink } from "../protocol/frames.ts";
 import type { PushSocket, Transport } from "../runtime/types.ts";
 import type { Gateway } from "./gateway.ts";
 import { type BucketState, takeToken } from "./limits.ts";
@@ -221,7 +222,7 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
     }
     if (now - Math.max(this.lastUplink, this.lastProbe) >= interval) {
       this.lastProbe = now;
-      this.socket.send(HB_FRAME);
+      this.send(Downlink.HB);
     }
   }
 
@@ -253,8 +254,8 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
   }
 
   // SessionLink: how the hub reaches this connection.
-  send(frame: string): void {
-    this.socket.send(frame);
+  send(frame: Downlink): void {
+    this.socket.send(frame.encoded(this.socket.format ?? JSON_TEXT));
   }
   subscribe(topic: string): void {
     this.socket.subscribe(topic);

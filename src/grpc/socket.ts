@@ -7,7 +7,7 @@ import type { ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Connection } from "../gateway/connection.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import type { UplinkRead } from "./codec.ts";
-import { downlinkBytes } from "./codec.ts";
+import { PROTOBUF } from "./codec.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { streamEnd } from "./status.ts";
 
@@ -18,6 +18,7 @@ type WithHttp2 = { call?: { stream?: { close?(code: number): void; destroyed?: b
 
 export class GrpcSocket implements PushSocket {
   readonly transport = "grpc";
+  readonly format = PROTOBUF;
   conn: Connection | undefined;
   private ended = false;
   /** Downlink bytes handed to the call and not yet flushed to the network. */
@@ -35,7 +36,7 @@ export class GrpcSocket implements PushSocket {
     return this.ended;
   }
 
-  send(frame: string): number {
+  send(bytes: Buffer): number {
     if (this.ended) return 0;
     // The backlog already written and not flushed decides, as Bun's backpressure limit does for
     // a WebSocket: one message larger than the limit still goes to a client that keeps up.
@@ -43,7 +44,6 @@ export class GrpcSocket implements PushSocket {
       this.dropSlowConsumer();
       return -1;
     }
-    const bytes = downlinkBytes(frame);
     const n = bytes.length;
     this.queued += n;
     this.call.write(bytes, () => {

@@ -9,7 +9,7 @@
  */
 import { Close } from "../protocol/codes.ts";
 import type { Delivery } from "../protocol/commands.ts";
-import { encodePush } from "../protocol/frames.ts";
+import { Downlink } from "../protocol/downlink.ts";
 import type { Fanout } from "../runtime/types.ts";
 import { type Activity, type ActivityListener, type ActivityName, nowNs } from "./activity.ts";
 import { compareUtf8 } from "./order.ts";
@@ -43,8 +43,21 @@ export class Hub {
   /** Sessions in some room (the others are in the lobby). */
   private inRooms = 0;
   private readonly listeners: ActivityListener[] = [];
+  /** One per transport with topics of its own (Bun's native topics, a loop for gRPC or Deno). */
+  private readonly fanouts: Fanout[] = [];
 
-  constructor(private readonly fanout: Fanout) {}
+  constructor(...fanouts: Fanout[]) {
+    this.fanouts.push(...fanouts);
+  }
+
+  /** A transport's fan-out, attached once it listens (no session can exist on it before). */
+  addFanout(f: Fanout): void {
+    this.fanouts.push(f);
+  }
+
+  private publishTopic(topic: string, frame: Downlink): void {
+    for (let i = 0; i < this.fanouts.length; i++) (this.fanouts[i] as Fanout).publish(topic, frame);
+  }
 
   onActivity(listener: ActivityListener): () => void {
     this.listeners.push(listener);
@@ -153,7 +166,7 @@ export class Hub {
       this.stats.pushesUnrouted++;
       return 0;
     }
-    s.link.send(encodePush(evt));
+    s.link.send(Downlink.push(evt));
     this.stats.pushesDelivered++;
     return 1;
   }
@@ -166,7 +179,7 @@ export class Hub {
         this.stats.pushesUnrouted++;
         return 0;
       }
-      this.fanout.publish(room.topic, encodePush(evt));
+      this.publishTopic(room.topic, Downlink.push(evt));
       this.stats.pushesDelivered += room.size;
       return room.size;
     }
@@ -175,9 +188,9 @@ export class Hub {
       this.stats.pushesUnrouted++;
       return 0;
     }
-    const frame = encodePush(evt);
-    if (n > this.inRooms) this.fanout.publish(LOBBY_TOPIC, frame);
-    for (const room of this.rooms.values()) this.fanout.publish(room.topic, frame);
+    const frame = Downlink.push(evt);
+    if (n > this.inRooms) this.publishTopic(LOBBY_TOPIC, frame);
+    for (const room of this.rooms.values()) this.publishTopic(room.topic, frame);
     this.stats.pushesDelivered += n;
     return n;
   }

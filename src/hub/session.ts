@@ -1,9 +1,10 @@
 /** A user's session: created on a successful AUTH, destroyed when its connection ends. */
+import type { Downlink } from "../protocol/downlink.ts";
 import type { Transport } from "../runtime/types.ts";
 
 /** How the hub reaches the connection that owns a session. */
 export interface SessionLink {
-  send(frame: string): void;
+  send(frame: Downlink): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   /** Which transport carries it (DumpSession with transport: true shows it). */

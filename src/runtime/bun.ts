@@ -6,6 +6,7 @@ import type { Server, ServerWebSocket } from "bun";
 import type { Connection } from "../gateway/connection.ts";
 import { SUBSCRIBE_PATHS, pathOf } from "../http/routes.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
+import { type Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import type { Fanout } from "./types.ts";
 
 /**
@@ -20,8 +21,8 @@ const connOf = (ws: ServerWebSocket<SocketData>): Connection | undefined =>
 /** A fan-out whose server is attached once listening (the hub is built before the server). */
 export class BunFanout implements Fanout {
   server: Server<SocketData> | undefined;
-  publish(topic: string, frame: string): void {
-    this.server?.publish(topic, frame);
+  publish(topic: string, frame: Downlink): void {
+    this.server?.publish(topic, frame.encoded(JSON_TEXT));
   }
 }
 

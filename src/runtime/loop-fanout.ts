@@ -2,6 +2,7 @@
  * Fan-out by a loop over a set of sockets per topic: for transports without native topics (Deno's
  * WebSockets, gRPC streams). On Bun it runs beside the native publish, never instead of it.
  */
+import { type Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import type { Fanout, PushSocket } from "./types.ts";
 
 export class LoopFanout implements Fanout {
@@ -23,24 +24,15 @@ export class LoopFanout implements Fanout {
     if (set.size === 0) this.topics.delete(topic);
   }
 
-  publish(topic: string, frame: string): void {
+  /** Each socket gets the frame in its own format, encoded once per format (see Downlink). */
+  publish(topic: string, frame: Downlink): void {
     const set = this.topics.get(topic);
     if (!set) return;
-    for (const s of set) s.send(frame);
+    for (const s of set) s.send(frame.encoded(s.format ?? JSON_TEXT));
   }
 
   /** How many sockets a topic reaches here (tests, metrics). */
   size(topic: string): number {
     return this.topics.get(topic)?.size ?? 0;
   }
-}
-
-/** One publish reaching both fan-outs: the native one first, so WebSocket latency is unchanged. */
-export function bothFanouts(native: Fanout, loop: Fanout): Fanout {
-  return {
-    publish(topic: string, frame: string): void {
-      native.publish(topic, frame);
-      loop.publish(topic, frame);
-    },
-  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { downlinkBytes, uplinkReader } from "../../src/grpc/codec.ts";
+import { PROTOBUF, uplinkReader } from "../../src/grpc/codec.ts";
 import { DownlinkType, UplinkType } from "../../src/grpc/proto.ts";
+import { Downlink, JSON_TEXT } from "../../src/protocol/downlink.ts";
 import { encodePush, HB_FRAME, MsgType } from "../../src/protocol/frames.ts";
 
 const decodeDown = (b: Buffer) => DownlinkType.toObject(DownlinkType.decode(b), { enums: String });
@@ -12,22 +13,25 @@ describe("downlink", () => {
     ["JSON with escapes", '{"a":"\\"quoted\\"\\n","b":[1,2]}'],
     ["non-ASCII", "é 中文 😀"],
     ["empty", ""],
-  ])("a PUSH frame of the hub becomes Downlink{PUSH} with evt byte for byte (%s)", (_name, evt) => {
-    expect(decodeDown(downlinkBytes(encodePush(evt)))).toEqual({ t: "PUSH", push: { evt } });
+  ])("a PUSH of the hub becomes Downlink{PUSH} with evt byte for byte (%s)", (_name, evt) => {
+    expect(decodeDown(Downlink.push(evt).encoded(PROTOBUF))).toEqual({ t: "PUSH", push: { evt } });
   });
 
   test("the HB probe becomes Downlink{t: HB, hb: {}}", () => {
-    expect(decodeDown(downlinkBytes(HB_FRAME))).toEqual({ t: "HB", hb: {} });
+    expect(decodeDown(Downlink.HB.encoded(PROTOBUF))).toEqual({ t: "HB", hb: {} });
   });
 
-  test("the same frame string handed again is translated once", () => {
-    const frame = encodePush("broadcast");
-    expect(downlinkBytes(frame)).toBe(downlinkBytes(frame));
-    expect(downlinkBytes(encodePush("other"))).not.toBe(downlinkBytes(frame));
+  test("one frame handed to many streams is encoded once", () => {
+    const frame = Downlink.push("broadcast");
+    expect(frame.encoded(PROTOBUF)).toBe(frame.encoded(PROTOBUF));
+    expect(Downlink.push("other").encoded(PROTOBUF)).not.toBe(frame.encoded(PROTOBUF));
   });
 
-  test("a frame of another shape is still translated", () => {
-    expect(decodeDown(downlinkBytes('{"push":{"evt":"x"},"t":3}'))).toEqual({ t: "PUSH", push: { evt: "x" } });
+  test("the JSON text of the same frame is the WebSocket's frame, also encoded once", () => {
+    const frame = Downlink.push("x");
+    expect(frame.encoded(JSON_TEXT)).toBe(encodePush("x"));
+    expect(Downlink.HB.json).toBe(HB_FRAME);
+    expect(decodeDown(frame.encoded(PROTOBUF))).toEqual({ t: "PUSH", push: { evt: "x" } });
   });
 });
 

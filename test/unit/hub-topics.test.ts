@@ -1,13 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { Hub } from "../../src/hub/hub.ts";
 import type { SessionLink } from "../../src/hub/session.ts";
+import type { Downlink } from "../../src/protocol/downlink.ts";
 import type { Fanout } from "../../src/runtime/types.ts";
 
 /** A fan-out that delivers a topic's frames to the links subscribed to it, as Bun's topics do. */
 class FakeFanout implements Fanout {
   readonly topics = new Map<string, Set<FakeLink>>();
-  publish(topic: string, frame: string): void {
-    for (const l of this.topics.get(topic) ?? []) l.frames.push(frame);
+  publish(topic: string, frame: Downlink): void {
+    for (const l of this.topics.get(topic) ?? []) l.frames.push(frame.json);
   }
 }
 
@@ -16,8 +17,8 @@ class FakeLink implements SessionLink {
   readonly frames: string[] = [];
   readonly subscribed = new Set<string>();
   constructor(private readonly fan: FakeFanout) {}
-  send(frame: string): void {
-    this.frames.push(frame);
+  send(frame: Downlink): void {
+    this.frames.push(frame.json);
   }
   subscribe(topic: string): void {
     this.subscribed.add(topic);
