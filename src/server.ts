@@ -11,9 +11,12 @@ import { createApi } from "./http/api.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { registerGauges } from "./http/gauges.ts";
 import { createRoutes } from "./http/routes.ts";
+import { serveHandlers } from "./http/upgrade.ts";
+import { ListenError } from "./errors.ts";
 import { Hub } from "./hub/hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { type Listener, runtimeAdapter } from "./runtime/listen.ts";
+import { runtimeAdapter } from "./runtime/listen.ts";
+import type { Listener } from "./runtime/types.ts";
 import { LoopFanout } from "./runtime/loop-fanout.ts";
 
 export interface RunningServer {
@@ -35,54 +38,57 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const metrics = createMetrics();
   const runtime = await runtimeAdapter();
   const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
-  if (grpcAddr && runtime.name !== "bun") throw new Error("grpc.listen: gRPC is served on Bun only");
-  const fanout = runtime.createFanout();
-  // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
-  const loop = grpcAddr ? new LoopFanout() : undefined;
-  // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
-  const hub = loop ? new Hub(fanout, loop) : new Hub(fanout);
+  if (grpcAddr && !runtime.capabilities.grpc) throw new Error(`grpc.listen: gRPC is not served on ${runtime.name}`);
+  if (config.ui.enabled && !runtime.capabilities.demoPage) {
+    throw new Error(`ui.enabled: the demo page is not served on ${runtime.name}`);
+  }
+  const hub = new Hub();
   const gateway = new Gateway(config, hub, verify, metrics, log);
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;
   registerGauges(registry, hub, gateway, () => grpc?.sockets ?? []);
   const admin = new AdminAuth(config.admin.tokens);
   const api = createApi({ config, hub, admin, metrics });
-  // Loaded only when enabled: the page's assets are embedded by a Bun macro.
-  if (config.ui.enabled && runtime.name !== "bun") throw new Error("ui.enabled: the demo page is served on Bun only");
+  // Loaded only when enabled: the page's assets are embedded by a build-time macro.
   const ui = config.ui.enabled ? await (await import("./ui/routes.ts")).createUi(config, admin) : undefined;
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const bridge = await startBridge({ config, hub, registry, log });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui });
+  const { host, port } = config.listen;
   let listener: Listener;
   try {
     listener = await runtime.listen({
-      host: config.listen.host,
-      port: config.listen.port,
+      host,
+      port,
       tls,
-      gateway,
-      fanout,
-      routes,
+      handlers: serveHandlers({ gateway, routes, log }),
+      maxUplinkBytes: config.limits.max_uplink_bytes,
+      maxSendBuffer: config.limits.max_send_buffer,
     });
   } catch (err) {
     await bridge?.close();
-    throw err;
+    throw ListenError.from("listen", `${host.includes(":") ? `[${host}]` : host}:${port}`, err);
   }
-  if (grpcAddr && loop) {
+  // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
+  hub.addFanout(listener.fanout);
+  if (grpcAddr) {
+    // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
+    const loop = new LoopFanout();
     try {
       grpc = await listenGrpc({ ...grpcAddr, tls, config, gateway, hub, admin, fanout: loop, registry, log });
     } catch (err) {
       await listener.stop();
       await bridge?.close();
-      const why = /EADDRINUSE|in use/i.test(String(err)) ? "address in use" : String((err as Error).message ?? err);
-      throw new Error(`grpc.listen: cannot listen on ${config.grpc.listen}: ${why}`);
+      throw ListenError.from("grpc.listen", config.grpc.listen, err);
     }
+    hub.addFanout(loop);
   }
   gateway.start();
-  const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
-  const urlHost = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+  const bound = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+  const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;
   const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
-  log.info("listening", { listen: `${host}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
+  log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
   const stop = async () => {
     gateway.stop();
     await grpc?.stop();

@@ -7,7 +7,8 @@ import { describeKeySource } from "../auth/jwt.ts";
 import { parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../log.ts";
-import { isBun, runScriptCommand } from "../runtime/listen.ts";
+import { ListenError } from "../errors.ts";
+import { capabilities, runScriptCommand } from "../runtime/listen.ts";
 import { startServer } from "../server.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
@@ -45,11 +46,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
   try {
     server = await startServer(cfg, log);
   } catch (err) {
-    const msg = (err as Error).message;
-    if (/EADDRINUSE|in use/i.test(msg) && !msg.startsWith("grpc.listen")) {
-      throw new CliError(`serve: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: address in use`);
+    if (err instanceof ListenError && err.key === "listen") {
+      throw new CliError(
+        `serve: cannot listen on ${err.address}: ${err.code === "address_in_use" ? "address in use" : ((err.cause as Error)?.message ?? err.message)}`,
+      );
     }
-    throw new CliError(`serve: ${msg}`);
+    throw new CliError(`serve: ${(err as Error).message}`);
   }
   if (opts.dev) {
     const gh = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
@@ -87,12 +89,12 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
     listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
   }
   const generated: { secret?: string; admin?: string } = {};
-  // The demo page's assets are embedded by a Bun macro: on Deno, --dev runs without it.
-  const overrides: Record<string, unknown> = { listen, "ui.enabled": String(isBun) };
+  // The demo page's assets are embedded by a build-time macro: where it is not served, --dev runs without it.
+  const overrides: Record<string, unknown> = { listen, "ui.enabled": String(capabilities.demoPage) };
   if (cfg.grpc.listen) {
     if (!LOOPBACK.test(parseListen("grpc.listen", cfg.grpc.listen).host))
       throw usageError(`serve --dev binds to loopback only, got grpc.listen ${cfg.grpc.listen}`);
-  } else if (isBun) {
+  } else if (capabilities.grpc) {
     // gRPC on in dev mode at its usual port; on an ephemeral one when HTTP asked for one (port
     // 0), so that several dev instances, tests among them, never collide on 9090.
     overrides["grpc.listen"] = `127.0.0.1:${cfg.listen.port === 0 ? 0 : DEV_GRPC_PORT}`;
@@ -123,7 +125,7 @@ function printDevBanner(url: string, grpcAt: string | undefined, g: { secret?: s
   const lines = [
     "",
     "  ================ COMET DEV MODE: not for production ================",
-    `  listening on ${url} (loopback only)${isBun ? `; the demo page is at ${url}/` : ""}`,
+    `  listening on ${url} (loopback only)${capabilities.demoPage ? `; the demo page is at ${url}/` : ""}`,
     grpcAt === undefined ? "" : `  gRPC (comet.Comet) on ${grpcAt}`,
   ];
   if (g.secret || g.admin) lines.push("  secrets generated for this run only:");

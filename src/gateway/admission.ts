@@ -1,13 +1,32 @@
 /**
- * Who may open a WebSocket: the browser Origin check, the client address (believing X-Forwarded-For
- * only from trusted proxies), and a per-address connect rate. Runs before the upgrade, so a refused
- * client costs an HTTP response, not a socket.
+ * Who may open a subscription, on any transport: the browser Origin check, the client address
+ * (believing X-Forwarded-For only from trusted proxies), and a per-address connect rate. Runs
+ * before any socket exists, and answers a reason: each transport maps it to its own refusal
+ * (an HTTP status before the upgrade, a gRPC status on the stream).
  */
 import { BlockList, isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
-import { errorResponse } from "../protocol/errors.ts";
 
-export type Admission = { ok: true; ip: string } | { ok: false; response: Response; reason: string };
+/** What a transport knows of a connection before it opens, read from its headers or metadata. */
+export interface ConnectInfo {
+  /** The TCP peer's address, as the runtime gives it (IPv4-mapped IPv6 included). */
+  peer: string;
+  origin: string | null;
+  forwardedFor: string | null;
+}
+
+export type RefusalReason = "draining" | "origin" | "connect_rate" | "max_connections";
+
+export interface Refusal {
+  reason: RefusalReason;
+  /** Says why, for people; never a token. */
+  detail: string;
+}
+
+export type Admission = { ok: true; ip: string } | { ok: false; refusal: Refusal };
+
+/** "::ffff:10.0.0.1" → "10.0.0.1": one spelling per client, for the rate table and the logs. */
+export const normalizeIp = (ip: string): string => (ip.startsWith("::ffff:") ? ip.slice(7) : ip);
 
 function buildTrusted(entries: readonly string[]): BlockList | undefined {
   if (entries.length === 0) return undefined;
@@ -29,6 +48,8 @@ function buildTrusted(entries: readonly string[]): BlockList | undefined {
   return list;
 }
 
+const refuse = (reason: RefusalReason, detail: string): Admission => ({ ok: false, refusal: { reason, detail } });
+
 const familyOf = (ip: string): "ipv4" | "ipv6" => (isIP(ip) === 6 ? "ipv6" : "ipv4");
 
 export class Admitter {
@@ -45,9 +66,10 @@ export class Admitter {
   }
 
   /** The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted proxy. */
-  clientIp(req: Request, peer: string): string {
+  clientIp(info: ConnectInfo): string {
+    const peer = normalizeIp(info.peer);
     if (!this.trusted || !peer || !this.isTrusted(peer)) return peer;
-    const xff = req.headers.get("x-forwarded-for");
+    const xff = info.forwardedFor;
     if (!xff) return peer;
     // Walk from the right: the first address not of a trusted proxy is the client.
     const hops = xff.split(",").map((h) => h.trim());
@@ -63,37 +85,22 @@ export class Admitter {
     return (this.trusted as BlockList).check(ip, familyOf(ip));
   }
 
-  admit(req: Request, peer: string, now: number): Admission {
+  admit(info: ConnectInfo, now: number): Admission {
     if (this.origins) {
-      const origin = req.headers.get("origin");
+      const origin = info.origin;
       if (origin !== null && !this.origins.has(origin.toLowerCase())) {
-        return {
-          ok: false,
-          reason: "origin",
-          response: errorResponse(
-            403,
-            "forbidden_origin",
-            `origin ${JSON.stringify(origin)} is not in allowed_origins`,
-          ),
-        };
+        return refuse("origin", `origin ${JSON.stringify(origin)} is not in allowed_origins`);
       }
     }
-    const ip = this.clientIp(req, peer);
+    const ip = this.clientIp(info);
     if (this.perIp > 0) {
       let w = this.recent.get(ip);
       if (!w || now - w.start >= 1000) {
         w = { start: now, count: 0 };
         this.recent.set(ip, w);
       }
-      if (++w.count > this.perIp) {
-        return {
-          ok: false,
-          reason: "connect_rate",
-          response: errorResponse(429, "too_many_connects", "too many connects from this address: retry in a second", {
-            "retry-after": "1",
-          }),
-        };
-      }
+      if (++w.count > this.perIp)
+        return refuse("connect_rate", "too many connects from this address: retry in a second");
     }
     return { ok: true, ip };
   }

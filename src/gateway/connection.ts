@@ -1,7 +1,7 @@
 /**
  * One object per socket: awaiting-auth → live → closed. Verifies the token, tracks the last uplink
  * for heartbeats, applies limits, and turns each uplink into a hub call. Frames are handled in the
- * order they arrive: while a token is being verified, later frames wait in a queue.
+ * order they arrive: while a token is being verified, later frames wait their turn.
  */
 import { type Identity, AuthError } from "../auth/jwt.ts";
 import type { RoomAccess } from "../auth/rooms.ts";
@@ -9,7 +9,7 @@ import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
 import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import { type Decoded, decodeUplink, MsgType, type Uplink } from "../protocol/frames.ts";
-import type { PushSocket, Transport } from "../runtime/types.ts";
+import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
 import type { Gateway } from "./gateway.ts";
 import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
@@ -19,7 +19,7 @@ type State = (typeof State)[keyof typeof State];
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export class Connection implements SessionLink, Listed<Connection>, BucketState {
+export class Connection implements SessionLink, SocketEvents, Listed<Connection>, BucketState {
   // The gateway's list of open connections (see list.ts).
   listPrev: Connection | null = null;
   listNext: Connection | null = null;
@@ -35,7 +35,7 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
   tokens: number;
   tokensAt: number;
   /** Non-null while a token is being verified: frames that arrive meanwhile, in order. */
-  private queue: Array<string | Decoded> | null = null;
+  private waiting: Array<string | Decoded> | null = null;
 
   constructor(
     readonly socket: PushSocket,
@@ -67,7 +67,7 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
 
   /** An uplink frame from the transport (text, or binary holding UTF-8 JSON). */
   onMessage(data: string | Uint8Array): void {
-    if (!this.admit()) return;
+    if (!this.countUplink()) return;
     let text: string;
     if (typeof data === "string") text = data;
     else {
@@ -78,7 +78,7 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
         return;
       }
     }
-    if (this.queue) this.queue.push(text);
+    if (this.waiting) this.waiting.push(text);
     else this.handle(text);
   }
 
@@ -88,13 +88,13 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
    * PROTOCOL.md hold alike on both transports.
    */
   onUplink(d: Decoded): void {
-    if (!this.admit()) return;
-    if (this.queue) this.queue.push(d);
+    if (!this.countUplink()) return;
+    if (this.waiting) this.waiting.push(d);
     else this.handle(d);
   }
 
   /** Every uplink counts for the heartbeat and against the rate limit, valid or not. */
-  private admit(): boolean {
+  private countUplink(): boolean {
     if (this.state === State.Closed) return false;
     const now = Date.now();
     this.lastUplink = now;
@@ -108,12 +108,12 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
   private handle(item: string | Decoded): void {
     const d = typeof item === "string" ? decodeUplink(item) : item;
     if (!d.ok) {
-      this.gw.uplinkCounters[3]?.inc();
+      this.gw.uplinkFrames.invalid.inc();
       this.close(d.error.code, d.error.reason);
       return;
     }
     const f = d.frame;
-    this.gw.uplinkCounters[f.t]?.inc();
+    this.gw.uplinkFrames.byType[f.t]?.inc();
     if (this.state === State.AwaitingAuth && f.t !== MsgType.AUTH) {
       this.close(Close.BadFrame, "the first frame must be AUTH");
       return;
@@ -136,30 +136,30 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
       this.fail(new AuthError("token missing", "missing"));
       return;
     }
-    this.queue = [];
+    this.waiting = [];
     this.gw.verify(f.token).then(
       (id) => {
         if (this.state === State.Closed) return;
         this.authenticated(id, f.join);
-        this.drain();
+        this.replayWaiting();
       },
       (err: unknown) => {
         if (this.state === State.Closed) return;
-        this.queue = null;
+        this.waiting = null;
         this.fail(err instanceof AuthError ? err : new AuthError("token invalid", "invalid"));
       },
     );
   }
 
   /** Handles the frames that waited for a verification; stops where another verification starts. */
-  private drain(): void {
-    const pending = this.queue;
-    this.queue = null;
+  private replayWaiting(): void {
+    const pending = this.waiting;
+    this.waiting = null;
     if (!pending) return;
     for (let i = 0; i < pending.length; i++) {
       if (this.state === State.Closed) return;
-      if (this.queue) {
-        (this.queue as Array<string | Decoded>).push(...pending.slice(i));
+      if (this.waiting) {
+        (this.waiting as Array<string | Decoded>).push(...pending.slice(i));
         return;
       }
       this.handle(pending[i] as string | Decoded);
@@ -246,7 +246,7 @@ export class Connection implements SessionLink, Listed<Connection>, BucketState 
 
   private finish(code: number, reason: string): void {
     this.state = State.Closed;
-    this.queue = null;
+    this.waiting = null;
     const s = this.session;
     this.session = null;
     if (s) this.gw.hub.logout(s);

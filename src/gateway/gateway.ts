@@ -9,17 +9,16 @@ import type { Session } from "../hub/session.ts";
 import type { Metrics } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
-import { errorResponse } from "../protocol/errors.ts";
 import type { PushSocket } from "../runtime/types.ts";
-import { Admitter } from "./admission.ts";
+import { type Admission, Admitter, type ConnectInfo } from "./admission.ts";
 import { Connection } from "./connection.ts";
 import { LinkedSet } from "./list.ts";
 
 export class Gateway {
   readonly connections = new LinkedSet<Connection>();
   readonly admitter: Admitter;
-  /** Uplink counters by MsgType (HB, AUTH, JOIN), then invalid frames. */
-  readonly uplinkCounters: ReadonlyArray<{ inc(): void }>;
+  /** comet_uplink_frames_total: valid frames by MsgType (HB, AUTH, JOIN), and invalid ones. */
+  readonly uplinkFrames: { readonly byType: ReadonlyArray<{ inc(): void }>; readonly invalid: { inc(): void } };
   /** Set once a graceful shutdown starts: new upgrades are refused 503. */
   draining = false;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -32,25 +31,25 @@ export class Gateway {
     readonly log: Logger,
   ) {
     this.admitter = new Admitter(config);
-    this.uplinkCounters = ["HB", "AUTH", "JOIN", "invalid"].map((type) => metrics.uplinks.with({ type }));
+    this.uplinkFrames = {
+      byType: ["HB", "AUTH", "JOIN"].map((type) => metrics.uplinks.with({ type })),
+      invalid: metrics.uplinks.with({ type: "invalid" }),
+    };
   }
 
   /**
-   * Decides on an upgrade request before any socket exists: draining, Origin, connect rate.
-   * Returns the client address to upgrade with, or the HTTP response that refuses it.
+   * Decides on a new subscription before any socket exists: draining, Origin, connect rate.
+   * Answers the client address to open it with, or why not (each transport maps the reason).
    */
-  admit(req: Request, peer: string): { ip: string } | Response {
-    if (this.draining) {
-      this.metrics.rejected.inc({ reason: "draining" });
-      return errorResponse(503, "shutting_down", "server shutting down: connect to another instance");
-    }
-    const a = this.admitter.admit(req, peer, Date.now());
-    if (a.ok) return { ip: a.ip };
-    this.metrics.rejected.inc({ reason: a.reason });
-    return a.response;
+  admit(info: ConnectInfo): Admission {
+    const a: Admission = this.draining
+      ? { ok: false, refusal: { reason: "draining", detail: "server shutting down: connect to another instance" } }
+      : this.admitter.admit(info, Date.now());
+    if (!a.ok) this.metrics.rejected.inc({ reason: a.refusal.reason });
+    return a;
   }
 
-  /** A new socket; returns its Connection, or undefined when it was refused (and closed). */
+  /** A new socket of an admitted client; its Connection, or undefined when refused (and closed 4503). */
   open(socket: PushSocket, ip: string): Connection | undefined {
     const max = this.config.limits.max_connections;
     if (max > 0 && this.connections.size >= max) {

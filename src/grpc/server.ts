@@ -3,7 +3,7 @@
  * more PushSocket behind the same gateway (AUTH first, JOIN, re-AUTH, heartbeat, limits); the
  * unary methods share the admin check and the request checks of the HTTP API.
  */
-import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinition, status } from "@grpc/grpc-js";
+import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
@@ -12,12 +12,12 @@ import type { Registry } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
 import { commandLimits } from "../protocol/commands.ts";
-import { normalizeIp } from "../runtime/bun.ts";
 import { passBytes, uplinkReader } from "./codec.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { packageDefinition } from "./proto.ts";
 import { listenTcp, TcpGuard } from "./listener.ts";
-import { GrpcSocket, type SubscribeCall } from "./socket.ts";
+import type { GrpcSocket } from "./socket.ts";
+import { subscribeMethod } from "./subscribe.ts";
 import { boundedMethod, unaryMethods } from "./unary.ts";
 
 /**
@@ -51,13 +51,6 @@ export interface GrpcDeps {
   log: Logger;
 }
 
-/** "127.0.0.1:5000", "::1:5000" (grpc-js writes IPv6 without brackets) → the address. */
-function peerAddress(peer: string): string {
-  const i = peer.lastIndexOf(":");
-  const host = i > 0 ? peer.slice(0, i) : peer;
-  return normalizeIp(host.replace(/^\[|\]$/g, ""));
-}
-
 export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   const { config, gateway, hub, admin, fanout, registry, log } = deps;
   const sockets = new Set<GrpcSocket>();
@@ -86,55 +79,18 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   );
   registry.gauge("comet_grpc_tcp_connections", "TCP connections open on the gRPC port", () => tcp.size);
 
-  function subscribeHandler(call: SubscribeCall): void {
-    const peer = call.getPeer();
-    tcp.streamOpened(peer);
-    const socket = new GrpcSocket(call, fanout, config.limits.max_send_buffer, (s) => {
-      sockets.delete(s);
-      tcp.streamClosed(peer);
-    });
-    // The same admission as a WebSocket upgrade (draining, Origin, connect rate per address,
-    // X-Forwarded-For from trusted proxies), read from the call's metadata.
-    const headers = new Headers();
-    for (const name of ["origin", "x-forwarded-for"]) {
-      const v = call.metadata.get(name)[0];
-      if (typeof v === "string") headers.set(name, v);
-    }
-    const admitted = gateway.admit(new Request("http://grpc.invalid/", { headers }), peerAddress(peer));
-    if (admitted instanceof Response) {
-      const code = admitted.status === 503 ? Close.GoingAway : admitted.status === 403 ? Close.Forbidden : 0;
-      if (code) socket.close(code, admitted.status === 503 ? "server shutting down" : "origin not allowed");
-      else socket.refuse(status.RESOURCE_EXHAUSTED, "too many connects from this address: retry in a second");
-      return;
-    }
-    const conn = gateway.open(socket, admitted.ip);
-    if (!conn) return;
-    socket.conn = conn;
-    sockets.add(socket);
-    call.on("data", (m) => {
-      if ("tooBig" in m) {
-        conn.close(Close.TooBig, `uplink message of ${m.tooBig} bytes over limits.max_uplink_bytes`);
-      } else conn.onUplink(m);
-    });
-    // The client closed its side: the session ends as a WebSocket's does when the client closes.
-    call.on("end", () => {
-      // A stream the server reset (slow consumer) also ends; that end is not the client's.
-      if (!socket.isEnded) conn.close(1000, "client ended the stream");
-    });
-    // Also how a stream ends that the library itself ended (a message past
-    // grpc.max_receive_message_length): it tells the handler no more than "cancelled".
-    call.on("cancelled", () => {
-      socket.gone();
-      conn.onClosed(1006, "stream cancelled or connection lost");
-    });
-  }
-
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_STREAMS_PER_CONNECTION,
     "grpc.max_receive_message_length": Math.max(config.limits.max_body_bytes, config.limits.max_uplink_bytes),
   });
   server.addService(service, {
-    Subscribe: subscribeHandler,
+    Subscribe: subscribeMethod({
+      gateway,
+      fanout,
+      tcp,
+      maxSendBuffer: config.limits.max_send_buffer,
+      sockets,
+    }),
     ...unaryMethods({
       hub,
       admin,

@@ -1,11 +1,10 @@
 /** Every plain HTTP request (not a WebSocket upgrade): the API, health checks, metrics. */
 import { errorResponse } from "../protocol/errors.ts";
 import { isApiPath } from "./api.ts";
+import { SUBSCRIBE_PATHS, upgradeRequired } from "./upgrade.ts";
 import type { createApi } from "./api.ts";
 import type { UiHandler } from "../ui/routes.ts";
 import type { Registry } from "./metrics.ts";
-
-export const SUBSCRIBE_PATHS = new Set(["/comet/Comet/Subscribe", "/comet/subscribe"]);
 
 export interface Readiness {
   /** undefined when ready, else why not. */
@@ -19,13 +18,12 @@ export function createRoutes(deps: {
   ui?: UiHandler;
 }) {
   const { api, registry, readiness, ui } = deps;
-  /** `path` is pathOf(req.url), when the caller has it already. */
-  return (req: Request, path = pathOf(req.url)): Response | Promise<Response> => {
+  return (req: Request, path: string): Response | Promise<Response> => {
     if (isApiPath(path)) return api.serve(req, path);
     const page = ui?.(req, path);
     if (page) return page;
     if (SUBSCRIBE_PATHS.has(path)) {
-      return errorResponse(426, "upgrade_required", "this path takes a WebSocket upgrade", { upgrade: "websocket" });
+      return upgradeRequired();
     }
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/healthz") return Response.json({ status: "ok" });
@@ -46,12 +44,4 @@ export function createRoutes(deps: {
     }
     return errorResponse(404, "not_found", `no such path: ${path}`);
   };
-}
-
-/** The path of a request URL without building a URL object. */
-export function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const q = url.indexOf("?", start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
 }

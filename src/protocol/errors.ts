@@ -29,3 +29,8 @@ export function errorResponse(code: number, reason: string, detail: string, head
     headers: { "content-type": "application/json", ...headers },
   });
 }
+
+/** The one answer to a request that failed inside the server: no detail that could leak internals. */
+export function internalError(): Response {
+  return errorResponse(500, "internal", "internal error");
+}

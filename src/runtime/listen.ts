@@ -1,34 +1,14 @@
 /**
  * Picks the runtime adapter once, at start: Bun (native topic fan-out) or Deno (a loop). Nothing
- * else in the code asks which runtime it is on.
+ * else in the code asks which runtime it is on; it asks for a capability.
  */
-import type { Gateway } from "../gateway/gateway.ts";
-import type { Fanout } from "./types.ts";
+import type { Capabilities, RuntimeAdapter } from "./types.ts";
 
-export interface ListenOptions {
-  host: string;
-  port: number;
-  tls?: { cert: string; key: string };
-  gateway: Gateway;
-  /** The fan-out this adapter's createFanout() made; the hub publishes through it. */
-  fanout: Fanout;
-  /** `path` is pathOf(req.url) when the adapter has it already. */
-  routes: (req: Request, path?: string) => Response | Promise<Response>;
-}
+const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
-export interface Listener {
-  readonly port: number;
-  readonly hostname: string;
-  stop(): Promise<void>;
-}
-
-export interface RuntimeAdapter {
-  readonly name: "bun" | "deno";
-  createFanout(): Fanout;
-  listen(opts: ListenOptions): Promise<Listener>;
-}
-
-export const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+/** What the runtime running this process can do. */
+export const capabilities: Capabilities = isBun ? { grpc: true, demoPage: true } : { grpc: false, demoPage: false };
 
 /** How a person runs a script of this project on the runtime that runs this one. */
 export function runScriptCommand(script: string): string {
@@ -36,8 +16,7 @@ export function runScriptCommand(script: string): string {
 }
 
 export async function runtimeAdapter(): Promise<RuntimeAdapter> {
-  if (isBun) return { name: "bun", ...(await import("./bun.ts")) };
-  if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined")
-    return { name: "deno", ...(await import("./deno.ts")) };
+  if (isBun) return { name: "bun", capabilities, ...(await import("./bun.ts")) };
+  if (isDeno) return { name: "deno", capabilities, ...(await import("./deno.ts")) };
   throw new Error("comet serve runs on Bun or Deno");
 }

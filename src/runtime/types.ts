@@ -1,12 +1,14 @@
 /**
- * What the core sees of a transport. A Bun ServerWebSocket satisfies PushSocket as it is (no
- * wrapper per connection); other transports (Deno, gRPC) adapt to it.
+ * The contract between the core and a runtime (Bun, Deno) or another transport (gRPC): the one
+ * file a runtime adapter imports besides the protocol. A Bun ServerWebSocket satisfies PushSocket
+ * as it is (no wrapper per connection); other transports adapt to it.
  */
 import type { Downlink, WireFormat } from "../protocol/downlink.ts";
 
 /** Which transport carries a session; a socket without the field is a WebSocket. */
 export type Transport = "websocket" | "grpc";
 
+/** What the core holds of a transport's socket. */
 export interface PushSocket {
   readonly transport?: Transport;
   /** The format send() takes; a socket without the field takes JSON text. */
@@ -20,7 +22,71 @@ export interface PushSocket {
   unsubscribe(topic: string): void;
 }
 
+/** What a transport tells the core of its socket (the core's Connection implements it). */
+export interface SocketEvents {
+  /** An uplink frame: text, or binary holding UTF-8 JSON. */
+  onMessage(data: string | Uint8Array): void;
+  /** The socket is gone (peer closed, network lost, terminated). */
+  onClosed(code: number, reason: string): void;
+  /** The transport itself ends the connection with a close code (e.g. an oversized frame). */
+  close(code: number, reason: string): void;
+}
+
 /** Topic fan-out: one frame to every socket subscribed to a topic. */
 export interface Fanout {
   publish(topic: string, frame: Downlink): void;
+}
+
+/** The answer to a request that is to become a WebSocket, for this client address. */
+export class Upgrade {
+  constructor(readonly ip: string) {}
+}
+
+/** What a runtime adapter calls for each HTTP request and each WebSocket it opens. */
+export interface ServeHandlers {
+  /**
+   * A request's answer, or an Upgrade. `path` is the URL's path; `peer` reads the TCP peer's
+   * address (only upgrades need it, so it is asked for lazily).
+   */
+  request(req: Request, path: string, peer: () => string): Response | Promise<Response> | Upgrade;
+  /** The answer to an Upgrade the runtime could not carry out (a malformed handshake). */
+  upgradeFailed(): Response;
+  /** The answer when request() threw. */
+  error(err: unknown): Response;
+  /** A WebSocket opened for an Upgrade; undefined when the core refused it (and closed it). */
+  open(socket: PushSocket, ip: string): SocketEvents | undefined;
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  handlers: ServeHandlers;
+  /** limits.max_uplink_bytes: a larger WebSocket frame is closed 1009. */
+  maxUplinkBytes: number;
+  /** limits.max_send_buffer: a socket with more queued is dropped as a slow consumer. */
+  maxSendBuffer: number;
+}
+
+export interface Listener {
+  readonly port: number;
+  readonly hostname: string;
+  /** How the hub reaches this listener's WebSockets by topic. */
+  readonly fanout: Fanout;
+  /** Closes every socket (1001) and the port. */
+  stop(): Promise<void>;
+}
+
+/** What a runtime can do beyond the contract; the rest of the code asks these, never the runtime's name. */
+export interface Capabilities {
+  /** gRPC (node:http2 with grpc-js's connection injector) is served. */
+  readonly grpc: boolean;
+  /** The demo page, whose assets a build-time macro embeds. */
+  readonly demoPage: boolean;
+}
+
+export interface RuntimeAdapter {
+  readonly name: "bun" | "deno";
+  readonly capabilities: Capabilities;
+  listen(opts: ListenOptions): Promise<Listener>;
 }
