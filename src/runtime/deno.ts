@@ -8,10 +8,17 @@ import { pathOf } from "./path.ts";
 import { type Listener, type ListenOptions, type PushSocket, type SocketEvents, Upgrade } from "./types.ts";
 
 const OPEN = 1;
+// A server close waits until the peer has sent nothing for CLOSE_QUIET_MS, at most CLOSE_WAIT_MS.
+const CLOSE_QUIET_MS = 20;
+const CLOSE_WAIT_MS = 1000;
 
 /** A Deno WebSocket as the core's PushSocket. */
 class DenoSocket implements PushSocket {
   events: SocketEvents | undefined;
+  /** Date.now() of the peer's last frame (set by the handler). */
+  lastFrameAt = 0;
+  private closing = false;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
   constructor(
     private readonly ws: WebSocket,
     private readonly fanout: LoopFanout,
@@ -20,7 +27,7 @@ class DenoSocket implements PushSocket {
 
   /** Deno sockets take JSON text (the default format), never bytes. */
   send(frame: string): void {
-    if (this.ws.readyState !== OPEN) return;
+    if (this.ws.readyState !== OPEN || this.closing) return;
     // No native backpressure limit here: check the queue before adding to it.
     if (this.ws.bufferedAmount > this.maxSendBuffer) {
       this.terminate();
@@ -29,8 +36,31 @@ class DenoSocket implements PushSocket {
     this.ws.send(frame);
   }
 
+  /**
+   * Deno's server socket, once it has sent its close frame, drops the TCP connection at the next
+   * data frame from the peer instead of waiting for the peer's close (denoland/deno#24301), and the
+   * close frame is then often never written: a client flooding past limits.uplink_rate saw 1006,
+   * not 4429. So while the peer is still sending, the socket stays open and its frames are dropped
+   * (the Connection is already closed); the close frame goes once the peer has been quiet for
+   * CLOSE_QUIET_MS, and the peer's answer completes a clean handshake. A peer that never pauses is
+   * closed after CLOSE_WAIT_MS all the same, and may see 1006.
+   */
   close(code?: number, reason?: string): void {
-    this.ws.close(code, reason);
+    if (this.closing) return;
+    this.closing = true;
+    const deadline = Date.now() + CLOSE_WAIT_MS;
+    const attempt = () => {
+      const now = Date.now();
+      const quietAt = Math.min(this.lastFrameAt + CLOSE_QUIET_MS, deadline);
+      if (now < quietAt) this.closeTimer = setTimeout(attempt, quietAt - now);
+      else this.ws.close(code, reason);
+    };
+    attempt();
+  }
+
+  /** The socket is closed (by either side): a close still waiting for quiet has nothing to do. */
+  onSocketClosed(): void {
+    clearTimeout(this.closeTimer);
   }
 
   /** Deno cannot drop a WebSocket without a close frame; close at once and forget the backlog. */
@@ -68,6 +98,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       s.events = handlers.open(s, ip);
     };
     socket.onmessage = (e: MessageEvent) => {
+      s.lastFrameAt = Date.now();
       const data = e.data as string | ArrayBuffer;
       const size =
         typeof data === "string"
@@ -85,6 +116,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     // Bun) call that 1006.
     socket.onclose = (e: CloseEvent) => {
       open.delete(s);
+      s.onSocketClosed();
       s.events?.onClosed(e.code === 0 ? 1006 : e.code, e.reason);
     };
     socket.onerror = () => {};
