@@ -19,7 +19,7 @@ export interface EvtOptions {
 export function addEvtOptions(cmd: Command): Command {
   return cmd
     .option("-e, --evt <string>", "the event, sent as it is (default: read from stdin)")
-    .option("--event <name>", "build a Message (comet-events.md) of this event type as the evt")
+    .option("--event <name>", "build a Message (see docs/protocol.md) of this event type as the evt")
     .option("--data <string>", "the Message's data (with --event)")
     .option("--id <id>", "the Message's id (with --event; default a fresh UUID)")
     .option("--from <server>", "the Message's server (with --event; default this host's name)");

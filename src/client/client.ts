@@ -4,45 +4,17 @@
  * uses nothing but the WebSocket, timer and atob globals they share.
  */
 import { backoffDelay } from "./backoff.ts";
+import { Emitter } from "./emitter.ts";
 import { jwtExpiryMs } from "./jwt.ts";
-
-export type CometState = "connecting" | "open" | "reconnecting" | "closed";
-
-export interface CometClientOptions {
-  /** ws(s)://host:port/comet/Comet/Subscribe */
-  url: string;
-  /** A JWT, or a function that fetches one: called for every connection and before each token expires. */
-  token: string | (() => Promise<string>);
-  /** The room to follow; rejoined after every reconnect. */
-  rid?: string;
-  /** Cap of the first reconnect delay in ms (default 500); each further retry doubles the cap. */
-  backoffBase?: number;
-  /** No reconnect delay is longer than this, in ms (default 30000). */
-  backoffMax?: number;
-  /** The server's heartbeat.interval in ms (default 60000): a link that brings no frame for 3× this is dead. */
-  heartbeatInterval?: number;
-}
-
-export interface CometClientEvents {
-  /** A PUSH arrived: its evt, exactly as published. */
-  push: (evt: string) => void;
-  /** The socket is open and AUTH is sent. */
-  open: () => void;
-  /**
-   * A connection ended. When it runs, `state` already tells what follows: `reconnecting`, or
-   * `closed` when the client stopped (a final code, or close()); the reason says why.
-   */
-  close: (code: number, reason: string) => void;
-  state: (state: CometState) => void;
-}
-
-/** Retrying cannot help after these: the token was refused (4401), the room was refused (4403), or the same uid logged in elsewhere (4409). */
-export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409]);
-
-/** Code reported when the client gives up on a silent link (the server's own code for a heartbeat timeout). */
-export const SILENT_LINK_CODE = 4408;
-/** Code reported when a connection ends without a close frame: refused, unreachable, or no token. */
-export const ABNORMAL_CODE = 1006;
+import {
+  ABNORMAL_CODE,
+  type CometClientEvents,
+  type CometClientOptions,
+  type CometState,
+  FINAL_CLOSE_CODES,
+  readOptions,
+  SILENT_LINK_CODE,
+} from "./options.ts";
 
 // A connection that delivered a frame, or stayed up this long, worked: the next loss starts the backoff over.
 const PROVEN_AFTER_MS = 10_000;
@@ -50,7 +22,6 @@ const PROVEN_AFTER_MS = 10_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const OPEN = 1;
 
-type Listener = (...args: never[]) => void;
 type Waiter = { resolve: () => void; reject: (err: Error) => void };
 
 export class CometClient {
@@ -58,7 +29,7 @@ export class CometClient {
   readonly #token: string | (() => Promise<string>);
   readonly #backoff: { base: number; max: number };
   readonly #heartbeat: number;
-  readonly #listeners = new Map<keyof CometClientEvents, Set<Listener>>();
+  readonly #events = new Emitter<CometClientEvents>();
   #state: CometState = "closed";
   #rid: string;
   #ws: WebSocket | undefined;
@@ -74,26 +45,12 @@ export class CometClient {
   #waiters: Waiter[] = [];
 
   constructor(options: CometClientOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch {
-      throw new TypeError(`CometClient: url: expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
-    }
-    if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-      throw new TypeError(`CometClient: url: expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
-    }
-    if (typeof options.token !== "string" && typeof options.token !== "function") {
-      throw new TypeError("CometClient: token: expected a string or a function returning a Promise of one");
-    }
-    this.#url = options.url;
-    this.#token = options.token;
-    this.#rid = options.rid ?? "";
-    this.#backoff = {
-      base: positive("backoffBase", options.backoffBase, 500),
-      max: positive("backoffMax", options.backoffMax, 30_000),
-    };
-    this.#heartbeat = positive("heartbeatInterval", options.heartbeatInterval, 60_000);
+    const o = readOptions(options);
+    this.#url = o.url;
+    this.#token = o.token;
+    this.#rid = o.rid;
+    this.#backoff = o.backoff;
+    this.#heartbeat = o.heartbeat;
   }
 
   get state(): CometState {
@@ -130,33 +87,17 @@ export class CometClient {
   }
 
   on<K extends keyof CometClientEvents>(event: K, listener: CometClientEvents[K]): this {
-    let set = this.#listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(event, set);
-    }
-    set.add(listener);
+    this.#events.on(event, listener);
     return this;
   }
 
   off<K extends keyof CometClientEvents>(event: K, listener: CometClientEvents[K]): this {
-    this.#listeners.get(event)?.delete(listener);
+    this.#events.off(event, listener);
     return this;
   }
 
   #emit<K extends keyof CometClientEvents>(event: K, ...args: Parameters<CometClientEvents[K]>): void {
-    const set = this.#listeners.get(event);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        (listener as (...a: Parameters<CometClientEvents[K]>) => void)(...args);
-      } catch (err) {
-        // A failing listener must not break the connection's state machine; report it the standard way.
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
+    this.#events.emit(event, ...args);
   }
 
   #setState(next: CometState): void {
@@ -331,14 +272,6 @@ export class CometClient {
       this.#scheduleRefresh(fresh);
     }, delay);
   }
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`CometClient: ${name}: expected a positive number of milliseconds, got ${String(value)}`);
-  }
-  return value;
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));

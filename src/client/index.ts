@@ -2,13 +2,13 @@
 import { CometClient } from "./client.ts";
 
 export { type BackoffOptions, backoffDelay } from "./backoff.ts";
+export { CometClient } from "./client.ts";
 export {
   ABNORMAL_CODE,
-  CometClient,
   type CometClientEvents,
   type CometClientOptions,
   type CometState,
   FINAL_CLOSE_CODES,
   SILENT_LINK_CODE,
-} from "./client.ts";
+} from "./options.ts";
 export default CometClient;

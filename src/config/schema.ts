@@ -1,6 +1,6 @@
 /**
- * Every configuration key, its type and its default, in one place. PROTOCOL.md's "Configuration
- * keys" is the contract; a key appears here once the capability that uses it exists, so an unknown
+ * Every configuration key, its type and its default, in one place (config.example.yaml documents
+ * them for operators); a key appears here once the capability that uses it exists, so an unknown
  * key is always a start-up error rather than a setting that silently does nothing.
  */
 import { parseDuration } from "./duration.ts";

@@ -85,7 +85,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   /**
    * An uplink a transport decoded itself (gRPC reads a protobuf Uplink through readUplink): from
    * here on the same path as a text frame, so heartbeat, rate limit, ordering and every rule of
-   * PROTOCOL.md hold alike on both transports.
+   * the wire contract (docs/protocol.md) hold alike on every transport.
    */
   onUplink(d: Decoded): void {
     if (!this.countUplink()) return;

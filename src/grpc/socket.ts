@@ -101,7 +101,7 @@ export class GrpcSocket implements PushSocket {
   }
 
   /**
-   * PROTOCOL.md's slow consumer: terminated without a close handshake, which would keep the
+   * The slow consumer of the wire contract: terminated without a close handshake, which would keep the
    * backlog in memory behind it. Reported to the connection after the current fan-out loop, so a
    * broadcast never sees the hub change under it.
    */

@@ -1,5 +1,5 @@
 /**
- * WebSocket close codes of PROTOCOL.md as gRPC statuses. The numeric close code also travels in
+ * WebSocket close codes (docs/protocol.md, "Close codes") as gRPC statuses. The numeric close code also travels in
  * the trailing metadata `comet-code`, so one client library can handle both transports alike.
  */
 import { Metadata, status } from "@grpc/grpc-js";

@@ -1,4 +1,4 @@
-/** User activity of comet-events.md: emitted by the hub, consumed by the bridge and tests. */
+/** User activity (docs/protocol.md, "Activity out"): emitted by the hub, consumed by the bridge and tests. */
 export const ActivityType = {
   UNSPECIFIED: 0,
   ONLINE: 1,

@@ -1,4 +1,4 @@
-/** WebSocket close codes of PROTOCOL.md. The reason text says what happened and never echoes a token. */
+/** WebSocket close codes (docs/protocol.md, "Close codes"). The reason text says what happened and never echoes a token. */
 export const Close = {
   GoingAway: 1001,
   TooBig: 1009,

@@ -88,7 +88,7 @@ function evtFits(evt: string, limits: CommandLimits): CommandError | undefined {
 /**
  * Reads one command of a known kind from an already decoded request (a JSON object, or a gRPC
  * message as a plain object). A field of the wrong type answers before a missing uid, and that
- * before an evt over its limit, as PROTOCOL's error order has it for HTTP.
+ * before an evt over its limit, as the HTTP API's error order has it (docs/protocol.md, "Errors").
  */
 export function readCommand<K extends CommandKind>(
   kind: K,

@@ -57,7 +57,7 @@ export function decodeUplink(text: string): Decoded {
 /**
  * The rules of an uplink on an already parsed value: the JSON of a WebSocket frame, or a gRPC
  * Uplink message read as a plain object (enums as numbers, absent message fields undefined or
- * null). One reader for both transports keeps PROTOCOL.md's rules in one place.
+ * null). One reader for both transports keeps the uplink rules in one place.
  */
 export function readUplink(msg: unknown): Decoded {
   if (!isObject(msg)) return bad("frame must be a JSON object");

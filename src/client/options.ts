@@ -1,0 +1,80 @@
+/** The client's options, events and close-code policy, and the checks its constructor applies. */
+export type CometState = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface CometClientOptions {
+  /** ws(s)://host:port/comet/Comet/Subscribe */
+  url: string;
+  /** A JWT, or a function that fetches one: called for every connection and before each token expires. */
+  token: string | (() => Promise<string>);
+  /** The room to follow; rejoined after every reconnect. */
+  rid?: string;
+  /** Cap of the first reconnect delay in ms (default 500); each further retry doubles the cap. */
+  backoffBase?: number;
+  /** No reconnect delay is longer than this, in ms (default 30000). */
+  backoffMax?: number;
+  /** The server's heartbeat.interval in ms (default 60000): a link that brings no frame for 3× this is dead. */
+  heartbeatInterval?: number;
+}
+
+export interface CometClientEvents {
+  /** A PUSH arrived: its evt, exactly as published. */
+  push: (evt: string) => void;
+  /** The socket is open and AUTH is sent. */
+  open: () => void;
+  /**
+   * A connection ended. When it runs, `state` already tells what follows: `reconnecting`, or
+   * `closed` when the client stopped (a final code, or close()); the reason says why.
+   */
+  close: (code: number, reason: string) => void;
+  state: (state: CometState) => void;
+}
+
+/** Retrying cannot help after these: the token was refused (4401), the room was refused (4403), or the same uid logged in elsewhere (4409). */
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409]);
+
+/** Code reported when the client gives up on a silent link (the server's own code for a heartbeat timeout). */
+export const SILENT_LINK_CODE = 4408;
+/** Code reported when a connection ends without a close frame: refused, unreachable, or no token. */
+export const ABNORMAL_CODE = 1006;
+
+/** The options checked, with their defaults filled in. */
+export interface ClientSettings {
+  url: string;
+  token: string | (() => Promise<string>);
+  rid: string;
+  backoff: { base: number; max: number };
+  heartbeat: number;
+}
+
+export function readOptions(options: CometClientOptions): ClientSettings {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new TypeError(`CometClient: url: expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new TypeError(`CometClient: url: expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
+  }
+  if (typeof options.token !== "string" && typeof options.token !== "function") {
+    throw new TypeError("CometClient: token: expected a string or a function returning a Promise of one");
+  }
+  return {
+    url: options.url,
+    token: options.token,
+    rid: options.rid ?? "",
+    backoff: {
+      base: positive("backoffBase", options.backoffBase, 500),
+      max: positive("backoffMax", options.backoffMax, 30_000),
+    },
+    heartbeat: positive("heartbeatInterval", options.heartbeatInterval, 60_000),
+  };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw new TypeError(`CometClient: ${name}: expected a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
