@@ -6,16 +6,9 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import type { ActivityName } from "../hub/activity.ts";
+import { ACTIVITY_NAMES, type ActivityName, isActivityName } from "../hub/activity.ts";
 import { type CommandLimits, commandLimits } from "../protocol/commands.ts";
 
-export const ACTIVITY_NAMES = [
-  "ONLINE",
-  "OFFLINE",
-  "HEARD",
-  "ENTER_ROOM",
-  "LEAVE_ROOM",
-] as const satisfies readonly ActivityName[];
 const SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"];
 const TLS_SCHEMES = ["mqtts:", "wss:"];
 
@@ -46,9 +39,8 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
   const m = config.mqtt;
   const activity = new Set<ActivityName>();
   for (const name of m.activity) {
-    if (!(ACTIVITY_NAMES as readonly string[]).includes(name))
-      fail("mqtt.activity", `names from ${ACTIVITY_NAMES.join(", ")}`, name);
-    activity.add(name as ActivityName);
+    if (!isActivityName(name)) return fail("mqtt.activity", `names from ${ACTIVITY_NAMES.join(", ")}`, name);
+    activity.add(name);
   }
   if (m.qos > 2) fail("mqtt.qos", "0, 1 or 2", m.qos);
   checkTopic("mqtt.events_topic", m.events_topic);
