@@ -9,8 +9,21 @@ import type { Config } from "../config/schema.ts";
 import { ACTIVITY_NAMES, type ActivityName, isActivityName } from "../hub/activity.ts";
 import { type CommandLimits, commandLimits } from "../protocol/commands.ts";
 
-const SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"];
-const TLS_SCHEMES = ["mqtts:", "wss:"];
+/** The broker URL schemes mqtt.js connects with: the bridge and `comet publish --mqtt` accept the same. */
+export const BROKER_SCHEMES = ["mqtt", "mqtts", "ws", "wss"] as const;
+export type BrokerScheme = (typeof BROKER_SCHEMES)[number];
+const TLS_SCHEMES: readonly BrokerScheme[] = ["mqtts", "wss"];
+
+/** The scheme of a URL when it is a broker's, else undefined (a URL of another scheme, or no URL). */
+export function brokerScheme(url: string): BrokerScheme | undefined {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol.slice(0, -1);
+  } catch {
+    return undefined;
+  }
+  return BROKER_SCHEMES.find((s) => s === protocol);
+}
 
 export type Qos = 0 | 1 | 2;
 
@@ -61,7 +74,7 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
   if (m.url === "" && !embedded) {
     return undefined;
   }
-  let scheme = "mqtt:";
+  let scheme: BrokerScheme = "mqtt";
   if (m.url !== "") {
     let u: URL;
     try {
@@ -69,20 +82,17 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     } catch {
       return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', m.url);
     }
-    if (!SCHEMES.includes(u.protocol) || u.hostname === "") {
-      fail(
-        "mqtt.url",
-        `a URL like "mqtt://127.0.0.1:1883" (schemes: ${SCHEMES.map((s) => s.slice(0, -1)).join(", ")})`,
-        m.url,
-      );
+    const given = brokerScheme(m.url);
+    if (!given || u.hostname === "") {
+      return fail("mqtt.url", `a URL like "mqtt://127.0.0.1:1883" (schemes: ${BROKER_SCHEMES.join(", ")})`, m.url);
     }
-    scheme = u.protocol;
+    scheme = given;
   }
   if (tlsSet.length > 0 && !TLS_SCHEMES.includes(scheme)) {
     const [key] = tlsSet[0] as [string, string];
     const why = embedded
       ? "the embedded broker speaks plain mqtt:// (put a TLS proxy in front of it)"
-      : `mqtt.url is ${scheme}// (no TLS): use mqtts:// or wss://`;
+      : `mqtt.url is ${scheme}:// (no TLS): use mqtts:// or wss://`;
     throw new ConfigError(`config: mqtt.tls.${key}: set, but ${why}`);
   }
   if ((m.tls.cert_file === "") !== (m.tls.key_file === "")) {
@@ -134,7 +144,7 @@ export function showUrl(url: string): string {
 }
 
 export interface BrokerAddress {
-  protocol: "mqtt" | "mqtts" | "ws" | "wss";
+  protocol: BrokerScheme;
   hostname: string;
   host: string;
   port?: number;
@@ -149,7 +159,7 @@ export interface BrokerAddress {
  */
 export function brokerAddress(url: string): BrokerAddress {
   const u = new URL(url);
-  const protocol = u.protocol.slice(0, -1) as BrokerAddress["protocol"];
+  const protocol = u.protocol.slice(0, -1) as BrokerScheme;
   const hostname = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
   const a: BrokerAddress = { protocol, hostname, host: hostname };
   if (u.port !== "") a.port = Number(u.port);
