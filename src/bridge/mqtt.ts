@@ -13,6 +13,7 @@ import { compareUtf8 } from "../hub/order.ts";
 import type { Session } from "../hub/session.ts";
 import type { Counter, Registry } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
+import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
 import { Close } from "../protocol/codes.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { encodeActivity, parseActivity, parseEvent } from "./event.ts";
@@ -48,10 +49,14 @@ export function instanceId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
-/** Reconnect delay: exponential from 100 ms to 5 s, with jitter so that a cluster does not reconnect in step. */
-export function backoffMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(5000, 100 * 2 ** Math.min(attempt, 16));
-  return Math.round(ceiling * (0.5 + random() / 2));
+/**
+ * 100 ms doubling to 5 s. Equal jitter spreads a cluster's reconnects yet keeps a floor, so that a
+ * broker that refuses at once is not asked again at once.
+ */
+const RECONNECT: BackoffOptions = { base: 100, max: 5000, jitter: "equal" };
+
+export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
+  return backoffDelay(attempt, RECONNECT, random);
 }
 
 const BACKLOG_BYTES = 1 << 20;
@@ -197,7 +202,7 @@ export class Bridge {
     this.up = false;
     this.subscribed = false;
     if (this.closing) return;
-    const delay = backoffMs(this.attempt++);
+    const delay = reconnectDelay(this.attempt++);
     const fields = { url: this.url, error: this.lastError, retry_ms: delay };
     if (wasUp) this.deps.log.warn("mqtt connection lost; reconnecting", fields);
     else if (this.attempt === 1) this.deps.log.warn("mqtt broker unreachable; retrying", fields);
