@@ -9,12 +9,12 @@ import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import type { Config } from "../config/schema.ts";
 import type { Activity, ActivityName } from "../hub/activity.ts";
 import type { Hub } from "../hub/hub.ts";
-import { compareUtf8 } from "../hub/order.ts";
 import type { Session } from "../hub/session.ts";
 import type { Counter, Registry } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
 import { Close } from "../protocol/codes.ts";
+import { judgeRemoteActivity } from "./cluster-rule.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { encodeActivity, parseActivity, parseEvent } from "./event.ts";
 import { BoundedQueue } from "./queue.ts";
@@ -294,12 +294,7 @@ export class Bridge {
     this.m.eventsIn.inc({ outcome: n > 0 ? "delivered" : "no_recipient" });
   }
 
-  /**
-   * One session per uid across the cluster: another instance's ONLINE for a uid held here closes
-   * the local session, but only when that ONLINE is newer (equal times: the larger server id wins).
-   * Both instances compare the same two ONLINE times, so exactly one of two sessions survives, and
-   * a late, stale ONLINE never closes the newer login.
-   */
+  /** Another instance's newer ONLINE for a uid held here closes the local session (cluster-rule.ts). */
   private onRemoteActivity(payload: Buffer): void {
     const a = parseActivity(payload);
     if (!a) {
@@ -307,24 +302,16 @@ export class Bridge {
       this.badActivity.warn({ topic: this.s.activityTopic, bytes: payload.byteLength });
       return;
     }
-    if (a.server === this.id) {
-      this.m.activityIn.inc({ outcome: "own" });
-      return;
-    }
-    const s = a.type === "ONLINE" ? this.deps.hub.sessions.get(a.uid) : undefined;
-    if (!s) {
-      this.m.activityIn.inc({ outcome: "ignored" });
-      return;
-    }
-    const mine = this.onlineAt.get(s) ?? BigInt(s.birth) * 1_000_000n;
-    if (a.time < mine || (a.time === mine && compareUtf8(a.server, this.id) <= 0)) {
-      this.m.activityIn.inc({ outcome: "kept" });
+    const session = this.deps.hub.sessions.get(a.uid);
+    const localOnline = session && (this.onlineAt.get(session) ?? BigInt(session.birth) * 1_000_000n);
+    const outcome = judgeRemoteActivity(a, this.id, localOnline);
+    this.m.activityIn.inc({ outcome });
+    if (outcome === "kept") {
       this.deps.log.info("session kept: an older ONLINE from another instance", { uid: a.uid, server: a.server });
-      return;
+    } else if (outcome === "replaced") {
+      this.deps.log.info("session replaced by another instance", { uid: a.uid, server: a.server });
+      this.deps.hub.kick(a.uid, Close.Replaced, "replaced by a newer session of the same uid on another instance");
     }
-    this.m.activityIn.inc({ outcome: "replaced" });
-    this.deps.log.info("session replaced by another instance", { uid: a.uid, server: a.server });
-    this.deps.hub.kick(a.uid, Close.Replaced, "replaced by a newer session of the same uid on another instance");
   }
 
   /** Stops reconnecting, sends what the client already holds, disconnects, stops the embedded broker. */
