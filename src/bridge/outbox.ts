@@ -108,14 +108,14 @@ export class Outbox {
     });
   }
 
-  private publish(o: Outgoing): void {
+  private publish(item: Outgoing): void {
     const { topic, qos, out } = this.options;
     if (qos === 0) {
       // No callback at QoS 0: mqtt.js would hold one stream 'drain' listener per packet while the socket is busy.
-      this.wire.publish(topic, o.payload, 0);
-      out.inc({ type: o.type });
+      this.wire.publish(topic, item.payload, 0);
+      out.inc({ type: item.type });
     } else {
-      this.wire.publish(topic, o.payload, qos, this.acked(o.type));
+      this.wire.publish(topic, item.payload, qos, this.acked(item.type));
     }
   }
 

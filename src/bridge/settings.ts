@@ -49,42 +49,42 @@ const fail = (key: string, expected: string, got: unknown): never => {
 
 /** undefined when the bridge is off (neither mqtt.url nor mqtt.embedded.listen set). */
 export function bridgeSettings(config: Config): BridgeSettings | undefined {
-  const m = config.mqtt;
+  const mqtt = config.mqtt;
   const activity = new Set<ActivityName>();
-  for (const name of m.activity) {
+  for (const name of mqtt.activity) {
     if (!isActivityName(name)) return fail("mqtt.activity", `names from ${ACTIVITY_NAMES.join(", ")}`, name);
     activity.add(name);
   }
-  if (m.qos > 2) fail("mqtt.qos", "0, 1 or 2", m.qos);
-  checkTopic("mqtt.events_topic", m.events_topic);
-  checkTopic("mqtt.activity_topic", m.activity_topic);
-  if (m.events_topic === m.activity_topic) {
+  if (mqtt.qos > 2) fail("mqtt.qos", "0, 1 or 2", mqtt.qos);
+  checkTopic("mqtt.events_topic", mqtt.events_topic);
+  checkTopic("mqtt.activity_topic", mqtt.activity_topic);
+  if (mqtt.events_topic === mqtt.activity_topic) {
     throw new ConfigError(
-      `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(m.events_topic)})`,
+      `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(mqtt.events_topic)})`,
     );
   }
-  const embedded = m.embedded.listen === "" ? undefined : parseListen("mqtt.embedded.listen", m.embedded.listen);
-  if (embedded && m.url !== "") {
+  const embedded = mqtt.embedded.listen === "" ? undefined : parseListen("mqtt.embedded.listen", mqtt.embedded.listen);
+  if (embedded && mqtt.url !== "") {
     throw new ConfigError(
       "config: mqtt.url and mqtt.embedded.listen are both set: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
     );
   }
-  const tlsKeys = { ca_file: m.tls.ca_file, cert_file: m.tls.cert_file, key_file: m.tls.key_file };
+  const tlsKeys = { ca_file: mqtt.tls.ca_file, cert_file: mqtt.tls.cert_file, key_file: mqtt.tls.key_file };
   const tlsSet = Object.entries(tlsKeys).filter(([, v]) => v !== "");
-  if (m.url === "" && !embedded) {
+  if (mqtt.url === "" && !embedded) {
     return undefined;
   }
   let scheme: BrokerScheme = "mqtt";
-  if (m.url !== "") {
+  if (mqtt.url !== "") {
     let u: URL;
     try {
-      u = new URL(m.url);
+      u = new URL(mqtt.url);
     } catch {
-      return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', m.url);
+      return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', mqtt.url);
     }
-    const given = brokerScheme(m.url);
+    const given = brokerScheme(mqtt.url);
     if (!given || u.hostname === "") {
-      return fail("mqtt.url", `a URL like "mqtt://127.0.0.1:1883" (schemes: ${BROKER_SCHEMES.join(", ")})`, m.url);
+      return fail("mqtt.url", `a URL like "mqtt://127.0.0.1:1883" (schemes: ${BROKER_SCHEMES.join(", ")})`, mqtt.url);
     }
     scheme = given;
   }
@@ -95,22 +95,22 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
       : `mqtt.url is ${scheme}:// (no TLS): use mqtts:// or wss://`;
     throw new ConfigError(`config: mqtt.tls.${key}: set, but ${why}`);
   }
-  if ((m.tls.cert_file === "") !== (m.tls.key_file === "")) {
+  if ((mqtt.tls.cert_file === "") !== (mqtt.tls.key_file === "")) {
     throw new ConfigError("config: mqtt.tls.cert_file and mqtt.tls.key_file: set both or neither");
   }
   const tls: BridgeSettings["tls"] = {};
-  if (m.tls.ca_file) tls.ca = readPem("mqtt.tls.ca_file", m.tls.ca_file);
-  if (m.tls.cert_file) tls.cert = readPem("mqtt.tls.cert_file", m.tls.cert_file);
-  if (m.tls.key_file) tls.key = readPem("mqtt.tls.key_file", m.tls.key_file);
+  if (mqtt.tls.ca_file) tls.ca = readPem("mqtt.tls.ca_file", mqtt.tls.ca_file);
+  if (mqtt.tls.cert_file) tls.cert = readPem("mqtt.tls.cert_file", mqtt.tls.cert_file);
+  if (mqtt.tls.key_file) tls.key = readPem("mqtt.tls.key_file", mqtt.tls.key_file);
   return {
-    url: m.url === "" ? undefined : m.url,
-    eventsTopic: m.events_topic,
-    activityTopic: m.activity_topic,
+    url: mqtt.url === "" ? undefined : mqtt.url,
+    eventsTopic: mqtt.events_topic,
+    activityTopic: mqtt.activity_topic,
     activity,
-    qos: m.qos as Qos,
-    queue: m.queue,
-    username: m.username || undefined,
-    password: m.password || undefined,
+    qos: mqtt.qos as Qos,
+    queue: mqtt.queue,
+    username: mqtt.username || undefined,
+    password: mqtt.password || undefined,
     tls,
     embedded,
     limits: commandLimits(config.limits),
