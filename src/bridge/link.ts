@@ -42,7 +42,6 @@ export class BrokerLink implements Wire {
   private readonly client: MqttClient;
   private up = false;
   private subscribed = false;
-  private everUp = false;
   private connections = 0;
   private attempt = 0;
   private lastError: string | undefined;
@@ -117,8 +116,7 @@ export class BrokerLink implements Wire {
     const gen = ++this.connections;
     this.up = true;
     this.lastError = undefined;
-    if (this.everUp) this.options.reconnects.inc();
-    this.everUp = true;
+    if (gen > 1) this.options.reconnects.inc();
     const { log, topics, settings } = this.options;
     log.info("mqtt connected", { url: this.url });
     // A clean session forgets subscriptions, so every connection subscribes again.
