@@ -6,6 +6,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Socket } from "node:net";
 import { Aedes, type AuthenticateError } from "aedes";
+import { ListenError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 export interface EmbeddedBroker {
@@ -54,10 +55,7 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
     });
   } catch (err) {
     await new Promise<void>((r) => broker.close(() => r()));
-    const e = err as NodeJS.ErrnoException;
-    // Worded without "in use": the serve command reads that phrase as its own HTTP port being taken.
-    const why = e.code === "EADDRINUSE" ? "another process holds that address" : e.message;
-    throw new Error(`mqtt.embedded.listen: cannot listen on ${where}: ${why}`);
+    throw ListenError.from("mqtt.embedded.listen", where, err);
   }
   server.on("error", (err) => o.log.error("mqtt embedded: listener failed", { error: err.message }));
   const addr = server.address();

@@ -3,8 +3,7 @@
  * (and coming back from other instances). Payloads come from anyone who can publish to the broker,
  * so every field is checked and nothing here throws.
  */
-import type { Activity, ActivityName } from "../hub/activity.ts";
-import { ActivityType } from "../hub/activity.ts";
+import { ACTIVITY_NAMES, type Activity, type ActivityName, isActivityName } from "../hub/activity.ts";
 import {
   type CommandLimits,
   checkRequestSize,
@@ -33,7 +32,7 @@ export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventRes
   };
 }
 
-/** The activity JSON of PROTOCOL.md: type by name, time as a string of nanoseconds, the sender's id. */
+/** The activity JSON (docs/protocol.md, "Activity out"): type by name, time as a string of nanoseconds, the sender's id. */
 export function encodeActivity(a: Activity, server: string): string {
   return JSON.stringify({ type: a.type, uid: a.uid, rid: a.rid, time: a.time, server });
 }
@@ -45,8 +44,6 @@ export interface RemoteActivity {
   time: bigint;
   server: string;
 }
-
-const NAMES = Object.keys(ActivityType) as Array<keyof typeof ActivityType>;
 
 /**
  * Activity read back from the broker (ours or another instance's). Accepts what proto3 JSON
@@ -61,13 +58,14 @@ export function parseActivity(payload: Uint8Array): RemoteActivity | undefined {
   }
   if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
   const { type, uid, rid, time, server } = o as Record<string, unknown>;
-  const name = typeof type === "number" ? NAMES[type] : type;
-  if (typeof name !== "string" || name === "UNSPECIFIED" || !Object.hasOwn(ActivityType, name)) return undefined;
+  // Wire numbers start at 1: 0 is UNSPECIFIED, which is no activity.
+  const name = typeof type === "number" ? ACTIVITY_NAMES[type - 1] : type;
+  if (!isActivityName(name)) return undefined;
   if (typeof uid !== "string" || (rid !== undefined && typeof rid !== "string")) return undefined;
   if (server !== undefined && typeof server !== "string") return undefined;
   let ns: bigint;
   if (typeof time === "string" && /^\d{1,20}$/.test(time)) ns = BigInt(time);
   else if (typeof time === "number" && Number.isFinite(time) && time >= 0) ns = BigInt(Math.round(time));
   else return undefined;
-  return { type: name as ActivityName, uid, rid: rid ?? "", time: ns, server: server ?? "" };
+  return { type: name, uid, rid: rid ?? "", time: ns, server: server ?? "" };
 }

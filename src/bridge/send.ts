@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { connect, type IClientOptions } from "mqtt";
-import { brokerAddress, type Qos, showUrl } from "./settings.ts";
+import { BROKER_SCHEMES, brokerAddress, brokerScheme, type Qos, showUrl } from "./settings.ts";
 
 export interface OutgoingEvent {
   uid?: string;
@@ -31,25 +31,17 @@ export class SendError extends Error {
   override name = "SendError";
 }
 
-const SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"];
-
-/** The Event JSON of comet-events.md; uid and rid only when given (JSON.stringify leaves out undefined). */
+/** The Event JSON (docs/protocol.md, "Events in"); uid and rid only when given (JSON.stringify leaves out undefined). */
 export function encodeEvent(e: OutgoingEvent): string {
   return JSON.stringify({ uid: e.uid, rid: e.rid, evt: e.evt });
 }
 
 export function sendEvent(url: string, topic: string, event: OutgoingEvent, opts: SendOptions = {}): Promise<void> {
   const shown = showUrl(url);
-  let scheme: string;
-  try {
-    scheme = new URL(url).protocol;
-  } catch {
-    scheme = "";
-  }
-  if (!SCHEMES.includes(scheme)) {
+  if (!brokerScheme(url)) {
     return Promise.reject(
       new SendError(
-        `mqtt: expected a broker URL like mqtt://127.0.0.1:1883 (mqtt, mqtts, ws, wss), got ${JSON.stringify(shown)}`,
+        `mqtt: expected a broker URL like mqtt://127.0.0.1:1883 (${BROKER_SCHEMES.join(", ")}), got ${JSON.stringify(shown)}`,
       ),
     );
   }

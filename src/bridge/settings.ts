@@ -6,18 +6,24 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import type { ActivityName } from "../hub/activity.ts";
+import { ACTIVITY_NAMES, type ActivityName, isActivityName } from "../hub/activity.ts";
 import { type CommandLimits, commandLimits } from "../protocol/commands.ts";
 
-export const ACTIVITY_NAMES = [
-  "ONLINE",
-  "OFFLINE",
-  "HEARD",
-  "ENTER_ROOM",
-  "LEAVE_ROOM",
-] as const satisfies readonly ActivityName[];
-const SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"];
-const TLS_SCHEMES = ["mqtts:", "wss:"];
+/** The broker URL schemes mqtt.js connects with: the bridge and `comet publish --mqtt` accept the same. */
+export const BROKER_SCHEMES = ["mqtt", "mqtts", "ws", "wss"] as const;
+export type BrokerScheme = (typeof BROKER_SCHEMES)[number];
+const TLS_SCHEMES: readonly BrokerScheme[] = ["mqtts", "wss"];
+
+/** The scheme of a URL when it is a broker's, else undefined (a URL of another scheme, or no URL). */
+export function brokerScheme(url: string): BrokerScheme | undefined {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol.slice(0, -1);
+  } catch {
+    return undefined;
+  }
+  return BROKER_SCHEMES.find((s) => s === protocol);
+}
 
 export type Qos = 0 | 1 | 2;
 
@@ -43,72 +49,68 @@ const fail = (key: string, expected: string, got: unknown): never => {
 
 /** undefined when the bridge is off (neither mqtt.url nor mqtt.embedded.listen set). */
 export function bridgeSettings(config: Config): BridgeSettings | undefined {
-  const m = config.mqtt;
+  const mqtt = config.mqtt;
   const activity = new Set<ActivityName>();
-  for (const name of m.activity) {
-    if (!(ACTIVITY_NAMES as readonly string[]).includes(name))
-      fail("mqtt.activity", `names from ${ACTIVITY_NAMES.join(", ")}`, name);
-    activity.add(name as ActivityName);
+  for (const name of mqtt.activity) {
+    if (!isActivityName(name)) return fail("mqtt.activity", `names from ${ACTIVITY_NAMES.join(", ")}`, name);
+    activity.add(name);
   }
-  if (m.qos > 2) fail("mqtt.qos", "0, 1 or 2", m.qos);
-  checkTopic("mqtt.events_topic", m.events_topic);
-  checkTopic("mqtt.activity_topic", m.activity_topic);
-  if (m.events_topic === m.activity_topic) {
+  if (mqtt.qos > 2) fail("mqtt.qos", "0, 1 or 2", mqtt.qos);
+  checkTopic("mqtt.events_topic", mqtt.events_topic);
+  checkTopic("mqtt.activity_topic", mqtt.activity_topic);
+  if (mqtt.events_topic === mqtt.activity_topic) {
     throw new ConfigError(
-      `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(m.events_topic)})`,
+      `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(mqtt.events_topic)})`,
     );
   }
-  const embedded = m.embedded.listen === "" ? undefined : parseListen("mqtt.embedded.listen", m.embedded.listen);
-  if (embedded && m.url !== "") {
+  const embedded = mqtt.embedded.listen === "" ? undefined : parseListen("mqtt.embedded.listen", mqtt.embedded.listen);
+  if (embedded && mqtt.url !== "") {
     throw new ConfigError(
       "config: mqtt.url and mqtt.embedded.listen are both set: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
     );
   }
-  const tlsKeys = { ca_file: m.tls.ca_file, cert_file: m.tls.cert_file, key_file: m.tls.key_file };
+  const tlsKeys = { ca_file: mqtt.tls.ca_file, cert_file: mqtt.tls.cert_file, key_file: mqtt.tls.key_file };
   const tlsSet = Object.entries(tlsKeys).filter(([, v]) => v !== "");
-  if (m.url === "" && !embedded) {
+  if (mqtt.url === "" && !embedded) {
     return undefined;
   }
-  let scheme = "mqtt:";
-  if (m.url !== "") {
+  let scheme: BrokerScheme = "mqtt";
+  if (mqtt.url !== "") {
     let u: URL;
     try {
-      u = new URL(m.url);
+      u = new URL(mqtt.url);
     } catch {
-      return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', m.url);
+      return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', mqtt.url);
     }
-    if (!SCHEMES.includes(u.protocol) || u.hostname === "") {
-      fail(
-        "mqtt.url",
-        `a URL like "mqtt://127.0.0.1:1883" (schemes: ${SCHEMES.map((s) => s.slice(0, -1)).join(", ")})`,
-        m.url,
-      );
+    const given = brokerScheme(mqtt.url);
+    if (!given || u.hostname === "") {
+      return fail("mqtt.url", `a URL like "mqtt://127.0.0.1:1883" (schemes: ${BROKER_SCHEMES.join(", ")})`, mqtt.url);
     }
-    scheme = u.protocol;
+    scheme = given;
   }
   if (tlsSet.length > 0 && !TLS_SCHEMES.includes(scheme)) {
     const [key] = tlsSet[0] as [string, string];
     const why = embedded
       ? "the embedded broker speaks plain mqtt:// (put a TLS proxy in front of it)"
-      : `mqtt.url is ${scheme}// (no TLS): use mqtts:// or wss://`;
+      : `mqtt.url is ${scheme}:// (no TLS): use mqtts:// or wss://`;
     throw new ConfigError(`config: mqtt.tls.${key}: set, but ${why}`);
   }
-  if ((m.tls.cert_file === "") !== (m.tls.key_file === "")) {
+  if ((mqtt.tls.cert_file === "") !== (mqtt.tls.key_file === "")) {
     throw new ConfigError("config: mqtt.tls.cert_file and mqtt.tls.key_file: set both or neither");
   }
   const tls: BridgeSettings["tls"] = {};
-  if (m.tls.ca_file) tls.ca = readPem("mqtt.tls.ca_file", m.tls.ca_file);
-  if (m.tls.cert_file) tls.cert = readPem("mqtt.tls.cert_file", m.tls.cert_file);
-  if (m.tls.key_file) tls.key = readPem("mqtt.tls.key_file", m.tls.key_file);
+  if (mqtt.tls.ca_file) tls.ca = readPem("mqtt.tls.ca_file", mqtt.tls.ca_file);
+  if (mqtt.tls.cert_file) tls.cert = readPem("mqtt.tls.cert_file", mqtt.tls.cert_file);
+  if (mqtt.tls.key_file) tls.key = readPem("mqtt.tls.key_file", mqtt.tls.key_file);
   return {
-    url: m.url === "" ? undefined : m.url,
-    eventsTopic: m.events_topic,
-    activityTopic: m.activity_topic,
+    url: mqtt.url === "" ? undefined : mqtt.url,
+    eventsTopic: mqtt.events_topic,
+    activityTopic: mqtt.activity_topic,
     activity,
-    qos: m.qos as Qos,
-    queue: m.queue,
-    username: m.username || undefined,
-    password: m.password || undefined,
+    qos: mqtt.qos as Qos,
+    queue: mqtt.queue,
+    username: mqtt.username || undefined,
+    password: mqtt.password || undefined,
     tls,
     embedded,
     limits: commandLimits(config.limits),
@@ -142,7 +144,7 @@ export function showUrl(url: string): string {
 }
 
 export interface BrokerAddress {
-  protocol: "mqtt" | "mqtts" | "ws" | "wss";
+  protocol: BrokerScheme;
   hostname: string;
   host: string;
   port?: number;
@@ -157,7 +159,7 @@ export interface BrokerAddress {
  */
 export function brokerAddress(url: string): BrokerAddress {
   const u = new URL(url);
-  const protocol = u.protocol.slice(0, -1) as BrokerAddress["protocol"];
+  const protocol = u.protocol.slice(0, -1) as BrokerScheme;
   const hostname = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
   const a: BrokerAddress = { protocol, hostname, host: hostname };
   if (u.port !== "") a.port = Number(u.port);

@@ -3,7 +3,7 @@
  * follows one room, answers heartbeat probes, and reconnects on loss. Browsers, Bun and Deno: it
  * uses nothing but the WebSocket, timer and atob globals they share.
  */
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay } from "../protocol/backoff.ts";
 import { Emitter } from "./emitter.ts";
 import { jwtExpiryMs } from "./jwt.ts";
 import {

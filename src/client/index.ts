@@ -1,7 +1,7 @@
 /** The Comet client SDK: `import CometClient from "comet/client"` or `import { CometClient } from ...`. */
 import { CometClient } from "./client.ts";
 
-export { type BackoffOptions, backoffDelay } from "./backoff.ts";
+export { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
 export { CometClient } from "./client.ts";
 export {
   ABNORMAL_CODE,

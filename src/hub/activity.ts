@@ -9,6 +9,15 @@ export const ActivityType = {
 } as const;
 export type ActivityName = Exclude<keyof typeof ActivityType, "UNSPECIFIED">;
 
+/** Every activity name, in wire-number order (ONLINE, number 1, first): ActivityType without UNSPECIFIED. */
+export const ACTIVITY_NAMES: readonly ActivityName[] = (
+  Object.keys(ActivityType) as Array<keyof typeof ActivityType>
+).filter((name): name is ActivityName => name !== "UNSPECIFIED");
+
+export function isActivityName(name: unknown): name is ActivityName {
+  return typeof name === "string" && (ACTIVITY_NAMES as readonly string[]).includes(name);
+}
+
 export interface Activity {
   type: ActivityName;
   uid: string;

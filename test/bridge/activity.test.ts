@@ -1,4 +1,4 @@
-/** User activity out to the broker: every type, in the order PROTOCOL.md requires, filtered by mqtt.activity. */
+/** User activity out to the broker: every type, in the order docs/protocol.md requires, filtered by mqtt.activity. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";

@@ -71,7 +71,7 @@ test("with mqtt.username and mqtt.password, the embedded broker lets in only cli
 test("a taken port stops the start with a message naming the key; stop() frees the port", async () => {
   const port = server.bridge!.embedded!.port;
   await expect(startComet(`mqtt: {embedded: {listen: "127.0.0.1:${port}"}}`)).rejects.toThrow(
-    `mqtt.embedded.listen: cannot listen on 127.0.0.1:${port}: another process holds that address`,
+    `mqtt.embedded.listen: cannot listen on 127.0.0.1:${port}: address in use`,
   );
   const first = await startComet(`mqtt: {embedded: {listen: "127.0.0.1:0"}}`);
   const freed = first.bridge!.embedded!.port;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { backoffMs } from "../../src/bridge/mqtt.ts";
+import { reconnectDelay as backoffMs } from "../../src/bridge/link.ts";
 import { BoundedQueue } from "../../src/bridge/queue.ts";
 import { RateLimitedWarn } from "../../src/bridge/ratelog.ts";
 import { createLogger } from "../../src/log.ts";

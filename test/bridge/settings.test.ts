@@ -11,7 +11,7 @@ describe("mqtt config", () => {
     expect(settings("mqtt: {qos: 1}")).toBeUndefined();
   });
 
-  test("defaults follow PROTOCOL.md", () => {
+  test("defaults follow docs/protocol.md", () => {
     const s = settings("mqtt: {url: 'mqtt://127.0.0.1:1883'}")!;
     expect(s.url).toBe("mqtt://127.0.0.1:1883");
     expect(s.eventsTopic).toBe("comet/events");

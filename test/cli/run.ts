@@ -117,7 +117,7 @@ export async function run(cli: Cli, args: string[], opts: RunOptions = {}): Prom
   return { code, stdout, stderr };
 }
 
-/** A failure as PROTOCOL.md wants it: one line on stderr, no stack trace. */
+/** A failure as docs/protocol.md wants it: one line on stderr, no stack trace. */
 export function oneLine(stderr: string): string {
   const lines = stderr.split("\n").filter((l) => l !== "");
   if (lines.length !== 1) throw new Error(`expected one line on stderr, got ${lines.length}:\n${stderr}`);

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { backoffDelay } from "../../src/client/backoff.ts";
+import { backoffDelay } from "../../src/protocol/backoff.ts";
 
 const o = { base: 100, max: 5000 };
 

@@ -145,7 +145,7 @@ describe("HTTP API", () => {
     await expectError(await post("/comet/Comet/Broadcast", stream), 413, "comet.body_too_large");
   });
 
-  test("when several errors apply, PROTOCOL.md's order decides: 404, 405, 401, 413 body, 400, 413 evt", async () => {
+  test("when several errors apply, docs/protocol.md's order decides: 404, 405, 401, 413 body, 400, 413 evt", async () => {
     await expectError(await post("/comet/Comet/Nope", null, {}, "GET"), 404, "comet.not_found");
     await expectError(await post("/comet/Comet/Publish", null, {}, "GET"), 405, "comet.method_not_allowed");
     await expectError(await post("/comet/Comet/Publish", "x".repeat(5000), {}), 401, "comet.unauthorized");

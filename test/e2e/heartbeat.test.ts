@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client, connect, startTest, token, waitFor } from "../helpers.ts";
 
-// A short interval so that the rules of PROTOCOL.md play out in a fraction of a second.
+// A short interval so that the rules of docs/protocol.md play out in a fraction of a second.
 const INTERVAL = 200;
 let server: Awaited<ReturnType<typeof startTest>>;
 beforeAll(async () => {

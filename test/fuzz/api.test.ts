@@ -30,7 +30,7 @@ const request = fc.record({
   body,
 });
 
-test("every request gets 200 or a go-micro JSON error of PROTOCOL.md, and the server goes on", async () => {
+test("every request gets 200 or a go-micro JSON error of docs/protocol.md, and the server goes on", async () => {
   const watcher = await connect(server, "watcher");
   const runs = fc.sample(request, 400);
   const statuses = new Map<number, number>();

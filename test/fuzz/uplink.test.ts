@@ -46,7 +46,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-test("random uplinks on live sessions end in a PROTOCOL.md close code or nothing, and never hurt a bystander", async () => {
+test("random uplinks on live sessions end in a docs/protocol.md close code or nothing, and never hurt a bystander", async () => {
   const bystander = await connect(server, "bystander", { rid: "fuzz" });
   let tried = 0;
   const samples = fc.sample(
@@ -61,7 +61,7 @@ test("random uplinks on live sessions end in a PROTOCOL.md close code or nothing
     const clients = await Promise.all(batch.map((_, j) => connect(server, `fz-${i + j}`, { rid: "fuzz" })));
     for (const [j, text] of batch.entries()) clients[j]?.send(text);
     tried += batch.length;
-    // Every client either stays or is closed with a code of PROTOCOL.md.
+    // Every client either stays or is closed with a code of docs/protocol.md.
     await Bun.sleep(30);
     for (const c of clients) {
       if (c.closeInfo) expect(PROTOCOL_CODES.has(c.closeInfo.code)).toBe(true);

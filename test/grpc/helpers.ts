@@ -57,7 +57,7 @@ export function grpcClient(server: TestServer, options: Record<string, unknown> 
 export interface Ended {
   code: number;
   details: string;
-  /** The close code of PROTOCOL.md, from trailing metadata comet-code. */
+  /** The close code of docs/protocol.md, from trailing metadata comet-code. */
   cometCode: number | undefined;
 }
 

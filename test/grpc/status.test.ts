@@ -1,4 +1,4 @@
-/** Every close code of PROTOCOL.md as the gRPC status that ends a Subscribe stream, with comet-code. */
+/** Every close code of docs/protocol.md as the gRPC status that ends a Subscribe stream, with comet-code. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { status } from "@grpc/grpc-js";
 import { connect, token, waitFor } from "../helpers.ts";

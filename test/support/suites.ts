@@ -14,6 +14,8 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/client/backoff.test.ts": "a pure function: no server",
   "test/bridge/event.test.ts": "pure functions: no server",
   "test/bridge/queue.test.ts": "pure functions: no server",
+  "test/bridge/cluster-rule.test.ts": "a pure function: no server",
+  "test/bridge/outbox.test.ts": "against a fake connection: no server",
   "test/bridge/settings.test.ts": "config parsing: no server",
   "test/bridge/send.test.ts": "the CLI's MQTT sender against a broker: no comet server",
   "test/soak/": "measures the server's heap (Bun.gc) and reads its admission table, in process",

@@ -1,0 +1,62 @@
+/**
+ * Activity read back from the broker, this instance's own and the others': counted by outcome,
+ * and another instance's newer ONLINE for a uid held here closes the local session (the rule is
+ * cluster-rule.ts). The rule compares ONLINE times, so the local ones are remembered here.
+ */
+import type { Counter } from "../http/metrics.ts";
+import type { Activity } from "../hub/activity.ts";
+import type { Hub } from "../hub/hub.ts";
+import type { Session } from "../hub/session.ts";
+import type { Logger } from "../log.ts";
+import { Close } from "../protocol/codes.ts";
+import { judgeRemoteActivity } from "./cluster-rule.ts";
+import { parseActivity } from "./event.ts";
+import { RateLimitedWarn } from "./ratelog.ts";
+
+export interface ActivityInOptions {
+  hub: Pick<Hub, "sessions" | "kick">;
+  topic: string;
+  /** This instance's id: its own activity comes back with it. */
+  server: string;
+  /** By outcome: own, ignored, kept, replaced, invalid. */
+  received: Counter;
+  log: Logger;
+}
+
+export class ActivityIn {
+  /** Each session's ONLINE time: the exact number the other instances compare theirs with. */
+  private readonly onlineAt = new WeakMap<Session, bigint>();
+  private readonly invalid: RateLimitedWarn;
+
+  constructor(private readonly options: ActivityInOptions) {
+    this.invalid = new RateLimitedWarn(options.log, "mqtt: activity from the broker not understood");
+  }
+
+  /** Activity of a session here, as the hub emits it: its ONLINE time is remembered. */
+  noteLocal(a: Activity): void {
+    if (a.type !== "ONLINE") return;
+    const session = this.options.hub.sessions.get(a.uid);
+    if (session) this.onlineAt.set(session, BigInt(a.time));
+  }
+
+  receive(payload: Buffer): void {
+    const { hub, topic, server, received, log } = this.options;
+    const a = parseActivity(payload);
+    if (!a) {
+      received.inc({ outcome: "invalid" });
+      this.invalid.warn({ topic, bytes: payload.byteLength });
+      return;
+    }
+    const session = hub.sessions.get(a.uid);
+    // A session that logged in before the bridge listened has no ONLINE time: its birth (ms) stands in.
+    const localOnline = session && (this.onlineAt.get(session) ?? BigInt(session.birth) * 1_000_000n);
+    const outcome = judgeRemoteActivity(a, server, localOnline);
+    received.inc({ outcome });
+    if (outcome === "kept") {
+      log.info("session kept: an older ONLINE from another instance", { uid: a.uid, server: a.server });
+    } else if (outcome === "replaced") {
+      log.info("session replaced by another instance", { uid: a.uid, server: a.server });
+      hub.kick(a.uid, Close.Replaced, "replaced by a newer session of the same uid on another instance");
+    }
+  }
+}
