@@ -15,7 +15,8 @@ export interface ConnectInfo {
   forwardedFor: string | null;
 }
 
-export type RefusalReason = "draining" | "origin" | "connect_rate" | "max_connections";
+/** Past limits.max_connections is decided once the socket exists (Gateway.open closes it 4503). */
+export type RefusalReason = "draining" | "origin" | "connect_rate";
 
 export interface Refusal {
   reason: RefusalReason;

@@ -15,7 +15,6 @@ const GRPC_REFUSAL: Record<RefusalReason, { close: number; reason: string } | { 
   draining: { close: Close.GoingAway, reason: "server shutting down" },
   origin: { close: Close.Forbidden, reason: "origin not allowed" },
   connect_rate: { status: status.RESOURCE_EXHAUSTED },
-  max_connections: { close: Close.Overloaded, reason: "too many connections" },
 };
 
 /** "127.0.0.1:5000", "::1:5000" (grpc-js writes IPv6 without brackets) → the address. */

@@ -16,7 +16,6 @@ const HTTP_REFUSAL: Record<RefusalReason, { status: number; id: string; headers?
   draining: { status: 503, id: "shutting_down" },
   origin: { status: 403, id: "forbidden_origin" },
   connect_rate: { status: 429, id: "too_many_connects", headers: { "retry-after": "1" } },
-  max_connections: { status: 503, id: "overloaded" },
 };
 
 export function refusalResponse(r: Refusal): Response {
