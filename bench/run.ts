@@ -12,58 +12,18 @@
  * generator process, default 10000) · --concurrency N (handshakes in flight per generator) ·
  * --cpu-prof DIR (each server writes a Bun CPU profile there when it stops; see bench/prof-top.ts).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { join, resolve } from "node:path";
 import type { Ctx, Result } from "./lib/harness.ts";
+import { parseArgs, type ResultName, type ScenarioName } from "./lib/options.ts";
 import { killAll, pinSelf } from "./lib/procs.ts";
 import { connectScenario } from "./scenarios/connect.ts";
-import { type FanoutParams, fanoutScenario } from "./scenarios/fanout.ts";
-import { type MqttParams, mqttScenario } from "./scenarios/mqtt.ts";
+import { fanoutScenario } from "./scenarios/fanout.ts";
+import { mqttScenario } from "./scenarios/mqtt.ts";
 import { lightScenario } from "./scenarios/light.ts";
 import { stormScenario } from "./scenarios/storm.ts";
-import { type UnicastParams, unicastScenario } from "./scenarios/unicast.ts";
-
-interface Profile {
-  name: string;
-  connect: number;
-  fanout: FanoutParams;
-  unicast: UnicastParams;
-  storm: number;
-  mqtt: MqttParams;
-}
-
-export const PROFILES: Record<string, Profile> = {
-  tiny: {
-    name: "tiny",
-    connect: 20,
-    fanout: { clients: 20, broadcasts: 5, inflight: 4, lightBroadcasts: 3, lightRate: 10 },
-    unicast: { clients: 20, publishes: 200, connections: 4, rate: 1000, seconds: 0.3 },
-    storm: 20,
-    mqtt: { clients: 20, events: 200 },
-  },
-  quick: {
-    name: "quick",
-    connect: 5000,
-    fanout: { clients: 5000, broadcasts: 200, inflight: 4, lightBroadcasts: 20, lightRate: 10 },
-    unicast: { clients: 2000, publishes: 50_000, connections: 32, rate: 25_000, seconds: 2 },
-    storm: 5000,
-    mqtt: { clients: 2000, events: 50_000 },
-  },
-  full: {
-    name: "full",
-    connect: 19_000,
-    fanout: { clients: 10_000, broadcasts: 200, inflight: 4, lightBroadcasts: 50, lightRate: 10 },
-    unicast: { clients: 10_000, publishes: 200_000, connections: 32, rate: 25_000, seconds: 5 },
-    storm: 10_000,
-    mqtt: { clients: 10_000, events: 200_000 },
-  },
-};
-
-const SCENARIOS = ["connect", "fanout", "unicast", "storm", "mqtt-ingest"] as const;
-type ScenarioName = (typeof SCENARIOS)[number];
-/** What the scenarios report: fanout reports its light phase as a result of its own. */
-type ResultName = ScenarioName | "fanout-light" | "unicast-paced";
+import { unicastScenario } from "./scenarios/unicast.ts";
 
 /** Which run of several is the better one, per scenario. */
 const BEST: Record<ResultName, { metric: string; higher: boolean }> = {
@@ -75,66 +35,6 @@ const BEST: Record<ResultName, { metric: string; higher: boolean }> = {
   storm: { metric: "back_s", higher: false },
   "mqtt-ingest": { metric: "events_per_s", higher: true },
 };
-
-interface Args {
-  profile: Profile;
-  only: ScenarioName[];
-  repeat: number;
-  out: string;
-  floor: boolean;
-  logLevel: string;
-  perGen: number;
-  concurrency: number;
-  cpuProf?: string;
-  runtime: "bun" | "deno";
-}
-
-function parseArgs(argv: string[]): Args {
-  const root = resolve(import.meta.dir, "..");
-  const a: Args = {
-    profile: PROFILES.quick as Profile,
-    only: [...SCENARIOS],
-    repeat: 1,
-    out: join(root, "bench", "results"),
-    floor: true,
-    logLevel: "warn",
-    perGen: 10_000,
-    concurrency: 256,
-    runtime: "bun",
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i];
-    const next = (): string => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${v} needs a value`);
-      return x;
-    };
-    if (v === "--full") a.profile = PROFILES.full as Profile;
-    else if (v === "--tiny") a.profile = PROFILES.tiny as Profile;
-    else if (v === "--quick") a.profile = PROFILES.quick as Profile;
-    else if (v === "--only") {
-      a.only = next()
-        .split(",")
-        .map((s) => (s === "mqtt" ? "mqtt-ingest" : s)) as ScenarioName[];
-      for (const s of a.only) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s}`);
-    } else if (v === "--repeat") a.repeat = Math.max(1, Number(next()));
-    else if (v === "--out") a.out = resolve(next());
-    else if (v === "--no-floor") a.floor = false;
-    else if (v === "--log-level") a.logLevel = next();
-    else if (v === "--per-gen") a.perGen = Number(next());
-    else if (v === "--concurrency") a.concurrency = Number(next());
-    else if (v === "--cpu-prof") a.cpuProf = resolve(next());
-    else if (v === "--runtime") {
-      const r = next();
-      if (r !== "bun" && r !== "deno") throw new Error(`--runtime: expected bun or deno, got ${r}`);
-      a.runtime = r;
-    } else if (v === "--help" || v === "-h") {
-      console.log(readFileSync(import.meta.path, "utf8").split("*/")[0]);
-      process.exit(0);
-    } else throw new Error(`unknown option ${v}`);
-  }
-  return a;
-}
 
 type Cell = number | string | null | undefined;
 
