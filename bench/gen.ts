@@ -8,7 +8,8 @@ import { runPosts } from "./lib/http.ts";
 import { signToken } from "./lib/jwt.ts";
 import { runMqttPublish } from "./lib/mqtt.ts";
 import { type Request, serveRequests } from "./lib/rpc.ts";
-import { clientFrame, Pool } from "./lib/wsclients.ts";
+import { Pool } from "./lib/wsclients.ts";
+import { clientFrame } from "./lib/wsframes.ts";
 
 /** What a publish request carries: a room broadcast, a floor publish, or a Publish to a random user. */
 export type BodySpec =

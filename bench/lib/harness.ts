@@ -1,5 +1,5 @@
 /** What the scenarios share: generators, subscribers spread over them, waiting, merged statistics. */
-import type { ConnectResult, RecvStats } from "./wsclients.ts";
+import type { ConnectResult, RecvStats } from "./wsreports.ts";
 import { nowUs, sleep } from "./clock.ts";
 import { Hist } from "./hist.ts";
 import { cpuBusySeconds, cpuSeconds, type Generator, startGenerator, stopProcess } from "./procs.ts";

@@ -7,39 +7,12 @@
 import type { Socket, SocketHandler } from "bun";
 import { nowUs } from "./clock.ts";
 import { readEvt } from "./evt.ts";
-import { Hist, type SparseHist } from "./hist.ts";
+import { Hist } from "./hist.ts";
+import { CLOSE_FRAME, CRLFCRLF, HB_REPLY } from "./wsframes.ts";
+import type { ConnectResult, RecvStats } from "./wsreports.ts";
 
 const Phase = { Connecting: 0, Handshake: 1, Open: 2, Closed: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
-
-/** A masked client text frame (mask key 0, so the payload bytes stay as they are). */
-export function clientFrame(text: string): Uint8Array {
-  const payload = Buffer.from(text);
-  const n = payload.length;
-  const head = n < 126 ? 6 : n < 65536 ? 8 : 14;
-  const out = Buffer.alloc(head + n);
-  out[0] = 0x81;
-  if (n < 126) out[1] = 0x80 | n;
-  else if (n < 65536) {
-    out[1] = 0x80 | 126;
-    out.writeUInt16BE(n, 2);
-  } else {
-    out[1] = 0x80 | 127;
-    out.writeBigUInt64BE(BigInt(n), 2);
-  }
-  // bytes head-4 .. head-1: the mask key, left 0.
-  payload.copy(out, head);
-  return out;
-}
-
-const HB_REPLY = clientFrame('{"t":"HB"}');
-const CLOSE_FRAME = (() => {
-  const f = Buffer.alloc(8);
-  f[0] = 0x88;
-  f[1] = 0x82;
-  f.writeUInt16BE(1000, 6);
-  return f;
-})();
 
 interface Client {
   i: number;
@@ -64,30 +37,6 @@ export interface PoolOptions {
    */
   localAddresses?: string[];
 }
-
-export interface RecvStats {
-  received: number;
-  bad: number;
-  first_us: number;
-  last_us: number;
-  hist: SparseHist;
-  /** Per seq (when tracked): deliveries and the latest delivery's latency in µs. */
-  seq_count: number[];
-  seq_max_us: number[];
-  closes: Record<string, number>;
-  hb_probes: number;
-}
-
-export interface ConnectResult {
-  upgraded: number;
-  failed: number;
-  retries: number;
-  t0_us: number;
-  t1_us: number;
-  statuses: Record<string, number>;
-}
-
-const CRLFCRLF = Buffer.from("\r\n\r\n");
 
 export class Pool {
   readonly clients: Client[] = [];

@@ -6,7 +6,7 @@
  */
 import type { PostResult } from "../lib/http.ts";
 import { type Ctx, Gens, gensFor, Meter, nowUs, type Result, round, waitFor } from "../lib/harness.ts";
-import type { ConnectResult } from "../lib/wsclients.ts";
+import type { ConnectResult } from "../lib/wsreports.ts";
 import { awaitDeliveries, EVT_BYTES, ROOM, startTarget } from "./common.ts";
 
 export async function stormScenario(ctx: Ctx, n: number): Promise<Result> {
