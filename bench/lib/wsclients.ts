@@ -7,9 +7,9 @@
 import type { Socket, SocketHandler } from "bun";
 import { nowUs } from "./clock.ts";
 import { readEvt } from "./evt.ts";
-import { Hist } from "./hist.ts";
+import { Received } from "./received.ts";
 import { CLOSE_FRAME, CRLFCRLF, HB_REPLY } from "./wsframes.ts";
-import type { ConnectResult, RecvStats } from "./wsreports.ts";
+import type { ConnectResult } from "./wsreports.ts";
 
 const Phase = { Connecting: 0, Handshake: 1, Open: 2, Closed: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
@@ -38,19 +38,9 @@ export interface PoolOptions {
   localAddresses?: string[];
 }
 
-export class Pool {
+export class Pool extends Received {
   readonly clients: Client[] = [];
   private readonly request: Uint8Array;
-  // receive statistics
-  hist = new Hist();
-  received = 0;
-  bad = 0;
-  firstUs = 0;
-  lastUs = 0;
-  seqCount = new Uint32Array(0);
-  seqMax = new Float64Array(0);
-  closes = new Map<number, number>();
-  hbProbes = 0;
   // connect bookkeeping
   private open = 0;
   private failed = 0;
@@ -63,6 +53,7 @@ export class Pool {
   private readonly evt = { seq: 0, t: 0 };
 
   constructor(private readonly o: PoolOptions) {
+    super();
     for (let i = 0; i < o.count; i++)
       this.clients.push({ i, sock: undefined, phase: Phase.Closed, rest: null, pending: null, attempts: 0 });
     this.request = Buffer.from(
@@ -73,33 +64,6 @@ export class Pool {
 
   get upgraded(): number {
     return this.open;
-  }
-
-  /** Starts tracking deliveries afresh; seqs below `seqs` get per-broadcast counts. */
-  resetStats(seqs: number): void {
-    this.hist.reset();
-    this.received = 0;
-    this.bad = 0;
-    this.firstUs = 0;
-    this.lastUs = 0;
-    this.seqCount = new Uint32Array(seqs);
-    this.seqMax = new Float64Array(seqs);
-    this.closes.clear();
-    this.hbProbes = 0;
-  }
-
-  stats(): RecvStats {
-    return {
-      received: this.received,
-      bad: this.bad,
-      first_us: this.firstUs,
-      last_us: this.lastUs,
-      hist: this.hist.toSparse(),
-      seq_count: [...this.seqCount],
-      seq_max_us: [...this.seqMax],
-      closes: Object.fromEntries(this.closes),
-      hb_probes: this.hbProbes,
-    };
   }
 
   /** Connects every client not open, at most `concurrency` handshakes at a time. */
