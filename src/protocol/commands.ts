@@ -133,13 +133,10 @@ export function readCommand(kind: CommandKind, request: unknown, limits: Command
  */
 export function readEvent(event: unknown, limits: CommandLimits): CommandRead<Delivery> {
   if (!isObject(event)) return refuse("bad_request", `event must be an object, got ${kindOf(event)}`);
-  let uid: string;
-  try {
-    uid = text(event, "uid");
-  } catch (err) {
-    return refuse("bad_request", (err as Error).message);
-  }
-  return uid !== "" ? readCommand("publish", event, limits) : readCommand("broadcast", event, limits);
+  const uid = event.uid;
+  // A uid of the wrong type is refused by the publish rules, with the same words as over HTTP.
+  const publishes = uid !== undefined && uid !== null && uid !== "";
+  return publishes ? readCommand("publish", event, limits) : readCommand("broadcast", event, limits);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
