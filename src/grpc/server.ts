@@ -68,6 +68,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     Publish: boundedMethod(method("Publish"), maxBody),
     Broadcast: boundedMethod(method("Broadcast"), maxBody),
     DumpSession: boundedMethod(method("DumpSession"), maxBody),
+    Batch: boundedMethod(method("Batch"), maxBody),
   };
 
   const tcp = new TcpGuard(

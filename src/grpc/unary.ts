@@ -9,13 +9,8 @@ import { execute } from "../hub/execute.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Counter } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
-import {
-  type CommandError,
-  type CommandKind,
-  type CommandLimits,
-  readCommand,
-  requestTooLarge,
-} from "../protocol/commands.ts";
+import { type CommandError, type CommandKind, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
+import { readRequest } from "../protocol/batch.ts";
 
 type Unary = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void;
 
@@ -28,6 +23,7 @@ const STATUS_OF: Record<CommandError["code"], status> = {
   bad_request: status.INVALID_ARGUMENT,
   body_too_large: status.RESOURCE_EXHAUSTED,
   evt_too_large: status.RESOURCE_EXHAUSTED,
+  batch_too_large: status.RESOURCE_EXHAUSTED,
 };
 
 /**
@@ -62,7 +58,7 @@ export interface UnaryDeps {
   log: Logger;
 }
 
-export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | "DumpSession", Unary> {
+export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | "DumpSession" | "Batch", Unary> {
   const { hub, admin, limits, requests, log } = deps;
 
   /** The answer to one call: a reply, or a status with details. */
@@ -76,7 +72,7 @@ export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | 
       return { code: STATUS_OF[e.code], details: e.detail };
     }
     if (call.request === MALFORMED) return { code: status.INVALID_ARGUMENT, details: "malformed protobuf" };
-    const read = readCommand(kind, call.request, limits);
+    const read = readRequest(kind, call.request, limits);
     if (!read.ok) return { code: STATUS_OF[read.error.code], details: read.error.detail };
     try {
       return { reply: execute(hub, read.command) };
@@ -105,5 +101,6 @@ export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | 
     Publish: unary("Publish", "publish"),
     Broadcast: unary("Broadcast", "broadcast"),
     DumpSession: unary("DumpSession", "dump"),
+    Batch: unary("Batch", "batch"),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}. The body
+ * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, and Batch. The body
  * decodes into a command by the rules every way in shares (protocol/commands.ts); this file maps
  * the outcome onto HTTP. When several errors apply, the first of this order answers: 404, 405,
  * 401, 413 (body), 400, 413 (evt).
@@ -13,9 +13,10 @@ import {
   type CommandKind,
   commandLimits,
   parseJsonObject,
-  readCommand,
   requestTooLarge,
+  STATUS_OF_ERROR,
 } from "../protocol/commands.ts";
+import { readRequest } from "../protocol/batch.ts";
 import { errorResponse } from "../protocol/errors.ts";
 import { BodyTooLarge, readBody } from "./body.ts";
 import type { Metrics } from "./metrics.ts";
@@ -24,6 +25,7 @@ const KINDS: ReadonlyMap<string, CommandKind> = new Map([
   ["Publish", "publish"],
   ["Broadcast", "broadcast"],
   ["DumpSession", "dump"],
+  ["Batch", "batch"],
 ]);
 const PREFIX = "/comet/Comet/";
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
@@ -32,9 +34,7 @@ export function isApiPath(path: string): boolean {
   return path.startsWith(PREFIX) && KINDS.has(path.slice(PREFIX.length));
 }
 
-const STATUS_OF: Record<CommandError["code"], number> = { bad_request: 400, body_too_large: 413, evt_too_large: 413 };
-
-const refusal = (e: CommandError): Response => errorResponse(STATUS_OF[e.code], e.code, e.detail);
+const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.code], e.code, e.detail);
 
 export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; metrics: Metrics }) {
   const { config, hub, admin, metrics } = deps;
@@ -58,7 +58,7 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
     }
     const body = parseJsonObject(raw, "body", true);
     if (!body.ok) return refusal(body.error);
-    const read = readCommand(kind, body.value, limits);
+    const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
     const reply = execute(hub, read.command);
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });

@@ -2,15 +2,41 @@
  * The one place a decoded command meets the hub, for the request/answer ways in (HTTP, gRPC):
  * deliveries go through Hub.deliver, as an MQTT Event's do; a dump answers the session lists.
  */
-import type { Command } from "../protocol/commands.ts";
+import type { Batch } from "../protocol/batch.ts";
+import { type Command, STATUS_OF_ERROR } from "../protocol/commands.ts";
 import type { Hub } from "./hub.ts";
 import type { Dump } from "./session.ts";
 
-/** The answer of a command: `{}` for a delivery, the sessions for a dump. */
-export type Reply = Record<string, never> | Dump;
+/** One command's answer in a batch: `{}`, or why it was refused (its HTTP status and the words). */
+export type BatchReply = Record<string, never> | { error: { code: 400 | 413; detail: string } };
+
+/** The answer of a command: `{}` for a delivery, the sessions for a dump, a reply per command of a batch. */
+export type Reply = Record<string, never> | Dump | { replies: BatchReply[] };
+
+/** Shared by every delivered command of a batch: the answer is the same empty object. */
+const DELIVERED: Record<string, never> = Object.freeze({});
 
 export function execute(hub: Hub, cmd: Command): Reply {
-  if (cmd.kind === "dump") return hub.dump(cmd.transport);
-  hub.deliver(cmd);
-  return {};
+  switch (cmd.kind) {
+    case "dump":
+      return hub.dump(cmd.transport);
+    case "batch":
+      return { replies: executeBatch(hub, cmd) };
+    default:
+      hub.deliver(cmd);
+      return {};
+  }
+}
+
+/** In order; a refused command answers its error and the next one goes on. */
+function executeBatch(hub: Hub, batch: Batch): BatchReply[] {
+  const replies = new Array<BatchReply>(batch.commands.length);
+  for (let i = 0; i < batch.commands.length; i++) {
+    const read = batch.commands[i] as Batch["commands"][number];
+    if (read.ok) {
+      hub.deliver(read.command);
+      replies[i] = DELIVERED;
+    } else replies[i] = { error: { code: STATUS_OF_ERROR[read.error.code], detail: read.error.detail } };
+  }
+  return replies;
 }

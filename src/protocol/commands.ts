@@ -4,6 +4,7 @@
  * of the original service used and which gRPC cannot do otherwise: an absent field and `null` are
  * the field's default (`""`); a field of another type is refused. Pure functions, no I/O.
  */
+import type { Batch } from "./batch.ts";
 import { utf8Length } from "./utf8.ts";
 
 export type Publish = { readonly kind: "publish"; readonly uid: string; readonly evt: string };
@@ -11,21 +12,32 @@ export type Broadcast = { readonly kind: "broadcast"; readonly rid: string; read
 export type Dump = { readonly kind: "dump"; readonly transport: boolean };
 /** What reaches sessions: the commands the hub delivers. */
 export type Delivery = Publish | Broadcast;
-export type Command = Delivery | Dump;
+/** The commands read one at a time (a batch is a list of deliveries, read by protocol/batch.ts). */
+export type SingleCommand = Delivery | Dump;
+export type Command = SingleCommand | Batch;
 export type CommandKind = Command["kind"];
+export type SingleKind = SingleCommand["kind"];
 
 /**
  * Why a command was refused. Each way in maps the code onto its own answer: HTTP 400/413, gRPC
  * INVALID_ARGUMENT/RESOURCE_EXHAUSTED, a counted and logged drop on MQTT.
  */
-export type CommandErrorCode = "bad_request" | "body_too_large" | "evt_too_large";
+export type CommandErrorCode = "bad_request" | "body_too_large" | "evt_too_large" | "batch_too_large";
+
+/** The HTTP status of each refusal: what the API answers, and the `code` of a batch reply. */
+export const STATUS_OF_ERROR: Readonly<Record<CommandErrorCode, 400 | 413>> = {
+  bad_request: 400,
+  body_too_large: 413,
+  evt_too_large: 413,
+  batch_too_large: 413,
+};
 
 export interface CommandError {
   readonly code: CommandErrorCode;
   readonly detail: string;
 }
 
-export type CommandRead<C extends Command = Command> =
+export type CommandRead<C extends Command = SingleCommand> =
   | { readonly ok: true; readonly command: C }
   | { readonly ok: false; readonly error: CommandError };
 
@@ -34,12 +46,14 @@ export interface CommandLimits {
   readonly maxBodyBytes: number;
   /** limits.max_evt_bytes, counted in UTF-8. */
   readonly maxEvtBytes: number;
+  /** limits.max_batch_commands: the most commands one Batch may carry. */
+  readonly maxBatchCommands: number;
 }
 
 /** What a way in calls the encoded request in its messages. */
 export type RequestUnit = "body" | "message" | "payload";
 
-const refuse = (code: CommandErrorCode, detail: string): { ok: false; error: CommandError } => ({
+export const refuse = (code: CommandErrorCode, detail: string): { ok: false; error: CommandError } => ({
   ok: false,
   error: { code, detail },
 });
@@ -55,17 +69,26 @@ export function checkRequestSize(bytes: number, unit: RequestUnit, limits: Comma
 }
 
 /** The limits of the command rules, from the config's limits.* keys. */
-export function commandLimits(limits: { max_body_bytes: number; max_evt_bytes: number }): CommandLimits {
-  return { maxBodyBytes: limits.max_body_bytes, maxEvtBytes: limits.max_evt_bytes };
+export function commandLimits(limits: {
+  max_body_bytes: number;
+  max_evt_bytes: number;
+  max_batch_commands: number;
+}): CommandLimits {
+  return {
+    maxBodyBytes: limits.max_body_bytes,
+    maxEvtBytes: limits.max_evt_bytes,
+    maxBatchCommands: limits.max_batch_commands,
+  };
 }
 
 /** The name of a JSON value's type, as the messages say it. */
-function kindOf(v: unknown): string {
+export function kindOf(v: unknown): string {
   if (v === null) return "null";
   return Array.isArray(v) ? "array" : typeof v;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Thrown only inside this module, so that each field is one line below. */
 class FieldError extends Error {}
@@ -90,13 +113,14 @@ function evtFits(evt: string, limits: CommandLimits): CommandError | undefined {
  * message as a plain object). A field of the wrong type answers before a missing uid, and that
  * before an evt over its limit, as the HTTP API's error order has it (docs/protocol.md, "Errors").
  */
-export function readCommand<K extends CommandKind>(
+export function readCommand<K extends SingleKind>(
   kind: K,
   request: unknown,
   limits: CommandLimits,
-): CommandRead<Extract<Command, { kind: K }>>;
-export function readCommand(kind: CommandKind, request: unknown, limits: CommandLimits): CommandRead {
-  if (!isObject(request)) return refuse("bad_request", `request must be an object, got ${kindOf(request)}`);
+  name?: string,
+): CommandRead<Extract<SingleCommand, { kind: K }>>;
+export function readCommand(kind: SingleKind, request: unknown, limits: CommandLimits, name = "request"): CommandRead {
+  if (!isObject(request)) return refuse("bad_request", `${name} must be an object, got ${kindOf(request)}`);
   try {
     switch (kind) {
       case "dump": {

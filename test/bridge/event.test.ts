@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { encodeActivity, parseActivity, parseEvent } from "../../src/bridge/event.ts";
 
-const limits = { maxBodyBytes: 1000, maxEvtBytes: 100 };
+const limits = { maxBodyBytes: 1000, maxEvtBytes: 100, maxBatchCommands: 10 };
 const enc = (s: string) => new TextEncoder().encode(s);
 const parse = (s: string | Uint8Array) => parseEvent(typeof s === "string" ? enc(s) : s, limits);
 

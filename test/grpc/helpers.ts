@@ -48,6 +48,7 @@ export type CometClient = GrpcBaseClient & {
   Publish: Unary;
   Broadcast: Unary;
   DumpSession: Unary;
+  Batch: Unary;
 };
 
 export function grpcClient(server: TestServer, options: Record<string, unknown> = {}): CometClient {
@@ -171,7 +172,7 @@ export function adminMetadata(tok: string | null = ADMIN): Metadata {
 /** A unary call; resolves with the error or the response, never rejects. */
 export function call(
   client: CometClient,
-  method: "Publish" | "Broadcast" | "DumpSession",
+  method: "Publish" | "Broadcast" | "DumpSession" | "Batch",
   req: object,
   tok: string | null = ADMIN,
 ): Promise<{ err: ServiceError | null; res: unknown }> {

@@ -1,5 +1,5 @@
 /**
- * One command path: the same inputs through HTTP, gRPC and an MQTT Event have the same outcome
+ * One command path: the same inputs through HTTP, gRPC, a Batch and an MQTT Event have the same outcome
  * (delivered, refused as a bad request, refused as too large) and, where the wire can say it, the
  * same words. gRPC carries only what protobuf can encode (strings; no null, no wrong types).
  */
@@ -164,6 +164,31 @@ async function viaGrpc(c: Case, g: Record<string, string>): Promise<{ outcome: O
   throw new Error(`unexpected gRPC status ${err.code}: ${detail}`);
 }
 
+/** As one command of a Batch: only inputs that are a JSON object can be a command of a list. */
+const batchable = (c: Case): boolean => {
+  if (c.outcome === "body_too_large") return false;
+  try {
+    const v: unknown = JSON.parse(c.json);
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+};
+
+async function viaBatch(c: Case): Promise<{ outcome: Outcome; detail?: string }> {
+  const body = `{"commands":[{"${c.kind}":${c.json}}]}`;
+  const res = await fetch(`${server.url}/comet/Comet/Batch`, {
+    method: "POST",
+    headers: { authorization: "Bearer admin-token-for-tests" },
+    body,
+  });
+  expect(res.status).toBe(200);
+  const [reply] = ((await res.json()) as { replies: Array<{ error?: { code: number; detail: string } }> }).replies;
+  if (!reply?.error) return { outcome: "delivered" };
+  const { code, detail } = reply.error;
+  return { outcome: code === 400 ? "bad_request" : "evt_too_large", detail };
+}
+
 const MQTT_OUTCOME: Record<string, Outcome> = {
   delivered: "delivered",
   invalid: "bad_request",
@@ -184,7 +209,11 @@ async function viaMqtt(c: Case): Promise<{ outcome: Outcome; detail?: string }> 
     after = await count();
   }
   const changed = labels.find((_, i) => after[i] !== before[i]) as string;
-  const parsed = parseEvent(new TextEncoder().encode(c.json), { maxBodyBytes: 1024, maxEvtBytes: 100 });
+  const parsed = parseEvent(new TextEncoder().encode(c.json), {
+    maxBodyBytes: 1024,
+    maxEvtBytes: 100,
+    maxBatchCommands: 1000,
+  });
   let outcome = MQTT_OUTCOME[changed] as Outcome;
   if (changed === "too_large" && !parsed.ok && parsed.reason.includes("max_body_bytes")) outcome = "body_too_large";
   return { outcome, detail: parsed.ok ? undefined : parsed.reason };
@@ -204,6 +233,10 @@ describe("the same inputs through every way in", () => {
     expectSame(c, await viaGrpc(c, c.grpc as Record<string, string>));
   });
 
+  test.each(CASES.filter(batchable).map((c) => [c.name, c] as const))("HTTP Batch: %s", async (_, c) => {
+    expectSame(c, await viaBatch(c));
+  });
+
   test.each(CASES.map((c) => [c.name, c] as const))("MQTT: %s", async (_, c) => {
     expectSame(c, await viaMqtt(c));
   });
@@ -213,6 +246,7 @@ describe("the same inputs through every way in", () => {
     const want = [
       ...accepted.map((c) => c.evt),
       ...accepted.filter((c) => c.grpc).map((c) => c.evt),
+      ...accepted.filter(batchable).map((c) => c.evt),
       ...accepted.map((c) => c.evt),
     ];
     expect(await sub.waitPushes(want.length)).toEqual(want as string[]);
