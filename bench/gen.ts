@@ -11,11 +11,12 @@ import { type Request, serveRequests } from "./lib/rpc.ts";
 import { Pool } from "./lib/wsclients.ts";
 import { clientFrame } from "./lib/wsframes.ts";
 
-/** What a publish request carries: a room broadcast, a floor publish, or a Publish to a random user. */
+/** What a publish request carries: a room broadcast, a floor publish, a Publish to a random user, or a Batch of them. */
 export type BodySpec =
   | { kind: "broadcast"; rid: string; evtBytes: number }
   | { kind: "floor"; evtBytes: number }
-  | { kind: "unicast"; users: number; evtBytes: number };
+  | { kind: "unicast"; users: number; evtBytes: number }
+  | { kind: "batch"; users: number; evtBytes: number; per: number };
 
 /** Deterministic pseudo-random users, so runs are comparable. */
 function rng(seed: number): () => number {
@@ -37,6 +38,18 @@ export function bodyMaker(spec: BodySpec): (i: number, tUs: number) => string {
     case "unicast": {
       const r = rng(42);
       return (i, t) => JSON.stringify({ uid: `u${Math.floor(r() * spec.users)}`, evt: makeEvt(i, t, spec.evtBytes) });
+    }
+    case "batch": {
+      // Request i carries publishes i*per .. i*per+per-1, each to a random user.
+      const r = rng(42);
+      return (i, t) => {
+        const parts = new Array<string>(spec.per);
+        for (let k = 0; k < spec.per; k++) {
+          const evt = makeEvt(i * spec.per + k, t, spec.evtBytes);
+          parts[k] = `{"publish":{"uid":"u${Math.floor(r() * spec.users)}","evt":"${evt}"}}`;
+        }
+        return `{"commands":[${parts.join(",")}]}`;
+      };
     }
   }
 }

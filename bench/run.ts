@@ -24,6 +24,7 @@ import { mqttScenario } from "./scenarios/mqtt.ts";
 import { lightScenario } from "./scenarios/light.ts";
 import { stormScenario } from "./scenarios/storm.ts";
 import { unicastScenario } from "./scenarios/unicast.ts";
+import { batchScenario } from "./scenarios/batch.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       jobs.push({ name: s, target: kinds.join("+"), run: () => lightScenario(ctx, light, kinds) });
     }
     if (s === "unicast") floor(s, (k) => unicastScenario(ctx, k, p.unicast));
+    if (s === "batch") jobs.push({ name: s, target: "comet", run: () => batchScenario(ctx, p.batch) });
     if (s === "storm") jobs.push({ name: s, target: "comet", run: () => stormScenario(ctx, p.storm) });
     if (s === "mqtt-ingest") jobs.push({ name: s, target: "comet", run: () => mqttScenario(ctx, p.mqtt) });
   }
@@ -93,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     const rows: Record<string, ResultName[]> = {
       fanout: ["fanout", "fanout-light"],
       unicast: ["unicast", "unicast-paced"],
+      batch: ["batch", "batch-paced"],
     };
     for (const rn of rows[name] ?? [name]) {
       const best: Result[] = [];

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { BatchParams } from "../scenarios/batch.ts";
 import type { FanoutParams } from "../scenarios/fanout.ts";
 import type { MqttParams } from "../scenarios/mqtt.ts";
 import type { UnicastParams } from "../scenarios/unicast.ts";
@@ -13,6 +14,7 @@ export interface Profile {
   connect: number;
   fanout: FanoutParams;
   unicast: UnicastParams;
+  batch: BatchParams;
   storm: number;
   mqtt: MqttParams;
 }
@@ -23,6 +25,7 @@ export const PROFILES: Record<string, Profile> = {
     connect: 20,
     fanout: { clients: 20, broadcasts: 5, inflight: 4, lightBroadcasts: 3, lightRate: 10 },
     unicast: { clients: 20, publishes: 200, connections: 4, rate: 1000, seconds: 0.3 },
+    batch: { clients: 20, requests: 20, per: 10, connections: 2, rate: 1000, seconds: 0.3 },
     storm: 20,
     mqtt: { clients: 20, events: 200 },
   },
@@ -31,6 +34,7 @@ export const PROFILES: Record<string, Profile> = {
     connect: 5000,
     fanout: { clients: 5000, broadcasts: 200, inflight: 4, lightBroadcasts: 20, lightRate: 10 },
     unicast: { clients: 2000, publishes: 50_000, connections: 32, rate: 25_000, seconds: 2 },
+    batch: { clients: 2000, requests: 1000, per: 100, connections: 4, rate: 100_000, seconds: 2 },
     storm: 5000,
     mqtt: { clients: 2000, events: 50_000 },
   },
@@ -39,15 +43,16 @@ export const PROFILES: Record<string, Profile> = {
     connect: 19_000,
     fanout: { clients: 10_000, broadcasts: 200, inflight: 4, lightBroadcasts: 50, lightRate: 10 },
     unicast: { clients: 10_000, publishes: 200_000, connections: 32, rate: 25_000, seconds: 5 },
+    batch: { clients: 10_000, requests: 4000, per: 100, connections: 4, rate: 100_000, seconds: 5 },
     storm: 10_000,
     mqtt: { clients: 10_000, events: 200_000 },
   },
 };
 
-export const SCENARIOS = ["connect", "fanout", "unicast", "storm", "mqtt-ingest"] as const;
+export const SCENARIOS = ["connect", "fanout", "unicast", "batch", "storm", "mqtt-ingest"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** What the scenarios report: fanout reports its light phase as a result of its own. */
-export type ResultName = ScenarioName | "fanout-light" | "unicast-paced";
+export type ResultName = ScenarioName | "fanout-light" | "unicast-paced" | "batch-paced";
 
 export interface Args {
   profile: Profile;

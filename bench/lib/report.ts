@@ -72,6 +72,8 @@ const BEST: Record<ResultName, { metric: string; higher: boolean }> = {
   "fanout-light": { metric: "last_client_p50_ms", higher: false },
   "unicast-paced": { metric: "p99_ms", higher: false },
   unicast: { metric: "publishes_per_s", higher: true },
+  batch: { metric: "publishes_per_s", higher: true },
+  "batch-paced": { metric: "p99_ms", higher: false },
   storm: { metric: "back_s", higher: false },
   "mqtt-ingest": { metric: "events_per_s", higher: true },
 };

@@ -62,6 +62,8 @@ test(
       "fanout-light",
       "unicast",
       "unicast-paced",
+      "batch",
+      "batch-paced",
       "storm",
       "mqtt-ingest",
       "targets",
@@ -69,7 +71,7 @@ test(
       expect(stdout).toContain(`## ${s}`);
     expect(report?.profile).toBe("tiny");
     expect(report?.errors).toEqual([]);
-    expect(report?.targets.length).toBe(7);
+    expect(report?.targets.length).toBe(9);
   },
   LIMIT,
 );
@@ -124,6 +126,21 @@ test(
       const paced = await metrics(`unicast-paced/${target}`);
       expect(paced.p50_ms as number).toBeLessThanOrEqual(paced.p99_ms as number);
     }
+  },
+  LIMIT,
+);
+
+test(
+  "batch delivers every publish of every accepted Batch, saturated and paced",
+  async () => {
+    for (const key of ["batch/comet", "batch-paced/comet"]) {
+      const m = await metrics(key);
+      expect(m.publishes_per_s as number).toBeGreaterThan(0);
+      expect(m.http_errors).toBe(0);
+      expect(m.lost).toBe(0);
+    }
+    const paced = await metrics("batch-paced/comet");
+    expect(paced.p50_ms as number).toBeLessThanOrEqual(paced.p99_ms as number);
   },
   LIMIT,
 );
