@@ -82,7 +82,7 @@ export const SCHEMA = {
     max_uplink_bytes: int(4096, "larger uplink frames are closed 1009", 16),
     max_evt_bytes: int(65536, "larger evt (UTF-8 bytes) is refused 413", 1),
     max_body_bytes: int(1048576, "larger HTTP API bodies are refused 413", 16),
-    uplink_rate: int(20, "frames per second per connection, burst 2x; 0 = no limit"),
+    uplink_rate: int(20, "frames (and WebSocket pings) per second per connection, burst 2x; 0 = no limit"),
     max_send_buffer: int(1048576, "bytes queued to one slow client before it is terminated", 1024),
     connects_per_ip_per_second: int(0, "WebSocket upgrades per client address per second; 0 = no limit"),
   },
