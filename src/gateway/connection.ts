@@ -276,8 +276,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     this.socket.unsubscribe(topic);
   }
   kick(code: number, reason: string): void {
-    // The hub already ended the session; forget it so finish() does not end it twice.
-    this.session = null;
+    // The hub already ended the session. It stays here until finish(), for the line that logs its
+    // end; hub.logout there leaves a session the hub has ended alone.
     this.close(code, reason);
   }
 

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Close } from "../../src/protocol/codes.ts";
-import { Client, startTest, waitFor } from "../helpers.ts";
+import { Client, connect, startTest, waitFor } from "../helpers.ts";
 
 let server: Awaited<ReturnType<typeof startTest>>;
+/** The server's log lines (debug and up). */
+const lines: string[] = [];
 beforeAll(async () => {
-  server = await startTest();
+  server = await startTest("", {}, { lines });
 });
 afterAll(() => server.stop());
 
@@ -48,5 +50,35 @@ describe("metric labels", () => {
     expect((after.get("1000") ?? 0) - (before.get("1000") ?? 0)).toBe(1);
     expect((after.get("4409") ?? 0) - (before.get("4409") ?? 0)).toBe(1);
     expect(after.get("other")).toBe(before.get("other"));
+  });
+});
+
+describe("log lines", () => {
+  /** The "connection closed" lines logged so far for uid. */
+  const closedLines = (uid: string) =>
+    lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "connection closed" && l.uid === uid);
+
+  test("a session that ends logs one line: uid, room, code", async () => {
+    const c = await connect(server, "log-end", { rid: "log-room" });
+    c.ws.close(1000);
+    await c.closed;
+    await waitFor(() => closedLines("log-end").length > 0, "the line");
+    expect(closedLines("log-end")).toEqual([
+      expect.objectContaining({ level: "info", uid: "log-end", rid: "log-room", code: 1000 }),
+    ]);
+  });
+
+  test("a session replaced by a newer one of the same uid logs its line too (4409)", async () => {
+    const first = await connect(server, "log-twice", { rid: "log-a" });
+    const second = await connect(server, "log-twice", { rid: "log-b" });
+    expect((await first.waitClose()).code).toBe(Close.Replaced);
+    await waitFor(() => closedLines("log-twice").length > 0, "the replaced session's line");
+    second.close();
+    await second.closed;
+    await waitFor(() => closedLines("log-twice").length > 1, "the newer session's line");
+    expect(closedLines("log-twice")).toEqual([
+      expect.objectContaining({ uid: "log-twice", rid: "log-a", code: 4409 }),
+      expect.objectContaining({ uid: "log-twice", rid: "log-b", code: 1005 }),
+    ]);
   });
 });
