@@ -90,7 +90,7 @@ export const SCHEMA = {
   trusted_proxies: strings([], "addresses (or CIDR ranges) whose X-Forwarded-For is believed"),
   tls: {
     cert_file: str("", "PEM certificate chain; with key_file: serve https/wss"),
-    key_file: str("", "PEM private key"),
+    key_file: str("", "PEM private key of cert_file; one that does not match stops the start"),
   },
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
