@@ -12,6 +12,28 @@ export interface Logger {
   enabled(level: Level): boolean;
 }
 
+// Everything that could end a line or steer a terminal: the C0 controls, DEL, the C1 controls (all
+// three are \p{Cc}; 0x9b starts an escape sequence on some terminals), the line and paragraph
+// separators.
+const CONTROLS = /[\p{Cc}\u2028\u2029]/gu;
+const SHORT: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f" };
+// A value that reads unambiguously without quotes: no space, quote, "=", backslash or control.
+const BARE = /^[^\s"=\\\p{Cc}]+$/u;
+
+/** Control characters as JSON escapes them (\n, \u001b); JSON leaves DEL, C1 and U+2028/9 as they are. */
+const escapeControls = (s: string): string =>
+  s.replace(CONTROLS, (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/**
+ * One value of a pretty line. Values come from clients too (a token's `sub` is the uid), so
+ * anything that could end the line or pass for another field is quoted and escaped as JSON:
+ * `uid="a\nINFO forged"` stays one line and one field.
+ */
+function prettyValue(v: unknown): string {
+  if (typeof v === "string" && BARE.test(v)) return v;
+  return escapeControls(JSON.stringify(v) ?? String(v));
+}
+
 export function createLogger(
   level: Level = "info",
   format: "json" | "pretty" = "json",
@@ -24,12 +46,14 @@ export function createLogger(
     if (format === "json") {
       write(`${JSON.stringify({ time, level: lvl, msg, ...fields })}\n`);
     } else {
+      // Fields without a value are left out, as JSON.stringify leaves them out of a JSON line.
       const rest = fields
         ? Object.entries(fields)
-            .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]) => `${k}=${prettyValue(v)}`)
             .join(" ")
         : "";
-      write(`${time} ${lvl.toUpperCase().padEnd(5)} ${msg}${rest ? ` ${rest}` : ""}\n`);
+      write(`${time} ${lvl.toUpperCase().padEnd(5)} ${escapeControls(msg)}${rest ? ` ${rest}` : ""}\n`);
     }
   };
   return {

@@ -1,4 +1,5 @@
 /** Wires the parts of one instance: config → auth, hub, gateway, HTTP, runtime listener. */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
 import { createVerifier } from "./auth/jwt.ts";
@@ -125,5 +126,31 @@ function readTls(config: Config): { cert: string; key: string } {
       throw new Error(`tls.${key}: cannot read ${file}: ${(err as Error).message}`);
     }
   };
-  return { cert: read("cert_file", cert_file), key: read("key_file", key_file) };
+  const cert = read("cert_file", cert_file);
+  const key = read("key_file", key_file);
+  checkKeyPair(cert, cert_file, key, key_file);
+  return { cert, key };
+}
+
+/**
+ * Bun and Deno refuse a key that is not the certificate's only once they listen, in their TLS
+ * library's words (KEY_VALUES_MISMATCH, KeyMismatch), which name neither file nor key: check
+ * first, and say which key to fix.
+ */
+function checkKeyPair(certPem: string, certFile: string, keyPem: string, keyFile: string): void {
+  const parse = <T>(key: string, file: string, what: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      throw new Error(`tls.${key}: ${file} is not ${what}: ${(err as Error).message}`);
+    }
+  };
+  // The first certificate of the chain is the server's own.
+  const cert = parse("cert_file", certFile, "a PEM certificate", () => new X509Certificate(certPem));
+  const key = parse("key_file", keyFile, "a PEM private key", () => createPrivateKey(keyPem));
+  if (!cert.checkPrivateKey(key)) {
+    throw new Error(
+      `tls.key_file: ${keyFile} is not the private key of the certificate in tls.cert_file (${certFile})`,
+    );
+  }
 }

@@ -83,7 +83,7 @@ export const SCHEMA = {
     max_evt_bytes: int(65536, "larger evt (UTF-8 bytes) is refused 413", 1),
     max_body_bytes: int(1048576, "larger HTTP API bodies are refused 413", 16),
     max_batch_commands: int(1000, "the most commands one Batch may carry; more: 413 for the whole request", 1),
-    uplink_rate: int(20, "frames per second per connection, burst 2x; 0 = no limit"),
+    uplink_rate: int(20, "frames (and WebSocket pings) per second per connection, burst 2x; 0 = no limit"),
     max_send_buffer: int(1048576, "bytes queued to one slow client before it is terminated", 1024),
     connects_per_ip_per_second: int(0, "WebSocket upgrades per client address per second; 0 = no limit"),
   },
@@ -91,7 +91,7 @@ export const SCHEMA = {
   trusted_proxies: strings([], "addresses (or CIDR ranges) whose X-Forwarded-For is believed"),
   tls: {
     cert_file: str("", "PEM certificate chain; with key_file: serve https/wss"),
-    key_file: str("", "PEM private key"),
+    key_file: str("", "PEM private key of cert_file; one that does not match stops the start"),
   },
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),

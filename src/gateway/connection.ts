@@ -93,16 +93,28 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     else this.handle(d);
   }
 
+  /**
+   * A WebSocket ping: against the rate limit, so that a ping flood is cut like a frame flood, but
+   * not for the heartbeat, which asks whether the client's code still runs: a WebSocket library
+   * can keep pinging while the application above it is stuck.
+   */
+  onPing(): void {
+    if (this.state !== State.Closed) this.withinRate(Date.now());
+  }
+
   /** Every uplink counts for the heartbeat and against the rate limit, valid or not. */
   private countUplink(): boolean {
     if (this.state === State.Closed) return false;
     const now = Date.now();
     this.lastUplink = now;
-    if (!takeToken(this, this.gw.config.limits.uplink_rate, now)) {
-      this.close(Close.RateLimited, "uplink rate limit exceeded");
-      return false;
-    }
-    return true;
+    return this.withinRate(now);
+  }
+
+  /** Takes a token from the uplink bucket; when it is empty, closes 4429 and answers false. */
+  private withinRate(now: number): boolean {
+    if (takeToken(this, this.gw.config.limits.uplink_rate, now)) return true;
+    this.close(Close.RateLimited, "uplink rate limit exceeded");
+    return false;
   }
 
   private handle(item: string | Decoded): void {
@@ -264,8 +276,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     this.socket.unsubscribe(topic);
   }
   kick(code: number, reason: string): void {
-    // The hub already ended the session; forget it so finish() does not end it twice.
-    this.session = null;
+    // The hub already ended the session. It stays here until finish(), for the line that logs its
+    // end; hub.logout there leaves a session the hub has ended alone.
     this.close(code, reason);
   }
 

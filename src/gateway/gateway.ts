@@ -8,7 +8,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { Session } from "../hub/session.ts";
 import type { Metrics } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
-import { Close } from "../protocol/codes.ts";
+import { Close, closeLabel } from "../protocol/codes.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import { type Admission, Admitter, type ConnectInfo } from "./admission.ts";
 import { Connection } from "./connection.ts";
@@ -66,7 +66,7 @@ export class Gateway {
   /** Called once per connection when it ends, whoever ended it. */
   closed(c: Connection, code: number, reason: string, session: Session | null): void {
     this.connections.delete(c);
-    this.metrics.disconnects.inc({ code: String(code) });
+    this.metrics.disconnects.inc({ code: closeLabel(code) });
     if (session || this.log.enabled("debug")) {
       this.log.info("connection closed", {
         uid: session?.uid,

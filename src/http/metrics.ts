@@ -135,7 +135,7 @@ export function createMetrics() {
     connects: registry.counter("comet_connects_total", "WebSocket connections accepted"),
     disconnects: registry.counter(
       "comet_disconnects_total",
-      "Connections ended, by the close code the server decided or saw",
+      "Connections ended, by the close code the server decided or saw (codes outside the protocol's: other)",
     ),
     uplinks: registry.counter("comet_uplink_frames_total", "Uplink frames, by type"),
     authFailures: registry.counter("comet_auth_failures_total", "Failed AUTH, by reason"),

@@ -106,10 +106,13 @@ export class Hub {
   }
 
   private end(s: Session): void {
+    const rid = s.rid;
     const topic = this.leaveRoom(s);
     s.link.unsubscribe(topic);
     this.sessions.delete(s.uid);
     this.emit("OFFLINE", s.uid, "");
+    // An ended session is in no room, but the line that logs its end names the room it was in.
+    s.rid = rid;
   }
 
   /** JOIN: the same room is a no-op; another room leaves the last one; "" leaves any room. */

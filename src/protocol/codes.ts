@@ -13,6 +13,18 @@ export const Close = {
 
 export type CloseCode = (typeof Close)[keyof typeof Close];
 
+// The table's codes and the standard ones a session ends with in the normal run of things.
+const LABELLED = new Set<number>([...Object.values(Close), 1000, 1001, 1005, 1006]);
+
+/**
+ * A close code as a metric label: its own value when it is one of LABELLED, else "other". A client
+ * may close with any code from 3000 to 4999; one series per code it makes up would let it grow the
+ * metrics without bound.
+ */
+export function closeLabel(code: number): string {
+  return LABELLED.has(code) ? String(code) : "other";
+}
+
 /** Close reasons must fit a control frame (123 bytes); cut longer ones on a character boundary. */
 export function clampReason(reason: string): string {
   if (Buffer.byteLength(reason) <= 123) return reason;

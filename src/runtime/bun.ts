@@ -45,6 +45,10 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       message(ws: ServerWebSocket<SocketData>, message: string | Buffer) {
         eventsOf(ws)?.onMessage(message);
       },
+      // Bun answers the pong itself; the core only counts the ping against limits.uplink_rate.
+      ping(ws: ServerWebSocket<SocketData>) {
+        eventsOf(ws)?.onPing();
+      },
       close(ws: ServerWebSocket<SocketData>, code: number, reason: string) {
         // Bun may report 1006 where the peer got 1009 (oversized frame closed by Bun itself).
         const c = code === 1006 && reason.includes("too big") ? 1009 : code;

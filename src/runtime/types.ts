@@ -26,6 +26,11 @@ export interface PushSocket {
 export interface SocketEvents {
   /** An uplink frame: text, or binary holding UTF-8 JSON. */
   onMessage(data: string | Uint8Array): void;
+  /**
+   * A WebSocket ping came. It costs the server like a frame, so it is rate limited like one, but
+   * it says nothing of the session: it does not answer a heartbeat.
+   */
+  onPing(): void;
   /** The socket is gone (peer closed, network lost, terminated). */
   onClosed(code: number, reason: string): void;
   /** The transport itself ends the connection with a close code (e.g. an oversized frame). */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { api, Client, connect, startTest, waitFor } from "../helpers.ts";
+import WebSocket from "ws";
+import { api, Client, connect, startTest, token, waitFor } from "../helpers.ts";
 
 let server: Awaited<ReturnType<typeof startTest>>;
 beforeAll(async () => {
@@ -69,6 +70,30 @@ describe("limits", () => {
     off();
     expect(await disconnects("4429")).toBe(before + 1);
     expect(heard.length).toBeLessThan(30);
+  });
+
+  // Bun-only (test/support/suites.ts): Deno answers pings itself and never shows them to the adapter.
+  test("a ping flood is closed 4429 like a frame flood, and a bystander is unharmed", async () => {
+    const bystander = await connect(server, "lim-bystander");
+    const before = await disconnects("4429");
+    const ws = new WebSocket(server.ws);
+    const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
+    await new Promise((r) => ws.once("open", r));
+    ws.send(JSON.stringify({ t: "AUTH", auth: { token: await token("lim-pinger") } }));
+    await waitFor(() => server.hub.sessions.has("lim-pinger"));
+    // Counted, yet still answered: a ping within the rate gets its pong.
+    ws.ping();
+    await new Promise((r) => ws.once("pong", r));
+    // uplink_rate 5 (burst 10): 30 pings at once are far past it.
+    for (let i = 0; i < 30; i++) ws.ping();
+    const late = new Promise<string>((r) => setTimeout(() => r("not closed within 3 s"), 3000));
+    expect(await Promise.race([closed, late])).toBe(4429);
+    await waitFor(() => !server.hub.sessions.has("lim-pinger"));
+    expect(await disconnects("4429")).toBe(before + 1);
+    await api(server, "Publish", { uid: "lim-bystander", evt: "still here" });
+    expect(await bystander.waitPushes(1)).toEqual(["still here"]);
+    expect(bystander.closeInfo).toBeUndefined();
+    bystander.close();
   });
 
   test("uplinks within the rate are fine", async () => {

@@ -1,9 +1,5 @@
-import { afterAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Activity } from "../../src/hub/activity.ts";
 import { api, Client, connect, startTest, token, waitFor } from "../helpers.ts";
 
@@ -163,59 +159,6 @@ describe("admission", () => {
     } finally {
       await server.stop();
     }
-  });
-});
-
-describe("TLS", () => {
-  const dir = mkdtempSync(join(tmpdir(), "comet-tls-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  test("tls.cert_file and tls.key_file serve https and wss", async () => {
-    const cert = join(dir, "cert.pem");
-    const key = join(dir, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
-    const server = await startTest(`tls: {cert_file: ${cert}, key_file: ${key}}`);
-    try {
-      expect(server.url.startsWith("https://")).toBe(true);
-      const health = await fetch(`${server.url}/healthz`, { tls: { rejectUnauthorized: false } } as RequestInit);
-      expect(health.status).toBe(200);
-      const ws = new WebSocket(`${server.url.replace("https", "wss")}/comet/Comet/Subscribe`, {
-        tls: { rejectUnauthorized: false },
-      } as never);
-      await new Promise((r, j) => {
-        ws.onopen = r;
-        ws.onerror = j;
-      });
-      ws.send(JSON.stringify({ t: "AUTH", auth: { token: await token("tls-user") } }));
-      await waitFor(() => server.hub.sessions.has("tls-user"));
-      ws.close();
-    } finally {
-      await server.stop();
-    }
-  });
-
-  test("only one of the two TLS files is a start-up error", async () => {
-    await expect(startTest("tls: {cert_file: /x.pem}")).rejects.toThrow("tls: set both tls.cert_file and tls.key_file");
   });
 });
 
