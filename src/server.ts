@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
 import { createVerifier } from "./auth/jwt.ts";
 import { parseListen } from "./config/load.ts";
+import { checkStrength } from "./config/strength.ts";
 import { type Bridge, startBridge } from "./bridge/mqtt.ts";
 import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
@@ -34,6 +35,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
+  checkStrength(config);
   const verify = createVerifier(config);
   const metrics = createMetrics();
   const runtime = await runtimeAdapter();
