@@ -6,9 +6,9 @@
 import type { AdminAuth } from "../auth/admin.ts";
 import { signSubscriberToken } from "../auth/mint.ts";
 import type { Config } from "../config/schema.ts";
-import { errorResponse } from "../protocol/errors.ts";
+import { adminRefusal, errorResponse } from "../protocol/errors.ts";
 
-export type UiHandler = (req: Request, path: string) => Response | Promise<Response> | undefined;
+export type UiHandler = (req: Request, path: string, client: () => string) => Response | Promise<Response> | undefined;
 
 const MAX_TOKEN_BODY = 4096;
 
@@ -18,11 +18,10 @@ export async function createUi(config: Config, admin: AdminAuth): Promise<UiHand
   const html = { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" };
   const js = { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" };
 
-  async function token(req: Request): Promise<Response> {
+  async function token(req: Request, client: () => string): Promise<Response> {
     if (req.method !== "POST") return errorResponse(405, "method_not_allowed", "use POST", { allow: "POST" });
-    if (!admin.check(req.headers.get("authorization"))) {
-      return errorResponse(401, "unauthorized", "missing or wrong admin bearer token");
-    }
+    const verdict = admin.verdict(req.headers.get("authorization"), client);
+    if (verdict !== "ok") return adminRefusal(verdict);
     const text = await req.text();
     if (text.length > MAX_TOKEN_BODY) return errorResponse(413, "body_too_large", "body too large");
     let uid: unknown;
@@ -43,12 +42,12 @@ export async function createUi(config: Config, admin: AdminAuth): Promise<UiHand
     return Response.json({ token: jwt });
   }
 
-  return (req, path) => {
+  return (req, path, client) => {
     if (path === "/" && (req.method === "GET" || req.method === "HEAD")) return new Response(page, { headers: html });
     if (path === "/comet-client.js" && (req.method === "GET" || req.method === "HEAD")) {
       return new Response(CLIENT_JS, { headers: js });
     }
-    if (path === "/ui/token") return token(req);
+    if (path === "/ui/token") return token(req, client);
     return undefined;
   };
 }
