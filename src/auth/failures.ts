@@ -6,7 +6,7 @@
  * length (config/strength.ts); this keeps a guessing client visible, counted and cheaply answered.
  */
 
-/** The limit the hardening contract sets: 20 failures a second from one address. */
+/** Failures one address may have in one second; past them it is answered 429. */
 export const ADMIN_FAILURES_PER_SECOND = 20;
 /**
  * More addresses than this failing within one second (an attacker with many addresses) and every
