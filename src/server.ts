@@ -2,8 +2,10 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
+import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "./auth/failures.ts";
 import { createVerifier } from "./auth/jwt.ts";
 import { parseListen } from "./config/load.ts";
+import { checkStrength } from "./config/strength.ts";
 import { type Bridge, startBridge } from "./bridge/mqtt.ts";
 import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
@@ -35,6 +37,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
+  checkStrength(config);
   const verify = createVerifier(config);
   const metrics = createMetrics();
   const runtime = await runtimeAdapter();
@@ -48,7 +51,18 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;
   registerGauges(registry, hub, gateway, () => grpc?.sockets ?? []);
-  const admin = new AdminAuth(config.admin.tokens);
+  const failures = (outcome: string) => {
+    const c = metrics.adminAuthFailures.with({ outcome });
+    c.inc(0); // both series exist from the start, so that a rate over them is defined
+    return c;
+  };
+  const admin = new AdminAuth(
+    config.admin.tokens,
+    new FailureLimiter(ADMIN_FAILURES_PER_SECOND, {
+      unauthorized: failures("unauthorized"),
+      limited: failures("rate_limited"),
+    }),
+  );
   const api = createApi({ config, hub, admin, metrics });
   // Loaded only when enabled: the page's assets are embedded by a build-time macro.
   const ui = config.ui.enabled ? await (await import("./ui/routes.ts")).createUi(config, admin) : undefined;

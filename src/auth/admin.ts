@@ -1,12 +1,19 @@
 /** The HTTP API's bearer check: every configured token compared in constant time. */
 import { hash, timingSafeEqual } from "node:crypto";
+import type { FailureLimiter } from "./failures.ts";
 
 /** One-shot SHA-256 (a Hash object per request cost more than the rest of the check). */
 const digest = (s: string): Buffer => hash("sha256", s, "buffer") as unknown as Buffer;
 
+/** ok; unauthorized (401, UNAUTHENTICATED); limited: a failure past the address's limit (429, RESOURCE_EXHAUSTED). */
+export type AdminVerdict = "ok" | "unauthorized" | "limited";
+
 export class AdminAuth {
   private readonly digests: Buffer[];
-  constructor(tokens: readonly string[]) {
+  constructor(
+    tokens: readonly string[],
+    private readonly failures: FailureLimiter,
+  ) {
     this.digests = tokens.map(digest);
   }
 
@@ -20,5 +27,14 @@ export class AdminAuth {
     let ok = false;
     for (const d of this.digests) ok = timingSafeEqual(d, given) || ok;
     return ok;
+  }
+
+  /**
+   * The check, with a failure counted against the client's address. The address is asked for only
+   * on a failure, so a request with the right token never pays for reading X-Forwarded-For.
+   */
+  verdict(authorization: string | null, client: () => string): AdminVerdict {
+    if (this.check(authorization)) return "ok";
+    return this.failures.failed(client(), Date.now()) ? "limited" : "unauthorized";
   }
 }

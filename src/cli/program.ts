@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import pkg from "../../package.json" with { type: "json" };
 import { registerBroadcast } from "./broadcast.ts";
+import { generateSecret } from "../config/strength.ts";
 import { readConfig } from "./config.ts";
 import { registerDump } from "./dump.ts";
 import { fail, oneLineErrors } from "./output.ts";
@@ -31,13 +32,26 @@ export function buildProgram(): Command {
 
   program
     .command("token")
-    .description("mint an HS256 subscriber token from the serve config's auth.jwt.hs256_secret")
-    .requiredOption("--uid <uid>", "the user id (the token's sub)")
+    .description(
+      "mint an HS256 subscriber token from the serve config's auth.jwt.hs256_secret; or, with --gen-secret, make a new secret",
+    )
+    .option("--uid <uid>", "the user id (the token's sub); required unless --gen-secret")
     .option("--ttl <duration>", "lifetime, like 30m or 1h", "1h")
     .option("--rooms <list>", 'comma-separated rooms claim, e.g. "lobby,team-42/*"')
     .option("-c, --config <file>", "the serve config (env COMET_CONFIG)")
-    .addHelpText("after", "\nExample:\n  comet token --uid alice --ttl 2h --config comet.yaml")
+    .option(
+      "--gen-secret",
+      "print a fresh random secret (32 bytes, base64url) for auth.jwt.hs256_secret or admin.tokens",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  comet token --uid alice --ttl 2h --config comet.yaml\n  comet token --gen-secret",
+    )
     .action(async (opts) => {
+      if (opts.genSecret) {
+        process.stdout.write(`${generateSecret()}\n`);
+        return;
+      }
       const token = await mintToken(readConfig(opts.config), opts);
       process.stdout.write(`${token}\n`);
     });

@@ -2,10 +2,10 @@
  * `comet serve`: runs an instance. It never starts silently insecure: without a JWT key or admin
  * tokens it refuses, unless --dev, which binds to loopback, makes its own secrets and says so loudly.
  */
-import { randomBytes } from "node:crypto";
 import { describeKeySource } from "../auth/jwt.ts";
-import { parseListen } from "../config/load.ts";
+import { ConfigError, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import { generateSecret } from "../config/strength.ts";
 import { createLogger } from "../log.ts";
 import { ListenError } from "../errors.ts";
 import { capabilities, runScriptCommand } from "../runtime/listen.ts";
@@ -46,6 +46,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   try {
     server = await startServer(cfg, log);
   } catch (err) {
+    // A weak setting is a config error like a bad value: the same exit status, the key named.
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
     if (err instanceof ListenError && err.key === "listen") {
       throw new CliError(
         `serve: cannot listen on ${err.address}: ${err.code === "address_in_use" ? "address in use" : ((err.cause as Error)?.message ?? err.message)}`,
@@ -100,11 +102,11 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
     overrides["grpc.listen"] = `127.0.0.1:${cfg.listen.port === 0 ? 0 : DEV_GRPC_PORT}`;
   }
   if (!describeKeySource(cfg)) {
-    generated.secret = randomBytes(24).toString("base64url");
+    generated.secret = generateSecret();
     overrides["auth.jwt.hs256_secret"] = generated.secret;
   }
   if (cfg.admin.tokens.length === 0) {
-    generated.admin = randomBytes(18).toString("base64url");
+    generated.admin = generateSecret();
     overrides["admin.tokens"] = generated.admin;
   }
   return { cfg: readConfig(opts.config, overrides), generated };

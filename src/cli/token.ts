@@ -5,13 +5,13 @@ import type { Config } from "../config/schema.ts";
 import { CliError, usageError } from "./output.ts";
 
 export interface TokenOptions {
-  uid: string;
+  uid?: string;
   ttl: string;
   rooms?: string;
 }
 
 export async function mintToken(cfg: Config, opts: TokenOptions): Promise<string> {
-  if (!opts.uid) throw usageError("token: --uid is required");
+  if (!opts.uid) throw usageError("token: --uid is required (or --gen-secret, for a new secret)");
   const ttl = parseDuration(opts.ttl);
   if (ttl === undefined || ttl <= 0) throw usageError(`token: --ttl: expected a duration like "1h", got "${opts.ttl}"`);
   const rooms =

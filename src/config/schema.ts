@@ -63,7 +63,7 @@ export const SCHEMA = {
   auth: {
     timeout: dur("10s", "the first uplink (AUTH) must arrive within this"),
     jwt: {
-      hs256_secret: str("", "HS256 shared secret"),
+      hs256_secret: str("", "HS256 shared secret, at least 32 bytes"),
       public_key_file: str("", "PEM public key: RS256 / ES256 / EdDSA"),
       jwks_file: str("", "a JWKS document on disk"),
       audience: str("", "checked when set"),
@@ -72,7 +72,7 @@ export const SCHEMA = {
     rooms: oneOf(["open", "claim"], "open", "open: no rooms claim = any room; claim: no claim = no room"),
   },
   admin: {
-    tokens: strings([], "bearer tokens for the HTTP API"),
+    tokens: strings([], "bearer tokens for the HTTP API, 16 characters or more"),
   },
   heartbeat: {
     interval: dur("60s", "probe a connection silent this long; close it after 3x"),

@@ -67,7 +67,7 @@ export class Admitter {
   }
 
   /** The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted proxy. */
-  clientIp(info: ConnectInfo): string {
+  clientIp(info: Pick<ConnectInfo, "peer" | "forwardedFor">): string {
     const peer = normalizeIp(info.peer);
     if (!this.trusted || !peer || !this.isTrusted(peer)) return peer;
     const xff = info.forwardedFor;

@@ -17,7 +17,7 @@ import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { packageDefinition } from "./proto.ts";
 import { listenTcp, TcpGuard } from "./listener.ts";
 import type { GrpcSocket } from "./socket.ts";
-import { subscribeMethod } from "./subscribe.ts";
+import { connectInfo, subscribeMethod } from "./subscribe.ts";
 import { boundedMethod, unaryMethods } from "./unary.ts";
 
 /**
@@ -98,6 +98,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       limits: commandLimits(config.limits),
       requests,
       touch: (peer) => tcp.touch(peer),
+      client: (call) => gateway.admitter.clientIp(connectInfo(call)),
       log,
     }),
   });

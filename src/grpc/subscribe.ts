@@ -25,7 +25,7 @@ function peerAddress(peer: string): string {
 }
 
 /** The connect info a WebSocket upgrade reads from its headers, read from the call's metadata. */
-function connectInfo(call: SubscribeCall): ConnectInfo {
+export function connectInfo(call: Pick<SubscribeCall, "getPeer" | "metadata">): ConnectInfo {
   const text = (name: string): string | null => {
     const v = call.metadata.get(name)[0];
     return typeof v === "string" ? v : null;

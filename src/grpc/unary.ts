@@ -55,6 +55,8 @@ export interface UnaryDeps {
   requests: Counter;
   /** Called with the peer of every call (the TCP guard keeps the connection alive). */
   touch(peer: string): void;
+  /** The client's address, as admission reads it for a stream: failed admin checks count against it. */
+  client(call: ServerUnaryCall<unknown, unknown>): string;
   log: Logger;
 }
 
@@ -64,7 +66,14 @@ export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | 
   /** The answer to one call: a reply, or a status with details. */
   function answer(method: string, kind: CommandKind, call: ServerUnaryCall<unknown, unknown>) {
     const auth = call.metadata.get("authorization")[0];
-    if (!admin.check(typeof auth === "string" ? auth : null)) {
+    const verdict = admin.verdict(typeof auth === "string" ? auth : null, () => deps.client(call));
+    if (verdict === "limited") {
+      return {
+        code: status.RESOURCE_EXHAUSTED,
+        details: "too many failed admin authentications from this address: retry in a second",
+      };
+    }
+    if (verdict === "unauthorized") {
       return { code: status.UNAUTHENTICATED, details: "missing or wrong admin bearer token" };
     }
     if (call.request === TOO_BIG) {

@@ -2,7 +2,7 @@
  * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, and Batch. The body
  * decodes into a command by the rules every way in shares (protocol/commands.ts); this file maps
  * the outcome onto HTTP. When several errors apply, the first of this order answers: 404, 405,
- * 401, 413 (body), 400, 413 (evt).
+ * 401 (or 429 past the failures allowed to the address), 413 (body), 400, 413 (evt).
  */
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
@@ -17,7 +17,7 @@ import {
   STATUS_OF_ERROR,
 } from "../protocol/commands.ts";
 import { readRequest } from "../protocol/batch.ts";
-import { errorResponse } from "../protocol/errors.ts";
+import { adminRefusal, errorResponse } from "../protocol/errors.ts";
 import { BodyTooLarge, readBody } from "./body.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -40,15 +40,12 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
   const { config, hub, admin, metrics } = deps;
   const limits = commandLimits(config.limits);
 
-  async function handle(req: Request, kind: CommandKind): Promise<Response> {
+  async function handle(req: Request, kind: CommandKind, client: () => string): Promise<Response> {
     if (req.method !== "POST") {
       return errorResponse(405, "method_not_allowed", `${req.method} not allowed: use POST`, { allow: "POST" });
     }
-    if (!admin.check(req.headers.get("authorization"))) {
-      return errorResponse(401, "unauthorized", "missing or wrong admin bearer token", {
-        "www-authenticate": 'Bearer realm="comet"',
-      });
-    }
+    const verdict = admin.verdict(req.headers.get("authorization"), client);
+    if (verdict !== "ok") return adminRefusal(verdict);
     let raw: Uint8Array;
     try {
       raw = await readBody(req, limits.maxBodyBytes);
@@ -82,10 +79,10 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
 
   return {
     /** Answers an API path (see isApiPath). */
-    async serve(req: Request, path: string): Promise<Response> {
+    async serve(req: Request, path: string, client: () => string): Promise<Response> {
       const method = path.slice(PREFIX.length);
       const started = performance.now();
-      const res = await handle(req, KINDS.get(method) as CommandKind);
+      const res = await handle(req, KINDS.get(method) as CommandKind, client);
       record(method, res.status, (performance.now() - started) / 1000);
       return res;
     },

@@ -141,6 +141,10 @@ export function createMetrics() {
     authFailures: registry.counter("comet_auth_failures_total", "Failed AUTH, by reason"),
     heartbeatTimeouts: registry.counter("comet_heartbeat_timeouts_total", "Sessions closed 4408 for silence"),
     rejected: registry.counter("comet_connections_rejected_total", "Connections refused, by reason"),
+    adminAuthFailures: registry.counter(
+      "comet_admin_auth_failures_total",
+      "Failed admin authentications (HTTP API, demo page, gRPC), by outcome: unauthorized, or rate_limited",
+    ),
     apiRequests: registry.counter("comet_api_requests_total", "HTTP API requests, by method and status"),
     apiLatency: registry.histogram(
       "comet_api_request_duration_seconds",

@@ -18,9 +18,10 @@ export function createRoutes(deps: {
   ui?: UiHandler;
 }) {
   const { api, registry, readiness, ui } = deps;
-  return (req: Request, path: string): Response | Promise<Response> => {
-    if (isApiPath(path)) return api.serve(req, path);
-    const page = ui?.(req, path);
+  /** `client` answers the client's address (the peer's, or X-Forwarded-For from trusted_proxies). */
+  return (req: Request, path: string, client: () => string): Response | Promise<Response> => {
+    if (isApiPath(path)) return api.serve(req, path, client);
+    const page = ui?.(req, path, client);
     if (page) return page;
     if (SUBSCRIBE_PATHS.has(path)) {
       return upgradeRequired();

@@ -30,7 +30,7 @@ const isWebSocketUpgrade = (req: Request): boolean => req.headers.get("upgrade")
 
 export function serveHandlers(deps: {
   gateway: Gateway;
-  routes: (req: Request, path: string) => Response | Promise<Response>;
+  routes: (req: Request, path: string, client: () => string) => Response | Promise<Response>;
   log: Logger;
 }): ServeHandlers {
   const { gateway, routes, log } = deps;
@@ -44,7 +44,10 @@ export function serveHandlers(deps: {
         });
         return a.ok ? new Upgrade(a.ip) : refusalResponse(a.refusal);
       }
-      return routes(req, path);
+      // Read only when needed (a failed admin check): most requests never ask for it.
+      const client = () =>
+        gateway.admitter.clientIp({ peer: peer(), forwardedFor: req.headers.get("x-forwarded-for") });
+      return routes(req, path, client);
     },
     // A handshake the runtime could not complete (e.g. no Sec-WebSocket-Key) is not an upgrade.
     upgradeFailed: () => upgradeRequired(),

@@ -30,6 +30,20 @@ export function errorResponse(code: number, reason: string, detail: string, head
   });
 }
 
+/** A refused admin token: 401, or 429 when the client's address is past its failures for this second. */
+export function adminRefusal(verdict: "unauthorized" | "limited"): Response {
+  return verdict === "limited"
+    ? errorResponse(
+        429,
+        "too_many_auth_failures",
+        "too many failed admin authentications from this address: retry in a second",
+        { "retry-after": "1" },
+      )
+    : errorResponse(401, "unauthorized", "missing or wrong admin bearer token", {
+        "www-authenticate": 'Bearer realm="comet"',
+      });
+}
+
 /** The one answer to a request that failed inside the server: no detail that could leak internals. */
 export function internalError(): Response {
   return errorResponse(500, "internal", "internal error");

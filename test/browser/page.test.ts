@@ -47,9 +47,23 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** What the browser reports refusing under the page's Content-Security-Policy, by page. */
+const violations = new WeakMap<Page, string[]>();
+async function newPage(): Promise<Page> {
+  const page = await browser.newPage();
+  const seen: string[] = [];
+  violations.set(page, seen);
+  page.on("console", (m) => {
+    if (m.text().includes("Content Security Policy")) seen.push(m.text());
+  });
+  return page;
+}
+
 async function withScreenshot(page: Page, name: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
+    // Everything the page did, it did within its own policy.
+    expect(violations.get(page) ?? []).toEqual([]);
   } catch (err) {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true }).catch(() => {});
@@ -58,7 +72,7 @@ async function withScreenshot(page: Page, name: string, body: () => Promise<void
 }
 
 test("the page connects, receives a broadcast, shows the session, and reconnects after a restart", async () => {
-  const page = await browser.newPage();
+  const page = await newPage();
   await withScreenshot(page, "page", async () => {
     const port = server.port;
     await page.goto(`${server.url}/`);
@@ -102,7 +116,7 @@ test("the page connects, receives a broadcast, shows the session, and reconnects
 }, 60_000);
 
 test("a JOIN from the page moves the session; a bad pasted token shows the 4401", async () => {
-  const page = await browser.newPage();
+  const page = await newPage();
   await withScreenshot(page, "join", async () => {
     await page.goto(`${server.url}/`);
     await page.getByLabel("Admin token").fill(ADMIN);
@@ -127,10 +141,52 @@ test("a JOIN from the page moves the session; a bad pasted token shows the 4401"
   await page.close();
 }, 30_000);
 
+test("the page's policy holds: an injected script does not run, the admin token cannot leave for another origin, no site can frame it", async () => {
+  const page = await newPage();
+  await page.goto(`${server.url}/`);
+  await page.getByLabel("Admin token").fill(ADMIN);
+  // An inline script, as a markup injection would add one.
+  await page.evaluate(() => {
+    const s = document.createElement("script");
+    s.textContent = "window.injected = true";
+    document.body.append(s);
+  });
+  expect(await page.evaluate(() => (window as { injected?: boolean }).injected)).toBeUndefined();
+  // The token sent to another origin (the same server by another name): no-cors would let it out.
+  const elsewhere = server.url.replace("127.0.0.1", "localhost");
+  const leaked = await page.evaluate(
+    (url) =>
+      fetch(url, {
+        method: "POST",
+        mode: "no-cors",
+        body: (document.getElementById("admin") as HTMLInputElement).value,
+      })
+        .then(() => "sent")
+        .catch(() => "refused"),
+    `${elsewhere}/healthz`,
+  );
+  expect(leaked).toBe("refused");
+  const refused = (violations.get(page) ?? []).join("\n");
+  expect(refused).toContain("script-src 'self'");
+  expect(refused).toContain("connect-src 'self'");
+  await page.close();
+
+  // Framed by another page: /healthz (no policy) shows in a frame, the demo page does not.
+  const framer = await browser.newPage();
+  await framer.setContent(`<iframe src="${server.url}/healthz"></iframe><iframe src="${server.url}/"></iframe>`);
+  const [health, demo] = framer.frames().slice(1);
+  expect(await health?.locator("body").textContent()).toContain('"status":"ok"');
+  expect(await demo?.locator("h1", { hasText: "Comet" }).count()).toBe(0);
+  await framer.close();
+}, 30_000);
+
 test("the page and the SDK are served; /ui/token needs the admin token", async () => {
   const html = await fetch(`${server.url}/`);
   expect(html.headers.get("content-type")).toContain("text/html");
-  expect(await html.text()).toContain('import { CometClient } from "/comet-client.js"');
+  expect(await html.text()).toContain('<script type="module" src="/ui/page.js"></script>');
+  const script = await fetch(`${server.url}/ui/page.js`);
+  expect(script.headers.get("content-type")).toContain("javascript");
+  expect(await script.text()).toContain('import { CometClient } from "/comet-client.js"');
   const js = await fetch(`${server.url}/comet-client.js`);
   expect(js.headers.get("content-type")).toContain("javascript");
   expect(await js.text()).toContain("class CometClient");

@@ -200,6 +200,53 @@ describe("comet serve", () => {
   });
 });
 
+describe("weak settings stop comet serve, naming the key and how to make a strong one", () => {
+  const how = "generate one with `comet token --gen-secret`";
+
+  test("an hs256_secret under 32 bytes, in --dev too", async () => {
+    const env = { COMET_AUTH_JWT_HS256_SECRET: "hunter2hunter2", COMET_ADMIN_TOKENS: ADMIN };
+    for (const args of [["serve"], ["serve", "--dev"]]) {
+      const r = await run([...args, "--listen", "127.0.0.1:0"], env);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `comet: config: auth.jwt.hs256_secret: 14 bytes, at least 32 are needed (RFC 7518 §3.2): ${how}`,
+      );
+      expect(r.stderr).not.toContain("hunter2");
+    }
+  });
+
+  test("an admin token under 16 characters, or an empty one in the file", async () => {
+    const short = await run(["serve", "--listen", "127.0.0.1:0"], {
+      COMET_AUTH_JWT_HS256_SECRET: SECRET,
+      COMET_ADMIN_TOKENS: `${ADMIN},letmein`,
+    });
+    expect(short.code).toBe(2);
+    expect(short.stderr.trim()).toBe(`comet: config: admin.tokens[1]: 7 characters, at least 16 are needed: ${how}`);
+    const file = join(dir, "empty-token.yaml");
+    writeFileSync(file, `admin:\n  tokens: ["${ADMIN}", ""]\n`);
+    const empty = await run(["serve", "--config", file, "--listen", "127.0.0.1:0"], {
+      COMET_AUTH_JWT_HS256_SECRET: SECRET,
+    });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr.trim()).toBe(`comet: config: admin.tokens[1]: empty, at least 16 are needed: ${how}`);
+  });
+
+  test("`comet token --gen-secret` prints a fresh secret that serve accepts as either", async () => {
+    const [a, b] = await Promise.all([run(["token", "--gen-secret"]), run(["token", "--gen-secret"])]);
+    expect(a.code).toBe(0);
+    const secret = a.stdout.trim();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(b.stdout.trim()).not.toBe(secret);
+    const p = comet(["serve", "--listen", "127.0.0.1:0"], {
+      COMET_AUTH_JWT_HS256_SECRET: secret,
+      COMET_ADMIN_TOKENS: b.stdout.trim(),
+    });
+    await readUntil(p.stderr, /"msg":"listening".*\n/);
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+  });
+});
+
 describe("comet token", () => {
   test("mints a token the server accepts, with --rooms", async () => {
     const r = await run(["token", "--uid", "bob", "--ttl", "2h", "--rooms", "lobby,team-42/*"], {

@@ -1,7 +1,7 @@
 /** Publish, Broadcast and DumpSession over gRPC: the admin token as metadata, the HTTP API's checks. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ServiceError, status } from "@grpc/grpc-js";
-import { api, connect } from "../helpers.ts";
+import { ADMIN, api, connect } from "../helpers.ts";
 import {
   adminMetadata,
   type CometClient,
@@ -46,6 +46,29 @@ describe("the admin token", () => {
     expect(await s.waitPushes(1)).toEqual(["yes"]);
     s.call.end();
   });
+});
+
+test("50 quick wrong tokens from one address: RESOURCE_EXHAUSTED past 20; the right token, among them, is OK", async () => {
+  // A server of its own: the failures below must not limit the other tests' wrong tokens.
+  const own = await startGrpcTest();
+  const c = grpcClient(own);
+  try {
+    const sent = Array.from({ length: 52 }, (_, i) => (i === 25 || i === 51 ? ADMIN : `wrong-token-number-${i}`));
+    const got = await Promise.all(sent.map((tok) => call(c, "DumpSession", {}, tok)));
+    expect(got.filter((_, i) => sent[i] === ADMIN).map((g) => g.err)).toEqual([null, null]);
+    const codes = got.filter((_, i) => sent[i] !== ADMIN).map((g) => g.err?.code);
+    expect(codes.every((code) => code === status.UNAUTHENTICATED || code === status.RESOURCE_EXHAUSTED)).toBe(true);
+    const limited = got.find((g) => g.err?.code === status.RESOURCE_EXHAUSTED);
+    expect(limited?.err?.details).toBe("too many failed admin authentications from this address: retry in a second");
+    // Counted in the one counter the HTTP API also counts its failures in.
+    const text = await (await fetch(`${own.url}/metrics`)).text();
+    const n = codes.filter((code) => code === status.RESOURCE_EXHAUSTED).length;
+    expect(text).toContain(`comet_admin_auth_failures_total{outcome="rate_limited"} ${n}`);
+    expect(text).toContain(`comet_admin_auth_failures_total{outcome="unauthorized"} ${50 - n}`);
+  } finally {
+    c.close();
+    await own.stop();
+  }
 });
 
 describe("the checks of the HTTP API", () => {
