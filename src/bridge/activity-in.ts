@@ -10,7 +10,8 @@ import type { Session } from "../hub/session.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
 import { judgeRemoteActivity } from "./cluster-rule.ts";
-import { parseActivity } from "./event.ts";
+import { parseActivity, type RemoteActivity } from "./event.ts";
+import { signatureValid } from "./signature.ts";
 import { RateLimitedWarn } from "./ratelog.ts";
 
 export interface ActivityInOptions {
@@ -18,8 +19,10 @@ export interface ActivityInOptions {
   topic: string;
   /** This instance's id: its own activity comes back with it. */
   server: string;
-  /** By outcome: own, ignored, kept, replaced, invalid. */
+  /** By outcome: own, ignored, kept, replaced, invalid, unsigned. */
   received: Counter;
+  /** mqtt.cluster_key: when set, activity without its valid signature is counted and ignored. */
+  clusterKey?: string;
   log: Logger;
 }
 
@@ -27,9 +30,15 @@ export class ActivityIn {
   /** Each session's ONLINE time: the exact number the other instances compare theirs with. */
   private readonly onlineAt = new WeakMap<Session, bigint>();
   private readonly invalid: RateLimitedWarn;
+  private readonly unsigned: RateLimitedWarn;
 
   constructor(private readonly options: ActivityInOptions) {
     this.invalid = new RateLimitedWarn(options.log, "mqtt: activity from the broker not understood");
+    this.unsigned = new RateLimitedWarn(options.log, "mqtt: activity without a valid cluster_key signature ignored");
+  }
+
+  private signed(a: RemoteActivity, key: string): boolean {
+    return signatureValid(key, { type: a.type, uid: a.uid, rid: a.rid, time: String(a.time), server: a.server }, a.sig);
   }
 
   /** Activity of a session here, as the hub emits it: its ONLINE time is remembered. */
@@ -45,6 +54,11 @@ export class ActivityIn {
     if (!a) {
       received.inc({ outcome: "invalid" });
       this.invalid.warn({ topic, bytes: payload.byteLength });
+      return;
+    }
+    if (this.options.clusterKey && a.server !== server && !this.signed(a, this.options.clusterKey)) {
+      received.inc({ outcome: "unsigned" });
+      this.unsigned.warn({ topic, server: a.server });
       return;
     }
     const session = hub.sessions.get(a.uid);

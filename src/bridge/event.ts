@@ -4,6 +4,7 @@
  * so every field is checked and nothing here throws.
  */
 import { ACTIVITY_NAMES, type Activity, type ActivityName, isActivityName } from "../hub/activity.ts";
+import { activitySignature } from "./signature.ts";
 import {
   type CommandLimits,
   checkRequestSize,
@@ -32,9 +33,14 @@ export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventRes
   };
 }
 
-/** The activity JSON (docs/protocol.md, "Activity out"): type by name, time as a string of nanoseconds, the sender's id. */
-export function encodeActivity(a: Activity, server: string): string {
-  return JSON.stringify({ type: a.type, uid: a.uid, rid: a.rid, time: a.time, server });
+/**
+ * The activity JSON (docs/protocol.md, "Activity out"): type by name, time as a string of
+ * nanoseconds, the sender's id, and with mqtt.cluster_key its signature.
+ */
+export function encodeActivity(a: Activity, server: string, clusterKey?: string): string {
+  const fields = { type: a.type, uid: a.uid, rid: a.rid, time: a.time, server };
+  if (!clusterKey) return JSON.stringify(fields);
+  return JSON.stringify({ ...fields, sig: activitySignature(clusterKey, fields) });
 }
 
 export interface RemoteActivity {
@@ -43,6 +49,8 @@ export interface RemoteActivity {
   rid: string;
   time: bigint;
   server: string;
+  /** The sender's signature, when it sent one (a string; anything else reads as none). */
+  sig?: string;
 }
 
 /**
@@ -57,7 +65,7 @@ export function parseActivity(payload: Uint8Array): RemoteActivity | undefined {
     return undefined;
   }
   if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
-  const { type, uid, rid, time, server } = o as Record<string, unknown>;
+  const { type, uid, rid, time, server, sig } = o as Record<string, unknown>;
   // Wire numbers start at 1: 0 is UNSPECIFIED, which is no activity.
   const name = typeof type === "number" ? ACTIVITY_NAMES[type - 1] : type;
   if (!isActivityName(name)) return undefined;
@@ -67,5 +75,12 @@ export function parseActivity(payload: Uint8Array): RemoteActivity | undefined {
   if (typeof time === "string" && /^\d{1,20}$/.test(time)) ns = BigInt(time);
   else if (typeof time === "number" && Number.isFinite(time) && time >= 0) ns = BigInt(Math.round(time));
   else return undefined;
-  return { type: name, uid, rid: rid ?? "", time: ns, server: server ?? "" };
+  return {
+    type: name,
+    uid,
+    rid: rid ?? "",
+    time: ns,
+    server: server ?? "",
+    sig: typeof sig === "string" ? sig : undefined,
+  };
 }

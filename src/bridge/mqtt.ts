@@ -96,6 +96,7 @@ export class Bridge {
       topic: activityTopic,
       server: this.id,
       received: counters.activityIn,
+      clusterKey: settings.clusterKey,
       log,
     });
     const topics = new Map([
@@ -123,6 +124,7 @@ export class Bridge {
       capacity: settings.queue,
       types: settings.activity,
       server: this.id,
+      clusterKey: settings.clusterKey,
       out: counters.activityOut,
       dropped: counters.dropped,
     });

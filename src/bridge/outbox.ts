@@ -30,6 +30,8 @@ export interface OutboxOptions {
   types: ReadonlySet<ActivityName>;
   /** This instance's id, the `server` of its activity. */
   server: string;
+  /** mqtt.cluster_key: signs every activity sent when set. */
+  clusterKey?: string;
   out: Counter;
   dropped: Counter;
 }
@@ -66,7 +68,7 @@ export class Outbox {
 
   add(a: Activity): void {
     if (this.closed || !this.options.types.has(a.type)) return;
-    const out: Outgoing = { type: a.type, payload: encodeActivity(a, this.options.server) };
+    const out: Outgoing = { type: a.type, payload: encodeActivity(a, this.options.server, this.options.clusterKey) };
     // Behind a queue, activity waits its turn: per-user order is kept.
     if (this.wire.connected && this.queue.size === 0 && !this.backlogged()) this.publish(out);
     else {

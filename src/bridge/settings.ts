@@ -37,6 +37,8 @@ export interface BridgeSettings {
   queue: number;
   username: string | undefined;
   password: string | undefined;
+  /** mqtt.cluster_key: signs activity out, and activity in must carry a valid signature. */
+  clusterKey: string | undefined;
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   embedded: { host: string; port: number } | undefined;
   /** Inbound Event limits: the same as the HTTP API's body and evt limits. */
@@ -111,6 +113,7 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     queue: mqtt.queue,
     username: mqtt.username || undefined,
     password: mqtt.password || undefined,
+    clusterKey: mqtt.cluster_key || undefined,
     tls,
     embedded,
     limits: commandLimits(config.limits),

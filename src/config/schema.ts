@@ -111,6 +111,7 @@ export const SCHEMA = {
     queue: int(10000, "outgoing activity held while the broker is away; the oldest overflow is dropped"),
     username: str("", "broker user name (also accepted in the URL)"),
     password: str("", "broker password (env COMET_MQTT_PASSWORD keeps it out of files)"),
+    cluster_key: str("", "signs activity (HMAC-SHA256); instances then ignore activity without a valid signature"),
     tls: {
       ca_file: str("", "PEM CA bundle to verify the broker (mqtts:// or wss://); empty = system CAs"),
       cert_file: str("", "PEM client certificate, for brokers that require one"),

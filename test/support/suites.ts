@@ -13,6 +13,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/unit/": "pure functions: no server",
   "test/client/backoff.test.ts": "a pure function: no server",
   "test/bridge/event.test.ts": "pure functions: no server",
+  "test/bridge/signature.test.ts": "pure functions: no server",
   "test/bridge/queue.test.ts": "pure functions: no server",
   "test/bridge/cluster-rule.test.ts": "a pure function: no server",
   "test/bridge/outbox.test.ts": "against a fake connection: no server",

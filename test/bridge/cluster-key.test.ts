@@ -1,0 +1,75 @@
+/** mqtt.cluster_key on a shared broker: signed activity replaces as before; forged activity closes nothing. */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { activitySignature } from "../../src/bridge/signature.ts";
+import { connect } from "../helpers.ts";
+import { TestBroker } from "./broker.ts";
+import { type Comet, metric, Observer, startComet, waitReadyz } from "./util.ts";
+
+const KEY = "a-cluster-key-shared-by-the-instances";
+let broker: TestBroker;
+let a: Comet;
+let b: Comet;
+let obs: Observer;
+
+beforeAll(async () => {
+  broker = await TestBroker.start();
+  const yaml = `mqtt: {url: "${broker.url}", cluster_key: "${KEY}"}`;
+  [a, b] = await Promise.all([startComet(yaml), startComet(yaml)]);
+  await Promise.all([waitReadyz(a, 200), waitReadyz(b, 200)]);
+  obs = await Observer.connect(broker.url, ["comet/user-activity"]);
+});
+
+afterAll(async () => {
+  await obs?.close();
+  await Promise.all([a?.stop(), b?.stop()]);
+  await broker?.stop();
+});
+
+/** A forged ONLINE, far in the future so that it would win, then an Event from the same connection (in order). */
+async function forge(uid: string, sig: string | undefined, evt: string): Promise<void> {
+  const online: Record<string, string> = {
+    type: "ONLINE",
+    uid,
+    rid: "",
+    time: "9999999999999999999",
+    server: "zz-evil",
+  };
+  if (sig !== undefined) online.sig = sig;
+  await obs.publish("comet/user-activity", JSON.stringify(online));
+  await obs.publish("comet/events", JSON.stringify({ uid, evt }));
+}
+
+test("an instance's activity goes out signed, and a login on the other instance still replaces the session (4409)", async () => {
+  const first = await connect(a, "ck-ann");
+  await obs.until(() => obs.activity("ck-ann", a.bridge!.id).length > 0, "ck-ann's ONLINE");
+  const sent = JSON.parse(
+    obs.messages.find((m) => m.text.includes('"ck-ann"') && m.text.includes('"ONLINE"'))!.text,
+  ) as Record<string, string>;
+  const { sig, ...fields } = sent;
+  expect(sig).toBe(activitySignature(KEY, fields as never));
+  const second = await connect(b, "ck-ann");
+  expect((await first.waitClose(5000)).code).toBe(4409);
+  expect(second.closeInfo).toBeUndefined();
+  second.close();
+});
+
+test("a forged ONLINE without a signature, or with a wrong one, closes nobody and is counted as unsigned", async () => {
+  const victim = await connect(a, "ck-bob");
+  const before = await metric(a, "comet_bridge_activity_in_total", { outcome: "unsigned" });
+  await forge("ck-bob", undefined, "still here 1");
+  await forge(
+    "ck-bob",
+    activitySignature("a-guessed-key", {
+      type: "ONLINE",
+      uid: "ck-bob",
+      rid: "",
+      time: "9999999999999999999",
+      server: "zz-evil",
+    }),
+    "still here 2",
+  );
+  expect(await victim.waitPushes(2)).toEqual(["still here 1", "still here 2"]);
+  expect(victim.closeInfo).toBeUndefined();
+  expect(await metric(a, "comet_bridge_activity_in_total", { outcome: "unsigned" })).toBeGreaterThanOrEqual(before + 2);
+  victim.close();
+});
