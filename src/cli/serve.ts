@@ -42,7 +42,29 @@ export async function serve(opts: ServeOptions): Promise<void> {
     }
   }
   const log = createLogger(cfg.log.level, cfg.log.format);
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  // Signals are taken before the server listens: one that arrives while it starts (a process
+  // manager that stops a service at once) waits for the start and then drains, never kills.
+  let stopping: string | undefined;
+  const drain = (running: NonNullable<typeof server>) =>
+    running.drain().then(
+      () => process.exit(0),
+      (err) => {
+        log.error("shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
+    );
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn("second signal: exiting at once", { signal });
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
+    stopping = signal;
+    log.info("shutting down", { signal });
+    if (server) drain(server);
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
   try {
     server = await startServer(cfg, log);
   } catch (err) {
@@ -62,24 +84,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     printDevBanner(server.url, grpcAt, generated);
   }
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn("second signal: exiting at once", { signal });
-      process.exit(signal === "SIGINT" ? 130 : 143);
-    }
-    stopping = true;
-    log.info("shutting down", { signal });
-    server.drain().then(
-      () => process.exit(0),
-      (err) => {
-        log.error("shutdown failed", { error: String(err) });
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  if (stopping) drain(server);
 }
 
 function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: { secret?: string; admin?: string } } {
