@@ -9,7 +9,7 @@ import { generateSecret } from "../config/strength.ts";
 import { createLogger } from "../log.ts";
 import { ListenError } from "../errors.ts";
 import { capabilities, runScriptCommand } from "../runtime/listen.ts";
-import { startServer } from "../server.ts";
+import { type RunningServer, startServer } from "../server.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
 
@@ -25,20 +25,40 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 type Generated = { secret?: string; admin?: string };
 
 export async function serve(opts: ServeOptions): Promise<void> {
-  // Listened for before anything else: SIGHUP's default ends the process, and a reload must never
-  // do that, even one that comes while the server is still starting (it is done once started).
-  let server: Awaited<ReturnType<typeof startServer>> | undefined;
-  let hupWhileStarting = false;
+  // Every signal is listened for before the start: a default action would end the process with no
+  // drain, SIGHUP's at any time and SIGTERM's in the moment between the "listening" line and a
+  // handler set after it. One that comes while starting is acted on once started; the start binds
+  // local sockets only, so waiting for it does not hold a stop up.
+  let server: RunningServer | undefined;
+  const early: string[] = [];
   let generated: Generated = {};
-  const reload = () => server?.reload(() => serveConfig(opts, generated).cfg);
-  process.on("SIGHUP", () => {
-    if (server) reload();
-    else hupWhileStarting = true;
-  });
+  const onSignal = (signal: string) => (server ? act(server, signal) : early.push(signal));
+  for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"]) process.on(signal, () => onSignal(signal));
+
   const start = serveConfig(opts);
   const cfg = start.cfg;
   generated = start.generated;
   const log = createLogger(cfg.log.level, cfg.log.format);
+  let stopping = false;
+  const act = (running: RunningServer, signal: string) => {
+    if (signal === "SIGHUP") {
+      running.reload(() => serveConfig(opts, generated).cfg);
+      return;
+    }
+    if (stopping) {
+      log.warn("second signal: exiting at once", { signal });
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
+    stopping = true;
+    log.info("shutting down", { signal });
+    running.drain().then(
+      () => process.exit(0),
+      (err) => {
+        log.error("shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
   try {
     server = await startServer(cfg, log);
   } catch (err) {
@@ -57,27 +77,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       server.grpcPort === undefined ? undefined : `${gh.includes(":") ? `[${gh}]` : gh}:${server.grpcPort}`;
     printDevBanner(server.url, grpcAt, generated);
   }
-  const running = server;
-  if (hupWhileStarting) reload();
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn("second signal: exiting at once", { signal });
-      process.exit(signal === "SIGINT" ? 130 : 143);
-    }
-    stopping = true;
-    log.info("shutting down", { signal });
-    running.drain().then(
-      () => process.exit(0),
-      (err) => {
-        log.error("shutdown failed", { error: String(err) });
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  for (const signal of early) act(server, signal);
 }
 
 /**
