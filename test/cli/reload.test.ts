@@ -58,6 +58,7 @@ describe("SIGHUP reloads comet serve", () => {
     const s = await serveProcess(["--config", file, "--listen", "127.0.0.1:0"]);
     const live = (await authenticate(s, STEADY, "live", await signed("live", "a", a.privateKey))) as Client;
     expect(live).toBeInstanceOf(Client);
+    const stale = (await authenticate(s, STEADY, "stale", await signed("stale", "a", a.privateKey))) as Client;
 
     // A publisher that does not stop for the reload; its subscriber must miss nothing.
     let sent = 0;
@@ -90,7 +91,14 @@ describe("SIGHUP reloads comet serve", () => {
     expect(after).toBeInstanceOf(Client);
     const removed = await authenticate(s, NEW, "removed", await signed("removed", "a", a.privateKey));
     expect(removed).toEqual({ code: 4401, reason: "token key not found" });
-    // The live session signed by the removed key was not asked again.
+    // The live sessions signed by the removed key were not asked again; a re-AUTH is verified
+    // with the new keys: one signed by the new key keeps its session, one by the removed key ends it.
+    expect(live.closeInfo).toBeUndefined();
+    live.send({ t: "AUTH", auth: { token: await signed("live", "b", b.privateKey) } });
+    stale.send({ t: "AUTH", auth: { token: await signed("stale", "a", a.privateKey) } });
+    expect(await stale.waitClose()).toEqual({ code: 4401, reason: "token key not found" });
+    expect(await publish(s, NEW, "live", "after re-AUTH")).toBe(200);
+    expect((await live.waitPushes(sent + 1)).at(-1)).toBe("after re-AUTH");
     expect(live.closeInfo).toBeUndefined();
     expect(await metric(s, "ok")).toBe(1);
     expect(await metric(s, "invalid")).toBe(0);
