@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { Client, SECRET, token } from "../helpers.ts";
+import { SOURCE } from "./run.ts";
 import { adminStatus, authenticate, hup, logLines, publish, type Serving, serveProcess } from "./serving.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "comet-reload-"));
@@ -203,5 +204,38 @@ describe("SIGHUP reloads comet serve", () => {
     expect(before.closeInfo).toBeUndefined();
     s.proc.kill("SIGINT");
     expect((await s.finish()).code).toBe(0);
+  });
+
+  test("a terminal that hangs up does not end it: the log lines are lost, the service is not", async () => {
+    const file = write("tty.yaml", `admin:\n  tokens: [${OLD}]\nauth:\n  jwt:\n    hs256_secret: ${SECRET}\n`);
+    let text = "";
+    const decoder = new TextDecoder();
+    const proc = Bun.spawn([...SOURCE.argv(), "serve", "--config", file, "--listen", "127.0.0.1:0"], {
+      cwd: SOURCE.cwd(),
+      env: { PATH: SOURCE.path, HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", COMET_SHUTDOWN_DRAIN: "0s" },
+      terminal: {
+        cols: 400,
+        rows: 24,
+        data: (_t, d) => {
+          text += decoder.decode(d, { stream: true });
+        },
+      },
+    });
+    const deadline = Date.now() + 10_000;
+    while (!/"listen":"127\.0\.0\.1:\d+"/.test(text) && Date.now() < deadline) await Bun.sleep(10);
+    const port = Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(text)?.[1]);
+    // The hang-up: SIGHUP to the session, and every later write to the terminal fails.
+    proc.terminal?.close();
+    await Bun.sleep(300);
+    proc.kill("SIGHUP");
+    await Bun.sleep(300);
+    expect({ exit: proc.exitCode, signal: proc.signalCode }).toEqual({ exit: null, signal: null });
+    const res = await fetch(`http://127.0.0.1:${port}/comet/Comet/DumpSession`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${OLD}` },
+    });
+    expect(res.status).toBe(200);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
   });
 });
