@@ -31,16 +31,13 @@ export async function serve(opts: ServeOptions): Promise<void> {
   // local sockets only, so waiting for it does not hold a stop up.
   let server: RunningServer | undefined;
   const early: string[] = [];
-  let generated: Generated = {};
   const onSignal = (signal: string) => (server ? act(server, signal) : early.push(signal));
   for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"]) process.on(signal, () => onSignal(signal));
   // A terminal that hung up (the SIGHUP a session's end sends) fails every write to it with EIO or
   // EPIPE, as an 'error' event that would end the process: its log lines are lost, the service not.
   process.stderr.on("error", () => {});
 
-  const start = serveConfig(opts);
-  const cfg = start.cfg;
-  generated = start.generated;
+  const { cfg, generated } = serveConfig(opts);
   const log = createLogger(cfg.log.level, cfg.log.format);
   let stopping = false;
   const act = (running: RunningServer, signal: string) => {
