@@ -10,6 +10,8 @@ export interface Logger {
   warn(msg: string, fields?: Fields): void;
   error(msg: string, fields?: Fields): void;
   enabled(level: Level): boolean;
+  /** A reload's log.level: every holder of this logger sees it at once. */
+  setLevel(level: Level): void;
 }
 
 // Everything that could end a line or steer a terminal: the C0 controls, DEL, the C1 controls (all
@@ -39,7 +41,7 @@ export function createLogger(
   format: "json" | "pretty" = "json",
   write: (line: string) => void = (line) => process.stderr.write(line),
 ): Logger {
-  const min = RANK[level];
+  let min = RANK[level];
   const out = (lvl: Level, msg: string, fields?: Fields): void => {
     if (RANK[lvl] < min) return;
     const time = new Date().toISOString();
@@ -62,6 +64,9 @@ export function createLogger(
     warn: (m, f) => out("warn", m, f),
     error: (m, f) => out("error", m, f),
     enabled: (l) => RANK[l] >= min,
+    setLevel: (l) => {
+      min = RANK[l];
+    },
   };
 }
 

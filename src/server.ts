@@ -3,7 +3,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
 import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "./auth/failures.ts";
-import { createVerifier } from "./auth/jwt.ts";
+import { buildVerifier } from "./auth/jwt.ts";
 import { parseListen } from "./config/load.ts";
 import { checkStrength } from "./config/strength.ts";
 import { type Bridge, startBridge } from "./bridge/mqtt.ts";
@@ -21,6 +21,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { runtimeAdapter } from "./runtime/listen.ts";
 import type { Listener } from "./runtime/types.ts";
 import { LoopFanout } from "./runtime/loop-fanout.ts";
+import { type ReloadOutcome, Reloader } from "./reload.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -31,6 +32,11 @@ export interface RunningServer {
   readonly bridge: Bridge | undefined;
   /** The bound gRPC port; undefined when grpc.listen is empty. */
   readonly grpcPort: number | undefined;
+  /**
+   * Reads the config again with `read` and applies what can change without dropping a connection
+   * (src/reload.ts); a config `read` throws on, or one a start would refuse, changes nothing.
+   */
+  reload(read: () => Config): ReloadOutcome;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -38,7 +44,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
   checkStrength(config);
-  const verify = createVerifier(config);
+  const keys = buildVerifier(config);
   const metrics = createMetrics();
   const runtime = await runtimeAdapter();
   const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
@@ -47,7 +53,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     throw new Error(`ui.enabled: the demo page is not served on ${runtime.name}`);
   }
   const hub = new Hub();
-  const gateway = new Gateway(config, hub, verify, metrics, log);
+  const gateway = new Gateway(config, hub, keys.verify, metrics, log);
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;
   registerGauges(registry, hub, gateway, () => grpc?.sockets ?? []);
@@ -63,9 +69,12 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       limited: failures("rate_limited"),
     }),
   );
+  const reloader = new Reloader({ gateway, admin, log, reloads: metrics.configReloads }, keys.fingerprint);
   const api = createApi({ config, hub, admin, metrics });
   // Loaded only when enabled: the page's assets are embedded by a build-time macro.
-  const ui = config.ui.enabled ? await (await import("./ui/routes.ts")).createUi(config, admin) : undefined;
+  const ui = config.ui.enabled
+    ? await (await import("./ui/routes.ts")).createUi(() => gateway.config, admin)
+    : undefined;
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const bridge = await startBridge({ config, hub, registry, log });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
@@ -118,6 +127,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     gateway,
     bridge,
     grpcPort: grpc?.port,
+    reload: (read) => reloader.reload(read),
     async drain() {
       const started = Date.now();
       const sessions = hub.sessions.size;

@@ -9,11 +9,16 @@ const digest = (s: string): Buffer => hash("sha256", s, "buffer") as unknown as 
 export type AdminVerdict = "ok" | "unauthorized" | "limited";
 
 export class AdminAuth {
-  private readonly digests: Buffer[];
+  private digests: Buffer[];
   constructor(
     tokens: readonly string[],
     private readonly failures: FailureLimiter,
   ) {
+    this.digests = tokens.map(digest);
+  }
+
+  /** A reload's admin.tokens: the next request is checked against these alone. */
+  setTokens(tokens: readonly string[]): void {
     this.digests = tokens.map(digest);
   }
 

@@ -3,7 +3,7 @@
  * public key, or a JWKS file), and the accepted algorithms are pinned to that source, so `alg: none`
  * and algorithm confusion (an HS256 token "signed" with the public key) are refused.
  */
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "../config/schema.ts";
@@ -51,6 +51,18 @@ export function describeKeySource(cfg: Config): string | undefined {
  * compare the two).
  */
 export function createVerifier(cfg: Config, opts: { engine?: "native" | "jose" } = {}): Verify {
+  return buildVerifier(cfg, opts).verify;
+}
+
+/**
+ * The verifier, and a digest of the key material it was built from: a reload compares digests to
+ * tell a rotated JWKS or PEM file (same path, new keys) from an unchanged one, from the bytes the
+ * verifier was actually built with rather than from a second read that could see another file.
+ */
+export function buildVerifier(
+  cfg: Config,
+  opts: { engine?: "native" | "jose" } = {},
+): { verify: Verify; fingerprint: string } {
   const j = cfg.auth.jwt;
   const set = [j.hs256_secret, j.public_key_file, j.jwks_file].filter((s) => s !== "").length;
   if (set !== 1) {
@@ -64,7 +76,9 @@ export function createVerifier(cfg: Config, opts: { engine?: "native" | "jose" }
   let hmacKey: Promise<CryptoKey> | undefined;
   let secret: Uint8Array | undefined;
   let algorithms: string[];
+  let material: string;
   if (j.hs256_secret) {
+    material = j.hs256_secret;
     secret = new TextEncoder().encode(j.hs256_secret);
     key = secret;
     // Imported once: given the raw secret, jose imports a WebCrypto key on every verification.
@@ -84,6 +98,7 @@ export function createVerifier(cfg: Config, opts: { engine?: "native" | "jose" }
     } catch (err) {
       throw new Error(`auth.jwt.public_key_file: cannot read ${j.public_key_file}: ${(err as Error).message}`);
     }
+    material = pem;
     let ko: KeyObject;
     try {
       ko = createPublicKey(pem);
@@ -97,7 +112,8 @@ export function createVerifier(cfg: Config, opts: { engine?: "native" | "jose" }
   } else {
     let doc: unknown;
     try {
-      doc = JSON.parse(readFileSync(j.jwks_file, "utf8"));
+      material = readFileSync(j.jwks_file, "utf8");
+      doc = JSON.parse(material);
     } catch (err) {
       throw new Error(`auth.jwt.jwks_file: cannot read a JSON document from ${j.jwks_file}: ${(err as Error).message}`);
     }
@@ -120,7 +136,7 @@ export function createVerifier(cfg: Config, opts: { engine?: "native" | "jose" }
   const native = secret !== undefined && opts.engine !== "jose" ? secret : undefined;
   const hs256 = { issuer: cfg.namespace, audience: options.audience, clockTolerance: options.clockTolerance };
 
-  return async (token: string): Promise<Identity> => {
+  const verify = async (token: string): Promise<Identity> => {
     if (!token) throw new AuthError("token missing", "missing");
     let payload: Record<string, unknown>;
     if (native) payload = verifyHs256(token, native, hs256);
@@ -145,6 +161,7 @@ export function createVerifier(cfg: Config, opts: { engine?: "native" | "jose" }
     const exp = typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
     return { uid: sub, expMs: exp, rooms };
   };
+  return { verify, fingerprint: createHash("sha256").update(material).digest("hex") };
 }
 
 function toAuthError(err: unknown): AuthError {

@@ -9,7 +9,7 @@ import { generateSecret } from "../config/strength.ts";
 import { createLogger } from "../log.ts";
 import { ListenError } from "../errors.ts";
 import { capabilities, runScriptCommand } from "../runtime/listen.ts";
-import { startServer } from "../server.ts";
+import { type RunningServer, startServer } from "../server.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
 
@@ -22,31 +22,35 @@ export interface ServeOptions {
 const DEV_GRPC_PORT = 9090;
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
+type Generated = { secret?: string; admin?: string };
+
 export async function serve(opts: ServeOptions): Promise<void> {
-  let cfg = readConfig(opts.config, { listen: opts.listen });
-  let generated: { secret?: string; admin?: string } = {};
-  if (opts.dev) {
-    ({ cfg, generated } = devConfig(cfg, opts));
-  } else {
-    if (!describeKeySource(cfg)) {
-      throw new CliError(
-        "serve: no JWT key configured: set auth.jwt.hs256_secret (env COMET_AUTH_JWT_HS256_SECRET), auth.jwt.public_key_file or auth.jwt.jwks_file; or try it locally with `comet serve --dev`",
-        2,
-      );
-    }
-    if (cfg.admin.tokens.length === 0) {
-      throw new CliError(
-        "serve: no admin token configured: set admin.tokens (env COMET_ADMIN_TOKENS, comma-separated) for the HTTP API; or try it locally with `comet serve --dev`",
-        2,
-      );
-    }
-  }
+  // Every signal is listened for before the start: a default action would end the process with no
+  // drain, SIGHUP's at any time and SIGTERM's in the moment between the "listening" line and a
+  // handler set after it. One that comes while starting is acted on once started; the start binds
+  // local sockets only, so waiting for it does not hold a stop up.
+  let server: RunningServer | undefined;
+  const early: string[] = [];
+  const onSignal = (signal: string) => (server ? act(server, signal) : early.push(signal));
+  for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"]) process.on(signal, () => onSignal(signal));
+  // A terminal that hung up (the SIGHUP a session's end sends) fails every write to it with EIO or
+  // EPIPE, as an 'error' event that would end the process: its log lines are lost, the service not.
+  process.stderr.on("error", () => {});
+
+  const { cfg, generated } = serveConfig(opts);
   const log = createLogger(cfg.log.level, cfg.log.format);
-  let server: Awaited<ReturnType<typeof startServer>> | undefined;
-  // Signals are taken before the server listens: one that arrives while it starts (a process
-  // manager that stops a service at once) waits for the start and then drains, never kills.
-  let stopping: string | undefined;
-  const drain = (running: NonNullable<typeof server>) =>
+  let stopping = false;
+  const act = (running: RunningServer, signal: string) => {
+    if (signal === "SIGHUP") {
+      running.reload(() => serveConfig(opts, generated).cfg);
+      return;
+    }
+    if (stopping) {
+      log.warn("second signal: exiting at once", { signal });
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
+    stopping = true;
+    log.info("shutting down", { signal });
     running.drain().then(
       () => process.exit(0),
       (err) => {
@@ -54,17 +58,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
         process.exit(1);
       },
     );
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn("second signal: exiting at once", { signal });
-      process.exit(signal === "SIGINT" ? 130 : 143);
-    }
-    stopping = signal;
-    log.info("shutting down", { signal });
-    if (server) drain(server);
   };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
   try {
     server = await startServer(cfg, log);
   } catch (err) {
@@ -83,11 +77,34 @@ export async function serve(opts: ServeOptions): Promise<void> {
       server.grpcPort === undefined ? undefined : `${gh.includes(":") ? `[${gh}]` : gh}:${server.grpcPort}`;
     printDevBanner(server.url, grpcAt, generated);
   }
-
-  if (stopping) drain(server);
+  for (const signal of early) act(server, signal);
 }
 
-function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: { secret?: string; admin?: string } } {
+/**
+ * The config as `serve` runs it: --config FILE or COMET_CONFIG, the environment, the flags; with
+ * --dev, its own overrides. A reload reads it the same way, and refuses what a start refuses.
+ * `kept`: on a reload in --dev, the secrets made at start, given again rather than made anew: a
+ * fresh one would be printed nowhere, and would lock out every token and page the banner served.
+ */
+function serveConfig(opts: ServeOptions, kept?: Generated): { cfg: Config; generated: Generated } {
+  const read = readConfig(opts.config, { listen: opts.listen });
+  const { cfg, generated } = opts.dev ? devConfig(read, opts, kept) : { cfg: read, generated: {} };
+  if (!describeKeySource(cfg)) {
+    throw new CliError(
+      "serve: no JWT key configured: set auth.jwt.hs256_secret (env COMET_AUTH_JWT_HS256_SECRET), auth.jwt.public_key_file or auth.jwt.jwks_file; or try it locally with `comet serve --dev`",
+      2,
+    );
+  }
+  if (cfg.admin.tokens.length === 0) {
+    throw new CliError(
+      "serve: no admin token configured: set admin.tokens (env COMET_ADMIN_TOKENS, comma-separated) for the HTTP API; or try it locally with `comet serve --dev`",
+      2,
+    );
+  }
+  return { cfg, generated };
+}
+
+function devConfig(cfg: Config, opts: ServeOptions, kept?: Generated): { cfg: Config; generated: Generated } {
   const listenGiven = opts.listen ?? process.env.COMET_LISTEN;
   let listen = `127.0.0.1:${cfg.listen.port}`;
   if (listenGiven) {
@@ -95,7 +112,7 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
       throw usageError(`serve --dev binds to loopback only, got --listen ${listenGiven}`);
     listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
   }
-  const generated: { secret?: string; admin?: string } = {};
+  const generated: Generated = {};
   // The demo page's assets are embedded by a build-time macro: where it is not served, --dev runs without it.
   const overrides: Record<string, unknown> = { listen, "ui.enabled": String(capabilities.demoPage) };
   if (cfg.grpc.listen) {
@@ -106,13 +123,15 @@ function devConfig(cfg: Config, opts: ServeOptions): { cfg: Config; generated: {
     // 0), so that several dev instances, tests among them, never collide on 9090.
     overrides["grpc.listen"] = `127.0.0.1:${cfg.listen.port === 0 ? 0 : DEV_GRPC_PORT}`;
   }
+  // On a reload, a secret the start did not make (the file had its own) is not made now either:
+  // with the file's own removed, the reload is refused as a start without one would be.
   if (!describeKeySource(cfg)) {
-    generated.secret = generateSecret();
-    overrides["auth.jwt.hs256_secret"] = generated.secret;
+    generated.secret = kept ? kept.secret : generateSecret();
+    if (generated.secret) overrides["auth.jwt.hs256_secret"] = generated.secret;
   }
   if (cfg.admin.tokens.length === 0) {
-    generated.admin = generateSecret();
-    overrides["admin.tokens"] = generated.admin;
+    generated.admin = kept ? kept.admin : generateSecret();
+    if (generated.admin) overrides["admin.tokens"] = generated.admin;
   }
   return { cfg: readConfig(opts.config, overrides), generated };
 }
@@ -127,7 +146,7 @@ export function selfCommand(): string {
   return process.execPath;
 }
 
-function printDevBanner(url: string, grpcAt: string | undefined, g: { secret?: string; admin?: string }): void {
+function printDevBanner(url: string, grpcAt: string | undefined, g: Generated): void {
   const self = selfCommand();
   const lines = [
     "",

@@ -85,7 +85,7 @@ export function parseListen(path: string, raw: unknown): { host: string; port: n
   return { host, port };
 }
 
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split(".");
   let node = target;
   for (const p of parts.slice(0, -1)) {
@@ -178,7 +178,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   return deepFreeze(cfg) as unknown as Config;
 }
 
-function deepFreeze<T>(o: T): T {
+export function deepFreeze<T>(o: T): T {
   if (o && typeof o === "object") {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);

@@ -24,17 +24,35 @@ export class Gateway {
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    readonly config: Config,
+    private current: Config,
     readonly hub: Hub,
-    readonly verify: Verify,
+    private verifier: Verify,
     readonly metrics: Metrics,
     readonly log: Logger,
   ) {
-    this.admitter = new Admitter(config);
+    this.admitter = new Admitter(current);
     this.uplinkFrames = {
       byType: ["HB", "AUTH", "JOIN"].map((type) => metrics.uplinks.with({ type })),
       invalid: metrics.uplinks.with({ type: "invalid" }),
     };
+  }
+
+  get config(): Config {
+    return this.current;
+  }
+
+  get verify(): Verify {
+    return this.verifier;
+  }
+
+  /**
+   * A reload's new keys (and the config that names them): every AUTH from now on, a live session's
+   * re-AUTH included, is verified with them. A session already live is not asked again: its token
+   * was good when it was shown, and dropping it would be the outage a reload is there to avoid.
+   */
+  rekey(config: Config, verify: Verify): void {
+    this.current = config;
+    this.verifier = verify;
   }
 
   /**

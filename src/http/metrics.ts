@@ -145,6 +145,10 @@ export function createMetrics() {
       "comet_admin_auth_failures_total",
       "Failed admin authentications (HTTP API, demo page, gRPC), by outcome: unauthorized, or rate_limited",
     ),
+    configReloads: registry.counter(
+      "comet_config_reloads_total",
+      "Config reloads (SIGHUP), by outcome: ok, or invalid (refused; the running config stays)",
+    ),
     apiRequests: registry.counter("comet_api_requests_total", "HTTP API requests, by method and status"),
     apiLatency: registry.histogram(
       "comet_api_request_duration_seconds",

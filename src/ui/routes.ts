@@ -36,9 +36,10 @@ function secured(res: Response): Response {
   return res;
 }
 
-export async function createUi(config: Config, admin: AdminAuth): Promise<UiHandler> {
+/** `config` is asked on each mint, so that a reloaded HS256 secret signs the page's next token. */
+export async function createUi(config: () => Config, admin: AdminAuth): Promise<UiHandler> {
   const { CLIENT_JS, PAGE_CSS, PAGE_HTML, PAGE_JS } = await import("./assets.ts");
-  const page = PAGE_HTML.replace("__HEARTBEAT_MS__", String(config.heartbeat.interval));
+  const page = PAGE_HTML.replace("__HEARTBEAT_MS__", String(config().heartbeat.interval));
   const asset = (body: string, type: string) => () =>
     new Response(body, { headers: { "content-type": `${type}; charset=utf-8`, "cache-control": "no-cache" } });
   const files: ReadonlyMap<string, () => Response> = new Map([
@@ -69,7 +70,7 @@ export async function createUi(config: Config, admin: AdminAuth): Promise<UiHand
       return errorResponse(400, "bad_request", "body is not valid JSON");
     }
     if (typeof uid !== "string" || uid === "") return errorResponse(400, "bad_request", "uid is required");
-    const jwt = await signSubscriberToken(config, { uid, ttlMs: 3_600_000 });
+    const jwt = await signSubscriberToken(config(), { uid, ttlMs: 3_600_000 });
     if (jwt === undefined) {
       return errorResponse(
         404,

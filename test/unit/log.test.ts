@@ -58,3 +58,17 @@ describe("log.format: json", () => {
     expect(JSON.parse(lines[0] as string)).toMatchObject({ msg: "connection closed", uid: "alice\nforged" });
   });
 });
+
+describe("log.level", () => {
+  test("setLevel takes effect on the next line, for every holder of the logger", () => {
+    const out: string[] = [];
+    const log = createLogger("info", "json", (l) => out.push(l));
+    log.debug("hidden");
+    log.setLevel("debug");
+    expect(log.enabled("debug")).toBe(true);
+    log.debug("shown");
+    log.setLevel("error");
+    log.warn("hidden too");
+    expect(out.map((l) => JSON.parse(l).msg)).toEqual(["shown"]);
+  });
+});
