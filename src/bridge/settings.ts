@@ -4,8 +4,8 @@
  * activity names) live here, and still stop the server at start with a message that names the key.
  */
 import { readFileSync } from "node:fs";
-import { ConfigError, parseListen } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
+import type { Account, Config } from "../config/schema.ts";
 import { ACTIVITY_NAMES, type ActivityName, isActivityName } from "../hub/activity.ts";
 import { type CommandLimits, commandLimits } from "../protocol/commands.ts";
 
@@ -38,9 +38,18 @@ export interface BridgeSettings {
   username: string | undefined;
   password: string | undefined;
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
-  embedded: { host: string; port: number } | undefined;
+  embedded: EmbeddedSettings | undefined;
   /** Inbound Event limits: the same as the HTTP API's body and evt limits. */
   limits: CommandLimits;
+}
+
+export interface EmbeddedSettings {
+  host: string;
+  port: number;
+  /** Backends' accounts: publish to the events topics, read the activity topic. */
+  publishers: readonly Account[];
+  /** Anonymous clients are let in, as backends: only on loopback, with no account of either kind. */
+  anonymous: boolean;
 }
 
 const fail = (key: string, expected: string, got: unknown): never => {
@@ -63,7 +72,7 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
       `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(mqtt.events_topic)})`,
     );
   }
-  const embedded = mqtt.embedded.listen === "" ? undefined : parseListen("mqtt.embedded.listen", mqtt.embedded.listen);
+  const embedded = embeddedSettings(config);
   if (embedded && mqtt.url !== "") {
     throw new ConfigError(
       "config: mqtt.url and mqtt.embedded.listen are both set: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
@@ -114,6 +123,47 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     tls,
     embedded,
     limits: commandLimits(config.limits),
+  };
+}
+
+function embeddedSettings(config: Config): EmbeddedSettings | undefined {
+  const { embedded: e, username, password } = config.mqtt;
+  if (e.listen === "") {
+    if (e.publishers.length > 0) {
+      throw new ConfigError(
+        "config: mqtt.embedded.publishers: set, but mqtt.embedded.listen is not (they are accounts on the embedded broker)",
+      );
+    }
+    return undefined;
+  }
+  const { host, port } = parseListen("mqtt.embedded.listen", e.listen);
+  const accounts = username !== "" || password !== "";
+  if (accounts && (username === "" || password === "")) {
+    throw new ConfigError(
+      `config: mqtt.${username === "" ? "username" : "password"}: empty, but mqtt.${username === "" ? "password" : "username"} is set: the embedded broker's instance account needs both`,
+    );
+  }
+  // Other instances need the account to join, and anonymous clients would get a backend's rights:
+  // anyone who reaches the address could push to any user and read everyone's activity.
+  if (!accounts && !isLoopback(host)) {
+    throw new ConfigError(
+      `config: mqtt.embedded.listen: ${JSON.stringify(e.listen)} is reachable from other machines, so set mqtt.username and mqtt.password (the instances' account; backends get mqtt.embedded.publishers), or listen on 127.0.0.1`,
+    );
+  }
+  const names = new Set([username]);
+  for (const [i, p] of e.publishers.entries()) {
+    if (names.has(p.username)) {
+      throw new ConfigError(
+        `config: mqtt.embedded.publishers[${i}].username: ${JSON.stringify(p.username)} is taken (by mqtt.username or an earlier publisher)`,
+      );
+    }
+    names.add(p.username);
+  }
+  return {
+    host,
+    port,
+    publishers: e.publishers,
+    anonymous: !accounts && e.publishers.length === 0,
   };
 }
 
