@@ -2,13 +2,15 @@
  * `mqtt.embedded.listen`: an MQTT broker (aedes) inside the comet process, on plain TCP, so that a
  * single binary gives backends an MQTT endpoint with no other infrastructure. The bridge connects
  * to it over loopback like to any other broker, so both modes run the same code. Who may do what
- * on it: embedded-access.ts.
+ * on it: embedded-access.ts; the packet size limit: packet-guard.ts.
  */
 import { createServer, type Socket } from "node:net";
 import { Aedes } from "aedes";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type AccessRules, accessHooks } from "./embedded-access.ts";
+import { guardPackets } from "./packet-guard.ts";
+import { RateLimitedWarn } from "./ratelog.ts";
 
 export interface EmbeddedBroker {
   readonly host: string;
@@ -22,6 +24,7 @@ export interface EmbeddedOptions {
   host: string;
   port: number;
   access: AccessRules;
+  maxPacketBytes: number;
   log: Logger;
 }
 
@@ -34,10 +37,18 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
   broker.on("clientError", (client, err) =>
     o.log.debug("mqtt embedded: client error", { client: client.id, error: err.message }),
   );
+  const tooLarge = new RateLimitedWarn(
+    o.log,
+    "mqtt embedded: packet over mqtt.embedded.max_packet_bytes, client disconnected",
+  );
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    guardPackets(socket, o.maxPacketBytes, (announced) =>
+      tooLarge.warn({ peer, announced, max_packet_bytes: o.maxPacketBytes }),
+    );
     broker.handle(socket);
   });
   const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;

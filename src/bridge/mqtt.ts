@@ -32,7 +32,7 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
   let embedded: EmbeddedBroker | undefined;
   let link = settings;
   if (settings.embedded) {
-    const { host, port, publishers, anonymous } = settings.embedded;
+    const { host, port, publishers, anonymous, maxPacketBytes } = settings.embedded;
     // With no instances' account configured, the bridge gets one of its own: anonymous clients
     // are backends, which may not publish the activity the bridge sends.
     const instance = {
@@ -43,6 +43,7 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
     embedded = await startEmbeddedBroker({
       host,
       port,
+      maxPacketBytes,
       access: {
         instance,
         publishers,

@@ -50,6 +50,8 @@ export interface EmbeddedSettings {
   publishers: readonly Account[];
   /** Anonymous clients are let in, as backends: only on loopback, with no account of either kind. */
   anonymous: boolean;
+  /** A client that sends a larger packet is disconnected before the packet is read. */
+  maxPacketBytes: number;
 }
 
 const fail = (key: string, expected: string, got: unknown): never => {
@@ -126,6 +128,9 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
   };
 }
 
+/** The least a packet limit may be: the bridge's own CONNECT and activity must fit with room to spare. */
+const MIN_PACKET_BYTES = 1024;
+
 function embeddedSettings(config: Config): EmbeddedSettings | undefined {
   const { embedded: e, username, password } = config.mqtt;
   if (e.listen === "") {
@@ -159,11 +164,20 @@ function embeddedSettings(config: Config): EmbeddedSettings | undefined {
     }
     names.add(p.username);
   }
+  if (e.max_packet_bytes !== 0 && e.max_packet_bytes < MIN_PACKET_BYTES) {
+    fail(
+      "mqtt.embedded.max_packet_bytes",
+      `0 (limits.max_body_bytes + 1024) or at least ${MIN_PACKET_BYTES}`,
+      e.max_packet_bytes,
+    );
+  }
   return {
     host,
     port,
     publishers: e.publishers,
     anonymous: !accounts && e.publishers.length === 0,
+    // Room for the topic and the headers around the largest Event the bridge accepts.
+    maxPacketBytes: e.max_packet_bytes || config.limits.max_body_bytes + 1024,
   };
 }
 

@@ -127,6 +127,7 @@ export const SCHEMA = {
     embedded: {
       listen: str("", "HOST:PORT: run an MQTT broker in-process and bridge to it"),
       publishers: accounts("backends' accounts: publish Events, read activity; env: user:password,..."),
+      max_packet_bytes: int(0, "a larger MQTT packet disconnects its client; 0 = limits.max_body_bytes + 1024"),
     },
   },
   grpc: {

@@ -46,6 +46,7 @@ describe("mqtt config", () => {
       port: 1883,
       publishers: [],
       anonymous: true,
+      maxPacketBytes: 1048576 + 1024,
     });
   });
 
@@ -95,21 +96,24 @@ describe("the embedded broker's accounts and limits", () => {
 
   test("with an instance account, anonymous clients are refused; publishers come from YAML or the environment", () => {
     const s = settings(
-      `mqtt: {${accounts}, embedded: {listen: ':1883', publishers: [{username: billing, password: b-secret}]}}`,
+      `mqtt: {${accounts}, embedded: {listen: ':1883', max_packet_bytes: 4096, publishers: [{username: billing, password: b-secret}]}}`,
     )!;
     expect(s.embedded).toEqual({
       host: "0.0.0.0",
       port: 1883,
       publishers: [{ username: "billing", password: "b-secret" }],
       anonymous: false,
+      maxPacketBytes: 4096,
     });
     const e = settings(`mqtt: {${accounts}, embedded: {listen: '[::1]:1883'}}`, {
       COMET_MQTT_EMBEDDED_PUBLISHERS: "billing:p:w,audit:x",
+      COMET_LIMITS_MAX_BODY_BYTES: "2048",
     })!;
     expect(e.embedded?.publishers).toEqual([
       { username: "billing", password: "p:w" },
       { username: "audit", password: "x" },
     ]);
+    expect(e.embedded?.maxPacketBytes).toBe(2048 + 1024);
     // Publishers alone, on loopback: anonymous clients are refused all the same.
     expect(
       settings("mqtt: {embedded: {listen: '127.0.0.1:0', publishers: [{username: a, password: b}]}}")?.embedded,
@@ -118,6 +122,7 @@ describe("the embedded broker's accounts and limits", () => {
       port: 0,
       publishers: [{ username: "a", password: "b" }],
       anonymous: false,
+      maxPacketBytes: 1048576 + 1024,
     });
   });
 
@@ -150,6 +155,10 @@ describe("the embedded broker's accounts and limits", () => {
     [
       "mqtt: {username: comet, embedded: {listen: '127.0.0.1:0'}}",
       "config: mqtt.password: empty, but mqtt.username is set",
+    ],
+    [
+      "mqtt: {embedded: {listen: '127.0.0.1:0', max_packet_bytes: 100}}",
+      "config: mqtt.embedded.max_packet_bytes: expected 0 (limits.max_body_bytes + 1024) or at least 1024",
     ],
   ])("%s stops the start, naming the key", (yaml, message) => {
     expect(fails(yaml)).toThrow(message);
