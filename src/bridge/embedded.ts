@@ -1,13 +1,16 @@
 /**
  * `mqtt.embedded.listen`: an MQTT broker (aedes) inside the comet process, on plain TCP, so that a
  * single binary gives backends an MQTT endpoint with no other infrastructure. The bridge connects
- * to it over loopback like to any other broker, so both modes run the same code.
+ * to it over loopback like to any other broker, so both modes run the same code. Who may do what
+ * on it: embedded-access.ts; the packet size limit: packet-guard.ts.
  */
-import { timingSafeEqual } from "node:crypto";
 import { createServer, type Socket } from "node:net";
-import { Aedes, type AuthenticateError } from "aedes";
+import { Aedes } from "aedes";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { type AccessRules, accessHooks } from "./embedded-access.ts";
+import { guardPackets } from "./packet-guard.ts";
+import { RateLimitedWarn } from "./ratelog.ts";
 
 export interface EmbeddedBroker {
   readonly host: string;
@@ -20,28 +23,32 @@ export interface EmbeddedBroker {
 export interface EmbeddedOptions {
   host: string;
   port: number;
-  /** When set, every client (the bridge too) must present these credentials. */
-  username?: string;
-  password?: string;
+  access: AccessRules;
+  maxPacketBytes: number;
   log: Logger;
 }
-
-const NOT_AUTHORIZED = 5;
 
 export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker({
     // One subscriber that stops reading must not stall delivery to everyone (aedes' own advice).
     drainTimeout: 10_000,
-    // aedes calls its authenticate unconditionally: leave the key out for its default (allow all).
-    ...(o.username === undefined ? {} : { authenticate: checkCredentials(o.username, o.password ?? "") }),
+    ...accessHooks(o.access),
   });
   broker.on("clientError", (client, err) =>
     o.log.debug("mqtt embedded: client error", { client: client.id, error: err.message }),
+  );
+  const tooLarge = new RateLimitedWarn(
+    o.log,
+    "mqtt embedded: packet over mqtt.embedded.max_packet_bytes, client disconnected",
   );
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    guardPackets(socket, o.maxPacketBytes, (announced) =>
+      tooLarge.warn({ peer, announced, max_packet_bytes: o.maxPacketBytes }),
+    );
     broker.handle(socket);
   });
   const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
@@ -78,24 +85,5 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
       });
       return closing;
     },
-  };
-}
-
-function checkCredentials(username: string, password: string) {
-  const want = Buffer.from(`${username}\u0000${password}`);
-  return (
-    _client: unknown,
-    user: string | undefined,
-    pass: Buffer | undefined,
-    done: (error: AuthenticateError | null, success: boolean | null) => void,
-  ): void => {
-    const got = Buffer.from(`${user ?? ""}\u0000${pass?.toString("utf8") ?? ""}`);
-    if (got.length === want.length && timingSafeEqual(got, want)) {
-      done(null, true);
-      return;
-    }
-    const err = new Error("bad user name or password") as AuthenticateError;
-    err.returnCode = NOT_AUTHORIZED as AuthenticateError["returnCode"];
-    done(err, null);
   };
 }

@@ -30,15 +30,31 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
   const settings = bridgeSettings(deps.config);
   if (!settings) return undefined;
   let embedded: EmbeddedBroker | undefined;
+  let link = settings;
   if (settings.embedded) {
+    const { host, port, publishers, anonymous, maxPacketBytes } = settings.embedded;
+    // With no instances' account configured, the bridge gets one of its own: anonymous clients
+    // are backends, which may not publish the activity the bridge sends.
+    const instance = {
+      username: settings.username ?? `comet-${randomBytes(6).toString("hex")}`,
+      password: settings.password ?? randomBytes(32).toString("base64url"),
+    };
+    link = { ...settings, ...instance };
     embedded = await startEmbeddedBroker({
-      ...settings.embedded,
-      username: settings.username,
-      password: settings.password,
+      host,
+      port,
+      maxPacketBytes,
+      access: {
+        instance,
+        publishers,
+        anonymous,
+        eventsTopic: settings.eventsTopic,
+        activityTopic: settings.activityTopic,
+      },
       log: deps.log,
     });
   }
-  return new Bridge(settings, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded);
+  return new Bridge(link, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded);
 }
 
 /** hostname + pid tell an operator where an instance runs; the random part keeps ids apart in one process. */

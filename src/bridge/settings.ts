@@ -4,8 +4,8 @@
  * activity names) live here, and still stop the server at start with a message that names the key.
  */
 import { readFileSync } from "node:fs";
-import { ConfigError, parseListen } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
+import type { Account, Config } from "../config/schema.ts";
 import { ACTIVITY_NAMES, type ActivityName, isActivityName } from "../hub/activity.ts";
 import { type CommandLimits, commandLimits } from "../protocol/commands.ts";
 
@@ -40,9 +40,20 @@ export interface BridgeSettings {
   /** mqtt.cluster_key: signs activity out, and activity in must carry a valid signature. */
   clusterKey: string | undefined;
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
-  embedded: { host: string; port: number } | undefined;
+  embedded: EmbeddedSettings | undefined;
   /** Inbound Event limits: the same as the HTTP API's body and evt limits. */
   limits: CommandLimits;
+}
+
+export interface EmbeddedSettings {
+  host: string;
+  port: number;
+  /** Backends' accounts: publish to the events topics, read the activity topic. */
+  publishers: readonly Account[];
+  /** Anonymous clients are let in, as backends: only on loopback, with no account of either kind. */
+  anonymous: boolean;
+  /** A client that sends a larger packet is disconnected before the packet is read. */
+  maxPacketBytes: number;
 }
 
 const fail = (key: string, expected: string, got: unknown): never => {
@@ -65,7 +76,7 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
       `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(mqtt.events_topic)})`,
     );
   }
-  const embedded = mqtt.embedded.listen === "" ? undefined : parseListen("mqtt.embedded.listen", mqtt.embedded.listen);
+  const embedded = embeddedSettings(config);
   if (embedded && mqtt.url !== "") {
     throw new ConfigError(
       "config: mqtt.url and mqtt.embedded.listen are both set: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
@@ -117,6 +128,59 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     tls,
     embedded,
     limits: commandLimits(config.limits),
+  };
+}
+
+/** The least a packet limit may be: the bridge's own CONNECT and activity must fit with room to spare. */
+const MIN_PACKET_BYTES = 1024;
+
+function embeddedSettings(config: Config): EmbeddedSettings | undefined {
+  const { embedded: e, username, password } = config.mqtt;
+  if (e.listen === "") {
+    if (e.publishers.length > 0) {
+      throw new ConfigError(
+        "config: mqtt.embedded.publishers: set, but mqtt.embedded.listen is not (they are accounts on the embedded broker)",
+      );
+    }
+    return undefined;
+  }
+  const { host, port } = parseListen("mqtt.embedded.listen", e.listen);
+  const accounts = username !== "" || password !== "";
+  if (accounts && (username === "" || password === "")) {
+    throw new ConfigError(
+      `config: mqtt.${username === "" ? "username" : "password"}: empty, but mqtt.${username === "" ? "password" : "username"} is set: the embedded broker's instance account needs both`,
+    );
+  }
+  // Other instances need the account to join, and anonymous clients would get a backend's rights:
+  // anyone who reaches the address could push to any user and read everyone's activity.
+  if (!accounts && !isLoopback(host)) {
+    throw new ConfigError(
+      `config: mqtt.embedded.listen: ${JSON.stringify(e.listen)} is reachable from other machines, so set mqtt.username and mqtt.password (the instances' account; backends get mqtt.embedded.publishers), or listen on 127.0.0.1`,
+    );
+  }
+  const names = new Set([username]);
+  for (const [i, p] of e.publishers.entries()) {
+    if (names.has(p.username)) {
+      throw new ConfigError(
+        `config: mqtt.embedded.publishers[${i}].username: ${JSON.stringify(p.username)} is taken (by mqtt.username or an earlier publisher)`,
+      );
+    }
+    names.add(p.username);
+  }
+  if (e.max_packet_bytes !== 0 && e.max_packet_bytes < MIN_PACKET_BYTES) {
+    fail(
+      "mqtt.embedded.max_packet_bytes",
+      `0 (limits.max_body_bytes + 1024) or at least ${MIN_PACKET_BYTES}`,
+      e.max_packet_bytes,
+    );
+  }
+  return {
+    host,
+    port,
+    publishers: e.publishers,
+    anonymous: !accounts && e.publishers.length === 0,
+    // Room for the topic and the headers around the largest Event the bridge accepts.
+    maxPacketBytes: e.max_packet_bytes || config.limits.max_body_bytes + 1024,
   };
 }
 

@@ -3,7 +3,7 @@
  * tokens it refuses, unless --dev, which binds to loopback, makes its own secrets and says so loudly.
  */
 import { describeKeySource } from "../auth/jwt.ts";
-import { ConfigError, parseListen } from "../config/load.ts";
+import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { generateSecret } from "../config/strength.ts";
 import { createLogger } from "../log.ts";
@@ -20,7 +20,6 @@ export interface ServeOptions {
 }
 
 const DEV_GRPC_PORT = 9090;
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 type Generated = { secret?: string; admin?: string };
 
@@ -108,15 +107,19 @@ function devConfig(cfg: Config, opts: ServeOptions, kept?: Generated): { cfg: Co
   const listenGiven = opts.listen ?? process.env.COMET_LISTEN;
   let listen = `127.0.0.1:${cfg.listen.port}`;
   if (listenGiven) {
-    if (!LOOPBACK.test(cfg.listen.host))
+    if (!isLoopback(cfg.listen.host))
       throw usageError(`serve --dev binds to loopback only, got --listen ${listenGiven}`);
     listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
   }
   const generated: Generated = {};
   // The demo page's assets are embedded by a build-time macro: where it is not served, --dev runs without it.
   const overrides: Record<string, unknown> = { listen, "ui.enabled": String(capabilities.demoPage) };
+  // The embedded broker too: on loopback only, whoever reaches it can push to any user.
+  const embedded = cfg.mqtt.embedded.listen;
+  if (embedded && !isLoopback(parseListen("mqtt.embedded.listen", embedded).host))
+    throw usageError(`serve --dev binds to loopback only, got mqtt.embedded.listen ${embedded}`);
   if (cfg.grpc.listen) {
-    if (!LOOPBACK.test(parseListen("grpc.listen", cfg.grpc.listen).host))
+    if (!isLoopback(parseListen("grpc.listen", cfg.grpc.listen).host))
       throw usageError(`serve --dev binds to loopback only, got grpc.listen ${cfg.grpc.listen}`);
   } else if (capabilities.grpc) {
     // gRPC on in dev mode at its usual port; on an ephemeral one when HTTP asked for one (port

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { formatDuration, parseDuration } from "./duration.ts";
-import { type Config, envName, isLeaf, type Leaf, leaves, SCHEMA, type SchemaNode } from "./schema.ts";
+import { type Account, type Config, envName, isLeaf, type Leaf, leaves, SCHEMA, type SchemaNode } from "./schema.ts";
 
 /**
  * A configuration Comet must not start with. Branch on the class or on `code`: the message is written
@@ -61,6 +61,8 @@ function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unkn
       if (!Array.isArray(raw) || raw.some((s) => typeof s !== "string")) fail("a list of strings");
       return [...(raw as string[])];
     }
+    case "accounts":
+      return readAccounts(path, raw, fromText);
     case "listen":
       return parseListen(path, raw);
     case "bool":
@@ -70,6 +72,43 @@ function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unkn
       }
       return fail("true or false");
   }
+}
+
+/**
+ * A list of {username, password}; from the environment "user:password,user:password". Errors name
+ * the entry by its index and never echo it: it holds a password.
+ */
+function readAccounts(path: string, raw: unknown, fromText: boolean): Account[] {
+  const fail = (at: string, expected: string): never => {
+    throw new ConfigError(`config: ${path}${at}: expected ${expected}`);
+  };
+  let items: unknown[];
+  if (fromText && typeof raw === "string") {
+    items = raw
+      .split(",")
+      .filter((s) => s.trim() !== "")
+      .map((s) => {
+        const colon = s.indexOf(":");
+        return colon < 0 ? {} : { username: s.slice(0, colon).trim(), password: s.slice(colon + 1) };
+      });
+  } else if (Array.isArray(raw)) {
+    items = raw;
+  } else {
+    return fail("", fromText ? 'a list like "user:password,user2:password2"' : "a list of {username, password}");
+  }
+  return items.map((a, i) => {
+    const { username, password, ...rest } = (a !== null && typeof a === "object" ? a : {}) as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) fail(`[${i}].${extra}`, "only username and password");
+    if (typeof username !== "string" || username === "") fail(`[${i}].username`, "a non-empty string");
+    if (typeof password !== "string" || password === "") fail(`[${i}].password`, "a non-empty string");
+    return { username, password } as Account;
+  });
+}
+
+/** An address only this machine can reach; a wildcard (0.0.0.0, ::, an empty host) is not one. */
+export function isLoopback(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+|localhost)$/i.test(host);
 }
 
 export function parseListen(path: string, raw: unknown): { host: string; port: number } {

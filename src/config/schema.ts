@@ -12,7 +12,14 @@ export type LeafKind =
   | { type: "int"; min: number }
   | { type: "enum"; values: readonly string[] }
   | { type: "strings" }
+  | { type: "accounts" }
   | { type: "bool" };
+
+/** A user name and password a broker lets in. */
+export interface Account {
+  username: string;
+  password: string;
+}
 
 /** What a listen key becomes once parsed. */
 export interface Listen {
@@ -46,6 +53,7 @@ const dur = (def: string, doc: string, min = 1): Leaf<number> => ({
 });
 const int = (def: number, doc: string, min = 0): Leaf<number> => ({ kind: { type: "int", min }, default: def, doc });
 const strings = (def: string[], doc: string): Leaf<string[]> => ({ kind: { type: "strings" }, default: def, doc });
+const accounts = (doc: string): Leaf<Account[]> => ({ kind: { type: "accounts" }, default: [], doc });
 const bool = (def: boolean, doc: string): Leaf<boolean> => ({ kind: { type: "bool" }, default: def, doc });
 const oneOf = <const V extends readonly string[]>(
   values: V,
@@ -119,6 +127,8 @@ export const SCHEMA = {
     },
     embedded: {
       listen: str("", "HOST:PORT: run an MQTT broker in-process and bridge to it"),
+      publishers: accounts("backends' accounts: publish Events, read activity; env: user:password,..."),
+      max_packet_bytes: int(0, "a larger MQTT packet disconnects its client; 0 = limits.max_body_bytes + 1024"),
     },
   },
   grpc: {

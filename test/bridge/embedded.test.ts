@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connectAsync } from "mqtt";
 import { sendEvent } from "../../src/bridge/send.ts";
 import { connect } from "../helpers.ts";
-import { type Comet, Observer, startComet, waitReadyz } from "./util.ts";
+import { type Comet, closedBy, forgedOnline, Observer, startComet, waitReadyz } from "./util.ts";
 
 let server: Comet;
 let url: string;
@@ -28,21 +28,24 @@ test("an outside mqtt.js client publishes an Event that reaches a WebSocket clie
   ann.close();
 });
 
-test("an outside client sees the activity, and another instance can join the embedded broker", async () => {
+test("on the loopback default an anonymous client is a backend: it reads activity, and its forged ONLINE is refused", async () => {
   const obs = await Observer.connect(url, ["comet/user-activity"]);
-  const other = await startComet(`mqtt: {url: "${url}"}`);
-  try {
-    await waitReadyz(other, 200);
-    const ben = await connect(other, "ben", { rid: "hall" });
-    await sendEvent(url, "comet/events", { rid: "hall", evt: "to the hall" });
-    expect(await ben.waitPushes(1)).toEqual(["to the hall"]);
-    await obs.until(() => obs.story("ben").length >= 2, "ben's activity");
-    expect(obs.story("ben").slice(0, 2)).toEqual(["ONLINE", "ENTER_ROOM hall"]);
-    ben.close();
-  } finally {
-    await other.stop();
-    await obs.close();
-  }
+  const dee = await connect(server, "dee", { rid: "hall" });
+  await obs.until(() => obs.story("dee").length >= 2, "dee's activity");
+  expect(obs.story("dee").slice(0, 2)).toEqual(["ONLINE", "ENTER_ROOM hall"]);
+  const forger = await connectAsync(url, { reconnectPeriod: 0 });
+  forger.on("error", () => {});
+  const closed = closedBy(forger);
+  forger.publish("comet/user-activity", forgedOnline("dee"));
+  await closed;
+  // Had the broker passed it on, the bridge would have closed dee 4409 before this Event arrived.
+  await sendEvent(url, "comet/events", { uid: "dee", evt: "still here" });
+  expect(await dee.waitPushes(1)).toEqual(["still here"]);
+  expect(dee.closeInfo).toBeUndefined();
+  expect(server.hub.sessions.has("dee")).toBe(true);
+  expect(obs.messages.filter((m) => m.text.includes("forger"))).toEqual([]);
+  dee.close();
+  await obs.close();
 });
 
 test("with mqtt.username and mqtt.password, the embedded broker lets in only clients that present them", async () => {

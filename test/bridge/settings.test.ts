@@ -40,7 +40,14 @@ describe("mqtt config", () => {
   test("embedded.listen alone runs the broker in-process", () => {
     const s = settings("mqtt: {embedded: {listen: '127.0.0.1:1883'}}")!;
     expect(s.url).toBeUndefined();
-    expect(s.embedded).toEqual({ host: "127.0.0.1", port: 1883 });
+    // On loopback with no account configured, anonymous clients get in (as backends).
+    expect(s.embedded).toEqual({
+      host: "127.0.0.1",
+      port: 1883,
+      publishers: [],
+      anonymous: true,
+      maxPacketBytes: 1048576 + 1024,
+    });
   });
 
   test.each([
@@ -81,6 +88,92 @@ describe("mqtt config", () => {
     ["mqtt: {uri: 'mqtt://x'}", "config: mqtt.uri: unknown key"],
   ])("%s stops the server with a message that names the key", (yaml, message) => {
     expect(fails(yaml)).toThrow(message);
+  });
+});
+
+describe("the embedded broker's accounts and limits", () => {
+  const accounts = "username: comet, password: instance-secret";
+
+  test("with an instance account, anonymous clients are refused; publishers come from YAML or the environment", () => {
+    const s = settings(
+      `mqtt: {${accounts}, embedded: {listen: ':1883', max_packet_bytes: 4096, publishers: [{username: billing, password: b-secret}]}}`,
+    )!;
+    expect(s.embedded).toEqual({
+      host: "0.0.0.0",
+      port: 1883,
+      publishers: [{ username: "billing", password: "b-secret" }],
+      anonymous: false,
+      maxPacketBytes: 4096,
+    });
+    const e = settings(`mqtt: {${accounts}, embedded: {listen: '[::1]:1883'}}`, {
+      COMET_MQTT_EMBEDDED_PUBLISHERS: "billing:p:w,audit:x",
+      COMET_LIMITS_MAX_BODY_BYTES: "2048",
+    })!;
+    expect(e.embedded?.publishers).toEqual([
+      { username: "billing", password: "p:w" },
+      { username: "audit", password: "x" },
+    ]);
+    expect(e.embedded?.maxPacketBytes).toBe(2048 + 1024);
+    // Publishers alone, on loopback: anonymous clients are refused all the same.
+    expect(
+      settings("mqtt: {embedded: {listen: '127.0.0.1:0', publishers: [{username: a, password: b}]}}")?.embedded,
+    ).toEqual({
+      host: "127.0.0.1",
+      port: 0,
+      publishers: [{ username: "a", password: "b" }],
+      anonymous: false,
+      maxPacketBytes: 1048576 + 1024,
+    });
+  });
+
+  test.each([":1883", "0.0.0.0:1883", "[::]:1883", "192.0.2.7:1883"])(
+    "a listener on %s without mqtt.username and mqtt.password stops the start, naming the key",
+    (listen) => {
+      expect(fails(`mqtt: {embedded: {listen: '${listen}'}}`)).toThrow(
+        `config: mqtt.embedded.listen: "${listen}" is reachable from other machines, so set mqtt.username and mqtt.password`,
+      );
+    },
+  );
+
+  test.each([
+    [
+      "mqtt: {embedded: {publishers: [{username: a, password: b}]}}",
+      "config: mqtt.embedded.publishers: set, but mqtt.embedded.listen is not",
+    ],
+    [
+      `mqtt: {${accounts}, embedded: {listen: '127.0.0.1:0', publishers: [{username: comet, password: b}]}}`,
+      'config: mqtt.embedded.publishers[0].username: "comet" is taken',
+    ],
+    [
+      `mqtt: {${accounts}, embedded: {listen: '127.0.0.1:0', publishers: [{username: a, password: ''}]}}`,
+      "config: mqtt.embedded.publishers[0].password: expected a non-empty string",
+    ],
+    [
+      `mqtt: {${accounts}, embedded: {listen: '127.0.0.1:0', publishers: [{username: a, password: b, qos: 1}]}}`,
+      "config: mqtt.embedded.publishers[0].qos: expected only username and password",
+    ],
+    [
+      "mqtt: {username: comet, embedded: {listen: '127.0.0.1:0'}}",
+      "config: mqtt.password: empty, but mqtt.username is set",
+    ],
+    [
+      "mqtt: {embedded: {listen: '127.0.0.1:0', max_packet_bytes: 100}}",
+      "config: mqtt.embedded.max_packet_bytes: expected 0 (limits.max_body_bytes + 1024) or at least 1024",
+    ],
+  ])("%s stops the start, naming the key", (yaml, message) => {
+    expect(fails(yaml)).toThrow(message);
+  });
+
+  test("a malformed publisher from the environment is named by its index, its password never shown", () => {
+    const env = { COMET_MQTT_EMBEDDED_PUBLISHERS: "good:pw,no-colon-secret" };
+    expect(() => settings(`mqtt: {${accounts}, embedded: {listen: '127.0.0.1:0'}}`, env)).toThrow(
+      "config: mqtt.embedded.publishers (from COMET_MQTT_EMBEDDED_PUBLISHERS)[1].username: expected a non-empty string",
+    );
+    try {
+      settings(`mqtt: {${accounts}, embedded: {listen: '127.0.0.1:0'}}`, env);
+    } catch (err) {
+      expect((err as Error).message).not.toContain("secret");
+    }
   });
 });
 

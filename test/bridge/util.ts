@@ -80,6 +80,26 @@ export class Observer {
   }
 }
 
+/**
+ * Another instance's ONLINE for uid, made up, a minute in the future: believed, it closes the uid's
+ * session here (4409) as a newer login elsewhere would.
+ */
+export function forgedOnline(uid: string): string {
+  const time = (BigInt(Date.now() + 60_000) * 1_000_000n).toString();
+  return JSON.stringify({ type: "ONLINE", uid, rid: "", time, server: "forger" });
+}
+
+/** Resolves when the broker has closed the client's connection; fails after ms. */
+export function closedBy(client: MqttClient, ms = 3000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`the broker did not disconnect the client within ${ms}ms`)), ms);
+    client.once("close", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
 export async function readyz(s: Comet): Promise<{ status: number; body: { status: string; reason?: string } }> {
   const res = await fetch(`${s.url}/readyz`);
   return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };

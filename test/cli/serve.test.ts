@@ -198,6 +198,36 @@ describe("comet serve", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--dev binds to loopback only");
   });
+
+  test("the embedded broker: --dev refuses it off loopback; without --dev it needs the instances' account there", async () => {
+    const account = { COMET_MQTT_USERNAME: "comet", COMET_MQTT_PASSWORD: "instance-secret-0123456789" };
+    for (const listen of [":0", "0.0.0.0:0"]) {
+      const env = { COMET_MQTT_EMBEDDED_LISTEN: listen, ...account };
+      const dev = await run(["serve", "--dev", "--listen", "127.0.0.1:0"], env);
+      expect([dev.code, dev.stderr.trim()]).toEqual([
+        2,
+        `comet: serve --dev binds to loopback only, got mqtt.embedded.listen ${listen}`,
+      ]);
+    }
+    const open = await run(["serve", "--listen", "127.0.0.1:0"], {
+      COMET_AUTH_JWT_HS256_SECRET: SECRET,
+      COMET_ADMIN_TOKENS: ADMIN,
+      COMET_MQTT_EMBEDDED_LISTEN: ":0",
+    });
+    expect(open.code).toBe(2);
+    expect(open.stderr).toContain(
+      'comet: config: mqtt.embedded.listen: ":0" is reachable from other machines, so set mqtt.username and mqtt.password',
+    );
+    const p = comet(["serve", "--dev", "--listen", "127.0.0.1:0"], { COMET_MQTT_EMBEDDED_LISTEN: "127.0.0.1:0" });
+    const banner = await readUntil(p.stderr, /={20,}\n\s*\n/);
+    expect(banner).toMatch(/"msg":"mqtt embedded broker listening","listen":"127\.0\.0\.1:\d+"/);
+    // Ready once the bridge is in with the account it made up for itself.
+    const url = /COMET_URL=(\S+)/.exec(banner)?.[1] as string;
+    for (let i = 0; i < 100 && (await fetch(`${url}/readyz`)).status !== 200; i++) await Bun.sleep(20);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    p.kill("SIGINT");
+    expect(await p.exited).toBe(0);
+  });
 });
 
 describe("weak settings stop comet serve, naming the key and how to make a strong one", () => {

@@ -6,12 +6,15 @@ import { waitReadyz } from "../bridge/util.ts";
 import { connect, token, waitFor } from "../helpers.ts";
 import { type CometClient, grpcClient, Stream, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";
 
+// Another instance joins the broker with the instances' account; anonymous clients would be backends.
+const INSTANCE = { username: "comet", password: "grpc-bridge-secret-0123456789" };
+const ACCOUNT = `username: ${INSTANCE.username}, password: ${INSTANCE.password}`;
 let a: TestServer;
 let url: string;
 let client: CometClient;
 beforeAll(async () => {
   // Instance a runs the broker in-process; instance b (per test) bridges to it.
-  a = await startGrpcTest(`mqtt: {embedded: {listen: "127.0.0.1:0"}}`);
+  a = await startGrpcTest(`mqtt: {${ACCOUNT}, embedded: {listen: "127.0.0.1:0"}}`);
   url = a.bridge?.embedded?.url as string;
   await waitReadyz(a, 200);
   client = grpcClient(a);
@@ -23,15 +26,15 @@ afterAll(async () => {
 
 test("Events from the broker reach gRPC sessions: to a uid, to a room, to the world", async () => {
   const s = await subscribe(a, client, "br-g", { rid: "hall" });
-  await sendEvent(url, "comet/events", { uid: "br-g", evt: "to me" });
-  await sendEvent(url, "comet/events", { rid: "hall", evt: "to the hall" });
-  await sendEvent(url, "comet/events", { evt: "to everyone" });
+  await sendEvent(url, "comet/events", { uid: "br-g", evt: "to me" }, INSTANCE);
+  await sendEvent(url, "comet/events", { rid: "hall", evt: "to the hall" }, INSTANCE);
+  await sendEvent(url, "comet/events", { evt: "to everyone" }, INSTANCE);
   expect(await s.waitPushes(3)).toEqual(["to me", "to the hall", "to everyone"]);
   s.call.end();
 });
 
 test("a login on another instance ends this instance's gRPC session 4409, and the reverse", async () => {
-  const b = await startGrpcTest(`mqtt: {url: "${url}"}`);
+  const b = await startGrpcTest(`mqtt: {url: "${url}", ${ACCOUNT}}`);
   const bc = grpcClient(b);
   try {
     await waitReadyz(b, 200);

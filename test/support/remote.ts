@@ -155,6 +155,11 @@ export class RemoteServer implements TestServer {
     });
   }
 
+  /** The Deno process's id: a test that measures the server's memory reads it from /proc. */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   async ready(): Promise<this> {
     await this.started;
     return this;
