@@ -5,10 +5,10 @@
  * counted from when each request was due. Comet only: the floor has no batch to compare with.
  */
 import type { PostResult } from "../lib/http.ts";
-import { type Ctx, Gens, gensFor, Meter, type Result, round, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, Meter, type Result, round, } from "../lib/harness.ts";
 import { Hist } from "../lib/hist.ts";
 import type { Target } from "../lib/targets.ts";
-import { awaitDeliveries, EVT_BYTES, perSecond, startTarget } from "./common.ts";
+import { awaitDeliveries, EVT_BYTES, perSecond, startTarget, subscribedGens } from "./common.ts";
 
 export interface BatchParams {
   clients: number;
@@ -48,11 +48,8 @@ export async function batchScenario(ctx: Ctx, p: BatchParams): Promise<Result[]>
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {
-    gens = await Gens.start(ctx, gensFor(ctx, n));
+    gens = await subscribedGens(ctx, target, n, "", "batch");
     pub = await Gens.start(ctx, 1, "pub");
-    const cr = await gens.subscribe(target, n, "", ctx.concurrency);
-    if (cr.upgraded < n) throw new Error(`batch: only ${cr.upgraded} of ${n} upgraded`);
-    await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
 
     await gens.call("reset", { seqs: 0 });
     const warm = Math.min(50, p.requests);

@@ -1,5 +1,5 @@
-/** Starting a target by kind, and waiting for deliveries that may stall. */
-import { type Ctx, type Gens, sleep } from "../lib/harness.ts";
+/** Starting a target by kind, subscribing its clients, and waiting for deliveries that may stall. */
+import { type Ctx, Gens, gensFor, sleep, waitFor } from "../lib/harness.ts";
 import { startComet, startFloor, type Target } from "../lib/targets.ts";
 
 export const ROOM = "bench";
@@ -37,3 +37,20 @@ export async function awaitDeliveries(gens: Gens, want: number, stallMs = 3000, 
 
 export const perSecond = (count: number, fromUs: number, toUs: number): number =>
   toUs > fromUs ? Math.round(count / ((toUs - fromUs) / 1e6)) : 0;
+
+/**
+ * Generators holding n subscribers of target (in room rid, "" = none), every one of them a session
+ * before this resolves. `what` names the scenario in the error when some did not get in.
+ */
+export async function subscribedGens(ctx: Ctx, target: Target, n: number, rid: string, what: string): Promise<Gens> {
+  const gens = await Gens.start(ctx, gensFor(ctx, n));
+  try {
+    const cr = await gens.subscribe(target, n, rid, ctx.concurrency);
+    if (cr.upgraded < n) throw new Error(`${what}: only ${cr.upgraded} of ${n} upgraded`);
+    await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
+    return gens;
+  } catch (e) {
+    await gens.stop();
+    throw e;
+  }
+}

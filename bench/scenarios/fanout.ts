@@ -5,9 +5,9 @@
  * client has it.
  */
 import type { PostResult } from "../lib/http.ts";
-import { type Ctx, Gens, gensFor, Meter, median, type Result, round, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, Meter, median, type Result, round, } from "../lib/harness.ts";
 import type { Target } from "../lib/targets.ts";
-import { awaitDeliveries, EVT_BYTES, ROOM, perSecond, startTarget } from "./common.ts";
+import { awaitDeliveries, EVT_BYTES, ROOM, perSecond, startTarget, subscribedGens } from "./common.ts";
 
 export interface FanoutParams {
   clients: number;
@@ -34,11 +34,8 @@ export async function fanoutScenario(ctx: Ctx, kind: "comet" | "floor", p: Fanou
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {
-    gens = await Gens.start(ctx, gensFor(ctx, n));
+    gens = await subscribedGens(ctx, target, n, ROOM, "fanout");
     pub = await Gens.start(ctx, 1, "pub");
-    const cr = await gens.subscribe(target, n, ROOM, ctx.concurrency);
-    if (cr.upgraded < n) throw new Error(`fanout: only ${cr.upgraded} of ${n} upgraded`);
-    await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
 
     // Warm-up: a few broadcasts, so both servers run compiled code when measured.
     await gens.call("reset", { seqs: 0 });

@@ -7,10 +7,10 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Ctx, Gens, gensFor, type Result, round, sleep, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, type Result, round, sleep, waitFor } from "../lib/harness.ts";
 import { freePort, GEN_CPU, spawnPinned, stopProcess } from "../lib/procs.ts";
 import { HOST, Refused, type Target } from "../lib/targets.ts";
-import { awaitDeliveries, EVT_BYTES, perSecond, startTarget } from "./common.ts";
+import { awaitDeliveries, EVT_BYTES, perSecond, startTarget, subscribedGens } from "./common.ts";
 
 export const MOSQUITTO = process.env.MOSQUITTO ?? "/usr/sbin/mosquitto";
 export const SKIPPED_NO_BRIDGE = "skipped: bridge not in this build";
@@ -57,11 +57,8 @@ export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
     const t = target;
     await waitFor("/readyz", 15_000, async () => (await fetch(`http://${HOST}:${t.port}/readyz`)).ok, 50);
     const n = p.clients;
-    gens = await Gens.start(ctx, gensFor(ctx, n));
+    gens = await subscribedGens(ctx, t, n, "", "mqtt-ingest");
     pub = await Gens.start(ctx, 1, "pub");
-    const cr = await gens.subscribe(t, n, "", ctx.concurrency);
-    if (cr.upgraded < n) throw new Error(`mqtt-ingest: only ${cr.upgraded} of ${n} upgraded`);
-    await waitFor(`${n} subscribed`, 120_000, async () => (await t.subscribed()) >= n, 5);
     const mq = { host: HOST, port, topic: "comet/events", rate: 0, users: n, evtBytes: EVT_BYTES };
 
     // Warm-up, and proof that the bridge has subscribed: events until some arrive.

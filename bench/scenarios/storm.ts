@@ -5,20 +5,17 @@
  * broadcast proves every client is back in the room.
  */
 import type { PostResult } from "../lib/http.ts";
-import { type Ctx, Gens, gensFor, Meter, nowUs, type Result, round, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, Meter, nowUs, type Result, round, waitFor } from "../lib/harness.ts";
 import type { ConnectResult } from "../lib/wsreports.ts";
-import { awaitDeliveries, EVT_BYTES, ROOM, startTarget } from "./common.ts";
+import { awaitDeliveries, EVT_BYTES, ROOM, startTarget, subscribedGens } from "./common.ts";
 
 export async function stormScenario(ctx: Ctx, n: number): Promise<Result> {
   const target = await startTarget(ctx, "comet");
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {
-    gens = await Gens.start(ctx, gensFor(ctx, n));
+    gens = await subscribedGens(ctx, target, n, ROOM, "storm");
     pub = await Gens.start(ctx, 1, "pub");
-    const cr = await gens.subscribe(target, n, ROOM, ctx.concurrency);
-    if (cr.upgraded < n) throw new Error(`storm: only ${cr.upgraded} of ${n} upgraded`);
-    await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
     const base = (await target.metrics()).comet_connects_total ?? 0;
     const meter = new Meter(target, [gens]);
     const storming = gens.call<ConnectResult & { dropped_us: number }>(

@@ -5,10 +5,10 @@
  * (from when each request was due) and publish-to-receive latency.
  */
 import type { PostResult } from "../lib/http.ts";
-import { type Ctx, Gens, gensFor, Meter, type Result, round, waitFor } from "../lib/harness.ts";
+import { type Ctx, Gens, Meter, type Result, round, } from "../lib/harness.ts";
 import { Hist } from "../lib/hist.ts";
 import type { Target } from "../lib/targets.ts";
-import { awaitDeliveries, EVT_BYTES, perSecond, startTarget } from "./common.ts";
+import { awaitDeliveries, EVT_BYTES, perSecond, startTarget, subscribedGens } from "./common.ts";
 
 export interface UnicastParams {
   clients: number;
@@ -43,11 +43,8 @@ export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: Unic
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {
-    gens = await Gens.start(ctx, gensFor(ctx, n));
+    gens = await subscribedGens(ctx, target, n, "", "unicast");
     pub = await Gens.start(ctx, 1, "pub");
-    const cr = await gens.subscribe(target, n, "", ctx.concurrency);
-    if (cr.upgraded < n) throw new Error(`unicast: only ${cr.upgraded} of ${n} upgraded`);
-    await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
 
     await gens.call("reset", { seqs: 0 });
     const warm = Math.min(5000, p.publishes);
