@@ -271,7 +271,7 @@ beforeAll(() => {
 afterAll(async () => {
   const rabbit = await rabbitStarting?.catch(() => undefined);
   await rabbit?.stop();
-}, 30_000);
+}, 120_000);
 
 test("docs/operations.md shows each tested broker file as it is", () => {
   const doc = readFileSync(join(ROOT, "docs", "operations.md"), "utf8");
@@ -283,9 +283,10 @@ test("docs/operations.md shows each tested broker file as it is", () => {
 describe("Mosquitto with docs/brokers/mosquitto.acl", () => {
   let broker: TestBroker | undefined;
   let setup: Setup;
-  const dir = mkdtempSync(join(tmpdir(), "comet-acl-"));
+  let dir: string | undefined;
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "comet-acl-"));
     // The password file as the doc makes it (-b: the password on the command line, for a test only).
     const mosquittoPasswd = Bun.which("mosquitto_passwd", { PATH: `${process.env.PATH ?? ""}:/usr/bin:/usr/sbin` });
     if (!mosquittoPasswd) throw new Error("no mosquitto_passwd: install mosquitto (.ci/run does)");
@@ -317,7 +318,7 @@ describe("Mosquitto with docs/brokers/mosquitto.acl", () => {
   afterAll(async () => {
     await setup?.comet.stop();
     await broker?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   brokerTests("mosquitto", () => setup);
