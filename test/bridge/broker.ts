@@ -23,6 +23,10 @@ export interface BrokerOptions {
   tls?: boolean;
   /** A WebSocket listener (ws://); always aedes, as Mosquitto's WebSocket support varies by build. */
   ws?: boolean;
+  /** Mosquitto only (the start fails without it): this file as its acl_file. */
+  aclFile?: string;
+  /** Mosquitto only: this file (mosquitto_passwd's) as its password_file, instead of one made from users. */
+  passwordFile?: string;
 }
 
 /** A user every broker started by these tests knows, for observers that must get in first. */
@@ -83,6 +87,11 @@ export class TestBroker {
 
   static async start(opts: BrokerOptions = {}): Promise<TestBroker> {
     const chosen = opts.ws ? { kind: "aedes" as const } : chooseKind();
+    if ((opts.aclFile || opts.passwordFile) && chosen.kind !== "mosquitto") {
+      throw new Error(
+        "this test needs Mosquitto (an ACL or password file of its own): install it (apt-get install mosquitto; .ci/run does), and leave COMET_TEST_BROKER unset",
+      );
+    }
     const b = new TestBroker(chosen.kind, chosen.path, opts.port ?? (await freePort()), opts);
     const line = `bridge tests: broker = ${chosen.kind}${chosen.path ? ` (${chosen.path})` : " (aedes-broker.ts)"}${opts.ws ? " over WebSocket" : opts.tls ? " over TLS" : ""}`;
     if (!announced.has(line)) {
@@ -100,13 +109,13 @@ export class TestBroker {
 
   private writeMosquittoConfig(): string {
     const pw = join(this.dir, "passwords");
-    writeFileSync(
-      pw,
-      `${Object.entries(this.users)
-        .map(([u, p]) => passwordLine(u, p))
-        .join("\n")}\n`,
-      { mode: 0o644 },
-    );
+    // Copies, as the TLS files below, that the mosquitto user can read.
+    const passwords = this.opts.passwordFile
+      ? readFileSync(this.opts.passwordFile, "utf8")
+      : `${Object.entries(this.users)
+          .map(([u, p]) => passwordLine(u, p))
+          .join("\n")}\n`;
+    writeFileSync(pw, passwords, { mode: 0o644 });
     const lines = [
       `listener ${this.port} 127.0.0.1`,
       `allow_anonymous ${this.anonymous}`,
@@ -114,6 +123,11 @@ export class TestBroker {
       "persistence false",
       `log_dest file ${join(this.dir, "mosquitto.log")}`,
     ];
+    if (this.opts.aclFile) {
+      const acl = join(this.dir, "acl");
+      writeFileSync(acl, readFileSync(this.opts.aclFile), { mode: 0o644 });
+      lines.push(`acl_file ${acl}`);
+    }
     if (this.opts.tls) {
       // Copies that the mosquitto user can read, whatever the checkout's modes.
       for (const f of ["server.pem", "server-key.pem"]) {
