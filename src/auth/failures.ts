@@ -6,6 +6,8 @@
  * length (config/strength.ts); this keeps a guessing client visible, counted and cheaply answered.
  */
 
+import { PerSecondCounts } from "../per-second.ts";
+
 /** Failures one address may have in one second; past them it is answered 429. */
 export const ADMIN_FAILURES_PER_SECOND = 20;
 /**
@@ -20,9 +22,7 @@ export interface FailureCounters {
 }
 
 export class FailureLimiter {
-  /** address → the window it failed in; windows that ended are swept at most once a second. */
-  private readonly windows = new Map<string, { start: number; count: number }>();
-  private sweptAt = 0;
+  private readonly windows = new PerSecondCounts(MAX_TRACKED);
 
   constructor(
     private readonly perSecond: number,
@@ -31,16 +31,7 @@ export class FailureLimiter {
 
   /** Records one failure from `ip` at `now` (ms); true when the address is past its limit. */
   failed(ip: string, now: number): boolean {
-    if (now - this.sweptAt >= 1000) this.sweep(now);
-    let w = this.windows.get(ip);
-    let over: boolean;
-    if (w && now - w.start < 1000) over = ++w.count > this.perSecond;
-    else if (!w && this.windows.size >= MAX_TRACKED) over = true;
-    else {
-      w = { start: now, count: 1 };
-      this.windows.set(ip, w);
-      over = w.count > this.perSecond;
-    }
+    const over = this.windows.add(ip, now) > this.perSecond;
     (over ? this.counted.limited : this.counted.unauthorized).inc();
     return over;
   }
@@ -48,10 +39,5 @@ export class FailureLimiter {
   /** How many addresses are held (tests). */
   get size(): number {
     return this.windows.size;
-  }
-
-  private sweep(now: number): void {
-    this.sweptAt = now;
-    for (const [ip, w] of this.windows) if (now - w.start >= 1000) this.windows.delete(ip);
   }
 }

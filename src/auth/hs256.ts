@@ -11,6 +11,7 @@
  * whitespace) is refused, where WebCrypto's decoder may let it through.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { isObject } from "../protocol/json.ts";
 import { AuthError } from "./jwt-errors.ts";
 
 export interface Hs256Options {
@@ -33,8 +34,6 @@ function decodeJson(segment: string): unknown {
     throw invalid();
   }
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function claimInvalid(claim: string): AuthError {
   if (claim === "iss") return new AuthError("token has the wrong issuer", "issuer");

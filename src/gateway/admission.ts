@@ -6,6 +6,7 @@
  */
 import { BlockList, isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
+import { PerSecondCounts } from "../per-second.ts";
 
 /** What a transport knows of a connection before it opens, read from its headers or metadata. */
 export interface ConnectInfo {
@@ -57,8 +58,8 @@ export class Admitter {
   private readonly origins: Set<string> | undefined;
   private readonly trusted: BlockList | undefined;
   private readonly perIp: number;
-  /** address → [window start ms, count]; entries older than a second are swept. */
-  private readonly recent = new Map<string, { start: number; count: number }>();
+  /** Connects per address in the current second. */
+  private readonly recent = new PerSecondCounts();
 
   constructor(cfg: Config) {
     this.origins = cfg.allowed_origins.length ? new Set(cfg.allowed_origins.map((o) => o.toLowerCase())) : undefined;
@@ -94,20 +95,14 @@ export class Admitter {
       }
     }
     const ip = this.clientIp(info);
-    if (this.perIp > 0) {
-      let w = this.recent.get(ip);
-      if (!w || now - w.start >= 1000) {
-        w = { start: now, count: 0 };
-        this.recent.set(ip, w);
-      }
-      if (++w.count > this.perIp)
-        return refuse("connect_rate", "too many connects from this address: retry in a second");
+    if (this.perIp > 0 && this.recent.add(ip, now) > this.perIp) {
+      return refuse("connect_rate", "too many connects from this address: retry in a second");
     }
     return { ok: true, ip };
   }
 
   /** Forgets windows that ended; called by the gateway's sweep. */
   sweep(now: number): void {
-    for (const [ip, w] of this.recent) if (now - w.start >= 1000) this.recent.delete(ip);
+    this.recent.sweep(now);
   }
 }

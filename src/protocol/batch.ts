@@ -10,11 +10,10 @@ import {
   type CommandLimits,
   type CommandRead,
   type Delivery,
-  isObject,
-  kindOf,
   readCommand,
   refuse,
 } from "./commands.ts";
+import { isObject, kindOf } from "./json.ts";
 
 export type Batch = { readonly kind: "batch"; readonly commands: ReadonlyArray<CommandRead<Delivery>> };
 

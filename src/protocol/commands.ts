@@ -5,6 +5,7 @@
  * the field's default (`""`); a field of another type is refused. Pure functions, no I/O.
  */
 import type { Batch } from "./batch.ts";
+import { isObject, kindOf } from "./json.ts";
 import { utf8Length } from "./utf8.ts";
 
 export type Publish = { readonly kind: "publish"; readonly uid: string; readonly evt: string };
@@ -80,15 +81,6 @@ export function commandLimits(limits: {
     maxBatchCommands: limits.max_batch_commands,
   };
 }
-
-/** The name of a JSON value's type, as the messages say it. */
-export function kindOf(v: unknown): string {
-  if (v === null) return "null";
-  return Array.isArray(v) ? "array" : typeof v;
-}
-
-export const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Thrown only inside this module, so that each field is one line below. */
 class FieldError extends Error {}

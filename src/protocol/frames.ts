@@ -3,6 +3,7 @@
  * Uplink: {"t": MsgType, "hb"?: {}, "auth"?: {"token"}, "join"?: {"rid"}}; `type` is an alias of `t`.
  */
 import { Close } from "./codes.ts";
+import { isObject } from "./json.ts";
 
 export const MsgType = { HB: 0, AUTH: 1, JOIN: 2, PUSH: 3 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
@@ -31,8 +32,6 @@ function readType(v: unknown): number | undefined {
   }
   return undefined;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Reads `join` (absent or null = leave any room). Returns a Decoded error on a wrong shape. */
 function readJoin(v: unknown): string | undefined | Decoded {

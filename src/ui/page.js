@@ -8,12 +8,19 @@ const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.hos
 let client = null;
 
 $("admin").value = sessionStorage.getItem("comet-admin") ?? "";
-$("admin").addEventListener("input", () => { sessionStorage.setItem("comet-admin", $("admin").value); refreshDump(); });
+$("admin").addEventListener("input", () => {
+  sessionStorage.setItem("comet-admin", $("admin").value);
+  refreshDump();
+});
 
 const adminHeaders = () => ({ authorization: `Bearer ${$("admin").value.trim()}`, "content-type": "application/json" });
 
 async function api(method, body) {
-  const res = await fetch(`/comet/Comet/${method}`, { method: "POST", headers: adminHeaders(), body: JSON.stringify(body ?? {}) });
+  const res = await fetch(`/comet/Comet/${method}`, {
+    method: "POST",
+    headers: adminHeaders(),
+    body: JSON.stringify(body ?? {}),
+  });
   const json = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(`${res.status}: ${json.detail ?? res.statusText}`);
   return json;
@@ -52,8 +59,18 @@ $("connect-form").addEventListener("submit", (e) => {
   const rid = $("rid").value.trim();
   client?.close();
   $("why").textContent = "";
-  client = new CometClient({ url: wsUrl, token: () => tokenFor(uid), rid: rid || undefined, heartbeatInterval: HEARTBEAT_MS, backoffBase: 250, backoffMax: 5000 });
-  client.on("state", (s) => { $("state").textContent = s; setConnected(s !== "closed"); });
+  client = new CometClient({
+    url: wsUrl,
+    token: () => tokenFor(uid),
+    rid: rid || undefined,
+    heartbeatInterval: HEARTBEAT_MS,
+    backoffBase: 250,
+    backoffMax: 5000,
+  });
+  client.on("state", (s) => {
+    $("state").textContent = s;
+    setConnected(s !== "closed");
+  });
   client.on("push", (evt) => showEvent(evt));
   client.on("open", () => showEvent(`connected as ${uid}`, "info"));
   client.on("close", (code, reason) => {
@@ -63,7 +80,10 @@ $("connect-form").addEventListener("submit", (e) => {
   client.connect().catch(() => {});
 });
 
-$("disconnect").addEventListener("click", () => { client?.close(); client = null; });
+$("disconnect").addEventListener("click", () => {
+  client?.close();
+  client = null;
+});
 
 $("join-form").addEventListener("submit", (e) => {
   e.preventDefault();
@@ -96,9 +116,17 @@ function table(caption, headers, rows) {
   const t = document.createElement("table");
   t.createCaption().textContent = caption;
   const head = t.createTHead().insertRow();
-  for (const h of headers) { const th = document.createElement("th"); th.scope = "col"; th.textContent = h; head.append(th); }
+  for (const h of headers) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = h;
+    head.append(th);
+  }
   const body = t.createTBody();
-  for (const r of rows) { const tr = body.insertRow(); for (const c of r) tr.insertCell().textContent = c; }
+  for (const r of rows) {
+    const tr = body.insertRow();
+    for (const c of r) tr.insertCell().textContent = c;
+  }
   return t;
 }
 
@@ -106,15 +134,26 @@ let dumping = false;
 async function refreshDump() {
   if (dumping) return;
   const box = $("dump");
-  if (!$("admin").value.trim()) { box.innerHTML = '<p class="note">No admin token.</p>'; return; }
+  if (!$("admin").value.trim()) {
+    box.innerHTML = '<p class="note">No admin token.</p>';
+    return;
+  }
   dumping = true;
   try {
     const d = await api("DumpSession");
     const now = Date.now();
     const age = (b) => `${Math.max(0, Math.round((now - Date.parse(b)) / 1000))}s`;
     box.replaceChildren(
-      table(`World: ${d.world.length}`, ["uid", "room", "birth", "age"], d.world.slice(0, 500).map((s) => [s.uid, s.rid, s.birth, age(s.birth)])),
-      table(`Rooms: ${d.rooms.length}`, ["rid", "members"], d.rooms.slice(0, 500).map((r) => [r.rid, String(r.room.length)])),
+      table(
+        `World: ${d.world.length}`,
+        ["uid", "room", "birth", "age"],
+        d.world.slice(0, 500).map((s) => [s.uid, s.rid, s.birth, age(s.birth)]),
+      ),
+      table(
+        `Rooms: ${d.rooms.length}`,
+        ["rid", "members"],
+        d.rooms.slice(0, 500).map((r) => [r.rid, String(r.room.length)]),
+      ),
     );
   } catch (err) {
     box.innerHTML = "";
