@@ -22,9 +22,14 @@ export interface EventsInOptions {
 
 export class EventsIn {
   private readonly dropped: RateLimitedWarn;
+  // Every event counts once: the two hot series are looked up once, not per event.
+  private readonly delivered: { inc(): void };
+  private readonly noRecipient: { inc(): void };
 
   constructor(private readonly options: EventsInOptions) {
     this.dropped = new RateLimitedWarn(options.log, "mqtt: event dropped");
+    this.delivered = options.received.with({ outcome: "delivered" });
+    this.noRecipient = options.received.with({ outcome: "no_recipient" });
   }
 
   receive(payload: Buffer): void {
@@ -35,7 +40,7 @@ export class EventsIn {
       this.dropped.warn({ topic, reason: r.reason, bytes: payload.byteLength });
       return;
     }
-    const n = hub.deliver(r.delivery);
-    received.inc({ outcome: n > 0 ? "delivered" : "no_recipient" });
+    if (hub.deliver(r.delivery) > 0) this.delivered.inc();
+    else this.noRecipient.inc();
   }
 }
