@@ -52,6 +52,12 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   if (config.ui.enabled && !runtime.capabilities.demoPage) {
     throw new Error(`ui.enabled: the demo page is not served on ${runtime.name}`);
   }
+  const compress = config.websocket.compression === "on";
+  if (compress && !runtime.capabilities.compression) {
+    throw new Error(
+      `websocket.compression: on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
+    );
+  }
   const hub = new Hub();
   const gateway = new Gateway(config, hub, keys.verify, metrics, log);
   const { registry } = metrics;
@@ -89,6 +95,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       handlers: serveHandlers({ gateway, routes, log }),
       maxUplinkBytes: config.limits.max_uplink_bytes,
       maxSendBuffer: config.limits.max_send_buffer,
+      compression: compress ? { minBytes: config.websocket.compression_min_bytes } : undefined,
     });
   } catch (err) {
     await bridge?.close();

@@ -28,8 +28,12 @@ export interface LinkOptions {
   /** The broker URL, credentials included. */
   url: string;
   settings: Pick<BridgeSettings, "username" | "password" | "tls" | "qos">;
-  /** What to subscribe to on every connection, and who reads each topic's messages. */
-  topics: ReadonlyMap<string, (payload: Buffer) => void>;
+  /**
+   * What to subscribe to on every connection, and who reads each topic's messages. `retained`: the
+   * broker sent the message from its store because a subscription was made (MQTT 3.1.1 §3.3.1.3),
+   * not because someone published it just now.
+   */
+  topics: ReadonlyMap<string, (payload: Buffer, retained: boolean) => void>;
   /** Called on every connection once the subscriptions are asked for: what waited may go. */
   onConnected: () => void;
   reconnects: Counter;
@@ -77,7 +81,7 @@ export class BrokerLink implements Wire {
     this.client.on("error", (err) => {
       this.lastError = err.message;
     });
-    this.client.on("message", (topic, payload) => topics.get(topic)?.(payload));
+    this.client.on("message", (topic, payload, packet) => topics.get(topic)?.(payload, packet.retain));
   }
 
   get connected(): boolean {

@@ -116,7 +116,7 @@ export class Bridge {
       log,
     });
     const topics = new Map([
-      [eventsTopic, (payload: Buffer) => eventsIn.receive(payload)],
+      [eventsTopic, (payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained)],
       [activityTopic, (payload: Buffer) => activityIn.receive(payload)],
     ]);
     this.url = showUrl(url);

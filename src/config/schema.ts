@@ -95,6 +95,10 @@ export const SCHEMA = {
     max_send_buffer: int(1048576, "bytes queued to one slow client before it is terminated", 1024),
     connects_per_ip_per_second: int(0, "WebSocket upgrades per client address per second; 0 = no limit"),
   },
+  websocket: {
+    compression: oneOf(["off", "on"], "off", "on: negotiate permessage-deflate with clients that offer it (Bun only)"),
+    compression_min_bytes: int(256, "downlink frames smaller than this (UTF-8 bytes) go uncompressed"),
+  },
   allowed_origins: strings([], "Origins allowed to upgrade from a browser; empty = any"),
   trusted_proxies: strings([], "addresses (or CIDR ranges) whose X-Forwarded-For is believed"),
   tls: {

@@ -53,6 +53,15 @@ describe("config loader", () => {
     expect(c.limits.max_connections).toBe(7);
   });
 
+  test("websocket.compression: on and off unquoted are the words, not YAML 1.1 booleans", () => {
+    expect(loadConfig({ yaml: "websocket: {compression: on}" }).websocket.compression).toBe("on");
+    expect(loadConfig({ yaml: "websocket:\n  compression: off\n" }).websocket).toEqual({
+      compression: "off",
+      compression_min_bytes: 256,
+    });
+    expect(loadConfig({ yaml: "", env: { COMET_WEBSOCKET_COMPRESSION: "on" } }).websocket.compression).toBe("on");
+  });
+
   test("IPv6 listen", () => {
     expect(loadConfig({ yaml: 'listen: "[::1]:8081"' }).listen).toEqual({ host: "::1", port: 8081 });
   });
@@ -72,6 +81,9 @@ describe("config loader", () => {
     ["admin: {tokens: token}", "config: admin.tokens: expected a list of strings"],
     ["admin: {tokens: [1, 2]}", "config: admin.tokens: expected a list of strings"],
     ["auth: {rooms: closed}", "config: auth.rooms: expected one of open | claim"],
+    ["websocket: {compression: true}", "config: websocket.compression: expected one of off | on, got true"],
+    ["websocket: {compression: gzip}", "config: websocket.compression: expected one of off | on"],
+    ["websocket: {compression_min_bytes: -1}", "config: websocket.compression_min_bytes: expected a whole number"],
     ["listen: 8080", "config: listen: expected HOST:PORT"],
     ["listen: 'x:99999'", "config: listen: expected HOST:PORT"],
     ["namespace: 5", "config: namespace: expected a string, got 5"],
