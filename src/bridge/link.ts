@@ -9,6 +9,7 @@ import type { Counter } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
 import type { Wire } from "./outbox.ts";
+import { type BrokerSocket, type OnPublish, tapPublishes } from "./publish-tap.ts";
 import { type BridgeSettings, brokerAddress, type Qos, showUrl } from "./settings.ts";
 
 /**
@@ -23,6 +24,19 @@ export function reconnectDelay(attempt: number, random: () => number = Math.rand
 
 /** Made once: mqtt.js copies them, and activity is the busiest path out. */
 const PUBLISH_OPTIONS = [{ qos: 0 }, { qos: 1 }, { qos: 2 }] as const;
+
+/**
+ * Puts publish-tap.ts under mqtt.js. mqtt.js builds each connection's socket with a function it
+ * keeps in a field its types call private; when that field is not there (a future mqtt.js), the
+ * bridge stays correct, only slower, and says so (false).
+ */
+function tapBrokerStream(client: MqttClient, onPublish: OnPublish): boolean {
+  const c = client as unknown as { streamBuilder?: (client: MqttClient) => BrokerSocket };
+  const build = c.streamBuilder;
+  if (typeof build !== "function") return false;
+  c.streamBuilder = (client) => tapPublishes(build(client), onPublish);
+  return true;
+}
 
 export interface LinkOptions {
   /** The broker URL, credentials included. */
@@ -51,6 +65,8 @@ export class BrokerLink implements Wire {
   private lastError: string | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
+  /** Whether PUBLISH packets are read by publish-tap.ts (true unless mqtt.js changed shape). */
+  readonly fastPath: boolean;
 
   constructor(private readonly options: LinkOptions) {
     const { url, settings, topics } = options;
@@ -66,9 +82,11 @@ export class BrokerLink implements Wire {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
-      // mqtt.js logs through \`debug\` about ten times per packet, arguments built each time even
+      // mqtt.js logs through `debug` about ten times per packet, arguments built each time even
       // when nobody listens: a measurable share of MQTT ingest. Our own log says what matters.
       log: () => {},
+      // Connected below, once the PUBLISH fast path is in place.
+      manualConnect: true,
       ...brokerAddress(url),
       ...settings.tls,
     };
@@ -76,12 +94,16 @@ export class BrokerLink implements Wire {
     if (settings.username !== undefined) opts.username = settings.username;
     if (settings.password !== undefined) opts.password = settings.password;
     this.client = connect(opts);
+    const deliver = (topic: string, payload: Buffer, retained: boolean) => topics.get(topic)?.(payload, retained);
+    this.fastPath = tapBrokerStream(this.client, deliver);
     this.client.on("connect", () => this.onConnect());
     this.client.on("close", () => this.onClose());
     this.client.on("error", (err) => {
       this.lastError = err.message;
     });
-    this.client.on("message", (topic, payload, packet) => topics.get(topic)?.(payload, packet.retain));
+    // What the fast path leaves to mqtt.js (QoS 2, or every PUBLISH when it could not be set up).
+    this.client.on("message", (topic, payload, packet) => deliver(topic, payload, packet.retain));
+    this.client.connect();
   }
 
   get connected(): boolean {
@@ -125,7 +147,7 @@ export class BrokerLink implements Wire {
     this.lastError = undefined;
     if (gen > 1) this.options.reconnects.inc();
     const { log, topics, settings } = this.options;
-    log.info("mqtt connected", { url: this.url });
+    log.info("mqtt connected", { url: this.url, publish_fast_path: this.fastPath });
     // A clean session forgets subscriptions, so every connection subscribes again.
     const wanted = Object.fromEntries([...topics.keys()].map((t) => [t, { qos: settings.qos }]));
     this.client.subscribe(wanted, (err, granted) => {
