@@ -9,6 +9,7 @@ import type { Counter } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
 import type { Wire } from "./outbox.ts";
+import type { StatusMessage } from "./servers.ts";
 import { type BridgeSettings, brokerAddress, type Qos, showUrl } from "./settings.ts";
 
 /**
@@ -30,6 +31,15 @@ export interface LinkOptions {
   settings: Pick<BridgeSettings, "username" | "password" | "tls" | "qos">;
   /** What to subscribe to on every connection, and who reads each topic's messages. */
   topics: ReadonlyMap<string, (payload: Buffer) => void>;
+  /**
+   * Filters ending in a single-level wildcard (`comet/servers/+`), subscribed to as well, and who
+   * reads the messages of the topics they match.
+   */
+  filters?: ReadonlyMap<string, (topic: string, payload: Buffer) => void>;
+  /** The Last Will of each connection, made afresh before it connects. */
+  will?: () => StatusMessage;
+  /** Published (and acknowledged, within the shutdown's wait) before a graceful disconnect. */
+  goodbye?: () => StatusMessage;
   /** Called on every connection once the subscriptions are asked for: what waited may go. */
   onConnected: () => void;
   reconnects: Counter;
@@ -68,13 +78,24 @@ export class BrokerLink implements Wire {
     // The keys, when set, win over credentials in the URL.
     if (settings.username !== undefined) opts.username = settings.username;
     if (settings.password !== undefined) opts.password = settings.password;
+    if (options.will) opts.will = options.will();
     this.client = connect(opts);
     this.client.on("connect", () => this.onConnect());
     this.client.on("close", () => this.onClose());
     this.client.on("error", (err) => {
       this.lastError = err.message;
     });
-    this.client.on("message", (topic, payload) => topics.get(topic)?.(payload));
+    const prefixes = [...(options.filters ?? [])].map(([f, read]) => [f.slice(0, -1), read] as const);
+    this.client.on("message", (topic, payload) => {
+      const exact = topics.get(topic);
+      if (exact) {
+        exact(payload);
+        return;
+      }
+      for (const [prefix, read] of prefixes) {
+        if (topic.startsWith(prefix) && !topic.includes("/", prefix.length)) read(topic, payload);
+      }
+    });
   }
 
   get connected(): boolean {
@@ -112,6 +133,12 @@ export class BrokerLink implements Wire {
     this.client.publish(topic, payload, PUBLISH_OPTIONS[qos], done);
   }
 
+  /** A retained status (comet/servers/<id>); dropped while disconnected, as the next connection sends its own. */
+  publishRetained(m: StatusMessage | { topic: string; payload: string; qos: 1; retain: true }): void {
+    if (!this.up) return;
+    this.client.publish(m.topic, m.payload, { qos: m.qos, retain: true });
+  }
+
   private onConnect(): void {
     const gen = ++this.connections;
     this.up = true;
@@ -120,7 +147,8 @@ export class BrokerLink implements Wire {
     const { log, topics, settings } = this.options;
     log.info("mqtt connected", { url: this.url });
     // A clean session forgets subscriptions, so every connection subscribes again.
-    const wanted = Object.fromEntries([...topics.keys()].map((t) => [t, { qos: settings.qos }]));
+    const filters = [...(this.options.filters?.keys() ?? [])];
+    const wanted = Object.fromEntries([...topics.keys(), ...filters].map((t) => [t, { qos: settings.qos }]));
     this.client.subscribe(wanted, (err, granted) => {
       if (gen !== this.connections || !this.up) return;
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
@@ -150,7 +178,10 @@ export class BrokerLink implements Wire {
     else log.debug("mqtt connect failed; retrying", fields);
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      if (!this.closing) this.client.reconnect();
+      if (this.closing) return;
+      // Each connection has its own will: its time tells the others which connection it ends.
+      if (this.options.will) this.client.options.will = this.options.will();
+      this.client.reconnect();
     }, delay);
   }
 
@@ -163,6 +194,7 @@ export class BrokerLink implements Wire {
   private async end(): Promise<void> {
     if (this.retry) clearTimeout(this.retry);
     if (this.up) {
+      if (this.options.goodbye) this.publishRetained(this.options.goodbye());
       // A graceful end waits for the broker to acknowledge QoS 1/2 activity; a broker that stops
       // answering must not hold the shutdown, so the socket goes after a while.
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -16,6 +16,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { EventsIn } from "./events-in.ts";
 import { BrokerLink } from "./link.ts";
 import { Outbox } from "./outbox.ts";
+import { type LiveServers, SERVERS_FILTER, ServerRegistry } from "./servers.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
 
 export interface BridgeDeps {
@@ -74,6 +75,10 @@ function bridgeCounters(registry: Registry) {
       "Activity sent to the broker (QoS 0: written; QoS 1/2: acknowledged), by type",
     ),
     dropped: registry.counter("comet_bridge_activity_dropped_total", "Outgoing activity dropped, by reason"),
+    statusIn: registry.counter(
+      "comet_bridge_server_status_in_total",
+      "Server statuses read on comet/servers/+, by outcome (online, offline, stale, cleared, invalid, unsigned, own)",
+    ),
     reconnects: registry.counter(
       "comet_bridge_reconnects_total",
       "Times the bridge got back to the broker after losing it",
@@ -88,6 +93,7 @@ export class Bridge {
   readonly url: string;
   private readonly link: BrokerLink;
   private readonly outbox: Outbox;
+  private readonly registry: ServerRegistry;
   private readonly unlisten: () => void;
   private closing: Promise<void> | undefined;
 
@@ -119,6 +125,16 @@ export class Bridge {
       [eventsTopic, (payload: Buffer) => eventsIn.receive(payload)],
       [activityTopic, (payload: Buffer) => activityIn.receive(payload)],
     ]);
+    this.registry = new ServerRegistry({
+      self: this.id,
+      clusterKey: settings.clusterKey,
+      received: counters.statusIn,
+      unsigned: counters.activityIn,
+      log,
+    });
+    const filters = new Map([
+      [SERVERS_FILTER, (topic: string, payload: Buffer) => this.registry.receive(topic, payload)],
+    ]);
     this.url = showUrl(url);
     log.info("mqtt bridge starting", {
       url: this.url,
@@ -130,7 +146,14 @@ export class Bridge {
       url,
       settings,
       topics,
-      onConnected: () => this.outbox.flush(),
+      filters,
+      will: () => this.registry.will(),
+      goodbye: () => this.registry.offline(),
+      onConnected: () => {
+        this.link.publishRetained(this.registry.online());
+        if (this.link.generation > 1) this.registry.resync();
+        this.outbox.flush();
+      },
       reconnects: counters.reconnects,
       log,
     });
@@ -147,11 +170,21 @@ export class Bridge {
     registry.gauge("comet_bridge_connected", "1 while connected to the broker and subscribed, else 0", () =>
       this.link.ready ? 1 : 0,
     );
+    registry.gauge(
+      "comet_cluster_servers",
+      "Live instances on the broker, this one included",
+      () => this.registry.live().length,
+    );
     registry.gauge("comet_bridge_queue_length", "Outgoing activity waiting for the broker", () => this.outbox.size);
     this.unlisten = hub.onActivity((a) => {
       activityIn.noteLocal(a);
       this.outbox.add(a);
     });
+  }
+
+  /** The live instances on the broker (comet/servers/+), with their joins and leaves. */
+  get servers(): LiveServers {
+    return this.registry;
   }
 
   /** For /readyz: undefined when ready, else why not. */
@@ -165,6 +198,7 @@ export class Bridge {
       this.unlisten();
       this.outbox.close();
       await this.link.close();
+      this.registry.close();
       await this.embedded?.close();
     })();
     return this.closing;
