@@ -32,8 +32,8 @@ export interface LinkOptions {
   /** What to subscribe to on every connection, and who reads each topic's messages. */
   topics: ReadonlyMap<string, (payload: Buffer) => void>;
   /**
-   * Filters ending in a single-level wildcard (`comet/servers/+`), subscribed to as well, and who
-   * reads the messages of the topics they match.
+   * Filters with single-level wildcards (`comet/servers/+`), subscribed to as well, and who reads
+   * the messages of the topics they match.
    */
   filters?: ReadonlyMap<string, (topic: string, payload: Buffer) => void>;
   /** The Last Will of each connection, made afresh before it connects. */
@@ -44,6 +44,13 @@ export interface LinkOptions {
   onConnected: () => void;
   reconnects: Counter;
   log: Logger;
+}
+
+/** MQTT topic matching for filters whose wildcards are single levels (`+`). */
+function matches(filter: readonly string[], levels: readonly string[]): boolean {
+  if (filter.length !== levels.length) return false;
+  for (let i = 0; i < filter.length; i++) if (filter[i] !== "+" && filter[i] !== levels[i]) return false;
+  return true;
 }
 
 export class BrokerLink implements Wire {
@@ -85,16 +92,15 @@ export class BrokerLink implements Wire {
     this.client.on("error", (err) => {
       this.lastError = err.message;
     });
-    const prefixes = [...(options.filters ?? [])].map(([f, read]) => [f.slice(0, -1), read] as const);
+    const filters = [...(options.filters ?? [])].map(([f, read]) => [f.split("/"), read] as const);
     this.client.on("message", (topic, payload) => {
       const exact = topics.get(topic);
       if (exact) {
         exact(payload);
         return;
       }
-      for (const [prefix, read] of prefixes) {
-        if (topic.startsWith(prefix) && !topic.includes("/", prefix.length)) read(topic, payload);
-      }
+      const levels = topic.split("/");
+      for (const [filter, read] of filters) if (matches(filter, levels)) read(topic, payload);
     });
   }
 

@@ -15,6 +15,7 @@
 import type { Activity } from "../hub/activity.ts";
 import { nowNs } from "../hub/activity.ts";
 import { compareUtf8 } from "../hub/order.ts";
+import type { PresenceEntry } from "../protocol/presence.ts";
 
 export type PresenceType = "ONLINE" | "OFFLINE";
 
@@ -27,14 +28,6 @@ export interface PresenceTransition {
   server: string;
   time: string;
   /** When this online span began: the same in every copy of one transition. */
-  since: string;
-}
-
-/** One answer of the Presence method. */
-export interface PresenceEntry {
-  uid: string;
-  rid: string;
-  server: string;
   since: string;
 }
 

@@ -55,6 +55,18 @@ export class Webhooks {
     return this.entries.length;
   }
 
+  /** Whether some webhook wants this name (HEARD costs an allocation per uplink when one does). */
+  wants(name: string): boolean {
+    return this.wanted.has(name);
+  }
+
+  /** Resolves when every queue is empty, or after ms: a graceful stop gives the last events a chance. */
+  async flush(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.entries.some((e) => e.hook.size > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+  }
+
   activity(a: Activity): void {
     if (!this.wanted.has(a.type)) return;
     const { type, uid, rid, time } = a;
