@@ -38,7 +38,8 @@ export interface WebhookOptions {
   backoff?: BackoffOptions;
 }
 
-const RETRY: BackoffOptions = { base: 200, max: 10_000, jitter: "equal" };
+/** 200 ms doubling to 5 s: a backend back after a blip is reached again within seconds. */
+const RETRY: BackoffOptions = { base: 200, max: 5000, jitter: "equal" };
 const JSON_CONTENT = "application/json";
 
 /** A URL as a metrics label: no user, password, query or fragment (they may carry secrets). */
