@@ -104,7 +104,6 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       [{ view: "cluster" }, presence.size],
     ],
   );
-  hub.onActivity((a) => presence.local(a), { heard: false });
   // Subscribed for HEARD only while a webhook wants it: HEARD fires on every uplink frame.
   let unlistenWebhooks = () => {};
   const listenWebhooks = () => {
@@ -133,6 +132,8 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     : undefined;
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   bridge = await startBridge({ config, hub, registry, log, id, presence });
+  // After the bridge's listener: a session's activity goes out before the transition it causes.
+  hub.onActivity((a) => presence.local(a), { heard: false });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui });
   const { host, port } = config.listen;
