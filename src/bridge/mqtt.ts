@@ -113,6 +113,7 @@ export class Bridge {
   private readonly presence: PresenceLink | undefined;
   private readonly unlisten: () => void;
   private closing: Promise<void> | undefined;
+  private announceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     settings: BridgeSettings,
@@ -150,6 +151,11 @@ export class Bridge {
       received: counters.statusIn,
       unsigned: counters.activityIn,
       log,
+    });
+    // Who joins hears this instance again: a broker that keeps retained messages from wildcard
+    // subscriptions (RabbitMQ) would otherwise leave it unknown to the newcomer.
+    this.registry.onChange((c) => {
+      if (c.change === "joined") this.announceSoon();
     });
     const filters = new Map([
       [SERVERS_FILTER, (topic: string, payload: Buffer) => this.registry.receive(topic, payload)],
@@ -229,6 +235,14 @@ export class Bridge {
     });
   }
 
+  private announceSoon(): void {
+    if (this.announceTimer) return;
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined;
+      this.link.publishRetained(this.registry.online());
+    }, 50);
+  }
+
   /** A transition this instance emits, to mqtt.presence_topic (a no-op without a presence view). */
   presenceTransition(t: PresenceTransition): void {
     this.presence?.transition(t);
@@ -248,6 +262,7 @@ export class Bridge {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.unlisten();
+      if (this.announceTimer) clearTimeout(this.announceTimer);
       this.presence?.close();
       this.outbox.close();
       this.presenceOut?.close();
