@@ -57,6 +57,7 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
         anonymous,
         eventsTopic: settings.eventsTopic,
         activityTopic: settings.activityTopic,
+        presenceTopic: settings.presenceTopic,
       },
       log: deps.log,
     });
