@@ -199,6 +199,13 @@ export class Bridge {
       dropped: counters.dropped,
     });
     if (deps.presence) {
+      const missing = (["ONLINE", "OFFLINE"] as const).filter((t) => !settings.activity.has(t));
+      if (missing.length > 0) {
+        log.warn("presence: mqtt.activity leaves out what the other instances' views need", {
+          missing,
+          effect: "this instance's users look offline to the others, and theirs stay online here",
+        });
+      }
       this.presenceOut = new Outbox(this.link, {
         topic: presenceTopic,
         qos: settings.qos,

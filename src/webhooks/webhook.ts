@@ -77,11 +77,16 @@ export class Webhook {
     return this.queue.size + this.inFlight;
   }
 
-  /** Queues one event (its JSON); the oldest waiting goes when the queue is full. */
+  /** Queues one event (its JSON); the oldest waiting goes when `capacity` events wait, the batch in flight included. */
   offer(json: string): void {
     if (this.closed) return;
-    if (this.queue.push(json) > 0)
+    if (this.queue.size + this.inFlight >= this.queue.capacity) {
       this.options.metrics.dropped.inc({ webhook: this.options.label, reason: "queue_full" });
+      // Everything that waits is in flight: the newest goes, as the batch cannot be cut.
+      if (this.queue.size === 0) return;
+      this.queue.shift();
+    }
+    this.queue.push(json);
     if (!this.sending && !this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
