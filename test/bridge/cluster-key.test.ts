@@ -98,3 +98,32 @@ test("server statuses go out signed; an unsigned or wrongly signed offline drops
     await watcher.close();
   }
 });
+
+test("presence transitions go out signed; a view snapshot without a valid signature is ignored and counted", async () => {
+  const watcher = await Observer.connect(broker.url, ["comet/presence"]);
+  try {
+    const c = await connect(a, "ck-pres");
+    await watcher.until(() => watcher.messages.some((m) => m.text.includes('"ck-pres"')), "ck-pres's ONLINE");
+    const { sig, since, ...fields } = JSON.parse(watcher.messages[0]!.text) as Record<string, string>;
+    expect(fields.type).toBe("ONLINE");
+    expect(since).toBe(fields.time);
+    expect(sig).toBe(activitySignature(KEY, fields as never));
+    c.close();
+    const bId = b.bridge!.id;
+    const unsigned = await metric(a, "comet_bridge_views_in_total", { outcome: "unsigned" });
+    const forged = JSON.stringify({ type: "view", server: bId, time: "1", seats: [["ck-ghost", "", "1", "1"]] });
+    await watcher.publish(`comet/servers/${bId}/view`, forged);
+    await waitFor(
+      async () => (await metric(a, "comet_bridge_views_in_total", { outcome: "unsigned" })) === unsigned + 1,
+      "A to count the unsigned view",
+    );
+    const res = await fetch(`${a.url}/comet/Comet/Presence`, {
+      method: "POST",
+      headers: { authorization: "Bearer admin-token-for-tests" },
+      body: JSON.stringify({ uids: ["ck-ghost"] }),
+    });
+    expect(await res.json()).toEqual({ online: [] });
+  } finally {
+    await watcher.close();
+  }
+});

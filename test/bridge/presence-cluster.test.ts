@@ -129,6 +129,18 @@ test("a user flapping within the grace, on the same and on other instances, make
   for (const p of receiver.acknowledged()) expect(verifyWebhook(HOOK_SECRET, p.body, p.signature)).toBe(true);
 }, 30_000);
 
+test("a login on another instance replaces the session (4409) with no presence transition", async () => {
+  const [a, b] = instances as [Serving, Serving];
+  const [first] = await login(a, ["mover"]);
+  await obs.until(() => transitions("mover").length === 1, "mover's ONLINE");
+  const [second] = await login(b, ["mover"]);
+  expect((await first!.waitClose(5000)).code).toBe(4409);
+  await Bun.sleep(GRACE_MS + 500);
+  expect(transitions("mover").map((t) => t.type)).toEqual(["ONLINE"]);
+  for (const s of instances.slice(0, 3)) expect(await presence(s, ["mover"])).toEqual(["mover"]);
+  await away(second!);
+}, 30_000);
+
 test("kill -9 of an instance with 100 users, 10 of whom come back elsewhere within the grace: exactly 90 OFFLINE, one per user who stayed away, from one survivor; the survivors' Presence drops them", async () => {
   const [a, b, c] = instances as [Serving, Serving, Serving];
   const uids = Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(3, "0")}`);
