@@ -243,6 +243,7 @@ describe("SIGHUP reloads comet serve", () => {
   test("webhooks: a new list applies to the next events, an unchanged webhook keeps going, a bad one is refused naming the entry", async () => {
     const first = new Receiver();
     const second = new Receiver();
+    let started: Serving | undefined;
     try {
       const hook = (url: string, events: string) =>
         `  - {url: "${url}", events: [${events}], secret: "reload-hook-secret-0123"}\n`;
@@ -250,6 +251,7 @@ describe("SIGHUP reloads comet serve", () => {
         `admin:\n  tokens: [${OLD}]\nauth:\n  jwt:\n    hs256_secret: ${SECRET}\nshutdown:\n  drain: 0s\nwebhooks:\n${hooks}`;
       const file = write("webhooks.yaml", cfg(hook(first.url, "ONLINE")));
       const s = await serveProcess(["--config", file, "--listen", "127.0.0.1:0"]);
+      started = s;
       const login = async (uid: string) => {
         const c = (await authenticate(s, OLD, uid, await token(uid))) as Client;
         expect(c).toBeInstanceOf(Client);
@@ -276,6 +278,8 @@ describe("SIGHUP reloads comet serve", () => {
       expect(s.stderr.text).not.toContain("reload-hook-secret-0123");
       expect(await stop(s)).toBe(0);
     } finally {
+      // A failed assertion must not leave the process behind.
+      if (started && started.proc.exitCode === null && started.proc.signalCode === null) started.proc.kill("SIGKILL");
       first.stop();
       second.stop();
     }
