@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
 import type { Wire } from "./outbox.ts";
 import { type BrokerSocket, type OnPublish, tapPublishes } from "./publish-tap.ts";
+import type { StatusMessage } from "./servers.ts";
 import { type BridgeSettings, brokerAddress, type Qos, showUrl } from "./settings.ts";
 
 /**
@@ -48,10 +49,26 @@ export interface LinkOptions {
    * not because someone published it just now.
    */
   topics: ReadonlyMap<string, (payload: Buffer, retained: boolean) => void>;
+  /**
+   * Filters with single-level wildcards (`comet/servers/+`), subscribed to as well, and who reads
+   * the messages of the topics they match.
+   */
+  filters?: ReadonlyMap<string, (topic: string, payload: Buffer) => void>;
+  /** The Last Will of each connection, made afresh before it connects. */
+  will?: () => StatusMessage;
+  /** Published (and acknowledged, within the shutdown's wait) before a graceful disconnect. */
+  goodbye?: () => StatusMessage;
   /** Called on every connection once the subscriptions are asked for: what waited may go. */
   onConnected: () => void;
   reconnects: Counter;
   log: Logger;
+}
+
+/** MQTT topic matching for filters whose wildcards are single levels (`+`). */
+function matches(filter: readonly string[], levels: readonly string[]): boolean {
+  if (filter.length !== levels.length) return false;
+  for (let i = 0; i < filter.length; i++) if (filter[i] !== "+" && filter[i] !== levels[i]) return false;
+  return true;
 }
 
 export class BrokerLink implements Wire {
@@ -93,8 +110,18 @@ export class BrokerLink implements Wire {
     // The keys, when set, win over credentials in the URL.
     if (settings.username !== undefined) opts.username = settings.username;
     if (settings.password !== undefined) opts.password = settings.password;
+    if (options.will) opts.will = options.will();
     this.client = connect(opts);
-    const deliver = (topic: string, payload: Buffer, retained: boolean) => topics.get(topic)?.(payload, retained);
+    const filters = [...(options.filters ?? [])].map(([f, read]) => [f.split("/"), read] as const);
+    const deliver = (topic: string, payload: Buffer, retained: boolean) => {
+      const exact = topics.get(topic);
+      if (exact) {
+        exact(payload, retained);
+        return;
+      }
+      const levels = topic.split("/");
+      for (const [filter, read] of filters) if (matches(filter, levels)) read(topic, payload);
+    };
     this.fastPath = tapBrokerStream(this.client, deliver);
     this.client.on("connect", () => this.onConnect());
     this.client.on("close", () => this.onClose());
@@ -141,6 +168,12 @@ export class BrokerLink implements Wire {
     this.client.publish(topic, payload, PUBLISH_OPTIONS[qos], done);
   }
 
+  /** A retained status (comet/servers/<id>); dropped while disconnected, as the next connection sends its own. */
+  publishRetained(m: StatusMessage | { topic: string; payload: string; qos: 1; retain: true }): void {
+    if (!this.up) return;
+    this.client.publish(m.topic, m.payload, { qos: m.qos, retain: true });
+  }
+
   private onConnect(): void {
     const gen = ++this.connections;
     this.up = true;
@@ -149,7 +182,8 @@ export class BrokerLink implements Wire {
     const { log, topics, settings } = this.options;
     log.info("mqtt connected", { url: this.url, publish_fast_path: this.fastPath });
     // A clean session forgets subscriptions, so every connection subscribes again.
-    const wanted = Object.fromEntries([...topics.keys()].map((t) => [t, { qos: settings.qos }]));
+    const filters = [...(this.options.filters?.keys() ?? [])];
+    const wanted = Object.fromEntries([...topics.keys(), ...filters].map((t) => [t, { qos: settings.qos }]));
     this.client.subscribe(wanted, (err, granted) => {
       if (gen !== this.connections || !this.up) return;
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
@@ -179,7 +213,10 @@ export class BrokerLink implements Wire {
     else log.debug("mqtt connect failed; retrying", fields);
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      if (!this.closing) this.client.reconnect();
+      if (this.closing) return;
+      // Each connection has its own will: its time tells the others which connection it ends.
+      if (this.options.will) this.client.options.will = this.options.will();
+      this.client.reconnect();
     }, delay);
   }
 
@@ -192,6 +229,7 @@ export class BrokerLink implements Wire {
   private async end(): Promise<void> {
     if (this.retry) clearTimeout(this.retry);
     if (this.up) {
+      if (this.options.goodbye) this.publishRetained(this.options.goodbye());
       // A graceful end waits for the broker to acknowledge QoS 1/2 activity; a broker that stops
       // answering must not hold the shutdown, so the socket goes after a while.
       let timer: ReturnType<typeof setTimeout> | undefined;

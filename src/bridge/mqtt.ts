@@ -16,6 +16,9 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { EventsIn } from "./events-in.ts";
 import { BrokerLink } from "./link.ts";
 import { Outbox } from "./outbox.ts";
+import type { PresenceTransition, PresenceView } from "../presence/view.ts";
+import { PresenceLink, VIEWS_FILTER } from "./presence-link.ts";
+import { type LiveServers, SERVERS_FILTER, ServerRegistry } from "./servers.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
 
 export interface BridgeDeps {
@@ -23,6 +26,10 @@ export interface BridgeDeps {
   hub: Hub;
   registry: Registry;
   log: Logger;
+  /** This instance's id (instanceId()); a fresh one when not given. */
+  id?: string;
+  /** The presence view, fed with the cluster's activity and instances and published from. */
+  presence?: PresenceView;
 }
 
 /** Starts the bridge (and the embedded broker when configured); undefined when mqtt is off. */
@@ -50,6 +57,7 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
         anonymous,
         eventsTopic: settings.eventsTopic,
         activityTopic: settings.activityTopic,
+        presenceTopic: settings.presenceTopic,
       },
       log: deps.log,
     });
@@ -74,6 +82,19 @@ function bridgeCounters(registry: Registry) {
       "Activity sent to the broker (QoS 0: written; QoS 1/2: acknowledged), by type",
     ),
     dropped: registry.counter("comet_bridge_activity_dropped_total", "Outgoing activity dropped, by reason"),
+    presenceOut: registry.counter(
+      "comet_presence_out_total",
+      "Presence transitions sent to mqtt.presence_topic (QoS 0: written; QoS 1/2: acknowledged), by type",
+    ),
+    presenceDropped: registry.counter("comet_presence_dropped_total", "Presence transitions not sent, by reason"),
+    viewsIn: registry.counter(
+      "comet_bridge_views_in_total",
+      "Presence view snapshots read from other instances, by outcome (merged, own, invalid, unsigned)",
+    ),
+    statusIn: registry.counter(
+      "comet_bridge_server_status_in_total",
+      "Server statuses read on comet/servers/+, by outcome (online, offline, stale, cleared, invalid, unsigned, own)",
+    ),
     reconnects: registry.counter(
       "comet_bridge_reconnects_total",
       "Times the bridge got back to the broker after losing it",
@@ -83,13 +104,17 @@ function bridgeCounters(registry: Registry) {
 
 export class Bridge {
   /** This instance's id: the `server` of its activity, and the tie-break of the replacement rule. */
-  readonly id = instanceId();
+  readonly id: string;
   /** The broker URL with any password hidden. */
   readonly url: string;
   private readonly link: BrokerLink;
   private readonly outbox: Outbox;
+  private readonly presenceOut: Outbox | undefined;
+  private readonly registry: ServerRegistry;
+  private readonly presence: PresenceLink | undefined;
   private readonly unlisten: () => void;
   private closing: Promise<void> | undefined;
+  private announceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     settings: BridgeSettings,
@@ -98,7 +123,8 @@ export class Bridge {
     readonly embedded: EmbeddedBroker | undefined,
   ) {
     const { registry, hub, log } = deps;
-    const { eventsTopic, activityTopic } = settings;
+    this.id = deps.id ?? instanceId();
+    const { eventsTopic, activityTopic, presenceTopic } = settings;
     const counters = bridgeCounters(registry);
     const eventsIn = new EventsIn({
       hub,
@@ -113,12 +139,31 @@ export class Bridge {
       server: this.id,
       received: counters.activityIn,
       clusterKey: settings.clusterKey,
+      onRemote: deps.presence && ((a) => deps.presence?.remote(a)),
       log,
     });
     const topics = new Map([
       [eventsTopic, (payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained)],
       [activityTopic, (payload: Buffer) => activityIn.receive(payload)],
     ]);
+    this.registry = new ServerRegistry({
+      self: this.id,
+      clusterKey: settings.clusterKey,
+      received: counters.statusIn,
+      unsigned: counters.activityIn,
+      log,
+    });
+    // Who joins hears this instance again: a broker that keeps retained messages from wildcard
+    // subscriptions (RabbitMQ) would otherwise leave it unknown to the newcomer.
+    this.registry.onChange((c) => {
+      if (c.change === "joined") this.announceSoon();
+    });
+    const filters = new Map([
+      [SERVERS_FILTER, (topic: string, payload: Buffer) => this.registry.receive(topic, payload)],
+    ]);
+    if (deps.presence) {
+      filters.set(VIEWS_FILTER, (topic: string, payload: Buffer) => this.presence?.receive(topic, payload));
+    }
     this.url = showUrl(url);
     log.info("mqtt bridge starting", {
       url: this.url,
@@ -130,7 +175,16 @@ export class Bridge {
       url,
       settings,
       topics,
-      onConnected: () => this.outbox.flush(),
+      filters,
+      will: () => this.registry.will(),
+      goodbye: () => this.registry.offline(),
+      onConnected: () => {
+        this.link.publishRetained(this.registry.online());
+        if (this.link.generation > 1) this.registry.resync();
+        this.presence?.connected();
+        this.outbox.flush();
+        this.presenceOut?.flush();
+      },
       reconnects: counters.reconnects,
       log,
     });
@@ -144,14 +198,67 @@ export class Bridge {
       out: counters.activityOut,
       dropped: counters.dropped,
     });
+    if (deps.presence) {
+      const missing = (["ONLINE", "OFFLINE"] as const).filter((t) => !settings.activity.has(t));
+      if (missing.length > 0) {
+        log.warn("presence: mqtt.activity leaves out what the other instances' views need", {
+          missing,
+          effect: "this instance's users look offline to the others, and theirs stay online here",
+        });
+      }
+      this.presenceOut = new Outbox(this.link, {
+        topic: presenceTopic,
+        qos: settings.qos,
+        capacity: settings.queue,
+        types: new Set(),
+        server: this.id,
+        clusterKey: settings.clusterKey,
+        out: counters.presenceOut,
+        dropped: counters.presenceDropped,
+      });
+      this.presence = new PresenceLink({
+        view: deps.presence,
+        servers: this.registry,
+        wire: this.link,
+        outbox: this.presenceOut,
+        qos: settings.qos,
+        clusterKey: settings.clusterKey,
+        received: counters.viewsIn,
+        unsigned: counters.activityIn,
+        log,
+      });
+    }
     registry.gauge("comet_bridge_connected", "1 while connected to the broker and subscribed, else 0", () =>
       this.link.ready ? 1 : 0,
+    );
+    registry.gauge(
+      "comet_cluster_servers",
+      "Live instances on the broker, this one included",
+      () => this.registry.live().length,
     );
     registry.gauge("comet_bridge_queue_length", "Outgoing activity waiting for the broker", () => this.outbox.size);
     this.unlisten = hub.onActivity((a) => {
       activityIn.noteLocal(a);
       this.outbox.add(a);
     });
+  }
+
+  private announceSoon(): void {
+    if (this.announceTimer) return;
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined;
+      this.link.publishRetained(this.registry.online());
+    }, 50);
+  }
+
+  /** A transition this instance emits, to mqtt.presence_topic (a no-op without a presence view). */
+  presenceTransition(t: PresenceTransition): void {
+    this.presence?.transition(t);
+  }
+
+  /** The live instances on the broker (comet/servers/+), with their joins and leaves. */
+  get servers(): LiveServers {
+    return this.registry;
   }
 
   /** For /readyz: undefined when ready, else why not. */
@@ -163,8 +270,12 @@ export class Bridge {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.unlisten();
+      if (this.announceTimer) clearTimeout(this.announceTimer);
+      this.presence?.close();
       this.outbox.close();
+      this.presenceOut?.close();
       await this.link.close();
+      this.registry.close();
       await this.embedded?.close();
     })();
     return this.closing;

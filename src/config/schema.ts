@@ -13,12 +13,23 @@ export type LeafKind =
   | { type: "enum"; values: readonly string[] }
   | { type: "strings" }
   | { type: "accounts" }
+  | { type: "webhooks" }
   | { type: "bool" };
 
 /** A user name and password a broker lets in. */
 export interface Account {
   username: string;
   password: string;
+}
+
+/** One backend that receives activity and presence transitions by HTTP POST (webhooks/). */
+export interface WebhookConfig {
+  url: string;
+  /** Activity names (ONLINE, ...) and presence transitions (presence.ONLINE, presence.OFFLINE). */
+  events: string[];
+  secret: string;
+  /** Per request, ms. */
+  timeout: number;
 }
 
 /** What a listen key becomes once parsed. */
@@ -54,6 +65,7 @@ const dur = (def: string, doc: string, min = 1): Leaf<number> => ({
 const int = (def: number, doc: string, min = 0): Leaf<number> => ({ kind: { type: "int", min }, default: def, doc });
 const strings = (def: string[], doc: string): Leaf<string[]> => ({ kind: { type: "strings" }, default: def, doc });
 const accounts = (doc: string): Leaf<Account[]> => ({ kind: { type: "accounts" }, default: [], doc });
+const webhooks = (doc: string): Leaf<WebhookConfig[]> => ({ kind: { type: "webhooks" }, default: [], doc });
 const bool = (def: boolean, doc: string): Leaf<boolean> => ({ kind: { type: "bool" }, default: def, doc });
 const oneOf = <const V extends readonly string[]>(
   values: V,
@@ -108,6 +120,12 @@ export const SCHEMA = {
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
   },
+  presence: {
+    offline_grace: dur("0s", "a uid goes OFFLINE only after this long with no session on any instance", 0),
+  },
+  webhooks: webhooks(
+    "[{url, events, secret, timeout: 5s}]: activity and presence POSTed in signed batches; env: the list as JSON",
+  ),
   ui: {
     enabled: bool(false, "serve the demo page at / (on in --dev)"),
   },
@@ -115,6 +133,7 @@ export const SCHEMA = {
     url: str("", "broker URL (mqtt://, mqtts://, ws://, wss://); empty = bridge off unless embedded.listen is set"),
     events_topic: str("comet/events", "every instance subscribes here for Event JSON {uid?, rid?, evt}"),
     activity_topic: str("comet/user-activity", "user activity JSON goes out here; instances also read it"),
+    presence_topic: str("comet/presence", "presence transitions (debounced ONLINE / OFFLINE) go out here"),
     activity: strings(
       ["ONLINE", "OFFLINE", "HEARD", "ENTER_ROOM", "LEAVE_ROOM"],
       "activity types sent out; keep ONLINE for one session per uid across the cluster",

@@ -3,6 +3,7 @@
  * more PushSocket behind the same gateway (AUTH first, JOIN, re-AUTH, heartbeat, limits); the
  * unary methods share the admin check and the request checks of the HTTP API.
  */
+import type { PresenceSource } from "../hub/execute.ts";
 import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
@@ -45,6 +46,8 @@ export interface GrpcDeps {
   config: Config;
   gateway: Gateway;
   hub: Hub;
+  /** Answers the Presence method. */
+  presence?: PresenceSource;
   admin: AdminAuth;
   fanout: LoopFanout;
   registry: Registry;
@@ -69,6 +72,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     Broadcast: boundedMethod(method("Broadcast"), maxBody),
     DumpSession: boundedMethod(method("DumpSession"), maxBody),
     Batch: boundedMethod(method("Batch"), maxBody),
+    Presence: boundedMethod(method("Presence"), maxBody),
   };
 
   const tcp = new TcpGuard(
@@ -94,6 +98,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     }),
     ...unaryMethods({
       hub,
+      presence: deps.presence,
       admin,
       limits: commandLimits(config.limits),
       requests,

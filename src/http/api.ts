@@ -1,12 +1,12 @@
 /**
- * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, and Batch. The body
+ * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, Batch and Presence. The body
  * decodes into a command by the rules every way in shares (protocol/commands.ts); this file maps
  * the outcome onto HTTP. When several errors apply, the first of this order answers: 404, 405,
  * 401 (or 429 past the failures allowed to the address), 413 (body), 400, 413 (evt).
  */
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
-import { execute } from "../hub/execute.ts";
+import { execute, type PresenceSource } from "../hub/execute.ts";
 import type { Hub } from "../hub/hub.ts";
 import {
   type CommandError,
@@ -26,6 +26,7 @@ const KINDS: ReadonlyMap<string, CommandKind> = new Map([
   ["Broadcast", "broadcast"],
   ["DumpSession", "dump"],
   ["Batch", "batch"],
+  ["Presence", "presence"],
 ]);
 const PREFIX = "/comet/Comet/";
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
@@ -36,8 +37,15 @@ export function isApiPath(path: string): boolean {
 
 const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.code], e.code, e.detail);
 
-export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; metrics: Metrics }) {
-  const { config, hub, admin, metrics } = deps;
+export function createApi(deps: {
+  config: Config;
+  hub: Hub;
+  admin: AdminAuth;
+  metrics: Metrics;
+  /** Answers Presence; without it, no one is online. */
+  presence?: PresenceSource;
+}) {
+  const { config, hub, admin, metrics, presence } = deps;
   const limits = commandLimits(config.limits);
 
   async function handle(req: Request, kind: CommandKind, client: () => string): Promise<Response> {
@@ -57,7 +65,7 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
     if (!body.ok) return refusal(body.error);
     const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
-    const reply = execute(hub, read.command);
+    const reply = execute(hub, read.command, presence);
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 

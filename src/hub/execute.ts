@@ -4,6 +4,7 @@
  */
 import type { Batch } from "../protocol/batch.ts";
 import { type Command, STATUS_OF_ERROR } from "../protocol/commands.ts";
+import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
 import type { Hub } from "./hub.ts";
 import type { Dump } from "./session.ts";
 
@@ -11,13 +12,23 @@ import type { Dump } from "./session.ts";
 export type BatchReply = Record<string, never> | { error: { code: 400 | 413; detail: string } };
 
 /** The answer of a command: `{}` for a delivery, the sessions for a dump, a reply per command of a batch. */
-export type Reply = Record<string, never> | Dump | { replies: BatchReply[] };
+export type Reply = Record<string, never> | Dump | { replies: BatchReply[] } | PresenceAnswer;
+
+/** Who is online, as the presence view answers it (presence/view.ts). */
+export interface PresenceSource {
+  query(uids: readonly string[]): PresenceEntry[];
+  room(rid: string): PresenceEntry[];
+}
 
 /** Shared by every delivered command of a batch: the answer is the same empty object. */
 const DELIVERED: Record<string, never> = Object.freeze({});
 
-export function execute(hub: Hub, cmd: Command): Reply {
+export function execute(hub: Hub, cmd: Command, presence?: PresenceSource): Reply {
   switch (cmd.kind) {
+    case "presence": {
+      if (!presence) return { online: [] };
+      return { online: cmd.uids ? presence.query(cmd.uids) : presence.room(cmd.rid) };
+    }
     case "dump":
       return hub.dump(cmd.transport);
     case "batch":

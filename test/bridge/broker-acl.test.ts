@@ -212,6 +212,33 @@ function brokerTests(kind: string, get: () => Setup) {
     await watcher.close();
   });
 
+  test(`${kind}: the instance keeps its retained status on comet/servers/<id>; a backend reads presence, and cannot forge a status`, async () => {
+    const s = get();
+    const id = s.comet.bridge!.id;
+    // Exact topics: RabbitMQ delivers a retained message to a subscription that names its topic only.
+    const statuses = await instanceObserver(s, [`comet/servers/${id}`, "comet/servers/ghost"]);
+    await statuses.until(
+      () => statuses.messages.some((m) => m.topic === `comet/servers/${id}` && m.text.includes('"online"')),
+      "the instance's retained online",
+    );
+    const presence = await Observer.connect(s.url, ["comet/presence"], { ...s.backend, protocolVersion: 4 });
+    const user = await connect(s.comet, `${kind}-pre`);
+    user.close();
+    await presence.until(
+      () => presence.messages.filter((m) => m.text.includes(`"${kind}-pre"`)).length === 2,
+      "the ONLINE and OFFLINE transitions, read by the backend",
+    );
+    const live = await metric(s.comet, "comet_cluster_servers");
+    const forger = await client(s, s.backend);
+    const ghost = JSON.stringify({ type: "online", server: "ghost", time: "1" });
+    await publishMaybeRefused(forger, "comet/servers/ghost", ghost);
+    await instanceSends(s);
+    await Bun.sleep(300);
+    expect(statuses.messages.filter((m) => m.topic === "comet/servers/ghost")).toEqual([]);
+    expect(await metric(s.comet, "comet_cluster_servers")).toBe(live);
+    await Promise.all([statuses.close(), presence.close()]);
+  });
+
   test(`${kind}: a backend cannot read Events: its subscriptions to the events topics are refused or deliver nothing`, async () => {
     const s = get();
     for (const topic of [EVENTS, `${EVENTS}/#`, "comet/#", "#", "+/events"]) {

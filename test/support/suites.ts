@@ -18,6 +18,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/bridge/cluster-rule.test.ts": "a pure function: no server",
   "test/bridge/outbox.test.ts": "against a fake connection: no server",
   "test/bridge/settings.test.ts": "config parsing: no server",
+  "test/webhooks/webhook.test.ts": "the webhook module against a real receiver: no comet server",
   "test/bridge/send.test.ts": "the CLI's MQTT sender against a broker: no comet server",
   "test/soak/": "measures the server's heap (Bun.gc) and reads its admission table, in process",
   "test/browser/": "the demo page is Bun only: a Bun macro embeds its assets",
