@@ -4,12 +4,14 @@
  * key is always a start-up error rather than a setting that silently does nothing.
  */
 import { parseDuration } from "./duration.ts";
+import { parseSize } from "./size.ts";
 
 export type LeafKind =
   | { type: "string" }
   | { type: "listen" }
   | { type: "duration"; min: number }
   | { type: "int"; min: number }
+  | { type: "size"; min: number }
   | { type: "enum"; values: readonly string[] }
   | { type: "strings" }
   | { type: "accounts" }
@@ -52,6 +54,11 @@ const dur = (def: string, doc: string, min = 1): Leaf<number> => ({
   doc,
 });
 const int = (def: number, doc: string, min = 0): Leaf<number> => ({ kind: { type: "int", min }, default: def, doc });
+const size = (def: string, doc: string, min = 0): Leaf<number> => ({
+  kind: { type: "size", min },
+  default: parseSize(def),
+  doc,
+});
 const strings = (def: string[], doc: string): Leaf<string[]> => ({ kind: { type: "strings" }, default: def, doc });
 const accounts = (doc: string): Leaf<Account[]> => ({ kind: { type: "accounts" }, default: [], doc });
 const bool = (def: boolean, doc: string): Leaf<boolean> => ({ kind: { type: "bool" }, default: def, doc });
@@ -94,6 +101,11 @@ export const SCHEMA = {
     uplink_rate: int(20, "frames (and WebSocket pings) per second per connection, burst 2x; 0 = no limit"),
     max_send_buffer: int(1048576, "bytes queued to one slow client before it is terminated", 1024),
     connects_per_ip_per_second: int(0, "WebSocket upgrades per client address per second; 0 = no limit"),
+  },
+  history: {
+    size: int(32, "messages kept per stream (a user's, a room's, the world's); 0 = none (positions still sent)"),
+    ttl: dur("2m", "how long a message is kept, and a stream outlives its last session"),
+    max_bytes: size("64MiB", "one budget for every stream's kept messages; the oldest go first"),
   },
   allowed_origins: strings([], "Origins allowed to upgrade from a browser; empty = any"),
   trusted_proxies: strings([], "addresses (or CIDR ranges) whose X-Forwarded-For is believed"),

@@ -41,7 +41,7 @@ const evts = (l: FakeLink) => l.frames.map((f) => (JSON.parse(f) as { push: { ev
 describe("hub topics: one per session", () => {
   test("a world broadcast reaches every session once, in a room or not, in order with room broadcasts", () => {
     const fan = new FakeFanout();
-    const hub = new Hub(fan);
+    const hub = new Hub({ fanouts: [fan] });
     const a = new FakeLink(fan);
     const b = new FakeLink(fan);
     const c = new FakeLink(fan);
@@ -61,7 +61,7 @@ describe("hub topics: one per session", () => {
 
   test("a session is subscribed to exactly one topic as it moves between rooms, and to none once gone", () => {
     const fan = new FakeFanout();
-    const hub = new Hub(fan);
+    const hub = new Hub({ fanouts: [fan] });
     const a = new FakeLink(fan);
     const s = hub.login("a", a);
     expect(a.subscribed.size).toBe(1);
@@ -77,7 +77,7 @@ describe("hub topics: one per session", () => {
 
   test("with every session in a room, a world broadcast still reaches all of them once", () => {
     const fan = new FakeFanout();
-    const hub = new Hub(fan);
+    const hub = new Hub({ fanouts: [fan] });
     const links = ["a", "b", "c", "d"].map((uid, i) => {
       const l = new FakeLink(fan);
       hub.join(hub.login(uid, l), i % 2 ? "odd" : "even");
