@@ -52,7 +52,9 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   if (config.ui.enabled && !runtime.capabilities.demoPage) {
     throw new Error(`ui.enabled: the demo page is not served on ${runtime.name}`);
   }
-  const hub = new Hub({ history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes } });
+  const hub = new Hub({
+    history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes },
+  });
   const gateway = new Gateway(config, hub, keys.verify, metrics, log);
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;
