@@ -1,29 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { api, Client, startTest, type TestServer, token, waitFor } from "../helpers.ts";
+import { api, Client, startTest, type TestServer, token } from "../helpers.ts";
+import { pushesOf, subscribe } from "../support/positions.ts";
 import { ROOT } from "../support/runtime.ts";
 import { StrictReader } from "../support/strict-json.ts";
-
-type Push = { evt: string; stream?: string; seq?: number; epoch?: string };
-
-/** Opens a client and sends its AUTH (with extra fields); resolves once the server holds the session. */
-export async function subscribe(
-  server: TestServer,
-  uid: string,
-  extra: Record<string, unknown> = {},
-  url = server.ws,
-): Promise<Client> {
-  const c = new Client(url);
-  await c.opened;
-  c.send({ t: "AUTH", auth: { token: await token(uid) }, ...extra });
-  const rid = (extra.join as { rid?: string } | undefined)?.rid;
-  await waitFor(() => {
-    const s = server.hub.sessions.get(uid);
-    return s !== undefined && (rid === undefined || s.rid === rid);
-  }, `session ${uid}`);
-  return c;
-}
-
-export const pushesOf = (c: Client): Push[] => c.frames.filter((f) => f.t === "PUSH").map((f) => f.push as Push);
 
 describe("positions", () => {
   let server: TestServer;
