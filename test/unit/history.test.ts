@@ -9,7 +9,7 @@ describe("history", () => {
     const h = new History(limits);
     const s = h.holdUser("alice", 0);
     for (let i = 1; i <= 6; i++) expect(h.append(s, `m${i}`, i)).toBe(i);
-    expect(s.kept.map((e) => e.evt)).toEqual(["m3", "m4", "m5", "m6"]);
+    expect(s.kept?.map((e) => e.evt)).toEqual(["m3", "m4", "m5", "m6"]);
     expect(h.evicted.size).toBe(2);
     expect(h.entries).toBe(4);
   });
@@ -113,8 +113,8 @@ describe("history", () => {
     for (let i = 4; i < 8; i++) h.append(b, evt, i);
     expect(h.bytes).toBeLessThanOrEqual(cost * 5);
     expect(h.evicted.max_bytes).toBe(3);
-    expect(a.kept.map((e) => e.seq)).toEqual([4]);
-    expect(b.kept.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(a.kept?.map((e) => e.seq)).toEqual([4]);
+    expect(b.kept?.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(seqs(h.recover(a, { epoch: a.epoch, seq: 2 }, 9))).toBeNull();
     expect(seqs(h.recover(a, { epoch: a.epoch, seq: 3 }, 9))).toEqual([4]);
   });
