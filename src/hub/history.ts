@@ -31,6 +31,9 @@ export interface Position {
  */
 export const ENTRY_OVERHEAD = 192;
 
+/** What a stream that keeps messages costs beyond them (the Stream and its array; measured ~100). */
+export const STREAM_OVERHEAD = 160;
+
 export interface Entry {
   readonly seq: number;
   readonly evt: string;
@@ -98,7 +101,7 @@ export class History {
   private held = 0;
   private oldest: Entry | null = null;
   private newest: Entry | null = null;
-  /** Bytes of every kept entry (evt in UTF-8 + ENTRY_OVERHEAD). */
+  /** Bytes of every kept entry (evt in UTF-8 + ENTRY_OVERHEAD), and of each stream that keeps any. */
   bytes = 0;
   entries = 0;
   readonly evicted: Record<EvictReason, number> = { size: 0, ttl: 0, max_bytes: 0 };
@@ -122,9 +125,19 @@ export class History {
     return this.alive(this.rooms.get(rid), now);
   }
 
-  /** A session of uid starts here: its stream, made again when it had died. */
+  /** uid's stream, held from now on: the one released less than ttl ago, or a new one. */
   holdUser(uid: string, now: number): Stream {
     return this.hold(this.users, "u", uid, "u", now);
+  }
+
+  /**
+   * A session of uid starts: the stream it left less than ttl ago, held again, or null. A session
+   * that is never published to never needs one (holdUser makes it at the first Publish), so an
+   * idle connection costs no stream.
+   */
+  reclaimUser(uid: string, now: number): Stream | null {
+    const s = this.alive(this.users.get(uid), now);
+    return s ? this.hold(this.users, "u", uid, "u", now) : null;
   }
 
   /** A room gets its first member: its stream, made again when it had died. */
@@ -170,7 +183,10 @@ export class History {
     if (this.newest) this.newest.newer = e;
     else this.oldest = e;
     this.newest = e;
-    s.kept ??= [];
+    if (!s.kept) {
+      s.kept = [];
+      this.bytes += STREAM_OVERHEAD;
+    }
     const kept = s.kept;
     kept.push(e);
     this.bytes += bytes;
@@ -231,7 +247,10 @@ export class History {
     const kept = e.stream.kept as Entry[];
     kept.shift();
     // An emptied stream gives its array back: most streams are quiet most of the time.
-    if (kept.length === 0) e.stream.kept = null;
+    if (kept.length === 0) {
+      e.stream.kept = null;
+      this.bytes -= STREAM_OVERHEAD;
+    }
     if (e.older) e.older.newer = e.newer;
     else this.oldest = e.newer;
     if (e.newer) e.newer.older = e.older;
