@@ -172,6 +172,12 @@ describe("recover", () => {
     await sleep(100);
     expect(pushesOf(c).map((p) => p.evt)).toEqual(["w1", "w2", "w3"]);
     c.close();
+    // 21 messages to the user's stream, 8 kept: 13 evicted by history.size, and the kept bytes shown.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain('comet_history_evicted_total{reason="size"} 13\n');
+    expect(metrics).toContain('comet_history_evicted_total{reason="max_bytes"} 0\n');
+    expect(Number(/^comet_history_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(Number(/^comet_history_messages (\d+)$/m.exec(metrics)?.[1])).toBe(8 + 1 + 4);
   });
 
   test("history.ttl passed: false, nothing replayed", async () => {
