@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connectAsync, type MqttClient } from "mqtt";
 import { TestBroker } from "../bridge/broker.ts";
 import { waitReadyz } from "../bridge/util.ts";
-import { api, token } from "../helpers.ts";
+import { api, token, waitFor } from "../helpers.ts";
 import { CutProxy } from "../support/cut-proxy.ts";
 import { kindOf, type Push, pushesOf, subscribe as wsSubscribe } from "../support/positions.ts";
 import { type CometClient, call, grpcClient, Stream, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";
@@ -156,6 +156,26 @@ describe("positions over gRPC", () => {
       c1.close();
       await proxy.close();
     }
+  });
+
+  test("a JOIN with recover over gRPC replays what the room got while the stream was out of it", async () => {
+    const stay = await subscribe(server, client, "gp-join-stay", { rid: "gp-join" });
+    const s = await subscribe(server, client, "gp-join", { rid: "gp-join" });
+    await api(server, "Broadcast", { rid: "gp-join", evt: "r1" });
+    await s.waitPushes(1);
+    const r = pushesOfStream(s)[0] as Push;
+    s.send({ t: "JOIN", join: { rid: "" } });
+    await waitFor(() => server.hub.sessions.get("gp-join")?.rid === "");
+    await api(server, "Broadcast", { rid: "gp-join", evt: "r2" });
+    s.send({ t: "JOIN", join: { rid: "gp-join" }, recover: { r: { epoch: r.epoch, seq: String(r.seq) } } } as never);
+    await s.until(() => recoveredOfStream(s) !== undefined, 3000, "the recovered report");
+    expect(recoveredOfStream(s)?.recovered).toEqual({ r: true });
+    expect(pushesOfStream(s).map((p) => [p.evt, p.seq])).toEqual([
+      ["r1", 1],
+      ["r2", 2],
+    ]);
+    s.call.end();
+    stay.call.end();
   });
 
   test("a forged recover over gRPC: another epoch or seq ahead is false, nothing replayed", async () => {
