@@ -201,17 +201,20 @@ export class Hub {
       this.lobbyPositions--;
       return LOBBY_POSITIONS_TOPIC;
     }
-    const room = this.rooms.get(rid) as Room;
-    room.size--;
-    if (s.positions) room.psize--;
-    if (room.size === 0) {
-      this.rooms.delete(rid);
-      this.history.release(room.stream, Date.now());
+    const room = this.rooms.get(rid);
+    if (room) {
+      room.size--;
+      if (s.positions) room.psize--;
+      if (room.size === 0) {
+        this.rooms.delete(rid);
+        this.history.release(room.stream, Date.now());
+      }
     }
     this.inRooms--;
     s.rid = "";
     this.emit("LEAVE_ROOM", s.uid, rid);
-    return s.positions ? room.ptopic : room.topic;
+    if (room) return s.positions ? room.ptopic : room.topic;
+    return s.positions ? positionsTopic(rid) : roomTopic(rid);
   }
 
   /**
