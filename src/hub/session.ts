@@ -1,6 +1,7 @@
 /** A user's session: created on a successful AUTH, destroyed when its connection ends. */
 import type { Downlink } from "../protocol/downlink.ts";
 import type { Transport } from "../runtime/types.ts";
+import type { Stream } from "./history.ts";
 
 /** How the hub reaches the connection that owns a session. */
 export interface SessionLink {
@@ -15,10 +16,17 @@ export interface SessionLink {
 
 export class Session {
   rid = "";
+  /** Every PUSH it gets carries its position (it asked, or its transport always does). */
+  positions = false;
   constructor(
     readonly uid: string,
     readonly birth: number,
     readonly link: SessionLink,
+    /**
+     * Its user's stream, made at the first Publish to it (or taken back from the uid's last
+     * session); numbered and kept while the session lives, and for history.ttl after.
+     */
+    public stream: Stream | null,
   ) {}
 }
 
