@@ -1,0 +1,95 @@
+/**
+ * Subscriptions over plain HTTP for networks that break WebSocket: `GET /comet/sse`, or a
+ * subscribe path with `Accept: text/event-stream` (SSE) or `application/x-ndjson` (NDJSON). The
+ * same gateway as a WebSocket (admission, max_connections, AUTH, the rooms claim, one session per
+ * uid), downlink only: the token comes in a header or the query, the room in the query, and both
+ * are fixed for the life of the stream.
+ */
+import type { Gateway } from "../gateway/gateway.ts";
+import { MsgType } from "../protocol/frames.ts";
+import { errorResponse } from "../protocol/errors.ts";
+import type { LoopFanout } from "../runtime/loop-fanout.ts";
+import { refusalResponse } from "../http/refusal.ts";
+import { NDJSON_LINES, SSE_EVENTS } from "./formats.ts";
+import { type StreamKind, StreamSocket } from "./socket.ts";
+
+/** The path that serves SSE whatever Accept says (EventSource cannot set headers). */
+export const SSE_PATH = "/comet/sse";
+
+const NDJSON = "application/x-ndjson";
+const EVENT_STREAM = "text/event-stream";
+
+/**
+ * Which stream a request asks for, or undefined for none. On a subscribe path only an Accept that
+ * names one does (anything else is still the WebSocket's path: 426); on /comet/sse, SSE unless
+ * Accept names NDJSON alone.
+ */
+export function streamKind(path: string, accept: string | null, subscribePath: boolean): StreamKind | undefined {
+  const a = accept?.toLowerCase() ?? "";
+  const sse = a.includes(EVENT_STREAM);
+  const ndjson = a.includes(NDJSON);
+  if (path === SSE_PATH) return ndjson && !sse ? "ndjson" : "sse";
+  if (!subscribePath) return undefined;
+  if (sse) return "sse";
+  return ndjson ? "ndjson" : undefined;
+}
+
+/** `Authorization: Bearer <JWT>` wins over `?token=`; "" when neither is given. */
+function readToken(req: Request, query: URLSearchParams): string {
+  const h = req.headers.get("authorization");
+  if (h !== null) return /^bearer\s+/i.test(h) ? h.replace(/^bearer\s+/i, "").trim() : "";
+  return query.get("token") ?? "";
+}
+
+export interface StreamTransport {
+  /** The answer to a stream request: an HTTP refusal, or the stream once its session is live. */
+  open(req: Request, kind: StreamKind, peer: () => string): Response | Promise<Response>;
+  /** Streams that hold a connection of the gateway (gauges, stop). */
+  readonly sockets: ReadonlySet<StreamSocket>;
+  /** Ends every stream (1001), for a stop without a drain: a runtime waits for open responses. */
+  closeAll(): void;
+}
+
+export function streamTransport(deps: {
+  gateway: Gateway;
+  fanout: LoopFanout;
+  maxSendBuffer: number;
+}): StreamTransport {
+  const { gateway, fanout, maxSendBuffer } = deps;
+  const sockets = new Set<StreamSocket>();
+  return {
+    sockets,
+    open(req, kind, peer) {
+      if (req.method !== "GET") {
+        return errorResponse(405, "method_not_allowed", `${req.method} not allowed: use GET`, { allow: "GET" });
+      }
+      const origin = req.headers.get("origin");
+      const a = gateway.admit({ peer: peer(), origin, forwardedFor: req.headers.get("x-forwarded-for") });
+      if (!a.ok) return refusalResponse(a.refusal);
+      // A cross-origin EventSource reads the stream only when the answer allows its origin, which
+      // admission has just checked against allowed_origins.
+      const headers: Record<string, string> = origin ? { "access-control-allow-origin": origin, vary: "origin" } : {};
+      const socket = new StreamSocket(
+        kind,
+        kind === "sse" ? SSE_EVENTS : NDJSON_LINES,
+        fanout,
+        maxSendBuffer,
+        headers,
+        (s) => sockets.delete(s),
+      );
+      const conn = gateway.open(socket, a.ip);
+      if (!conn) return socket.response; // refused 4503: answered 503
+      socket.conn = conn;
+      sockets.add(socket);
+      // Never kept, never logged: the query (which may hold the token) is read here and dropped.
+      const query = new URL(req.url).searchParams;
+      const rid = query.get("rid") ?? "";
+      // The same path as a WebSocket's first frame: verification, the rooms claim, the login.
+      conn.onUplink({ ok: true, frame: { t: MsgType.AUTH, token: readToken(req, query), join: rid } });
+      return socket.response;
+    },
+    closeAll() {
+      for (const s of [...sockets]) s.conn?.close(1001, "server stopping");
+    },
+  };
+}

@@ -1,0 +1,369 @@
+/**
+ * Server-Sent Events and NDJSON subscriptions against a real server (docs/protocol.md, "Server-Sent
+ * Events and HTTP streaming"): sessions like a WebSocket's, refusals as HTTP statuses before any
+ * stream byte, heartbeat comments, and the limits.
+ */
+import { describe, expect, test } from "bun:test";
+import net from "node:net";
+import type { Activity } from "../../src/hub/activity.ts";
+import { api, connect, startTest, token, waitFor } from "../helpers.ts";
+import { StreamClient } from "../support/stream-client.ts";
+
+type Server = Awaited<ReturnType<typeof startTest>>;
+
+/** An SSE subscription; resolves once the server holds its session (in rid when given). */
+async function sse(server: Server, uid: string, opts: { rid?: string; query?: boolean; ndjson?: boolean } = {}) {
+  const t = await token(uid);
+  const q = new URLSearchParams();
+  if (opts.rid !== undefined) q.set("rid", opts.rid);
+  if (opts.query) q.set("token", t);
+  const path = opts.ndjson ? "/comet/Comet/Subscribe" : "/comet/sse";
+  const c = new StreamClient(server.url, {
+    path: `${path}?${q}`,
+    bearer: opts.query ? undefined : t,
+    kind: opts.ndjson ? "ndjson" : "sse",
+  });
+  await c.opened;
+  expect(c.status).toBe(200);
+  await waitFor(() => {
+    const s = server.hub.sessions.get(uid);
+    return s !== undefined && s.rid === (opts.rid ?? "");
+  }, `session ${uid}`);
+  return c;
+}
+
+const metricsText = async (server: Server) => (await fetch(`${server.url}/metrics`)).text();
+
+describe("a stream is a session", () => {
+  test("an SSE client and a WebSocket client in one room receive the same broadcasts in the same order", async () => {
+    const server = await startTest();
+    try {
+      const ws = await connect(server, "ws-user", { rid: "lobby" });
+      const es = await sse(server, "sse-user", { rid: "lobby", query: true });
+      const nd = await sse(server, "nd-user", { rid: "lobby", ndjson: true });
+      const sent: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const evt = i % 10 === 0 ? `line\nbreak ${i} \u2028 "quoted" é 😀` : `evt-${i}`;
+        sent.push(evt);
+        // Room and world alike; the HTTP API answers once the hub has handed the frame out.
+        expect((await api(server, "Broadcast", i % 2 ? { rid: "lobby", evt } : { evt })).status).toBe(200);
+      }
+      expect(await ws.waitPushes(50)).toEqual(sent);
+      expect(await es.waitPushes(50)).toEqual(sent);
+      expect(await nd.waitPushes(50)).toEqual(sent);
+      // Each event's data is the PUSH frame of the WebSocket, byte for byte, on one line.
+      const wsPushes = ws.raw.filter((r) => r.includes('"PUSH"'));
+      expect(es.events.map((e) => e.data)).toEqual(wsPushes);
+      expect(es.events.every((e) => e.event === "message")).toBe(true);
+      expect(es.headers?.get("content-type")).toBe("text/event-stream; charset=utf-8");
+      expect(nd.headers?.get("content-type")).toBe("application/x-ndjson");
+      // A Publish reaches a stream's user alone.
+      await api(server, "Publish", { uid: "sse-user", evt: "for sse" });
+      await api(server, "Publish", { uid: "nd-user", evt: "for nd" });
+      expect((await es.waitPushes(51)).at(-1)).toBe("for sse");
+      expect((await nd.waitPushes(51)).at(-1)).toBe("for nd");
+      const dump = await api(server, "DumpSession", { transport: true });
+      const transports = Object.fromEntries(
+        (dump.json.world as Array<{ uid: string; transport: string }>).map((s) => [s.uid, s.transport]),
+      );
+      expect(transports).toEqual({ "ws-user": "websocket", "sse-user": "sse", "nd-user": "ndjson" });
+      const m = await metricsText(server);
+      expect(m).toContain('comet_sessions_by_transport{transport="websocket"} 1');
+      expect(m).toContain('comet_sessions_by_transport{transport="sse"} 1');
+      expect(m).toContain('comet_sessions_by_transport{transport="ndjson"} 1');
+      expect(m).toContain('comet_connections_by_transport{transport="sse"} 1');
+      ws.close();
+      es.close();
+      nd.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("activity: ONLINE and ENTER_ROOM on the stream's start, LEAVE_ROOM and OFFLINE when the client goes", async () => {
+    const server = await startTest();
+    try {
+      const seen: Activity[] = [];
+      server.hub.onActivity((a) => seen.push(a));
+      const es = await sse(server, "act", { rid: "room-a" });
+      es.close();
+      await waitFor(() => !server.hub.sessions.has("act"), "the session to end");
+      await waitFor(() => seen.length >= 4, "four activities");
+      expect(seen.map((a) => `${a.type} ${a.uid} ${a.rid}`)).toEqual([
+        "ONLINE act ",
+        "ENTER_ROOM act room-a",
+        "LEAVE_ROOM act room-a",
+        "OFFLINE act ",
+      ]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("one session per uid across transports: a WebSocket login ends the SSE stream, and an SSE login replaces the WebSocket (4409)", async () => {
+    const server = await startTest();
+    try {
+      const es = await sse(server, "same", { rid: "r1" });
+      const ws = await connect(server, "same", { rid: "r2" });
+      await es.waitEnd();
+      expect(server.hub.sessions.get("same")?.rid).toBe("r2");
+      await api(server, "Publish", { uid: "same", evt: "to the websocket" });
+      expect(await ws.waitPushes(1)).toEqual(["to the websocket"]);
+      expect(es.pushes()).toEqual([]);
+      const nd = await sse(server, "same", { rid: "r3", ndjson: true });
+      expect((await ws.waitClose()).code).toBe(4409);
+      await api(server, "Publish", { uid: "same", evt: "to the stream" });
+      expect(await nd.waitPushes(1)).toEqual(["to the stream"]);
+      expect(server.hub.sessions.get("same")?.rid).toBe("r3");
+      nd.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("heartbeat: a comment (SSE) or an HB line (NDJSON) after each interval of downlink silence, and never a timeout", async () => {
+    const server = await startTest("heartbeat: {interval: 200ms}");
+    try {
+      const es = await sse(server, "hb-sse");
+      const nd = await sse(server, "hb-nd", { ndjson: true });
+      const start = Date.now();
+      // The opening comment or HB line, then one per interval of silence: 1 + ~5 in 1.1 s.
+      await Bun.sleep(1100);
+      expect(es.comments).toBeGreaterThanOrEqual(4);
+      expect(es.comments).toBeLessThanOrEqual(7);
+      expect(es.text.replaceAll(":\n\n", "")).toBe("");
+      const hbs = nd.lines.filter((l) => l.t === "HB").length;
+      expect(hbs).toBeGreaterThanOrEqual(4);
+      expect(hbs).toBeLessThanOrEqual(7);
+      expect(nd.lines.every((l) => JSON.stringify(l) === '{"t":"HB","hb":{}}')).toBe(true);
+      // A client that cannot answer is never closed for silence (3 × interval is long past).
+      expect(Date.now() - start).toBeGreaterThan(3 * 200);
+      expect(es.ended || nd.ended).toBe(false);
+      expect(server.hub.sessions.has("hb-sse") && server.hub.sessions.has("hb-nd")).toBe(true);
+      // Downlink traffic defers the probe: PUSHes every 50 ms for 600 ms bring no comment.
+      const before = es.comments;
+      for (let i = 0; i < 12; i++) {
+        await api(server, "Publish", { uid: "hb-sse", evt: `busy ${i}` });
+        await Bun.sleep(50);
+      }
+      expect(es.comments).toBe(before);
+      es.close();
+      nd.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("refusals come as HTTP statuses before any stream byte", () => {
+  const get = (server: Server, path: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}${path}`, { headers: { accept: "text/event-stream", ...headers } });
+
+  test("a wrong, expired, foreign or missing token is 401; a room outside the claim is 403", async () => {
+    const server = await startTest("auth: {rooms: claim}");
+    try {
+      const cases: Array<[string, Record<string, string>, number]> = [
+        [`/comet/sse?token=${await token("x", { secret: "another-secret-that-is-long-enough-000" })}`, {}, 401],
+        [`/comet/sse?token=${await token("x", { exp: -60 })}`, {}, 401],
+        [`/comet/sse?token=${await token("x", { iss: "someone.else" })}`, {}, 401],
+        ["/comet/sse?token=not-a-jwt", {}, 401],
+        ["/comet/sse", {}, 401],
+        ["/comet/sse?token=", {}, 401],
+        ["/comet/Comet/Subscribe", { authorization: "Bearer nope" }, 401],
+        ["/comet/Comet/Subscribe", { authorization: `Basic ${btoa("a:b")}` }, 401],
+        [`/comet/sse?rid=team-1/x&token=${await token("x", { rooms: ["team-2/*"] })}`, {}, 403],
+        // auth.rooms: claim and no claim: no room at all
+        [`/comet/sse?rid=any&token=${await token("x")}`, {}, 403],
+        [`/comet/sse?rid=any&token=${await token("x", { rooms: "any" })}`, {}, 401],
+      ];
+      for (const [path, headers, status] of cases) {
+        const res = await get(server, path, headers);
+        expect({ path, status: res.status }).toEqual({ path, status });
+        expect(res.headers.get("content-type")).toBe("application/json");
+        const body = (await res.json()) as { code: number; id: string };
+        expect(body.code).toBe(status);
+      }
+      expect(server.hub.sessions.size).toBe(0);
+      // The claim allows it: the stream starts, in that room.
+      const ok = await get(server, `/comet/sse?rid=team-2/a&token=${await token("ok", { rooms: ["team-2/*"] })}`);
+      expect(ok.status).toBe(200);
+      await waitFor(() => server.hub.sessions.get("ok")?.rid === "team-2/a", "the session in team-2/a");
+      await ok.body?.cancel();
+      const m = await metricsText(server);
+      expect(m).toMatch(/comet_auth_failures_total\{reason="[a-z_]+"\} \d/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("Accept decides on the subscribe paths; /comet/sse takes GET only", async () => {
+    const server = await startTest();
+    try {
+      const t = await token("neg");
+      // No stream asked for: still the WebSocket's path.
+      expect((await fetch(`${server.url}/comet/Comet/Subscribe?token=${t}`)).status).toBe(426);
+      expect(
+        (await fetch(`${server.url}/comet/subscribe?token=${t}`, { headers: { accept: "application/json" } })).status,
+      ).toBe(426);
+      const post = await fetch(`${server.url}/comet/sse?token=${t}`, { method: "POST" });
+      expect(post.status).toBe(405);
+      expect(post.headers.get("allow")).toBe("GET");
+      const short = await fetch(`${server.url}/comet/subscribe?token=${t}`, {
+        headers: { accept: "text/html, text/event-stream;q=0.9" },
+      });
+      expect(short.status).toBe(200);
+      expect(short.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+      await short.body?.cancel();
+      await waitFor(() => !server.hub.sessions.has("neg"), "the first stream's session to end");
+      // curl's default Accept on /comet/sse is SSE; Accept: application/x-ndjson there is NDJSON.
+      const nd = await fetch(`${server.url}/comet/sse?token=${t}`, { headers: { accept: "application/x-ndjson" } });
+      expect(nd.headers.get("content-type")).toBe("application/x-ndjson");
+      await nd.body?.cancel();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("allowed_origins: another Origin is 403; a listed one gets the stream with access-control-allow-origin", async () => {
+    const server = await startTest("allowed_origins: [https://app.example.com]");
+    try {
+      const t = await token("o");
+      const denied = await get(server, `/comet/sse?token=${t}`, { origin: "https://evil.example.com" });
+      expect(denied.status).toBe(403);
+      expect(((await denied.json()) as { id: string }).id).toBe("comet.forbidden_origin");
+      const ok = await get(server, `/comet/sse?token=${t}`, { origin: "https://app.example.com" });
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+      await ok.body?.cancel();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("max_connections counts streams and WebSockets together: the next is 503", async () => {
+    const server = await startTest("limits: {max_connections: 2}");
+    try {
+      const ws = await connect(server, "mc-ws");
+      const es = await sse(server, "mc-sse");
+      const third = await get(server, `/comet/sse?token=${await token("mc-3")}`);
+      expect(third.status).toBe(503);
+      expect(((await third.json()) as { id: string }).id).toBe("comet.too_many_connections");
+      expect(server.hub.sessions.has("mc-3")).toBe(false);
+      expect(await metricsText(server)).toContain('comet_connections_rejected_total{reason="max_connections"} 1');
+      ws.close();
+      es.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("operations", () => {
+  test("a reader that stops reading is cut at max_send_buffer; its room keeps getting everything", async () => {
+    const server = await startTest("limits: {max_send_buffer: 262144, max_evt_bytes: 300000, max_body_bytes: 400000}");
+    try {
+      const fast = await sse(server, "fast", { rid: "big" });
+      const sock = net.connect(server.port, "127.0.0.1");
+      await new Promise((r) => sock.once("connect", r));
+      sock.write(
+        `GET /comet/sse?rid=big&token=${await token("slow")} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`,
+      );
+      await waitFor(() => server.hub.sessions.get("slow")?.rid === "big", "the slow session");
+      sock.pause();
+      const evt = "x".repeat(256 * 1024);
+      let sentBeforeDrop = 0;
+      for (let i = 0; i < 120; i++) {
+        expect((await api(server, "Broadcast", { rid: "big", evt })).status).toBe(200);
+        if (server.hub.sessions.has("slow")) sentBeforeDrop++;
+      }
+      await waitFor(() => !server.hub.sessions.has("slow"), "slow consumer dropped", 5000);
+      // 30 MiB went to the room: the stalled reader was cut once the kernel's buffers and the
+      // 256 KiB of max_send_buffer were full, not after the server had queued it all.
+      expect(sentBeforeDrop).toBeLessThan(80);
+      await fast.waitPushes(120, 10_000);
+      expect(fast.pushes().length).toBe(120);
+      expect(fast.ended).toBe(false);
+      expect(await metricsText(server)).toContain('comet_disconnects_total{code="1006"} 1');
+      sock.destroy();
+      fast.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("drain: new streams 503, live streams ended", async () => {
+    const server = await startTest("shutdown: {drain: 300ms}");
+    try {
+      const es = await sse(server, "dr-1", { rid: "d" });
+      const nd = await sse(server, "dr-2", { ndjson: true });
+      const drained = server.drain();
+      await waitFor(() => server.gateway.draining, "the drain to start");
+      const late = await fetch(`${server.url}/comet/sse?token=${await token("late")}`);
+      expect(late.status).toBe(503);
+      expect(((await late.json()) as { id: string }).id).toBe("comet.shutting_down");
+      await drained;
+      await es.waitEnd();
+      await nd.waitEnd();
+      expect(server.hub.sessions.size).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a token in the query never appears in a log line", async () => {
+    const lines: string[] = [];
+    const server = await startTest("", {}, { lines });
+    try {
+      const good = await token("logged", { exp: 3600 });
+      const bad = `${good.slice(0, -4)}AAAA`;
+      const es = new StreamClient(server.url, { path: `/comet/sse?rid=r&token=${good}` });
+      await es.opened;
+      await waitFor(() => server.hub.sessions.has("logged"), "the session");
+      const refused = await fetch(`${server.url}/comet/sse?token=${bad}`);
+      expect(refused.status).toBe(401);
+      const garbage = await fetch(`${server.url}/comet/Comet/Subscribe?token=${good}%ZZ`, {
+        headers: { accept: "text/event-stream" },
+      });
+      expect([400, 401, 200]).toContain(garbage.status);
+      await garbage.body?.cancel();
+      es.close();
+      await waitFor(() => !server.hub.sessions.has("logged"), "the session to end");
+      await waitFor(() => lines.some((l) => l.includes('"connection closed"')), "the close to be logged");
+      expect(lines.length).toBeGreaterThan(0);
+      // Not the token, nor its signature alone (the part a log could show cut).
+      const signature = good.split(".")[2] as string;
+      for (const l of lines) {
+        expect(l).not.toContain(signature);
+        expect(l).not.toContain(bad.split(".")[2] as string);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("curl -N shows the events as they come", async () => {
+    const server = await startTest();
+    try {
+      const curl = Bun.spawn(["curl", "-sN", `${server.url}/comet/sse?rid=c&token=${await token("curl")}`], {
+        stdout: "pipe",
+      });
+      await waitFor(() => server.hub.sessions.get("curl")?.rid === "c", "curl's session");
+      await api(server, "Broadcast", { rid: "c", evt: "first" });
+      await api(server, "Broadcast", { evt: "second" });
+      const reader = curl.stdout.getReader();
+      let out = "";
+      while (!out.includes("second")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      expect(out).toBe(
+        ':\n\ndata: {"t":"PUSH","push":{"evt":"first"}}\n\ndata: {"t":"PUSH","push":{"evt":"second"}}\n\n',
+      );
+      curl.kill();
+      await waitFor(() => !server.hub.sessions.has("curl"), "curl's session to end");
+    } finally {
+      await server.stop();
+    }
+  });
+});
