@@ -59,7 +59,9 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       `websocket.compression: on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
     );
   }
-  const hub = new Hub();
+  const hub = new Hub({
+    history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes },
+  });
   const gateway = new Gateway(config, hub, keys.verify, metrics, log);
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;

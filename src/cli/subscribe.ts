@@ -5,7 +5,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { CometClient } from "../client/index.ts";
 import { parseDuration } from "../config/duration.ts";
-import { encodePush } from "../protocol/frames.ts";
+import { encodePush, encodePushAt } from "../protocol/frames.ts";
 import { DEFAULT_SERVER, serverUrl, under } from "./client.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
@@ -20,6 +20,7 @@ export interface SubscribeOptions {
   once?: boolean;
   count?: number;
   json?: boolean;
+  resume?: boolean;
   heartbeat?: string;
 }
 
@@ -74,14 +75,22 @@ export async function subscribe(o: SubscribeOptions): Promise<void> {
     token = o.token as string;
   }
 
-  const client = new CometClient({ url, token, rid: o.rid, heartbeatInterval: heartbeat });
+  // --json shows positions; --resume also recovers from them after each reconnect.
+  const client = new CometClient({
+    url,
+    token,
+    rid: o.rid,
+    heartbeatInterval: heartbeat,
+    positions: o.json === true || o.resume === true,
+    recover: o.resume === true,
+  });
   const note = (line: string) => process.stderr.write(`comet: subscribe: ${line}\n`);
   return new Promise<void>((resolve, reject) => {
     let received = 0;
     let done = false;
     let wasOpen = false;
     let reportedDown = false;
-    client.on("push", (evt) => {
+    client.on("push", (evt, at) => {
       if (done) return;
       received++;
       const finished = limit !== undefined && received >= limit;
@@ -89,9 +98,18 @@ export async function subscribe(o: SubscribeOptions): Promise<void> {
         done = true;
         client.close();
       }
-      process.stdout.write(`${o.json ? encodePush(evt) : evt}\n`, () => {
+      const line = !o.json ? evt : at ? encodePushAt(evt, at.stream, at.seq, at.epoch) : encodePush(evt);
+      process.stdout.write(`${line}\n`, () => {
         if (finished) resolve();
       });
+    });
+    client.on("recovered", (report) => {
+      const streams = Object.entries(report).map(([k, ok]) => `${k} ${ok ? "recovered" : "NOT recovered"}`);
+      note(`resumed: ${streams.join(", ")}`);
+    });
+    client.on("gap", (gap) => {
+      const missed = gap.missed === undefined ? "" : ` (${gap.missed} missed)`;
+      note(`gap in stream ${gap.stream}: ${gap.reason}${missed}; messages were lost, not replayed`);
     });
     client.on("open", () => {
       wasOpen = true;
@@ -147,7 +165,11 @@ export function registerSubscribe(program: Command): Command {
     .option("-r, --rid <rid>", "a room to join (rejoined after every reconnect)")
     .option("--once", "exit 0 after the first event")
     .option("-n, --count <n>", "exit 0 after n events", positiveInt)
-    .option("--json", "print each PUSH frame as one JSON line instead of the bare evt")
+    .option("--json", "print each PUSH frame as one JSON line instead of the bare evt, with its position")
+    .option(
+      "--resume",
+      "after a reconnect, recover what was missed from the last positions (a gap that cannot be is named on stderr)",
+    )
     .option(
       "--heartbeat <duration>",
       "the server's heartbeat.interval: 3x without a frame = a dead link (default 60s, or the config's)",
@@ -157,7 +179,9 @@ export function registerSubscribe(program: Command): Command {
       `
 Reconnects with backoff when the connection is lost. A close that retrying cannot fix (4401 token
 refused, 4403 room refused, 4409 replaced by another login of the uid) exits 1 and names the code.
-An evt holding newlines spans several lines; --json keeps one event per line.
+An evt holding newlines spans several lines; --json keeps one event per line. --resume replays
+what a lost connection missed, once and in order per stream, while the server still keeps it
+(history.size, history.ttl); what it no longer keeps is named on stderr as a gap.
 
 Examples:
   comet subscribe --uid alice --rid lobby --config comet.yaml

@@ -1,7 +1,9 @@
 /**
  * The Comet client: one WebSocket to /comet/Comet/Subscribe that stays up. It authenticates,
- * follows one room, answers heartbeat probes, and reconnects on loss. Browsers, Bun and Deno: it
- * uses nothing but the WebSocket, timer and atob globals they share.
+ * follows one room, answers heartbeat probes, and reconnects on loss. With positions (the
+ * default) it keeps where it stands in each stream, recovers what a loss or a room change made it
+ * miss, drops duplicates, and raises `gap` when something cannot be had again. Browsers, Bun and
+ * Deno: it uses nothing but the WebSocket, timer and atob globals they share.
  */
 import { backoffDelay } from "../protocol/backoff.ts";
 import { Emitter } from "./emitter.ts";
@@ -15,6 +17,7 @@ import {
   readOptions,
   SILENT_LINK_CODE,
 } from "./options.ts";
+import { PositionBook, type PushPosition } from "./positions.ts";
 
 // A connection that delivered a frame, or stayed up this long, worked: the next loss starts the backoff over.
 const PROVEN_AFTER_MS = 10_000;
@@ -29,6 +32,13 @@ export class CometClient {
   readonly #token: string | (() => Promise<string>);
   readonly #backoff: { base: number; max: number };
   readonly #heartbeat: number;
+  readonly #positions: boolean;
+  readonly #recover: boolean;
+  readonly #book = new PositionBook();
+  /** A connection was open before: the next AUTH recovers what was missed since. */
+  #wasOpen = false;
+  /** The room the last open connection was in (a loss leaves it; join() while away changes #rid only). */
+  #liveRid = "";
   readonly #events = new Emitter<CometClientEvents>();
   #state: CometState = "closed";
   #rid: string;
@@ -51,6 +61,8 @@ export class CometClient {
     this.#rid = o.rid;
     this.#backoff = o.backoff;
     this.#heartbeat = o.heartbeat;
+    this.#positions = o.positions;
+    this.#recover = o.positions && o.recover;
   }
 
   get state(): CometState {
@@ -76,8 +88,12 @@ export class CometClient {
 
   /** Enters a room (leaving the last one); "" leaves any room. Remembered for reconnects. */
   join(rid: string): void {
+    const back = rid !== this.#rid && this.#recover ? this.#book.rejoin(rid) : undefined;
     this.#rid = rid;
-    if (this.#state === "open") this.#send({ t: "JOIN", join: { rid } });
+    if (this.#state !== "open") return;
+    this.#liveRid = rid;
+    // Back into a room it was in: what the room got meanwhile is replayed, or reported as a gap.
+    this.#send(back ? { t: "JOIN", join: { rid }, recover: back } : { t: "JOIN", join: { rid } });
   }
 
   /** Closes the connection and stops retrying. */
@@ -138,6 +154,10 @@ export class CometClient {
       this.#lastFrame = this.#openedAt;
       const auth: Record<string, unknown> = { t: "AUTH", auth: { token } };
       if (this.#rid !== "") auth.join = { rid: this.#rid };
+      if (this.#positions) auth.positions = true;
+      if (this.#recover && this.#wasOpen) auth.recover = this.#book.reconnect(this.#rid, this.#rid === this.#liveRid);
+      this.#wasOpen = true;
+      this.#liveRid = this.#rid;
       this.#send(auth);
       this.#scheduleRefresh(token);
       this.#setState("open");
@@ -159,7 +179,7 @@ export class CometClient {
   }
 
   #frame(text: string): void {
-    let frame: { t?: unknown; push?: { evt?: unknown } };
+    let frame: { t?: unknown; hb?: { recovered?: unknown }; push?: Partial<PushPosition> & { evt?: unknown } };
     try {
       frame = JSON.parse(text);
     } catch {
@@ -167,9 +187,32 @@ export class CometClient {
     }
     if (typeof frame !== "object" || frame === null) return;
     // Downlink writes names; numbers are read too, as the uplink does.
-    if (frame.t === "HB" || frame.t === 0) this.#send({ t: "HB" });
-    else if ((frame.t === "PUSH" || frame.t === 3) && typeof frame.push?.evt === "string") {
-      this.#emit("push", frame.push.evt);
+    if (frame.t === "HB" || frame.t === 0) {
+      const recovered = frame.hb?.recovered;
+      // The report of a recover is not a probe: nothing to answer.
+      if (typeof recovered === "object" && recovered !== null) this.#recovered(recovered as Record<string, boolean>);
+      else this.#send({ t: "HB" });
+    } else if ((frame.t === "PUSH" || frame.t === 3) && typeof frame.push?.evt === "string") {
+      const { evt, stream, seq, epoch } = frame.push;
+      if (typeof stream !== "string" || typeof seq !== "number" || typeof epoch !== "string") {
+        this.#emit("push", evt);
+        return;
+      }
+      const position: PushPosition = { stream, seq, epoch };
+      const outcome = this.#book.accept(position);
+      if (outcome === "duplicate") return;
+      if (outcome !== "new") this.#emit("gap", outcome);
+      this.#emit("push", evt, position);
+    }
+  }
+
+  #recovered(report: Record<string, boolean>): void {
+    this.#emit("recovered", report);
+    for (const [kind, ok] of Object.entries(report)) {
+      if (ok) continue;
+      const stream = kind === "r" ? `r:${this.#rid}` : kind;
+      this.#book.forget(stream);
+      this.#emit("gap", { stream, reason: "not_recovered" });
     }
   }
 

@@ -9,6 +9,8 @@ export {
   type CometClientOptions,
   type CometState,
   FINAL_CLOSE_CODES,
+  type Gap,
+  type PushPosition,
   SILENT_LINK_CODE,
 } from "./options.ts";
 export default CometClient;

@@ -1,4 +1,7 @@
 /** The client's options, events and close-code policy, and the checks its constructor applies. */
+import type { Gap, PushPosition } from "./positions.ts";
+
+export type { Gap, PushPosition } from "./positions.ts";
 export type CometState = "connecting" | "open" | "reconnecting" | "closed";
 
 export interface CometClientOptions {
@@ -14,11 +17,28 @@ export interface CometClientOptions {
   backoffMax?: number;
   /** The server's heartbeat.interval in ms (default 60000): a link that brings no frame for 3× this is dead. */
   heartbeatInterval?: number;
+  /**
+   * Ask for positions (default true): every PUSH carries its stream, seq and epoch; duplicates
+   * are dropped and a skipped seq raises `gap`. false: the frames of the original protocol.
+   */
+  positions?: boolean;
+  /**
+   * With positions, send `recover` on every reconnect and on a JOIN back into a room (default
+   * true): what was missed meanwhile is replayed, or a `gap` says it cannot be.
+   */
+  recover?: boolean;
 }
 
 export interface CometClientEvents {
-  /** A PUSH arrived: its evt, exactly as published. */
-  push: (evt: string) => void;
+  /** A PUSH arrived: its evt, exactly as published, and its position when positions are on. */
+  push: (evt: string, position?: PushPosition) => void;
+  /**
+   * The server answered a `recover`: for each stream it named (u, r, w), whether what was missed
+   * was replayed (it came, in order, before this event). Each false one is also a `gap`.
+   */
+  recovered: (report: Readonly<Record<string, boolean>>) => void;
+  /** Messages of a stream were lost and will not come: fetch the state from the backend (SYNC). */
+  gap: (gap: Gap) => void;
   /** The socket is open and AUTH is sent. */
   open: () => void;
   /**
@@ -44,6 +64,8 @@ export interface ClientSettings {
   rid: string;
   backoff: { base: number; max: number };
   heartbeat: number;
+  positions: boolean;
+  recover: boolean;
 }
 
 export function readOptions(options: CometClientOptions): ClientSettings {
@@ -68,6 +90,8 @@ export function readOptions(options: CometClientOptions): ClientSettings {
       max: positive("backoffMax", options.backoffMax, 30_000),
     },
     heartbeat: positive("heartbeatInterval", options.heartbeatInterval, 60_000),
+    positions: flag("positions", options.positions),
+    recover: flag("recover", options.recover),
   };
 }
 
@@ -76,5 +100,12 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
     throw new TypeError(`CometClient: ${name}: expected a positive number of milliseconds, got ${String(value)}`);
   }
+  return value;
+}
+
+function flag(name: string, value: boolean | undefined): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== "boolean")
+    throw new TypeError(`CometClient: ${name}: expected true or false, got ${String(value)}`);
   return value;
 }

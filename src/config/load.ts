@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { formatDuration, parseDuration } from "./duration.ts";
+import { parseSize } from "./size.ts";
 import { type Account, type Config, envName, isLeaf, type Leaf, leaves, SCHEMA, type SchemaNode } from "./schema.ts";
 
 /**
@@ -49,6 +50,12 @@ function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unkn
       if (fromText && typeof raw === "string" && /^\d+$/.test(raw.trim())) n = Number(raw.trim());
       if (typeof n !== "number" || !Number.isSafeInteger(n)) fail("a whole number");
       if ((n as number) < k.min) fail(`a whole number of at least ${k.min}`);
+      return n;
+    }
+    case "size": {
+      const n = parseSize(raw);
+      if (n === undefined) fail('a size like "64MiB" (units: B, KiB, MiB, GiB) or a byte count');
+      if ((n as number) < k.min) fail(`a size of at least ${k.min} bytes`);
       return n;
     }
     case "strings": {

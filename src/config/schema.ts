@@ -4,12 +4,14 @@
  * key is always a start-up error rather than a setting that silently does nothing.
  */
 import { parseDuration } from "./duration.ts";
+import { parseSize } from "./size.ts";
 
 export type LeafKind =
   | { type: "string" }
   | { type: "listen" }
   | { type: "duration"; min: number }
   | { type: "int"; min: number }
+  | { type: "size"; min: number }
   | { type: "enum"; values: readonly string[] }
   | { type: "strings" }
   | { type: "accounts" }
@@ -52,6 +54,11 @@ const dur = (def: string, doc: string, min = 1): Leaf<number> => ({
   doc,
 });
 const int = (def: number, doc: string, min = 0): Leaf<number> => ({ kind: { type: "int", min }, default: def, doc });
+const size = (def: string, doc: string, min = 0): Leaf<number> => ({
+  kind: { type: "size", min },
+  default: parseSize(def),
+  doc,
+});
 const strings = (def: string[], doc: string): Leaf<string[]> => ({ kind: { type: "strings" }, default: def, doc });
 const accounts = (doc: string): Leaf<Account[]> => ({ kind: { type: "accounts" }, default: [], doc });
 const bool = (def: boolean, doc: string): Leaf<boolean> => ({ kind: { type: "bool" }, default: def, doc });
@@ -98,6 +105,11 @@ export const SCHEMA = {
   websocket: {
     compression: oneOf(["off", "on"], "off", "on: negotiate permessage-deflate with clients that offer it (Bun only)"),
     compression_min_bytes: int(256, "downlink frames smaller than this (UTF-8 bytes) go uncompressed"),
+  },
+  history: {
+    size: int(32, "messages kept per stream (a user's, a room's, the world's); 0 = none (positions still sent)"),
+    ttl: dur("2m", "how long a message is kept, and a stream outlives its last session"),
+    max_bytes: size("64MiB", "one budget for every stream's kept messages; the oldest go first"),
   },
   allowed_origins: strings([], "Origins allowed to upgrade from a browser; empty = any"),
   trusted_proxies: strings([], "addresses (or CIDR ranges) whose X-Forwarded-For is believed"),

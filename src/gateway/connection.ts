@@ -9,7 +9,7 @@ import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
 import { worthCompressing } from "../protocol/compressible.ts";
 import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
-import { type Decoded, decodeUplink, MsgType, type Uplink } from "../protocol/frames.ts";
+import { type Decoded, decodeUplink, MsgType, type Recover, type Uplink } from "../protocol/frames.ts";
 import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
 import type { Gateway } from "./gateway.ts";
 import { type BucketState, takeToken } from "./limits.ts";
@@ -142,7 +142,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
         this.auth(f);
         return;
       case MsgType.JOIN:
-        this.join(f.rid);
+        this.join(f.rid, f.recover);
         return;
     }
   }
@@ -156,7 +156,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     this.gw.verify(f.token).then(
       (id) => {
         if (this.state === State.Closed) return;
-        this.authenticated(id, f.join);
+        this.authenticated(id, f);
         this.replayWaiting();
       },
       (err: unknown) => {
@@ -187,7 +187,15 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     this.close(Close.Unauthorized, err.reason);
   }
 
-  private authenticated(id: Identity, join: string | undefined): void {
+  /**
+   * A verified AUTH. A `recover` is answered in the same tick as the login or JOIN it follows
+   * (Hub.recover): what was published while the token was being verified is in the history, and
+   * nothing new can be sent before the replay and its report.
+   */
+  private authenticated(id: Identity, f: Extract<Uplink, { t: typeof MsgType.AUTH }>): void {
+    const { join, recover } = f;
+    // A recover implies positions: what it replays carries them.
+    const positions = f.positions === true || recover !== undefined;
     this.expMs = id.expMs;
     this.rooms = id.rooms;
     if (this.state === State.AwaitingAuth) {
@@ -196,10 +204,13 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
         return;
       }
       this.state = State.Live;
-      this.session = this.gw.hub.login(id.uid, this);
+      const s = this.gw.hub.login(id.uid, this, positions || this.socket.positions === true);
+      this.session = s;
       this.gw.log.debug("session start", { uid: id.uid, ip: this.ip });
-      if (join) this.gw.hub.join(this.session, join);
+      if (join) this.gw.hub.join(s, join);
+      // Before a recover's replay: an HTTP stream's opening bytes come first.
       this.socket.started?.();
+      if (recover) this.gw.hub.recover(s, recover);
       return;
     }
     const s = this.session as Session;
@@ -207,17 +218,21 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.close(Close.Forbidden, "re-AUTH with a different sub");
       return;
     }
-    if (join !== undefined) this.join(join);
+    if (positions) this.gw.hub.startPositions(s);
+    if (join !== undefined) this.join(join, recover);
     else if (s.rid !== "" && !id.rooms.allows(s.rid)) this.close(Close.Forbidden, "room no longer allowed");
+    else if (recover) this.gw.hub.recover(s, recover);
   }
 
-  private join(rid: string): void {
+  private join(rid: string, recover: Recover | undefined): void {
     const s = this.session as Session;
     if (rid !== "" && !(this.rooms as RoomAccess).allows(rid)) {
       this.close(Close.Forbidden, "room not allowed");
       return;
     }
+    if (recover) this.gw.hub.startPositions(s);
     this.gw.hub.join(s, rid);
+    if (recover) this.gw.hub.recover(s, recover);
   }
 
   /** Called by the gateway's periodic sweep: auth timeout, token expiry, heartbeat probe and timeout. */

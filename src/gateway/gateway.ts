@@ -117,6 +117,7 @@ export class Gateway {
   sweep(now: number): void {
     for (const c of this.connections) c.sweep(now);
     this.admitter.sweep(now);
+    this.hub.history.sweep(now);
   }
 
   /**

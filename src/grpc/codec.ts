@@ -11,10 +11,17 @@ import { DownlinkType, UplinkType } from "./proto.ts";
 const asBuffer = (u: Uint8Array): Buffer =>
   Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+// A PUSH without position is written as Part 1 wrote it: protobufjs writes a field that is set
+// even to its default, so the position fields are left out, not set to "" and 0.
+const pushOf = (f: Downlink) =>
+  f.stream === "" ? { evt: f.evt } : { evt: f.evt, stream: f.stream, seq: f.seq, epoch: f.epoch };
+
 const encodeDownlink = (f: Downlink): Buffer =>
   asBuffer(
     DownlinkType.encode(
-      f.t === "PUSH" ? { t: MsgType.PUSH, push: { evt: f.evt } } : { t: MsgType.HB, hb: {} },
+      f.t === "PUSH"
+        ? { t: MsgType.PUSH, push: pushOf(f) }
+        : { t: MsgType.HB, hb: f.recovered ? { recovered: f.recovered } : {} },
     ).finish(),
   );
 
@@ -34,7 +41,7 @@ export function uplinkReader(maxUplinkBytes: number): (bytes: Buffer) => UplinkR
     if (bytes.length > maxUplinkBytes) return { tooBig: bytes.length };
     let msg: Record<string, unknown>;
     try {
-      msg = UplinkType.toObject(UplinkType.decode(bytes), { enums: Number });
+      msg = UplinkType.toObject(UplinkType.decode(bytes), { enums: Number, longs: String });
     } catch {
       return { ok: false, error: { code: Close.BadFrame, reason: "malformed protobuf" } };
     }

@@ -19,6 +19,7 @@ type WithHttp2 = { call?: { stream?: { close?(code: number): void; destroyed?: b
 export class GrpcSocket implements PushSocket {
   readonly transport = "grpc";
   readonly format = PROTOBUF;
+  readonly positions = true;
   conn: Connection | undefined;
   private ended = false;
   /** Downlink bytes handed to the call and not yet flushed to the network. */

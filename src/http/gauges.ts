@@ -27,6 +27,23 @@ export function registerGauges(
     "Publishes and broadcasts with no recipient here",
     () => hub.stats.pushesUnrouted,
   );
+  const { history } = hub;
+  registry.gauge(
+    "comet_history_bytes",
+    "Bytes of kept messages (evt in UTF-8 plus a fixed cost each), within history.max_bytes",
+    () => history.bytes,
+  );
+  registry.gauge("comet_history_messages", "Messages kept for recovery, every stream", () => history.entries);
+  registry.gauge(
+    "comet_history_streams",
+    "Streams numbered (users', rooms', the world's), live or within history.ttl",
+    () => history.streams,
+  );
+  registry.counterSeries(
+    "comet_history_evicted_total",
+    "Kept messages dropped, by reason: size (history.size), ttl, max_bytes",
+    () => (["size", "ttl", "max_bytes"] as const).map((reason) => [{ reason }, history.evicted[reason]]),
+  );
   registry.gauge("comet_process_resident_memory_bytes", "Resident set size", () => process.memoryUsage().rss);
   registry.gauge("comet_process_heap_used_bytes", "JavaScript heap in use", () => process.memoryUsage().heapUsed);
   // Every transport but WebSocket keeps its sockets in a set: count those, and the rest is WebSocket.

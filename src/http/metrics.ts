@@ -109,6 +109,11 @@ export class Registry {
     this.families.push({ name, help, type: "gauge", values: new Map(), series });
   }
 
+  /** A counter with labelled series whose values another part keeps; read when scraped. */
+  counterSeries(name: string, help: string, series: () => Array<[Labels, number]>): void {
+    this.families.push({ name, help, type: "counter", values: new Map(), series });
+  }
+
   /** A counter whose value another part keeps; read when scraped. */
   counterFn(name: string, help: string, read: () => number): void {
     this.families.push({ name, help, type: "counter", values: new Map(), read });

@@ -1,23 +1,40 @@
 /**
- * The only owner of state: uid → session, rid → room, the world. Answers "who gets this frame"
- * and emits user activity. Room and world fan-out go through topics, so on Bun a broadcast leaves
- * native code once per recipient with no JavaScript per recipient.
+ * The only owner of state: uid → session, rid → room, the world. Answers "who gets this frame",
+ * numbers each stream and keeps its history (history.ts), and emits user activity. Room and world
+ * fan-out go through topics, so on Bun a broadcast leaves native code once per recipient with no
+ * JavaScript per recipient.
  *
  * Each session is subscribed to exactly one topic: its room's, or the lobby's while it is in no
  * room. A world broadcast is published to the lobby and to every room. (A world topic on top
- * would cost a second native subscription, ~100 bytes, on every connection.)
+ * would cost a second native subscription, ~100 bytes, on every connection.) Sessions that asked
+ * for positions are in a twin topic (`rp:<rid>`, `rp:` for the lobby) that gets the positioned
+ * frame: a broadcast is encoded at most once per variant and wire format, and the variant nobody
+ * holds is neither made nor published.
  */
 import { Close } from "../protocol/codes.ts";
 import type { Delivery } from "../protocol/commands.ts";
 import { Downlink } from "../protocol/downlink.ts";
 import type { Fanout } from "../runtime/types.ts";
+import type { Recover } from "../protocol/frames.ts";
 import { type Activity, type ActivityListener, type ActivityName, nowNs } from "./activity.ts";
+import { History, type HistoryLimits, type Stream } from "./history.ts";
 import { compareUtf8 } from "./order.ts";
 import { type Dump, Session, type SessionLink, type SessionView } from "./session.ts";
 
 export const roomTopic = (rid: string): string => `r:${rid}`;
+/** The topic of a room's sessions that asked for positions. */
+export const positionsTopic = (rid: string): string => `rp:${rid}`;
 /** The topic of the sessions in no room. */
 export const LOBBY_TOPIC = roomTopic("");
+export const LOBBY_POSITIONS_TOPIC = positionsTopic("");
+
+/** The history config's defaults (config/schema.ts), for a hub made without a config (tests). */
+export const DEFAULT_HISTORY: HistoryLimits = { size: 32, ttl: 120_000, maxBytes: 64 * 1024 * 1024 };
+
+export interface HubOptions {
+  history?: HistoryLimits;
+  fanouts?: Fanout[];
+}
 
 export interface HubStats {
   pushesDelivered: number;
@@ -33,21 +50,31 @@ export interface Room {
   /** The room's id; its members' `rid` is this very string (one copy per room, not per session). */
   readonly rid: string;
   readonly topic: string;
+  /** The twin topic of its members with positions. */
+  readonly ptopic: string;
+  readonly stream: Stream;
   size: number;
+  /** Members with positions (also counted in size). */
+  psize: number;
 }
 
 export class Hub {
   readonly sessions = new Map<string, Session>();
   readonly rooms = new Map<string, Room>();
   readonly stats: HubStats = { pushesDelivered: 0, pushesUnrouted: 0 };
+  readonly history: History;
   /** Sessions in some room (the others are in the lobby). */
   private inRooms = 0;
+  /** Sessions with positions, anywhere; and those of them in the lobby. */
+  private withPositions = 0;
+  private lobbyPositions = 0;
   private readonly listeners: ActivityListener[] = [];
   /** One per transport with topics of its own (Bun's native topics, a loop for gRPC or Deno). */
   private readonly fanouts: Fanout[] = [];
 
-  constructor(...fanouts: Fanout[]) {
-    this.fanouts.push(...fanouts);
+  constructor(opts: HubOptions = {}) {
+    this.history = new History(opts.history ?? DEFAULT_HISTORY);
+    if (opts.fanouts) this.fanouts.push(...opts.fanouts);
   }
 
   /** A transport's fan-out, attached once it listens (no session can exist on it before). */
@@ -75,17 +102,23 @@ export class Hub {
 
   /**
    * Starts a session for uid. An existing session for the same uid loses: it is closed 4409 and
-   * its LEAVE_ROOM/OFFLINE are emitted before this session's ONLINE.
+   * its LEAVE_ROOM/OFFLINE are emitted before this session's ONLINE. `positions`: every PUSH it
+   * gets carries its position.
    */
-  login(uid: string, link: SessionLink): Session {
+  login(uid: string, link: SessionLink, positions = false): Session {
     const old = this.sessions.get(uid);
     if (old) {
       this.end(old);
       old.link.kick(Close.Replaced, "replaced by a newer session of the same uid");
     }
-    const s = new Session(uid, Date.now(), link);
+    const now = Date.now();
+    const s = new Session(uid, now, link, this.history.holdUser(uid, now));
     this.sessions.set(uid, s);
-    link.subscribe(LOBBY_TOPIC);
+    if (positions) {
+      s.positions = true;
+      this.withPositions++;
+    }
+    this.enterLobby(s);
     this.emit("ONLINE", uid, "");
     return s;
   }
@@ -107,9 +140,10 @@ export class Hub {
 
   private end(s: Session): void {
     const rid = s.rid;
-    const topic = this.leaveRoom(s);
-    s.link.unsubscribe(topic);
+    s.link.unsubscribe(this.leave(s));
+    if (s.positions) this.withPositions--;
     this.sessions.delete(s.uid);
+    this.history.release(s.stream, Date.now());
     this.emit("OFFLINE", s.uid, "");
     // An ended session is in no room, but the line that logs its end names the room it was in.
     s.rid = rid;
@@ -118,35 +152,87 @@ export class Hub {
   /** JOIN: the same room is a no-op; another room leaves the last one; "" leaves any room. */
   join(s: Session, rid: string): void {
     if (s.rid === rid) return;
-    const from = this.leaveRoom(s);
+    const from = this.leave(s);
     if (rid === "") {
       s.link.unsubscribe(from);
-      s.link.subscribe(LOBBY_TOPIC);
+      this.enterLobby(s);
       return;
     }
     let room = this.rooms.get(rid);
-    if (room) room.size++;
-    else {
-      room = { rid, topic: roomTopic(rid), size: 1 };
+    if (!room) {
+      const stream = this.history.holdRoom(rid, Date.now());
+      room = { rid, topic: roomTopic(rid), ptopic: positionsTopic(rid), stream, size: 0, psize: 0 };
       this.rooms.set(rid, room);
     }
+    room.size++;
+    if (s.positions) room.psize++;
     this.inRooms++;
     s.rid = room.rid;
     s.link.unsubscribe(from);
-    s.link.subscribe(room.topic);
+    s.link.subscribe(s.positions ? room.ptopic : room.topic);
     this.emit("ENTER_ROOM", s.uid, room.rid);
   }
 
-  /** Takes the session out of its room, if any (LEAVE_ROOM); returns the topic it was in. */
-  private leaveRoom(s: Session): string {
+  /** From now on every PUSH of s carries its position (a re-AUTH or a JOIN asked for it). */
+  startPositions(s: Session): void {
+    if (s.positions || this.sessions.get(s.uid) !== s) return;
+    const room = s.rid === "" ? undefined : this.rooms.get(s.rid);
+    s.link.unsubscribe(room ? room.topic : LOBBY_TOPIC);
+    s.positions = true;
+    this.withPositions++;
+    if (room) room.psize++;
+    else this.lobbyPositions++;
+    s.link.subscribe(room ? room.ptopic : LOBBY_POSITIONS_TOPIC);
+  }
+
+  private enterLobby(s: Session): void {
+    if (s.positions) this.lobbyPositions++;
+    s.link.subscribe(s.positions ? LOBBY_POSITIONS_TOPIC : LOBBY_TOPIC);
+  }
+
+  /** Takes the session out of its room (LEAVE_ROOM) or the lobby; returns the topic it was in. */
+  private leave(s: Session): string {
     const rid = s.rid;
-    if (rid === "") return LOBBY_TOPIC;
-    const room = this.rooms.get(rid);
-    if (room && --room.size === 0) this.rooms.delete(rid);
+    if (rid === "") {
+      if (!s.positions) return LOBBY_TOPIC;
+      this.lobbyPositions--;
+      return LOBBY_POSITIONS_TOPIC;
+    }
+    const room = this.rooms.get(rid) as Room;
+    room.size--;
+    if (s.positions) room.psize--;
+    if (room.size === 0) {
+      this.rooms.delete(rid);
+      this.history.release(room.stream, Date.now());
+    }
     this.inRooms--;
     s.rid = "";
     this.emit("LEAVE_ROOM", s.uid, rid);
-    return room?.topic ?? roomTopic(rid);
+    return s.positions ? room.ptopic : room.topic;
+  }
+
+  /**
+   * A `recover` of s, right after the AUTH or JOIN that carried it: for each stream named, what
+   * followed the client's position is sent, when all of it is kept; then one HB reports each
+   * stream's outcome. Synchronous from start to end, so no new message can come between.
+   */
+  recover(s: Session, r: Recover): void {
+    const now = Date.now();
+    const report: Record<string, boolean> = {};
+    if (r.u) report.u = this.replay(s, s.stream, r.u, now);
+    if (r.r) report.r = this.replay(s, s.rid === "" ? undefined : this.rooms.get(s.rid)?.stream, r.r, now);
+    if (r.w) report.w = this.replay(s, this.history.world, r.w, now);
+    s.link.send(Downlink.recoveredReport(report));
+  }
+
+  private replay(s: Session, stream: Stream | undefined, pos: { epoch: string; seq: number }, now: number): boolean {
+    const entries = this.history.recover(stream, pos, now);
+    if (!entries || !stream) return false;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as (typeof entries)[number];
+      s.link.send(Downlink.pushAt(e.evt, stream.name, e.seq, stream.epoch));
+    }
+    return true;
   }
 
   /** Any uplink from a live session. */
@@ -162,38 +248,61 @@ export class Hub {
     return d.kind === "publish" ? this.publish(d.uid, d.evt) : this.broadcast(d.rid, d.evt);
   }
 
-  /** Publish to one user on this instance. Returns the number of recipients (0 or 1). */
+  /**
+   * Publish to one user on this instance. Returns the number of recipients (0 or 1). A user whose
+   * stream outlives its session (history.ttl) keeps what is published meanwhile.
+   */
   publish(uid: string, evt: string): number {
+    const now = Date.now();
     const s = this.sessions.get(uid);
     if (!s) {
+      const stream = this.history.user(uid, now);
+      if (stream) this.history.append(stream, evt, now);
       this.stats.pushesUnrouted++;
       return 0;
     }
-    s.link.send(Downlink.push(evt));
+    const seq = this.history.append(s.stream, evt, now);
+    s.link.send(s.positions ? Downlink.pushAt(evt, "u", seq, s.stream.epoch) : Downlink.push(evt));
     this.stats.pushesDelivered++;
     return 1;
   }
 
   /** Broadcast to a room, or to the world when rid is "". Returns the number of recipients. */
   broadcast(rid: string, evt: string): number {
+    const now = Date.now();
     if (rid !== "") {
       const room = this.rooms.get(rid);
       if (!room) {
+        const stream = this.history.room(rid, now);
+        if (stream) this.history.append(stream, evt, now);
         this.stats.pushesUnrouted++;
         return 0;
       }
-      this.publishTopic(room.topic, Downlink.push(evt));
+      const { stream } = room;
+      const seq = this.history.append(stream, evt, now);
+      if (room.size > room.psize) this.publishTopic(room.topic, Downlink.push(evt));
+      if (room.psize > 0) this.publishTopic(room.ptopic, Downlink.pushAt(evt, stream.name, seq, stream.epoch));
       this.stats.pushesDelivered += room.size;
       return room.size;
     }
+    // The world's stream lives always: a broadcast is numbered and kept even with no one here.
+    const world = this.history.world;
+    const seq = this.history.append(world, evt, now);
     const n = this.sessions.size;
     if (n === 0) {
       this.stats.pushesUnrouted++;
       return 0;
     }
-    const frame = Downlink.push(evt);
-    if (n > this.inRooms) this.publishTopic(LOBBY_TOPIC, frame);
-    for (const room of this.rooms.values()) this.publishTopic(room.topic, frame);
+    // One number, and at most one frame of each variant, however many topics carry it.
+    const plain = n > this.withPositions ? Downlink.push(evt) : undefined;
+    const positioned = this.withPositions > 0 ? Downlink.pushAt(evt, world.name, seq, world.epoch) : undefined;
+    const lobby = n - this.inRooms;
+    if (plain && lobby > this.lobbyPositions) this.publishTopic(LOBBY_TOPIC, plain);
+    if (positioned && this.lobbyPositions > 0) this.publishTopic(LOBBY_POSITIONS_TOPIC, positioned);
+    for (const room of this.rooms.values()) {
+      if (plain && room.size > room.psize) this.publishTopic(room.topic, plain);
+      if (positioned && room.psize > 0) this.publishTopic(room.ptopic, positioned);
+    }
     this.stats.pushesDelivered += n;
     return n;
   }

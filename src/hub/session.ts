@@ -1,6 +1,7 @@
 /** A user's session: created on a successful AUTH, destroyed when its connection ends. */
 import type { Downlink } from "../protocol/downlink.ts";
 import type { Transport } from "../runtime/types.ts";
+import type { Stream } from "./history.ts";
 
 /** How the hub reaches the connection that owns a session. */
 export interface SessionLink {
@@ -15,10 +16,14 @@ export interface SessionLink {
 
 export class Session {
   rid = "";
+  /** Every PUSH it gets carries its position (it asked, or its transport always does). */
+  positions = false;
   constructor(
     readonly uid: string,
     readonly birth: number,
     readonly link: SessionLink,
+    /** Its user's stream: numbered and kept while it lives, and for history.ttl after. */
+    readonly stream: Stream,
   ) {}
 }
 

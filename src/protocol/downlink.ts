@@ -3,7 +3,7 @@
  * broadcast to 10,000 sessions over WebSocket and gRPC is one JSON text and one protobuf message.
  * Each transport names its format; the frame keeps what it encoded for the next recipient.
  */
-import { encodePush, HB_FRAME } from "./frames.ts";
+import { encodePush, encodePushAt, encodeRecovered, HB_FRAME } from "./frames.ts";
 
 export interface WireFormat<T> {
   readonly name: string;
@@ -27,10 +27,27 @@ export class Downlink {
     readonly t: "HB" | "PUSH",
     /** The PUSH's evt, byte for byte as published ("" for HB). */
     readonly evt: string,
+    /** A positioned PUSH's stream ("u", "w", "r:<rid>"); "" for a PUSH without position. */
+    readonly stream = "",
+    readonly seq = 0,
+    readonly epoch = "",
+    /** An HB that reports a recovery. */
+    readonly recovered?: Readonly<Record<string, boolean>>,
   ) {}
 
+  /** A PUSH as Part 1 has it: no field a strict client does not know. */
   static push(evt: string): Downlink {
     return new Downlink("PUSH", evt);
+  }
+
+  /** A PUSH with its position in its stream, for the sessions that asked for positions. */
+  static pushAt(evt: string, stream: string, seq: number, epoch: string): Downlink {
+    return new Downlink("PUSH", evt, stream, seq, epoch);
+  }
+
+  /** The HB that ends a recovery: for each stream named, whether it was recovered. */
+  static recoveredReport(recovered: Readonly<Record<string, boolean>>): Downlink {
+    return new Downlink("HB", "", "", 0, "", recovered);
   }
 
   /** The heartbeat probe: one shared frame, encoded once per format for the process's life. */
@@ -38,7 +55,11 @@ export class Downlink {
 
   /** The frame as JSON text: what WebSocket, SSE and NDJSON carry. */
   get json(): string {
-    if (this.text === undefined) this.text = this.t === "PUSH" ? encodePush(this.evt) : HB_FRAME;
+    if (this.text === undefined) {
+      if (this.t === "HB") this.text = this.recovered ? encodeRecovered(this.recovered) : HB_FRAME;
+      else if (this.stream === "") this.text = encodePush(this.evt);
+      else this.text = encodePushAt(this.evt, this.stream, this.seq, this.epoch);
+    }
     return this.text;
   }
 

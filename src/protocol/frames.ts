@@ -1,6 +1,7 @@
 /**
  * Uplink decoding with validation, downlink encoding. Pure functions, no I/O.
  * Uplink: {"t": MsgType, "hb"?: {}, "auth"?: {"token"}, "join"?: {"rid"}}; `type` is an alias of `t`.
+ * AUTH may add "positions" and "recover", JOIN "recover" (Part 2: delivery positions and recovery).
  */
 import { Close } from "./codes.ts";
 import { isObject } from "./json.ts";
@@ -9,10 +10,32 @@ export const MsgType = { HB: 0, AUTH: 1, JOIN: 2, PUSH: 3 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 export const MSG_TYPE_NAMES = ["HB", "AUTH", "JOIN", "PUSH"] as const;
 
+/** Where a client stands in a stream, as it sends it in `recover`. */
+export interface Position {
+  epoch: string;
+  seq: number;
+}
+
+/** `recover`: the streams a client asks to resume, by their kind (u: its user, r: its room, w: the world). */
+export interface Recover {
+  u?: Position;
+  r?: Position;
+  w?: Position;
+}
+
+export const RECOVER_STREAMS = ["u", "r", "w"] as const;
+
 export type Uplink =
   | { t: typeof MsgType.HB }
-  | { t: typeof MsgType.AUTH; token: string | undefined; join: string | undefined }
-  | { t: typeof MsgType.JOIN; rid: string };
+  | {
+      t: typeof MsgType.AUTH;
+      token: string | undefined;
+      join: string | undefined;
+      /** `"positions": true`: every PUSH of the session carries its position (absent: false). */
+      positions?: true;
+      recover?: Recover;
+    }
+  | { t: typeof MsgType.JOIN; rid: string; recover?: Recover };
 
 export interface DecodeError {
   code: number;
@@ -41,6 +64,36 @@ function readJoin(v: unknown): string | undefined | Decoded {
   if (rid === undefined || rid === null) return "";
   if (typeof rid !== "string") return bad("join.rid must be a string");
   return rid;
+}
+
+/**
+ * proto3 JSON writes a uint64 as a decimal string; a number is read too. A seq past 2^53 is
+ * ahead of every stream: it is kept as the largest safe integer, which recovers nothing (false).
+ */
+function readSeq(v: unknown): number | undefined {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? Math.min(v, Number.MAX_SAFE_INTEGER) : undefined;
+  if (typeof v === "string" && /^\d{1,20}$/.test(v)) return Math.min(Number(v), Number.MAX_SAFE_INTEGER);
+  return undefined;
+}
+
+/** Reads `recover` (absent or null: none). A field absent inside it is proto3's default ("", 0). */
+function readRecover(v: unknown): Recover | undefined | Decoded {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) return bad("recover must be an object");
+  const out: Recover = {};
+  for (const key of Object.keys(v)) {
+    const p = v[key];
+    if (p === undefined || p === null) continue;
+    if (key !== "u" && key !== "r" && key !== "w") return bad("recover takes only u, r and w");
+    if (!isObject(p)) return bad(`recover.${key} must be an object`);
+    const epoch = p.epoch ?? "";
+    if (typeof epoch !== "string") return bad(`recover.${key}.epoch must be a string`);
+    const seq = readSeq(p.seq);
+    if (seq === undefined) return bad(`recover.${key}.seq must be a non-negative integer`);
+    out[key] = { epoch, seq };
+  }
+  return out;
 }
 
 export function decodeUplink(text: string): Decoded {
@@ -78,12 +131,23 @@ export function readUplink(msg: unknown): Decoded {
       }
       const join = readJoin(msg.join);
       if (typeof join === "object") return join;
-      return { ok: true, frame: { t, token, join } };
+      const positions = msg.positions ?? false;
+      if (typeof positions !== "boolean") return bad("positions must be true or false");
+      const recover = readRecover(msg.recover);
+      if (recover && "ok" in recover) return recover as Decoded;
+      const frame: Uplink = { t, token, join };
+      if (positions) frame.positions = true;
+      if (recover) frame.recover = recover as Recover;
+      return { ok: true, frame };
     }
     case MsgType.JOIN: {
       const join = readJoin(msg.join);
       if (typeof join === "object") return join;
-      return { ok: true, frame: { t, rid: join ?? "" } };
+      const recover = readRecover(msg.recover);
+      if (recover && "ok" in recover) return recover as Decoded;
+      const frame: Uplink = { t, rid: join ?? "" };
+      if (recover) frame.recover = recover as Recover;
+      return { ok: true, frame };
     }
     default:
       return bad("PUSH is downlink only");
@@ -96,4 +160,14 @@ export const HB_FRAME = '{"t":"HB","hb":{}}';
 /** A PUSH frame: `evt` escaped once into the frame, never parsed. Encode once per publish. */
 export function encodePush(evt: string): string {
   return `{"t":"PUSH","push":{"evt":${JSON.stringify(evt)}}}`;
+}
+
+/** A PUSH frame with its position, for the sessions that asked for positions (Part 2). */
+export function encodePushAt(evt: string, stream: string, seq: number, epoch: string): string {
+  return `{"t":"PUSH","push":{"evt":${JSON.stringify(evt)},"stream":${JSON.stringify(stream)},"seq":${seq},"epoch":${JSON.stringify(epoch)}}}`;
+}
+
+/** The HB that reports a recovery: one key per stream the frame's `recover` named. */
+export function encodeRecovered(recovered: Readonly<Record<string, boolean>>): string {
+  return `{"t":"HB","hb":{"recovered":${JSON.stringify(recovered)}}}`;
 }

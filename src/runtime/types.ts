@@ -11,6 +11,11 @@ export type Transport = "websocket" | "grpc" | "sse" | "ndjson";
 /** What the core holds of a transport's socket. */
 export interface PushSocket {
   readonly transport?: Transport;
+  /**
+   * Every PUSH on it carries its position, whatever the client asked (gRPC: protobuf's binary
+   * format keeps fields an old client does not know). Without the field: only when asked.
+   */
+  readonly positions?: boolean;
   /** The format send() takes; a socket without the field takes JSON text. */
   readonly format?: WireFormat<string | Uint8Array>;
   /**

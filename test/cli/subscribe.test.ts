@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodePush } from "../../src/protocol/frames.ts";
+import { encodePushAt } from "../../src/protocol/frames.ts";
+import { CutProxy } from "../support/cut-proxy.ts";
 import { ADMIN, api, connect, SECRET, startTest, token, waitFor } from "../helpers.ts";
 import { startOn, type TestServer } from "../client/servers.ts";
 import { BUILD_TIMEOUT_MS, CLIS, oneLine, start as startCli } from "./run.ts";
@@ -52,15 +53,63 @@ for (const cli of CLIS) {
       expect(r.stderr).toBe(`comet: subscribe: connected to ${server.ws}\n`);
     });
 
-    test("--uid --config --rid --count 3 --json prints each PUSH frame as one JSON line", async () => {
+    test("--uid --config --rid --count 3 --json prints each PUSH frame as one JSON line, with its position", async () => {
       const p = start(["--uid", "count-1", "--config", configFile, "--rid", "news", "--count", "3", "--json"]);
       await live("count-1", "news");
       const evts = ["one\n", 'two \\ "2"', "three ☃"];
       for (const evt of evts) await api(server, "Broadcast", { rid: "news", evt });
       const r = await finish(p);
       expect(r.code).toBe(0);
-      expect(r.stdout).toBe(evts.map((e) => `${encodePush(e)}\n`).join(""));
+      const epoch = JSON.parse(r.stdout.split("\n")[0] as string).push.epoch as string;
+      expect(epoch).toBeString();
+      expect(r.stdout).toBe(evts.map((e, i) => `${encodePushAt(e, "r:news", i + 1, epoch)}\n`).join(""));
       expect(r.stdout.split("\n").map((l) => (l ? JSON.parse(l).push.evt : l))).toEqual([...evts, ""]);
+    });
+
+    test("--resume --json: a cut connection is resumed, every message printed once, in order per stream", async () => {
+      const proxy = await CutProxy.to(server.port);
+      try {
+        const p = start(
+          ["--server", `http://127.0.0.1:${proxy.port}`, "--token", await token("resume-1")].concat([
+            "--rid",
+            "res",
+            "--resume",
+            "--json",
+            "--count",
+            "41",
+          ]),
+        );
+        await live("resume-1", "res");
+        const sent: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          const evt = `m${i}`;
+          if (i % 2 === 0) await api(server, "Publish", { uid: "resume-1", evt });
+          else await api(server, "Broadcast", { rid: "res", evt });
+          sent.push(evt);
+          if (i === 9) {
+            await p.stdout.until("m9");
+            proxy.cut();
+          }
+        }
+        // The report comes after the replay; then one more, live.
+        await p.stderr.until("resumed");
+        await api(server, "Publish", { uid: "resume-1", evt: "m40" });
+        sent.push("m40");
+        const r = await finish(p);
+        expect(r.code).toBe(0);
+        const lines = r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).push as { evt: string; stream: string });
+        expect(lines.filter((l) => l.stream === "u").map((l) => l.evt)).toEqual(sent.filter((_, i) => i % 2 === 0));
+        expect(lines.filter((l) => l.stream === "r:res").map((l) => l.evt)).toEqual(sent.filter((_, i) => i % 2 === 1));
+        expect(r.stderr).toMatch(/connection lost: .*; reconnecting\n/);
+        expect(r.stderr).toContain("comet: subscribe: resumed: u recovered, r recovered, w NOT recovered\n");
+        // Nothing came on the world's stream before the loss: its position was unknown, so it is a gap.
+        expect(r.stderr).toContain("comet: subscribe: gap in stream w: not_recovered;");
+      } finally {
+        await proxy.close();
+      }
     });
 
     test("a ws:// --server without a path gets /comet/Comet/Subscribe; the secret may come from the env", async () => {

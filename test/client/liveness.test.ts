@@ -65,6 +65,7 @@ describe("CometClient against other peers", () => {
         t: "AUTH",
         auth: { token: "tok" },
         join: { rid: "r" },
+        positions: true,
       });
       peer.sockets[0]?.send('{"t":"HB","hb":{}}');
       await waitFor(() => peer.uplinks[0]?.length === 2, "HB answer");
@@ -83,7 +84,10 @@ describe("CometClient against other peers", () => {
       expect(log.closes[0]?.code).toBe(4408);
       expect(log.closes[0]?.reason).toContain("3 × heartbeat interval");
       expect(log.closes[0]?.state).toBe("reconnecting");
-      expect(peer.uplinks[1]).toEqual(['{"t":"AUTH","auth":{"token":"tok"}}']);
+      // A reconnect recovers; with no position known yet, from an empty one (answered false: a gap).
+      expect(peer.uplinks[1]).toEqual([
+        '{"t":"AUTH","auth":{"token":"tok"},"positions":true,"recover":{"u":{"epoch":"","seq":0},"w":{"epoch":"","seq":0}}}',
+      ]);
     } finally {
       await peer.stop();
     }

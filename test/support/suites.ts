@@ -35,6 +35,8 @@ const BUN_ONLY_TESTS: Record<string, string> = {
   "a link that brings no frame for 3 heartbeat intervals": "a fake peer, no comet server",
   "a handshake that never completes counts as a dead link": "a fake peer, no comet server",
   "a link that keeps bringing probes is not declared dead": "a fake peer, no comet server",
+  "a duplicate is dropped; a skipped seq and a new epoch are gaps": "a scripted peer, no comet server",
+  "positions: false speaks the original protocol": "a scripted peer, no comet server",
   "the 60 KiB payload is what it claims": "no server",
   "permessage-deflate negotiated":
     "Deno cannot negotiate it: its start with websocket.compression on is refused (tested)",

@@ -41,7 +41,7 @@ const evts = (l: FakeLink) => l.frames.map((f) => (JSON.parse(f) as { push: { ev
 describe("hub topics: one per session", () => {
   test("a world broadcast reaches every session once, in a room or not, in order with room broadcasts", () => {
     const fan = new FakeFanout();
-    const hub = new Hub(fan);
+    const hub = new Hub({ fanouts: [fan] });
     const a = new FakeLink(fan);
     const b = new FakeLink(fan);
     const c = new FakeLink(fan);
@@ -61,7 +61,7 @@ describe("hub topics: one per session", () => {
 
   test("a session is subscribed to exactly one topic as it moves between rooms, and to none once gone", () => {
     const fan = new FakeFanout();
-    const hub = new Hub(fan);
+    const hub = new Hub({ fanouts: [fan] });
     const a = new FakeLink(fan);
     const s = hub.login("a", a);
     expect(a.subscribed.size).toBe(1);
@@ -77,7 +77,7 @@ describe("hub topics: one per session", () => {
 
   test("with every session in a room, a world broadcast still reaches all of them once", () => {
     const fan = new FakeFanout();
-    const hub = new Hub(fan);
+    const hub = new Hub({ fanouts: [fan] });
     const links = ["a", "b", "c", "d"].map((uid, i) => {
       const l = new FakeLink(fan);
       hub.join(hub.login(uid, l), i % 2 ? "odd" : "even");
@@ -85,5 +85,68 @@ describe("hub topics: one per session", () => {
     });
     expect(hub.broadcast("", "all")).toBe(4);
     for (const l of links) expect(evts(l)).toEqual(["all"]);
+  });
+});
+
+describe("hub topics with positions", () => {
+  /** Counts the frames made: a broadcast must make a bounded number, whoever receives it. */
+  class CountingFanout extends FakeFanout {
+    readonly made = new Set<Downlink>();
+    override publish(topic: string, frame: Downlink): void {
+      this.made.add(frame);
+      super.publish(topic, frame);
+    }
+  }
+
+  test("a broadcast makes at most two frames (with and without position) however many rooms and sessions", () => {
+    const fan = new CountingFanout();
+    const hub = new Hub({ fanouts: [fan] });
+    const links: Array<[FakeLink, boolean]> = [];
+    for (let i = 0; i < 200; i++) {
+      const l = new FakeLink(fan);
+      const positions = i % 3 === 0;
+      const s = hub.login(`u${i}`, l, positions);
+      if (i % 4 !== 0) hub.join(s, `room${i % 7}`);
+      links.push([l, positions]);
+    }
+    hub.broadcast("", "world");
+    expect(fan.made.size).toBe(2);
+    fan.made.clear();
+    hub.broadcast("room1", "room");
+    expect(fan.made.size).toBe(2);
+    for (const [l, positions] of links) {
+      const frame = JSON.parse(l.frames[0] as string) as { push: Record<string, unknown> };
+      expect(Object.keys(frame.push)).toEqual(positions ? ["evt", "stream", "seq", "epoch"] : ["evt"]);
+    }
+  });
+
+  test("the variant nobody holds is not made", () => {
+    const fan = new CountingFanout();
+    const hub = new Hub({ fanouts: [fan] });
+    hub.join(hub.login("a", new FakeLink(fan)), "r");
+    hub.login("b", new FakeLink(fan));
+    hub.broadcast("", "x");
+    hub.broadcast("r", "y");
+    expect([...fan.made].map((f) => f.json)).toEqual([
+      '{"t":"PUSH","push":{"evt":"x"}}',
+      '{"t":"PUSH","push":{"evt":"y"}}',
+    ]);
+  });
+
+  test("a session that starts positions later moves to the twin topic, and the counts follow it", () => {
+    const fan = new FakeFanout();
+    const hub = new Hub({ fanouts: [fan] });
+    const l = new FakeLink(fan);
+    const s = hub.login("a", l);
+    hub.join(s, "r");
+    hub.startPositions(s);
+    expect([...l.subscribed]).toEqual(["rp:r"]);
+    hub.broadcast("r", "1");
+    hub.join(s, "");
+    expect([...l.subscribed]).toEqual(["rp:"]);
+    hub.broadcast("", "2");
+    hub.logout(s);
+    expect(l.subscribed.size).toBe(0);
+    expect(l.frames.map((f) => (JSON.parse(f) as { push: { stream: string } }).push.stream)).toEqual(["r:r", "w"]);
   });
 });
