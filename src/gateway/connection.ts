@@ -209,7 +209,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.gw.log.debug("session start", { uid: id.uid, ip: this.ip });
       if (join) this.gw.hub.join(s, join);
       // Before a recover's replay: an HTTP stream's opening bytes come first.
-      this.socket.started?.();
+      this.socket.started?.(this.gw.hub.positionsOf(s));
       if (recover) this.gw.hub.recover(s, recover);
       return;
     }

@@ -4,6 +4,7 @@
  * as it is (no wrapper per connection); other transports adapt to it.
  */
 import type { Downlink, WireFormat } from "../protocol/downlink.ts";
+import type { Recover } from "../protocol/frames.ts";
 
 /** Which transport carries a session; a socket without the field is a WebSocket. */
 export type Transport = "websocket" | "grpc" | "sse" | "ndjson";
@@ -38,10 +39,11 @@ export interface PushSocket {
   /** Frames written so far (oneWay sockets): the sweep sees downlink silence without a clock per send. */
   readonly sent?: number;
   /**
-   * The session went live (AUTH verified, room entered): a transport that holds its answer until
-   * then (an HTTP stream, whose refusals are HTTP statuses) answers now.
+   * The session went live (AUTH verified, room entered) at these positions of its streams: a
+   * transport that holds its answer until then (an HTTP stream, whose refusals are HTTP statuses)
+   * answers now. Called before a recover's replay.
    */
-  started?(): void;
+  started?(at: Recover): void;
 }
 
 /** What a transport tells the core of its socket (the core's Connection implements it). */

@@ -7,9 +7,11 @@
 import type { Connection } from "../gateway/connection.ts";
 import { Close } from "../protocol/codes.ts";
 import { errorResponse } from "../protocol/errors.ts";
-import { Downlink, type WireFormat } from "../protocol/downlink.ts";
+import type { WireFormat } from "../protocol/downlink.ts";
+import type { Recover } from "../protocol/frames.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import type { PushSocket } from "../runtime/types.ts";
+import type { Framing } from "./framing.ts";
 
 export type StreamKind = "sse" | "ndjson";
 
@@ -30,6 +32,8 @@ const HTTP_CLOSE: Record<number, { status: number; id: string }> = {
 
 export class StreamSocket implements PushSocket {
   readonly oneWay = true;
+  /** Every PUSH carries its position (the contract: SSE and NDJSON sessions always do). */
+  readonly positions = true;
   conn: Connection | undefined;
   sent = 0;
   /** The HTTP answer: an error status, or the stream once the session is live. */
@@ -44,6 +48,7 @@ export class StreamSocket implements PushSocket {
   constructor(
     readonly transport: StreamKind,
     readonly format: WireFormat<Uint8Array>,
+    private readonly framing: Framing,
     private readonly fanout: LoopFanout,
     private readonly maxSendBuffer: number,
     private readonly headers: Record<string, string>,
@@ -69,17 +74,12 @@ export class StreamSocket implements PushSocket {
     return this.ended;
   }
 
-  /** The first bytes of a stream: an HB in this stream's format (a comment line in SSE). */
-  private get opening(): Uint8Array {
-    return Downlink.HB.encoded(this.format);
-  }
-
-  started(): void {
+  started(heads: Recover): void {
     if (this.answered || this.ended) return;
     this.answered = true;
-    // A first frame at once: Bun sends the headers with the first chunk, and a client should
-    // know its stream is up without waiting for a heartbeat.
-    this.send(this.opening);
+    // First bytes at once: Bun sends the headers with the first chunk, and a client should know
+    // its stream is up without waiting for a heartbeat.
+    this.write(this.framing.opening(heads));
     this.answer(
       new Response(this.body, {
         headers: {
@@ -103,8 +103,12 @@ export class StreamSocket implements PushSocket {
       return;
     }
     this.sent++;
-    this.controller.enqueue(bytes);
+    this.framing.frame(bytes, this.write);
   }
+
+  private readonly write = (chunk: Uint8Array): void => {
+    this.controller.enqueue(chunk);
+  };
 
   /**
    * Before the stream started: the answer is the close code as an HTTP status. After: the stream

@@ -6,11 +6,13 @@
  * are fixed for the life of the stream.
  */
 import type { Gateway } from "../gateway/gateway.ts";
-import { MsgType } from "../protocol/frames.ts";
+import { MsgType, type Recover, type Uplink } from "../protocol/frames.ts";
 import { errorResponse } from "../protocol/errors.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { refusalResponse } from "../http/refusal.ts";
+import { parseEventId } from "./event-id.ts";
 import { NDJSON_LINES, SSE_EVENTS } from "./formats.ts";
+import { NDJSON_FRAMING, SseFraming } from "./framing.ts";
 import { type StreamKind, StreamSocket } from "./socket.ts";
 
 /** The path that serves SSE whatever Accept says (EventSource cannot set headers). */
@@ -41,6 +43,12 @@ function readToken(req: Request, query: URLSearchParams): string {
   return query.get("token") ?? "";
 }
 
+/** A recover from no known position: answered false for each stream, which the reader is told of. */
+function unknownPositions(rid: string): Recover {
+  const none = { epoch: "", seq: 0 };
+  return rid === "" ? { u: none, w: none } : { u: none, r: none, w: none };
+}
+
 export interface StreamTransport {
   /** The answer to a stream request: an HTTP refusal, or the stream once its session is live. */
   open(req: Request, kind: StreamKind, peer: () => string): Response | Promise<Response>;
@@ -69,23 +77,24 @@ export function streamTransport(deps: {
       // A cross-origin EventSource reads the stream only when the answer allows its origin, which
       // admission has just checked against allowed_origins.
       const headers: Record<string, string> = origin ? { "access-control-allow-origin": origin, vary: "origin" } : {};
-      const socket = new StreamSocket(
-        kind,
-        kind === "sse" ? SSE_EVENTS : NDJSON_LINES,
-        fanout,
-        maxSendBuffer,
-        headers,
-        (s) => sockets.delete(s),
-      );
+      // A reconnect's Last-Event-ID (SSE, or an NDJSON client that writes one) recovers as an
+      // AUTH's recover does; one this server did not write recovers nothing: a gap in all three.
+      const lastId = req.headers.get("last-event-id");
+      const query = new URL(req.url).searchParams;
+      const rid = query.get("rid") ?? "";
+      const recover = lastId === null ? undefined : (parseEventId(lastId) ?? unknownPositions(rid));
+      const framing = kind === "sse" ? new SseFraming(recover) : NDJSON_FRAMING;
+      const format = kind === "sse" ? SSE_EVENTS : NDJSON_LINES;
+      const socket = new StreamSocket(kind, format, framing, fanout, maxSendBuffer, headers, (s) => sockets.delete(s));
       const conn = gateway.open(socket, a.ip);
       if (!conn) return socket.response; // refused 4503: answered 503
       socket.conn = conn;
       sockets.add(socket);
-      // Never kept, never logged: the query (which may hold the token) is read here and dropped.
-      const query = new URL(req.url).searchParams;
-      const rid = query.get("rid") ?? "";
-      // The same path as a WebSocket's first frame: verification, the rooms claim, the login.
-      conn.onUplink({ ok: true, frame: { t: MsgType.AUTH, token: readToken(req, query), join: rid } });
+      // The same path as a WebSocket's first frame: verification, the rooms claim, the login, the
+      // recovery. The query (which may hold the token) is read here and dropped: never kept, never logged.
+      const auth: Uplink = { t: MsgType.AUTH, token: readToken(req, query), join: rid, positions: true };
+      if (recover) auth.recover = recover;
+      conn.onUplink({ ok: true, frame: auth });
       return socket.response;
     },
     closeAll() {

@@ -51,10 +51,22 @@ describe("a stream is a session", () => {
       expect(await ws.waitPushes(50)).toEqual(sent);
       expect(await es.waitPushes(50)).toEqual(sent);
       expect(await nd.waitPushes(50)).toEqual(sent);
-      // Each event's data is the PUSH frame of the WebSocket, byte for byte, on one line.
-      const wsPushes = ws.raw.filter((r) => r.includes('"PUSH"'));
-      expect(es.events.map((e) => e.data)).toEqual(wsPushes);
-      expect(es.events.every((e) => e.event === "message")).toBe(true);
+      // Each event's data is the PUSH frame, with its position (a stream always carries them),
+      // on one line; the WebSocket that did not ask gets Part 1's frame.
+      const world = (seq: number) => ({ stream: "w", seq });
+      const room = (seq: number) => ({ stream: "r:lobby", seq });
+      const expected = sent.map((evt, i) => ({ evt, ...(i % 2 ? room((i + 1) / 2) : world(i / 2 + 1)) }));
+      const pushOf = (json: string) => {
+        const { evt, stream, seq, epoch } = (JSON.parse(json) as { push: Record<string, unknown> }).push;
+        expect(typeof epoch).toBe("string");
+        return { evt, stream, seq };
+      };
+      expect(es.events.map((e) => pushOf(e.data))).toEqual(expected);
+      expect(nd.lines.filter((l) => l.t === "PUSH").map((l) => pushOf(JSON.stringify(l)))).toEqual(expected);
+      expect(ws.raw.filter((r) => r.includes('"PUSH"'))).toEqual(
+        sent.map((evt) => `{"t":"PUSH","push":{"evt":${JSON.stringify(evt)}}}`),
+      );
+      expect(es.events.every((e) => e.event === "message" && e.id !== undefined)).toBe(true);
       expect(es.headers?.get("content-type")).toBe("text/event-stream; charset=utf-8");
       expect(nd.headers?.get("content-type")).toBe("application/x-ndjson");
       // A Publish reaches a stream's user alone.
@@ -131,7 +143,8 @@ describe("a stream is a session", () => {
       await Bun.sleep(1100);
       expect(es.comments).toBeGreaterThanOrEqual(4);
       expect(es.comments).toBeLessThanOrEqual(7);
-      expect(es.text.replaceAll(":\n\n", "")).toBe("");
+      // Nothing but the opening (a comment and the starting id) and comments.
+      expect(es.text.replace(/^:\nid: [^\n]+\n\n/, "").replaceAll(":\n\n", "")).toBe("");
       const hbs = nd.lines.filter((l) => l.t === "HB").length;
       expect(hbs).toBeGreaterThanOrEqual(4);
       expect(hbs).toBeLessThanOrEqual(7);
@@ -357,8 +370,17 @@ describe("operations", () => {
         if (done) break;
         out += new TextDecoder().decode(value);
       }
+      // The opening comment sets the id (the positions the session started at), then one event each.
+      const e = /^:\nid: u:(\w+):0,r:(\w+):0,w:(\w+):(\d+)\n\n/.exec(out);
+      expect(e).not.toBeNull();
+      const [, u, r, w, ws] = e as unknown as string[];
+      const w1 = Number(ws) + 1;
       expect(out).toBe(
-        ':\n\ndata: {"t":"PUSH","push":{"evt":"first"}}\n\ndata: {"t":"PUSH","push":{"evt":"second"}}\n\n',
+        `:\nid: u:${u}:0,r:${r}:0,w:${w}:${ws}\n\n` +
+          `id: u:${u}:0,r:${r}:1,w:${w}:${ws}\n` +
+          `data: {"t":"PUSH","push":{"evt":"first","stream":"r:c","seq":1,"epoch":"${r}"}}\n\n` +
+          `id: u:${u}:0,r:${r}:1,w:${w}:${w1}\n` +
+          `data: {"t":"PUSH","push":{"evt":"second","stream":"w","seq":${w1},"epoch":"${w}"}}\n\n`,
       );
       curl.kill();
       await waitFor(() => !server.hub.sessions.has("curl"), "curl's session to end");

@@ -23,6 +23,8 @@ export class StreamClient {
   readonly events: SseEvent[] = [];
   /** NDJSON: every line parsed. */
   readonly lines: Array<Record<string, unknown>> = [];
+  /** The last SSE event id seen: what an EventSource would send back as Last-Event-ID. */
+  lastId: string | undefined;
   /** SSE comment lines (":" and what follows). */
   comments = 0;
   /** Every byte received, as text. */
@@ -105,6 +107,8 @@ export class StreamClient {
       else if (line.startsWith("event: ")) e.event = line.slice(7);
       else if (line.startsWith("id: ")) e.id = line.slice(4);
     }
+    // As EventSource does: an id sets the last event id even on a block without data.
+    if (e.id !== undefined) this.lastId = e.id;
     if (data.length > 0) {
       e.data = data.join("\n");
       this.events.push(e);
