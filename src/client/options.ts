@@ -27,6 +27,14 @@ export interface CometClientOptions {
    * true): what was missed meanwhile is replayed, or a `gap` says it cannot be.
    */
   recover?: boolean;
+  /**
+   * "websocket" (default); "sse": Server-Sent Events on the same URL over http(s), downlink only,
+   * a room change is a new stream; "auto": WebSocket, and SSE when a WebSocket cannot be opened
+   * (the upgrade refused, a proxy that strips it), WebSocket again after upgradeRetry.
+   */
+  transport?: "websocket" | "sse" | "auto";
+  /** auto: how long to stay on SSE before trying WebSocket again, in ms (default 120000). */
+  upgradeRetry?: number;
 }
 
 export interface CometClientEvents {
@@ -66,6 +74,8 @@ export interface ClientSettings {
   heartbeat: number;
   positions: boolean;
   recover: boolean;
+  transport: "websocket" | "sse" | "auto";
+  upgradeRetry: number;
 }
 
 export function readOptions(options: CometClientOptions): ClientSettings {
@@ -92,6 +102,8 @@ export function readOptions(options: CometClientOptions): ClientSettings {
     heartbeat: positive("heartbeatInterval", options.heartbeatInterval, 60_000),
     positions: flag("positions", options.positions),
     recover: flag("recover", options.recover),
+    transport: transportOf(options.transport),
+    upgradeRetry: positive("upgradeRetry", options.upgradeRetry, 120_000),
   };
 }
 
@@ -108,4 +120,10 @@ function flag(name: string, value: boolean | undefined): boolean {
   if (typeof value !== "boolean")
     throw new TypeError(`CometClient: ${name}: expected true or false, got ${String(value)}`);
   return value;
+}
+
+function transportOf(value: unknown): "websocket" | "sse" | "auto" {
+  if (value === undefined) return "websocket";
+  if (value === "websocket" || value === "sse" || value === "auto") return value;
+  throw new TypeError(`CometClient: transport: expected "websocket", "sse" or "auto", got ${JSON.stringify(value)}`);
 }

@@ -43,6 +43,7 @@ export function serveHandlers(deps: {
       }
       // Only two paths take a stream: the Accept header is read for no other request.
       if (subscribePath || path === SSE_PATH) {
+        if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) return streams.preflight(req);
         const kind = streamKind(path, req.headers.get("accept"), subscribePath);
         if (kind) return streams.open(req, kind, peer);
       }

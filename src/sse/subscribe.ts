@@ -52,6 +52,12 @@ function unknownPositions(rid: string): Recover {
 export interface StreamTransport {
   /** The answer to a stream request: an HTTP refusal, or the stream once its session is live. */
   open(req: Request, kind: StreamKind, peer: () => string): Response | Promise<Response>;
+  /**
+   * A browser's CORS preflight for a cross-origin stream that sends Authorization or
+   * Last-Event-ID (fetch does; EventSource sends neither and needs none): allowed for an Origin
+   * of allowed_origins.
+   */
+  preflight(req: Request): Response;
   /** Streams that hold a connection of the gateway (gauges, stop). */
   readonly sockets: ReadonlySet<StreamSocket>;
   /** Ends every stream (1001), for a stop without a drain: a runtime waits for open responses. */
@@ -96,6 +102,22 @@ export function streamTransport(deps: {
       if (recover) auth.recover = recover;
       conn.onUplink({ ok: true, frame: auth });
       return socket.response;
+    },
+    preflight(req) {
+      const origin = req.headers.get("origin");
+      if (origin === null || !gateway.admitter.originAllowed(origin)) {
+        return errorResponse(403, "forbidden_origin", "origin not in allowed_origins");
+      }
+      return new Response(null, {
+        status: 204,
+        headers: {
+          "access-control-allow-origin": origin,
+          "access-control-allow-methods": "GET",
+          "access-control-allow-headers": "authorization, last-event-id, accept",
+          "access-control-max-age": "600",
+          vary: "origin",
+        },
+      });
     },
     closeAll() {
       for (const s of [...sockets]) s.conn?.close(1001, "server stopping");

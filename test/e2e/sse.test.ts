@@ -248,6 +248,23 @@ describe("refusals come as HTTP statuses before any stream byte", () => {
       expect(ok.status).toBe(200);
       expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
       await ok.body?.cancel();
+      // The preflight of a cross-origin fetch that sends Authorization and Last-Event-ID.
+      const preflight = (origin: string) =>
+        fetch(`${server.url}/comet/Comet/Subscribe`, {
+          method: "OPTIONS",
+          headers: {
+            origin,
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "authorization, last-event-id",
+          },
+        });
+      const allowed = await preflight("https://app.example.com");
+      expect(allowed.status).toBe(204);
+      expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+      expect(allowed.headers.get("access-control-allow-headers")).toBe("authorization, last-event-id, accept");
+      expect((await preflight("https://evil.example.com")).status).toBe(403);
+      // No session, no connection, no connect counted by a preflight.
+      expect(server.gateway.connections.size).toBe(0);
     } finally {
       await server.stop();
     }
