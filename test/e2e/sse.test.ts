@@ -270,6 +270,22 @@ describe("refusals come as HTTP statuses before any stream byte", () => {
     }
   });
 
+  test("connects_per_ip_per_second counts streams too: the next is 429 with Retry-After", async () => {
+    const server = await startTest("limits: {connects_per_ip_per_second: 2}");
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await get(server, `/comet/sse?token=${await token(`rate-${i}`)}`);
+        statuses.push(res.status);
+        if (res.status === 429) expect(res.headers.get("retry-after")).toBe("1");
+        await res.body?.cancel();
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("max_connections counts streams and WebSockets together: the next is 503", async () => {
     const server = await startTest("limits: {max_connections: 2}");
     try {
@@ -316,6 +332,21 @@ describe("operations", () => {
       expect(await metricsText(server)).toContain('comet_disconnects_total{code="1006"} 1');
       sock.destroy();
       fast.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a live stream ends when its token expires (no re-AUTH on a stream: the client reconnects with a fresh one)", async () => {
+    const server = await startTest("auth: {jwt: {clock_tolerance: 0s}}");
+    try {
+      const c = new StreamClient(server.url, { path: `/comet/sse?token=${await token("brief", { exp: 1 })}` });
+      await c.opened;
+      expect(c.status).toBe(200);
+      await waitFor(() => server.hub.sessions.has("brief"), "the session");
+      await c.waitEnd(4000);
+      await waitFor(() => !server.hub.sessions.has("brief"), "the session to end");
+      expect(await metricsText(server)).toContain('comet_disconnects_total{code="4401"} 1');
     } finally {
       await server.stop();
     }
