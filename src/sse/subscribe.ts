@@ -71,6 +71,7 @@ export function streamTransport(deps: {
 }): StreamTransport {
   const { gateway, fanout, maxSendBuffer } = deps;
   const sockets = new Set<StreamSocket>();
+  const released = (s: StreamSocket) => sockets.delete(s);
   return {
     sockets,
     open(req, kind, peer) {
@@ -91,7 +92,7 @@ export function streamTransport(deps: {
       const recover = lastId === null ? undefined : (parseEventId(lastId) ?? unknownPositions(rid));
       const framing = kind === "sse" ? new SseFraming(recover) : NDJSON_FRAMING;
       const format = kind === "sse" ? SSE_EVENTS : NDJSON_LINES;
-      const socket = new StreamSocket(kind, format, framing, fanout, maxSendBuffer, headers, (s) => sockets.delete(s));
+      const socket = new StreamSocket(kind, format, framing, fanout, maxSendBuffer, headers, released);
       const conn = gateway.open(socket, a.ip);
       if (!conn) return socket.response; // refused 4503: answered 503
       socket.conn = conn;
