@@ -24,10 +24,15 @@ export interface Position {
 }
 
 /**
- * What one kept message costs beyond its evt: the entry object and its links, and a share of the
- * stream's array (measured on Bun: ~90 bytes; rounded up, so the budget errs on the safe side).
+ * What one kept message costs beyond its evt's characters: the entry object and its links, the
+ * stream array's slot, the string's header. Measured on Bun 1.4 at 80 to 110 bytes (10,000 users
+ * × 32 messages of 1 KiB, test/soak/history-memory.test.ts); counted as 192 so that the budget
+ * bounds the heap, not only the accounting, with room for what one collection leaves behind.
  */
-export const ENTRY_OVERHEAD = 128;
+export const ENTRY_OVERHEAD = 192;
+
+/** What a stream that keeps messages costs beyond them (the Stream and its array; measured ~100). */
+export const STREAM_OVERHEAD = 160;
 
 export interface Entry {
   readonly seq: number;
@@ -42,14 +47,31 @@ export interface Entry {
 
 type Kind = "u" | "r" | "w";
 
+/**
+ * Epochs: a base random to this process, so that none of a restarted instance matches one before,
+ * and a counter shared by every History of the process, so that two servers in one process (tests)
+ * never share one either.
+ */
+const EPOCH_BASE = (() => {
+  const r = new Uint32Array(2);
+  crypto.getRandomValues(r);
+  return ((r[0] as number).toString(36) + (r[1] as number).toString(36)).slice(0, 10);
+})();
+let epochs = 0;
+
+/**
+ * One stream's numbering and kept messages. Every session holds one (its user's), so it is kept
+ * small: the array and the epoch's string are made when first needed.
+ */
 export class Stream {
   /** The seq of the last message numbered; 0 before the first. */
   seq = 0;
   /** Kept messages, oldest first, with consecutive seqs (they only ever leave from the front). */
-  readonly kept: Entry[] = [];
+  kept: Entry[] | null = null;
   /** Something holds the stream (a session, a room's members); else it dies `ttl` after releasedAt. */
-  held = false;
+  held = true;
   releasedAt = 0;
+  private epochText: string | undefined;
 
   constructor(
     readonly kind: Kind,
@@ -57,54 +79,65 @@ export class Stream {
     readonly key: string,
     /** As frames name it: "u", "w" or "r:<rid>". */
     readonly name: string,
-    readonly epoch: string,
+    private readonly epochN: number,
   ) {}
-}
 
-/** A base unique to this process, so that no epoch of a restarted instance matches one before. */
-function processBase(): string {
-  const r = new Uint32Array(2);
-  crypto.getRandomValues(r);
-  return ((r[0] as number).toString(36) + (r[1] as number).toString(36)).slice(0, 10);
+  /** Opaque; another for every stream this process makes, and unlike any of another process. */
+  get epoch(): string {
+    this.epochText ??= `${EPOCH_BASE}${this.epochN.toString(36)}`;
+    return this.epochText;
+  }
 }
 
 export class History {
   readonly world: Stream;
+  // Streams nobody holds, by uid and by rid, until ttl has passed: a held stream is reached
+  // through its holder (Session.stream, Room.stream), so a live session costs no map entry here.
   private readonly users = new Map<string, Stream>();
   private readonly rooms = new Map<string, Stream>();
-  /** Streams nobody holds, in the order they were released (so the oldest are first). */
+  /** The same streams, in the order they were released (so the oldest are first). */
   private readonly released = new Set<Stream>();
-  private readonly base = processBase();
-  private epochs = 0;
+  /** Streams held now (the world's included). */
+  private held = 0;
   private oldest: Entry | null = null;
   private newest: Entry | null = null;
-  /** Bytes of every kept entry (evt in UTF-8 + ENTRY_OVERHEAD). */
+  /** Bytes of every kept entry (evt in UTF-8 + ENTRY_OVERHEAD), and of each stream that keeps any. */
   bytes = 0;
   entries = 0;
   readonly evicted: Record<EvictReason, number> = { size: 0, ttl: 0, max_bytes: 0 };
 
   constructor(readonly limits: HistoryLimits) {
     this.world = this.make("w", "", "w");
-    this.world.held = true;
   }
 
   private make(kind: Kind, key: string, name: string): Stream {
-    return new Stream(kind, key, name, `${this.base}${(++this.epochs).toString(36)}`);
+    this.held++;
+    return new Stream(kind, key, name, ++epochs);
   }
 
-  /** The user's stream while it lives (held, or released less than ttl ago). */
+  /** A released user's stream while it lives (less than ttl ago); a live session has its own. */
   user(uid: string, now: number): Stream | undefined {
     return this.alive(this.users.get(uid), now);
   }
 
-  /** The room's stream while it lives. */
+  /** A room's stream after its last member left, while it lives; a room with members has its own. */
   room(rid: string, now: number): Stream | undefined {
     return this.alive(this.rooms.get(rid), now);
   }
 
-  /** A session of uid starts here: its stream, made again when it had died. */
+  /** uid's stream, held from now on: the one released less than ttl ago, or a new one. */
   holdUser(uid: string, now: number): Stream {
     return this.hold(this.users, "u", uid, "u", now);
+  }
+
+  /**
+   * A session of uid starts: the stream it left less than ttl ago, held again, or null. A session
+   * that is never published to never needs one (holdUser makes it at the first Publish), so an
+   * idle connection costs no stream.
+   */
+  reclaimUser(uid: string, now: number): Stream | null {
+    const s = this.alive(this.users.get(uid), now);
+    return s ? this.hold(this.users, "u", uid, "u", now) : null;
   }
 
   /** A room gets its first member: its stream, made again when it had died. */
@@ -117,24 +150,23 @@ export class History {
     if (!s.held || s === this.world) return;
     s.held = false;
     s.releasedAt = now;
+    this.held--;
+    (s.kind === "u" ? this.users : this.rooms).set(s.key, s);
     this.released.add(s);
   }
 
   private hold(map: Map<string, Stream>, kind: Kind, key: string, name: string, now: number): Stream {
-    let s = this.alive(map.get(key), now);
-    if (!s) {
-      s = this.make(kind, key, name);
-      map.set(key, s);
-    }
-    if (!s.held) {
-      s.held = true;
-      this.released.delete(s);
-    }
+    const s = this.alive(map.get(key), now);
+    if (!s) return this.make(kind, key, name);
+    map.delete(key);
+    this.released.delete(s);
+    s.held = true;
+    this.held++;
     return s;
   }
 
   private alive(s: Stream | undefined, now: number): Stream | undefined {
-    if (!s || s.held || now - s.releasedAt < this.limits.ttl) return s;
+    if (!s || now - s.releasedAt < this.limits.ttl) return s;
     this.drop(s);
     return undefined;
   }
@@ -151,10 +183,15 @@ export class History {
     if (this.newest) this.newest.newer = e;
     else this.oldest = e;
     this.newest = e;
-    s.kept.push(e);
+    if (!s.kept) {
+      s.kept = [];
+      this.bytes += STREAM_OVERHEAD;
+    }
+    const kept = s.kept;
+    kept.push(e);
     this.bytes += bytes;
     this.entries++;
-    if (s.kept.length > size) this.evict(s.kept[0] as Entry, "size");
+    if (kept.length > size) this.evict(kept[0] as Entry, "size");
     while (this.bytes > maxBytes && this.oldest) this.evict(this.oldest, "max_bytes");
     return seq;
   }
@@ -167,9 +204,9 @@ export class History {
     if (!s || pos.epoch !== s.epoch || pos.seq > s.seq || pos.seq < 0) return null;
     this.expire(s, now);
     if (pos.seq === s.seq) return [];
-    const first = s.kept[0];
+    const first = s.kept?.[0];
     if (!first || first.seq > pos.seq + 1) return null;
-    return s.kept.slice(pos.seq + 1 - first.seq);
+    return (s.kept as Entry[]).slice(pos.seq + 1 - first.seq);
   }
 
   /** Drops messages older than ttl and streams released more than ttl ago. */
@@ -182,23 +219,24 @@ export class History {
     }
   }
 
-  /** Streams that live (the world's included). */
+  /** Streams that live: held, or released within ttl (the world's included). */
   get streams(): number {
-    return this.users.size + this.rooms.size + 1;
+    return this.held + this.users.size + this.rooms.size;
   }
 
   /** Drops the messages of s older than ttl (recovery must not count on what a sweep would drop). */
   private expire(s: Stream, now: number): void {
     const { ttl } = this.limits;
-    let e = s.kept[0];
+    let e = s.kept?.[0];
     while (e && now - e.at >= ttl) {
       this.evict(e, "ttl");
-      e = s.kept[0];
+      e = s.kept?.[0];
     }
   }
 
   private drop(s: Stream): void {
-    while (s.kept.length > 0) this.evict(s.kept[0] as Entry, "ttl");
+    const kept = s.kept;
+    while (kept && kept.length > 0) this.evict(kept[0] as Entry, "ttl");
     this.released.delete(s);
     const map = s.kind === "u" ? this.users : this.rooms;
     if (map.get(s.key) === s) map.delete(s.key);
@@ -206,7 +244,13 @@ export class History {
 
   /** Removes e, which is the oldest kept entry of its stream. */
   private evict(e: Entry, reason: EvictReason): void {
-    e.stream.kept.shift();
+    const kept = e.stream.kept as Entry[];
+    kept.shift();
+    // An emptied stream gives its array back: most streams are quiet most of the time.
+    if (kept.length === 0) {
+      e.stream.kept = null;
+      this.bytes -= STREAM_OVERHEAD;
+    }
     if (e.older) e.older.newer = e.newer;
     else this.oldest = e.newer;
     if (e.newer) e.newer.older = e.older;

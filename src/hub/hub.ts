@@ -112,7 +112,7 @@ export class Hub {
       old.link.kick(Close.Replaced, "replaced by a newer session of the same uid");
     }
     const now = Date.now();
-    const s = new Session(uid, now, link, this.history.holdUser(uid, now));
+    const s = new Session(uid, now, link, this.history.reclaimUser(uid, now));
     this.sessions.set(uid, s);
     if (positions) {
       s.positions = true;
@@ -143,7 +143,10 @@ export class Hub {
     s.link.unsubscribe(this.leave(s));
     if (s.positions) this.withPositions--;
     this.sessions.delete(s.uid);
-    this.history.release(s.stream, Date.now());
+    // The user's stream outlives the session by history.ttl, made now if nothing was published to
+    // it yet: what is published while the user is away is kept for its return.
+    const now = Date.now();
+    this.history.release(s.stream ?? this.history.holdUser(s.uid, now), now);
     this.emit("OFFLINE", s.uid, "");
     // An ended session is in no room, but the line that logs its end names the room it was in.
     s.rid = rid;
@@ -218,6 +221,9 @@ export class Hub {
   positionsOf(s: Session): Recover {
     const at = (stream: Stream) => ({ epoch: stream.epoch, seq: stream.seq });
     const room = s.rid === "" ? undefined : this.rooms.get(s.rid);
+    // Its user's stream is made now rather than at the first Publish: a position in it is what
+    // lets a reconnect get what was published to the user while away.
+    s.stream ??= this.history.holdUser(s.uid, Date.now());
     const p: Recover = { u: at(s.stream), w: at(this.history.world) };
     if (room) p.r = at(room.stream);
     return p;
@@ -231,7 +237,7 @@ export class Hub {
   recover(s: Session, r: Recover): void {
     const now = Date.now();
     const report: Record<string, boolean> = {};
-    if (r.u) report.u = this.replay(s, s.stream, r.u, now);
+    if (r.u) report.u = this.replay(s, s.stream ?? undefined, r.u, now);
     if (r.r) report.r = this.replay(s, s.rid === "" ? undefined : this.rooms.get(s.rid)?.stream, r.r, now);
     if (r.w) report.w = this.replay(s, this.history.world, r.w, now);
     s.link.send(Downlink.recoveredReport(report));
@@ -273,6 +279,7 @@ export class Hub {
       this.stats.pushesUnrouted++;
       return 0;
     }
+    s.stream ??= this.history.holdUser(uid, now);
     const seq = this.history.append(s.stream, evt, now);
     s.link.send(s.positions ? Downlink.pushAt(evt, "u", seq, s.stream.epoch) : Downlink.push(evt));
     this.stats.pushesDelivered++;

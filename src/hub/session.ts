@@ -22,8 +22,11 @@ export class Session {
     readonly uid: string,
     readonly birth: number,
     readonly link: SessionLink,
-    /** Its user's stream: numbered and kept while it lives, and for history.ttl after. */
-    readonly stream: Stream,
+    /**
+     * Its user's stream, made at the first Publish to it (or taken back from the uid's last
+     * session); numbered and kept while the session lives, and for history.ttl after.
+     */
+    public stream: Stream | null,
   ) {}
 }
 

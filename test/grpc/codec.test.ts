@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import protobuf from "protobufjs";
 import { PROTOBUF, uplinkReader } from "../../src/grpc/codec.ts";
 import { DownlinkType, UplinkType } from "../../src/grpc/proto.ts";
 import { Downlink, JSON_TEXT } from "../../src/protocol/downlink.ts";
 import { encodePush, HB_FRAME, MsgType } from "../../src/protocol/frames.ts";
 
+const ROOT = new URL("../..", import.meta.url).pathname;
 const decodeDown = (b: Buffer) => DownlinkType.toObject(DownlinkType.decode(b), { enums: String });
 const up = (o: object) => Buffer.from(UplinkType.encode(UplinkType.fromObject(o)).finish());
 
@@ -32,6 +35,50 @@ describe("downlink", () => {
     expect(frame.encoded(JSON_TEXT)).toBe(encodePush("x"));
     expect(Downlink.HB.json).toBe(HB_FRAME);
     expect(decodeDown(frame.encoded(PROTOBUF))).toEqual({ t: "PUSH", push: { evt: "x" } });
+  });
+});
+
+describe("positions in protobuf", () => {
+  const part1 = protobuf.parse(readFileSync(`${ROOT}/test/support/comet-part1.proto`, "utf8"), { keepCase: true }).root;
+  const Part1Downlink = part1.lookupType("comet.Downlink");
+  const part1Bytes = (o: object) => Buffer.from(Part1Downlink.encode(Part1Downlink.fromObject(o)).finish());
+
+  test("a frame without position is byte for byte what Part 1's .proto encodes", () => {
+    expect(Downlink.HB.encoded(PROTOBUF)).toEqual(part1Bytes({ t: 0, hb: {} }));
+    expect(Downlink.push("é x").encoded(PROTOBUF)).toEqual(part1Bytes({ t: 3, push: { evt: "é x" } }));
+  });
+
+  test("a positioned PUSH carries stream, seq and epoch, and a Part 1 client still reads its evt", () => {
+    const bytes = Downlink.pushAt("hi", "r:lobby", 42, "ep1").encoded(PROTOBUF);
+    expect(DownlinkType.toObject(DownlinkType.decode(bytes), { enums: String, longs: Number })).toEqual({
+      t: "PUSH",
+      push: { evt: "hi", stream: "r:lobby", seq: 42, epoch: "ep1" },
+    });
+    expect(Part1Downlink.toObject(Part1Downlink.decode(bytes), { enums: String })).toEqual({
+      t: "PUSH",
+      push: { evt: "hi" },
+    });
+  });
+
+  test("the recovered report is Heartbeat.recovered", () => {
+    const bytes = Downlink.recoveredReport({ u: true, w: false }).encoded(PROTOBUF);
+    expect(decodeDown(bytes)).toEqual({ t: "HB", hb: { recovered: { u: true, w: false } } });
+  });
+
+  test("Uplink.recover reads as the WebSocket's recover, seq from a uint64", () => {
+    const read = uplinkReader(256);
+    expect(
+      read(up({ t: 1, auth: { token: "t" }, recover: { u: { epoch: "e", seq: "7" }, w: { epoch: "f", seq: 0 } } })),
+    ).toEqual({
+      ok: true,
+      frame: { t: 1, token: "t", join: undefined, recover: { u: { epoch: "e", seq: 7 }, w: { epoch: "f", seq: 0 } } },
+    });
+    expect(read(up({ t: 2, join: { rid: "a" }, recover: { r: { epoch: "e", seq: "18446744073709551615" } } }))).toEqual(
+      {
+        ok: true,
+        frame: { t: 2, rid: "a", recover: { r: { epoch: "e", seq: Number.MAX_SAFE_INTEGER } } },
+      },
+    );
   });
 });
 

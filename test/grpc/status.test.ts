@@ -96,7 +96,8 @@ describe("DEADLINE_EXCEEDED (4408) and the heartbeat", () => {
     });
     // Four probes answered: the session has lived past 3 intervals only because it answered.
     await s.until(() => answered >= 4, 4000, "4 probes answered");
-    expect(s.downlinks[0]).toEqual({ t: "HB", hb: {}, push: null });
+    // An empty Heartbeat on the wire; the client fills in the map field Part 2 added (defaults: true).
+    expect(s.downlinks[0]).toEqual({ t: "HB", hb: { recovered: {} }, push: null });
     expect(s.endInfo).toBeUndefined();
     expect(server.hub.sessions.has("st-hb")).toBe(true);
     s.call.end();

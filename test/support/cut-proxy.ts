@@ -7,6 +7,8 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 
 export class CutProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
+  /** While true, a new connection is dropped at once, as an unreachable network would. */
+  down = false;
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -16,6 +18,10 @@ export class CutProxy {
   static async to(targetPort: number): Promise<CutProxy> {
     let proxy: CutProxy | undefined;
     const server = createServer((client) => {
+      if (proxy?.down) {
+        client.destroy();
+        return;
+      }
       const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
       const pair: [Socket, Socket] = [client, upstream];
       proxy?.pairs.add(pair);
@@ -40,8 +46,12 @@ export class CutProxy {
     return `ws://127.0.0.1:${this.port}/comet/Comet/Subscribe`;
   }
 
-  /** Cuts every connection through the proxy: both sockets destroyed, nothing more goes either way. */
-  cut(): void {
+  /**
+   * Cuts every connection through the proxy: both sockets destroyed, nothing more goes either way.
+   * `down`: and new connections fail until `down` is set false again.
+   */
+  cut(down = false): void {
+    this.down = down;
     for (const [a, b] of this.pairs) {
       a.destroy();
       b.destroy();

@@ -85,6 +85,12 @@ describe("config loader", () => {
     ["websocket: {compression: gzip}", "config: websocket.compression: expected one of off | on"],
     ["websocket: {compression_min_bytes: -1}", "config: websocket.compression_min_bytes: expected a whole number"],
     ["listen: 8080", "config: listen: expected HOST:PORT"],
+    ["history: {max_bytes: 64MB}", 'config: history.max_bytes: expected a size like "64MiB" (units: B, KiB, MiB, GiB)'],
+    ["history: {max_bytes: -1}", 'config: history.max_bytes: expected a size like "64MiB"'],
+    ["history: {max_bytes: 1.5}", 'config: history.max_bytes: expected a size like "64MiB"'],
+    ["history: {max_bytes: [1]}", 'config: history.max_bytes: expected a size like "64MiB"'],
+    ["history: {size: -1}", "config: history.size: expected a whole number of at least 0"],
+    ["history: {ttl: 0s}", "config: history.ttl: expected a duration of at least 1ms"],
     ["listen: 'x:99999'", "config: listen: expected HOST:PORT"],
     ["namespace: 5", "config: namespace: expected a string, got 5"],
     ["auth: 5", "config: auth: expected a mapping of keys"],
@@ -171,6 +177,20 @@ describe("config loader", () => {
   test("config.example.yaml loads and matches the defaults", () => {
     const text = readFileSync(new URL("../../config.example.yaml", import.meta.url), "utf8");
     expect(loadConfig({ yaml: text })).toEqual(loadConfig());
+  });
+
+  test("sizes: a byte count, or a count with a unit; from YAML and from the environment", () => {
+    expect(loadConfig().history).toEqual({ size: 32, ttl: 120_000, max_bytes: 64 * 1024 * 1024 });
+    expect(loadConfig({ yaml: "history: {max_bytes: 512KiB}" }).history.max_bytes).toBe(512 * 1024);
+    expect(loadConfig({ yaml: "history: {max_bytes: 1GiB}" }).history.max_bytes).toBe(1024 ** 3);
+    expect(loadConfig({ yaml: "history: {max_bytes: 100 B}" }).history.max_bytes).toBe(100);
+    expect(loadConfig({ yaml: "history: {max_bytes: 65536}" }).history.max_bytes).toBe(65536);
+    expect(loadConfig({ yaml: 'history: {max_bytes: "0"}' }).history.max_bytes).toBe(0);
+    expect(loadConfig({ env: { COMET_HISTORY_MAX_BYTES: "2MiB" } }).history.max_bytes).toBe(2 * 1024 * 1024);
+    expect(loadConfig({ env: { COMET_HISTORY_MAX_BYTES: "4096" } }).history.max_bytes).toBe(4096);
+    expect(bad("", { COMET_HISTORY_MAX_BYTES: "lots" })).toContain(
+      "config: history.max_bytes (from COMET_HISTORY_MAX_BYTES): expected a size",
+    );
   });
 
   test("durations", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ENTRY_OVERHEAD, History } from "../../src/hub/history.ts";
+import { ENTRY_OVERHEAD, History, STREAM_OVERHEAD } from "../../src/hub/history.ts";
 
 const limits = { size: 4, ttl: 1000, maxBytes: 1 << 20 };
 const seqs = (list: ReadonlyArray<{ seq: number }> | null) => list?.map((e) => e.seq) ?? null;
@@ -9,7 +9,7 @@ describe("history", () => {
     const h = new History(limits);
     const s = h.holdUser("alice", 0);
     for (let i = 1; i <= 6; i++) expect(h.append(s, `m${i}`, i)).toBe(i);
-    expect(s.kept.map((e) => e.evt)).toEqual(["m3", "m4", "m5", "m6"]);
+    expect(s.kept?.map((e) => e.evt)).toEqual(["m3", "m4", "m5", "m6"]);
     expect(h.evicted.size).toBe(2);
     expect(h.entries).toBe(4);
   });
@@ -106,15 +106,15 @@ describe("history", () => {
   test("one byte budget for the instance, oldest first out, whatever stream it is in", () => {
     const evt = "x".repeat(100);
     const cost = 100 + ENTRY_OVERHEAD;
-    const h = new History({ size: 100, ttl: 1e9, maxBytes: cost * 5 });
+    const h = new History({ size: 100, ttl: 1e9, maxBytes: cost * 5 + 2 * STREAM_OVERHEAD });
     const a = h.holdUser("a", 0);
     const b = h.holdUser("b", 0);
     for (let i = 0; i < 4; i++) h.append(a, evt, i);
     for (let i = 4; i < 8; i++) h.append(b, evt, i);
-    expect(h.bytes).toBeLessThanOrEqual(cost * 5);
+    expect(h.bytes).toBeLessThanOrEqual(cost * 5 + 2 * STREAM_OVERHEAD);
     expect(h.evicted.max_bytes).toBe(3);
-    expect(a.kept.map((e) => e.seq)).toEqual([4]);
-    expect(b.kept.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(a.kept?.map((e) => e.seq)).toEqual([4]);
+    expect(b.kept?.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(seqs(h.recover(a, { epoch: a.epoch, seq: 2 }, 9))).toBeNull();
     expect(seqs(h.recover(a, { epoch: a.epoch, seq: 3 }, 9))).toEqual([4]);
   });
@@ -123,6 +123,10 @@ describe("history", () => {
     const h = new History(limits);
     const s = h.holdUser("a", 0);
     h.append(s, "é😀", 0);
-    expect(h.bytes).toBe(6 + ENTRY_OVERHEAD);
+    expect(h.bytes).toBe(6 + ENTRY_OVERHEAD + STREAM_OVERHEAD);
+    h.append(s, "a", 0);
+    expect(h.bytes).toBe(7 + 2 * ENTRY_OVERHEAD + STREAM_OVERHEAD);
+    h.sweep(limits.ttl);
+    expect(h.bytes).toBe(0); // an emptied stream's own cost goes with its last message
   });
 });
