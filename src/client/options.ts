@@ -42,7 +42,9 @@ export interface CometClientEvents {
   push: (evt: string, position?: PushPosition) => void;
   /**
    * The server answered a `recover`: for each stream it named (u, r, w), whether what was missed
-   * was replayed (it came, in order, before this event). Each false one is also a `gap`.
+   * was replayed (it came, in order, before this event). Each false one is also a `gap`. Over SSE
+   * the server reports only a recovery that failed somewhere (`event: gap`, before the replay):
+   * a stream that recovered in full shows no event.
    */
   recovered: (report: Readonly<Record<string, boolean>>) => void;
   /** Messages of a stream were lost and will not come: fetch the state from the backend (SYNC). */
