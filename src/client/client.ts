@@ -274,13 +274,16 @@ export class CometClient {
       },
       refused: (status, detail) => {
         if (this.#sse !== abort) return;
+        this.#unproven();
         // As the WebSocket's close codes: a refused token or room is final, the rest is retried.
         if (status === 401) this.#stop(4401, detail || "unauthorized");
         else if (status === 403) this.#stop(4403, detail || "forbidden");
         else this.#lost(ABNORMAL_CODE, `HTTP ${status}${detail ? `: ${detail}` : ""}`);
       },
       ended: (reason) => {
-        if (this.#sse === abort) this.#lost(ABNORMAL_CODE, reason);
+        if (this.#sse !== abort) return;
+        this.#unproven();
+        this.#lost(ABNORMAL_CODE, reason);
       },
     });
     this.#sse = abort;
@@ -298,6 +301,15 @@ export class CometClient {
     if (this.#lastEventRid === rid) return id;
     // Into another room: its position only if the client was in it before, as a JOIN back does.
     return { u: id.u, w: id.w, ...this.#book.rejoin(rid) };
+  }
+
+  /**
+   * auto: an SSE stream that never opened either does not show WebSocket to be blocked (the
+   * server may be down, or restarting): the next attempt tries WebSocket first again, so a
+   * restart does not leave the client on SSE for upgradeRetry.
+   */
+  #unproven(): void {
+    if (this.#transport === "auto" && this.#openedAt === 0) this.#sseUntil = 0;
   }
 
   /** A new link at once, no backoff (a switch of transport, a room change on SSE, a token refresh on SSE). */

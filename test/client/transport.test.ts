@@ -8,7 +8,7 @@ import { CometClient, type Gap, type PushPosition } from "../../src/client/index
 import { api, startTest, token, waitFor } from "../helpers.ts";
 import { StripProxy } from "../support/strip-proxy.ts";
 import { client, closeClients } from "./recorded.ts";
-import type { TestServer } from "./servers.ts";
+import { closedPort, startOn, type TestServer } from "./servers.ts";
 
 afterEach(closeClients);
 
@@ -156,6 +156,26 @@ describe("CometClient transports", () => {
       await proxy.close();
     }
   }, 20_000);
+
+  test('transport "auto" while the server is down tries WebSocket first again: once it is up, the client is on WebSocket', async () => {
+    const port = await closedPort();
+    const { c, log } = recorded({
+      url: `ws://127.0.0.1:${port}/comet/Comet/Subscribe`,
+      token: await token("sdk-auto-down"),
+      transport: "auto",
+      upgradeRetry: 60_000,
+    });
+    const opened = c.connect();
+    await waitFor(() => log.closes.length >= 2, "a few failed attempts");
+    const late = await startOn(port);
+    try {
+      await opened;
+      expect(c.transport).toBe("websocket");
+    } finally {
+      c.close();
+      await late.stop();
+    }
+  });
 
   test('transport "auto" where WebSocket works stays on WebSocket', async () => {
     const { c } = recorded({ url: server.ws, token: await token("sdk-auto-ws"), transport: "auto" });
