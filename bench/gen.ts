@@ -81,10 +81,21 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         rid: string;
         concurrency: number;
         deflate?: boolean;
+        sse?: boolean;
       };
       const frames: Uint8Array[] = [];
+      const requests: Uint8Array[] = [];
       for (let i = 0; i < o.count; i++) {
         const token = signToken(o.secret, `u${o.from + i}`);
+        if (o.sse) {
+          const q = `${o.rid ? `rid=${encodeURIComponent(o.rid)}&` : ""}token=${token}`;
+          requests.push(
+            Buffer.from(
+              `GET ${o.path}?${q} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nAccept: text/event-stream\r\n\r\n`,
+            ),
+          );
+          continue;
+        }
         const auth: Record<string, unknown> = { t: "AUTH", auth: { token } };
         if (o.rid) auth.join = { rid: o.rid };
         frames.push(clientFrame(JSON.stringify(auth)));
@@ -96,6 +107,7 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         count: o.count,
         hello: (i) => frames[i],
         deflate: o.deflate,
+        sse: o.sse ? (i) => requests[i] as Uint8Array : undefined,
         localAddresses: o.host.startsWith("127.") ? sourceAddresses() : undefined,
       });
       return { ...(await pool.connectAll(o.concurrency)) };

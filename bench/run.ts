@@ -6,6 +6,7 @@
  *   bun run bench                 # quick profile, about a minute
  *   bun run bench -- --full       # the large one: 10,000 fanout, 19,000 idle connections, 10,000 storm
  *   bun bench/run.ts --only compression   # 2 KiB JSON fanout, websocket.compression off vs on
+ *   bun bench/run.ts --only sse           # fanout to WebSockets vs to SSE streams
  *   bun bench/run.ts --only fanout,storm --repeat 2
  *
  * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (keep the best run) ·
@@ -27,6 +28,7 @@ import { stormScenario } from "./scenarios/storm.ts";
 import { unicastScenario } from "./scenarios/unicast.ts";
 import { batchScenario } from "./scenarios/batch.ts";
 import { compressionScenario } from "./scenarios/compression.ts";
+import { sseScenario } from "./scenarios/sse.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -71,6 +73,11 @@ export async function main(argv: string[]): Promise<number> {
       // Comet against itself: websocket.compression off, then on with clients that offer it.
       for (const mode of ["plain", "deflate"] as const)
         jobs.push({ name: s, target: mode, run: () => compressionScenario(ctx, mode, p.compression) });
+    }
+    if (s === "sse") {
+      // Comet against itself: the same room fanout to WebSockets, then to SSE streams.
+      for (const mode of ["websocket", "sse"] as const)
+        jobs.push({ name: s, target: mode, run: () => sseScenario(ctx, mode, p.sse) });
     }
   }
 

@@ -21,6 +21,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { runtimeAdapter } from "./runtime/listen.ts";
 import type { Listener } from "./runtime/types.ts";
 import { LoopFanout } from "./runtime/loop-fanout.ts";
+import { streamTransport } from "./sse/subscribe.ts";
 import { type ReloadOutcome, Reloader } from "./reload.ts";
 import { PresenceView, soloServers } from "./presence/view.ts";
 import { Webhooks } from "./webhooks/hooks.ts";
@@ -70,7 +71,13 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const gateway = new Gateway(config, hub, keys.verify, metrics, log);
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;
-  registerGauges(registry, hub, gateway, () => grpc?.sockets ?? []);
+  registerGauges(
+    registry,
+    hub,
+    gateway,
+    () => grpc?.sockets ?? [],
+    () => streams.sockets,
+  );
   const failures = (outcome: string) => {
     const c = metrics.adminAuthFailures.with({ outcome });
     c.inc(0); // both series exist from the start, so that a rate over them is defined
@@ -144,6 +151,9 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   hub.onActivity((a) => presence.local(a), { heard: false });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui });
+  // HTTP streams (SSE, NDJSON) are reached by a loop: native topics reach only WebSockets.
+  const streamFanout = new LoopFanout();
+  const streams = streamTransport({ gateway, fanout: streamFanout, maxSendBuffer: config.limits.max_send_buffer });
   const { host, port } = config.listen;
   let listener: Listener;
   try {
@@ -151,7 +161,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       host,
       port,
       tls,
-      handlers: serveHandlers({ gateway, routes, log }),
+      handlers: serveHandlers({ gateway, routes, streams, log }),
       maxUplinkBytes: config.limits.max_uplink_bytes,
       maxSendBuffer: config.limits.max_send_buffer,
       compression: compress ? { minBytes: config.websocket.compression_min_bytes } : undefined,
@@ -162,6 +172,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   }
   // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
   hub.addFanout(listener.fanout);
+  hub.addFanout(streamFanout);
   if (grpcAddr) {
     // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
     const loop = new LoopFanout();
@@ -193,6 +204,8 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const stop = async () => {
     gateway.stop();
     await grpc?.stop();
+    // A runtime's stop waits for the responses it is still sending: end the streams first.
+    streams.closeAll();
     await listener.stop();
     // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
     await bridge?.close();

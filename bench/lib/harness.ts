@@ -25,7 +25,7 @@ export type Metrics = Record<string, number | string | null>;
 export interface Result {
   scenario: string;
   /** What ran: Comet or the floor; for compression, Comet plain or with deflate. */
-  target: "comet" | "floor" | "plain" | "deflate";
+  target: "comet" | "floor" | "plain" | "deflate" | "websocket" | "sse";
   params: Record<string, number | string>;
   metrics: Metrics;
   skipped?: string;
@@ -61,13 +61,17 @@ export class Gens {
     return s;
   }
 
-  /** N subscribers u0..u(N-1) spread evenly, all in room `rid` (if any); resolves when all are upgraded. */
+  /**
+   * N subscribers u0..u(N-1) spread evenly, all in room `rid` (if any); resolves when all are
+   * upgraded (WebSockets), or answered 200 (SSE streams, Comet only).
+   */
   async subscribe(
     target: Target,
     n: number,
     rid: string,
     concurrency: number,
     deflate = false,
+    sse = false,
   ): Promise<ConnectResult> {
     const k = this.list.length;
     const per = Math.ceil(n / k);
@@ -78,13 +82,14 @@ export class Gens {
           {
             host: target.host,
             port: target.port,
-            path: target.wsPath,
+            path: sse ? "/comet/sse" : target.wsPath,
             from: i * per,
             count: Math.max(0, Math.min(per, n - i * per)),
             secret: SECRET,
             rid,
             concurrency,
             deflate,
+            sse,
           },
           300_000,
         ),

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { BatchParams } from "../scenarios/batch.ts";
 import type { CompressionParams } from "../scenarios/compression.ts";
+import type { SseParams } from "../scenarios/sse.ts";
 import type { FanoutParams } from "../scenarios/fanout.ts";
 import type { MqttParams } from "../scenarios/mqtt.ts";
 import type { UnicastParams } from "../scenarios/unicast.ts";
@@ -19,6 +20,7 @@ export interface Profile {
   storm: number;
   mqtt: MqttParams;
   compression: CompressionParams;
+  sse: SseParams;
 }
 
 export const PROFILES: Record<string, Profile> = {
@@ -31,6 +33,7 @@ export const PROFILES: Record<string, Profile> = {
     storm: 20,
     mqtt: { clients: 20, events: 200 },
     compression: { clients: 20, broadcasts: 5, rate: 50 },
+    sse: { clients: 20, broadcasts: 5, rate: 50 },
   },
   quick: {
     name: "quick",
@@ -41,6 +44,7 @@ export const PROFILES: Record<string, Profile> = {
     storm: 5000,
     mqtt: { clients: 2000, events: 50_000 },
     compression: { clients: 2000, broadcasts: 100, rate: 10 },
+    sse: { clients: 2000, broadcasts: 100, rate: 10 },
   },
   full: {
     name: "full",
@@ -51,10 +55,20 @@ export const PROFILES: Record<string, Profile> = {
     storm: 10_000,
     mqtt: { clients: 10_000, events: 200_000 },
     compression: { clients: 10_000, broadcasts: 40, rate: 2 },
+    sse: { clients: 10_000, broadcasts: 50, rate: 5 },
   },
 };
 
-export const SCENARIOS = ["connect", "fanout", "unicast", "batch", "storm", "mqtt-ingest", "compression"] as const;
+export const SCENARIOS = [
+  "connect",
+  "fanout",
+  "unicast",
+  "batch",
+  "storm",
+  "mqtt-ingest",
+  "compression",
+  "sse",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** What the scenarios report: fanout reports its light phase as a result of its own. */
 export type ResultName = ScenarioName | "fanout-light" | "unicast-paced" | "batch-paced";

@@ -20,10 +20,11 @@ export function fmt(v: Cell): string {
   return v;
 }
 
-/** The targets compared side by side, as a ratio column: comet / floor, deflate / plain. */
+/** The targets compared side by side, as a ratio column: comet / floor, deflate / plain, sse / websocket. */
 const RATIOS: ReadonlyArray<readonly [Result["target"], Result["target"]]> = [
   ["comet", "floor"],
   ["deflate", "plain"],
+  ["sse", "websocket"],
 ];
 
 /** A Markdown table: one row per metric, one column per target, and a ratio where a pair of RATIOS ran. */
@@ -83,6 +84,7 @@ const BEST: Record<ResultName, { metric: string; higher: boolean }> = {
   storm: { metric: "back_s", higher: false },
   "mqtt-ingest": { metric: "events_per_s", higher: true },
   compression: { metric: "server_cpu_us_per_delivery", higher: false },
+  sse: { metric: "deliveries_per_cpu_s", higher: true },
 };
 
 export function pickBest(name: ResultName, rs: Result[]): Result | undefined {

@@ -3,7 +3,9 @@
  * RFC 6455 client: one upgrade request, masked text frames out (AUTH, HB answers), unmasked frames
  * in. Each incoming PUSH is read from its bytes (seq and send time, see evt.ts) without building a
  * string or an event object, so one generator core keeps up with a server core. With `deflate`,
- * the clients offer permessage-deflate and inflate each compressed frame before reading it.
+ * the clients offer permessage-deflate and inflate each compressed frame before reading it. With
+ * `sse`, each client is a Server-Sent Events stream instead (a GET, a chunked response whose
+ * `data:` lines are PUSH frames), read the same way.
  */
 import zlib from "node:zlib";
 import type { Socket, SocketHandler } from "bun";
@@ -23,6 +25,10 @@ interface Client {
   rest: Uint8Array | null;
   pending: Uint8Array | null;
   attempts: number;
+  /** SSE: bytes left of the current HTTP chunk; -1 before a size line, -2 before a chunk's CRLF. */
+  chunkLeft: number;
+  /** SSE: the start of a line that a chunk or a read cut. */
+  line: Uint8Array | null;
 }
 
 export interface PoolOptions {
@@ -40,6 +46,8 @@ export interface PoolOptions {
   localAddresses?: string[];
   /** Offer permessage-deflate (the server answers without context takeover: see runtime/bun.ts). */
   deflate?: boolean;
+  /** SSE streams: each client's request (a GET with its token and room), answered 200. */
+  sse?: (i: number) => Uint8Array;
 }
 
 /** RFC 7692 §7.2.2: the tail a sender strips from each compressed message. */
@@ -63,7 +71,16 @@ export class Pool extends Received {
   constructor(private readonly o: PoolOptions) {
     super();
     for (let i = 0; i < o.count; i++)
-      this.clients.push({ i, sock: undefined, phase: Phase.Closed, rest: null, pending: null, attempts: 0 });
+      this.clients.push({
+        i,
+        sock: undefined,
+        phase: Phase.Closed,
+        rest: null,
+        pending: null,
+        attempts: 0,
+        chunkLeft: -1,
+        line: null,
+      });
     this.request = Buffer.from(
       `GET ${o.path} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
@@ -166,7 +183,7 @@ export class Pool extends Received {
       c.sock = s;
       c.phase = Phase.Handshake;
       s.setNoDelay(true);
-      this.write(c, this.request);
+      this.write(c, this.o.sse ? this.o.sse(c.i) : this.request);
     },
     data: (s, chunk) => {
       if (s.data.sock === s) this.onData(s.data, chunk);
@@ -193,6 +210,8 @@ export class Pool extends Received {
     c.phase = Phase.Connecting;
     c.rest = null;
     c.pending = null;
+    c.chunkLeft = -1;
+    c.line = null;
     const la = this.o.localAddresses;
     const opts = { hostname: this.o.host, port: this.o.port, data: c, socket: this.handlers };
     // `localAddress` works in Bun.connect (it binds before connecting) but is not in its types.
@@ -247,7 +266,7 @@ export class Pool extends Received {
         return;
       }
       const status = String.fromCharCode(b[9] as number, b[10] as number, b[11] as number);
-      if (status !== "101") {
+      if (status !== (this.o.sse ? "200" : "101")) {
         c.phase = Phase.Closed;
         const s = c.sock;
         c.sock = undefined;
@@ -258,10 +277,17 @@ export class Pool extends Received {
       c.phase = Phase.Open;
       c.attempts = 0;
       this.settle(c, true);
-      const hello = this.o.hello(c.i);
-      if (hello) this.write(c, hello);
       off = end + 4;
       this.wireBytes += b.length - off;
+      if (this.o.sse) {
+        this.onSse(c, b, off);
+        return;
+      }
+      const hello = this.o.hello(c.i);
+      if (hello) this.write(c, hello);
+    } else if (this.o.sse) {
+      this.onSse(c, b, 0);
+      return;
     }
     const n = b.length;
     while (off + 2 <= n) {
@@ -285,6 +311,86 @@ export class Pool extends Received {
     if (off < n && c.phase === Phase.Open) c.rest = b.slice(off);
   }
 
+  /** An SSE response body from b[off]: HTTP chunks (Bun and Deno stream with chunked encoding). */
+  private onSse(c: Client, b: Uint8Array, off: number): void {
+    const n = b.length;
+    while (off < n) {
+      if (c.chunkLeft > 0) {
+        const e = Math.min(n, off + c.chunkLeft);
+        this.sseBytes(c, b, off, e);
+        c.chunkLeft -= e - off;
+        off = e;
+        if (c.chunkLeft === 0) c.chunkLeft = -2;
+        continue;
+      }
+      // A chunk's size line, or the CRLF after its data: both end at the next LF.
+      const lf = b.indexOf(0x0a, off);
+      if (lf < 0) {
+        c.rest = b.slice(off);
+        return;
+      }
+      if (c.chunkLeft === -2) {
+        c.chunkLeft = -1;
+        off = lf + 1;
+        continue;
+      }
+      let size = 0;
+      for (let i = off; i < lf; i++) {
+        const h = b[i] as number;
+        const d = h <= 0x39 ? h - 0x30 : (h | 0x20) - 0x57;
+        if (d < 0 || d > 15) break; // \r, or a chunk extension
+        size = size * 16 + d;
+      }
+      off = lf + 1;
+      if (size === 0) return; // the last chunk: the stream ended (the close comes next)
+      c.chunkLeft = size;
+    }
+  }
+
+  /** SSE text in b[s, e): whole lines are read where they lie; a cut one waits in c.line. */
+  private sseBytes(c: Client, b: Uint8Array, s: number, e: number): void {
+    let i = s;
+    while (i < e) {
+      const lf = b.indexOf(0x0a, i);
+      if (lf < 0 || lf >= e) {
+        const part = b.subarray(i, e);
+        c.line = c.line ? Buffer.concat([c.line, part]) : Buffer.from(part);
+        return;
+      }
+      if (c.line) {
+        const line = Buffer.concat([c.line, b.subarray(i, lf)]);
+        c.line = null;
+        this.sseLine(line, 0, line.length);
+      } else this.sseLine(b, i, lf - i);
+      i = lf + 1;
+    }
+  }
+
+  private sseLine(b: Uint8Array, start: number, len: number): void {
+    if (len === 0) return;
+    const first = b[start] as number;
+    if (first === 0x3a /* : */) this.hbProbes++;
+    else if (first === 0x64 /* d */ && b[start + 4] === 0x3a) {
+      // data: <a PUSH frame>
+      const e = this.evt;
+      if (readEvt(b, start + 6, len - 6, e)) this.delivered(e);
+      else this.bad++;
+    } else if (first !== 0x69 /* i: the event id, the reader's own */) this.bad++;
+  }
+
+  private delivered(e: { seq: number; t: number }): void {
+    const t = nowUs();
+    const lat = t - e.t;
+    this.hist.record(lat);
+    if (this.received === 0) this.firstUs = t;
+    this.lastUs = t;
+    this.received++;
+    if (e.seq < this.seqCount.length) {
+      this.seqCount[e.seq] = (this.seqCount[e.seq] as number) + 1;
+      if (lat > (this.seqMax[e.seq] as number)) this.seqMax[e.seq] = lat;
+    }
+  }
+
   /** RSV1: a deflated message (the generator's CPU, not the server's, pays for this). */
   private onCompressed(c: Client, op: number, b: Uint8Array, start: number, len: number): void {
     const payload = Buffer.concat([Buffer.from(b.buffer, b.byteOffset + start, len), DEFLATE_TAIL]);
@@ -295,18 +401,8 @@ export class Pool extends Received {
   private onFrame(c: Client, op: number, b: Uint8Array, start: number, len: number): void {
     if (op === 1 || op === 2) {
       const e = this.evt;
-      if (readEvt(b, start, len, e)) {
-        const t = nowUs();
-        const lat = t - e.t;
-        this.hist.record(lat);
-        if (this.received === 0) this.firstUs = t;
-        this.lastUs = t;
-        this.received++;
-        if (e.seq < this.seqCount.length) {
-          this.seqCount[e.seq] = (this.seqCount[e.seq] as number) + 1;
-          if (lat > (this.seqMax[e.seq] as number)) this.seqMax[e.seq] = lat;
-        }
-      } else if (b[start + 6] === 0x48 /* {"t":"H */) {
+      if (readEvt(b, start, len, e)) this.delivered(e);
+      else if (b[start + 6] === 0x48 /* {"t":"H */) {
         this.hbProbes++;
         this.write(c, HB_REPLY);
       } else this.bad++;

@@ -49,10 +49,11 @@ export async function subscribedGens(
   rid: string,
   what: string,
   deflate = false,
+  sse = false,
 ): Promise<Gens> {
   const gens = await Gens.start(ctx, gensFor(ctx, n));
   try {
-    const cr = await gens.subscribe(target, n, rid, ctx.concurrency, deflate);
+    const cr = await gens.subscribe(target, n, rid, ctx.concurrency, deflate, sse);
     if (cr.upgraded < n) throw new Error(`${what}: only ${cr.upgraded} of ${n} upgraded`);
     await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
     return gens;

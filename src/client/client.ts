@@ -2,8 +2,11 @@
  * The Comet client: one WebSocket to /comet/Comet/Subscribe that stays up. It authenticates,
  * follows one room, answers heartbeat probes, and reconnects on loss. With positions (the
  * default) it keeps where it stands in each stream, recovers what a loss or a room change made it
- * miss, drops duplicates, and raises `gap` when something cannot be had again. Browsers, Bun and
- * Deno: it uses nothing but the WebSocket, timer and atob globals they share.
+ * miss, drops duplicates, and raises `gap` when something cannot be had again. With `transport:
+ * "sse"` it subscribes over Server-Sent Events instead; `"auto"` falls back to them when a
+ * WebSocket cannot be opened and tries WebSocket again later, its positions kept across the
+ * switch. Browsers, Bun and Deno: it uses nothing but the WebSocket, fetch, timer and atob
+ * globals they share.
  */
 import { backoffDelay } from "../protocol/backoff.ts";
 import { Emitter } from "./emitter.ts";
@@ -18,6 +21,9 @@ import {
   SILENT_LINK_CODE,
 } from "./options.ts";
 import { PositionBook, type PushPosition } from "./positions.ts";
+import type { Recover } from "../protocol/frames.ts";
+import { encodeEventId, parseEventId } from "../sse/event-id.ts";
+import { openSse, sseUrl } from "./sse-link.ts";
 
 // A connection that delivered a frame, or stayed up this long, worked: the next loss starts the backoff over.
 const PROVEN_AFTER_MS = 10_000;
@@ -34,7 +40,17 @@ export class CometClient {
   readonly #heartbeat: number;
   readonly #positions: boolean;
   readonly #recover: boolean;
+  readonly #transport: "websocket" | "sse" | "auto";
+  readonly #upgradeRetry: number;
   readonly #book = new PositionBook();
+  /** The open SSE stream's abort, while one is the link. */
+  #sse: (() => void) | undefined;
+  /** auto: a WebSocket could not be opened; until then, dial SSE. */
+  #sseUntil = 0;
+  #upgradeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The SSE stream's last event id, and the room of that stream; cleared when a WebSocket opens. */
+  #lastEventId: string | undefined;
+  #lastEventRid = "";
   /** A connection was open before: the next AUTH recovers what was missed since. */
   #wasOpen = false;
   /** The room the last open connection was in (a loss leaves it; join() while away changes #rid only). */
@@ -63,10 +79,18 @@ export class CometClient {
     this.#heartbeat = o.heartbeat;
     this.#positions = o.positions;
     this.#recover = o.positions && o.recover;
+    this.#transport = o.transport;
+    this.#upgradeRetry = o.upgradeRetry;
   }
 
   get state(): CometState {
     return this.#state;
+  }
+
+  /** What carries the open session: "websocket" or "sse"; undefined while none is open. */
+  get transport(): "websocket" | "sse" | undefined {
+    if (this.#state !== "open") return undefined;
+    return this.#sse ? "sse" : "websocket";
   }
 
   /**
@@ -91,6 +115,11 @@ export class CometClient {
     const back = rid !== this.#rid && this.#recover ? this.#book.rejoin(rid) : undefined;
     this.#rid = rid;
     if (this.#state !== "open") return;
+    // An SSE stream's room is fixed by its URL: a new stream, which recovers as a reconnect does.
+    if (this.#sse) {
+      this.#reopen(`joining ${JSON.stringify(rid)} on a new stream`);
+      return;
+    }
     this.#liveRid = rid;
     // Back into a room it was in: what the room got meanwhile is replayed, or reported as a gap.
     this.#send(back ? { t: "JOIN", join: { rid }, recover: back } : { t: "JOIN", join: { rid } });
@@ -133,6 +162,10 @@ export class CometClient {
       return;
     }
     if (generation !== this.#generation) return;
+    if (this.#transport === "sse" || (this.#transport === "auto" && Date.now() < this.#sseUntil)) {
+      this.#dialSse(token);
+      return;
+    }
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.#url);
@@ -155,7 +188,9 @@ export class CometClient {
       const auth: Record<string, unknown> = { t: "AUTH", auth: { token } };
       if (this.#rid !== "") auth.join = { rid: this.#rid };
       if (this.#positions) auth.positions = true;
-      if (this.#recover && this.#wasOpen) auth.recover = this.#book.reconnect(this.#rid, this.#rid === this.#liveRid);
+      if (this.#recover && this.#wasOpen) auth.recover = this.#resumeFrom(this.#rid);
+      // From here on the positions are the book's alone.
+      this.#lastEventId = undefined;
       this.#wasOpen = true;
       this.#liveRid = this.#rid;
       this.#send(auth);
@@ -174,8 +209,119 @@ export class CometClient {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
       if (FINAL_CLOSE_CODES.has(e.code)) this.#stop(e.code, e.reason);
-      else this.#lost(e.code || ABNORMAL_CODE, e.reason);
+      else this.#failed(e.code || ABNORMAL_CODE, e.reason);
     };
+  }
+
+  /**
+   * A link failed. With transport "auto", a WebSocket that never opened (the upgrade refused, a
+   * proxy that strips Upgrade, no answer) is retried at once over SSE, and WebSocket again after
+   * upgradeRetry; anything else is a loss, retried after a backoff.
+   */
+  #failed(code: number, reason: string): void {
+    if (this.#transport !== "auto" || this.#sse || this.#openedAt > 0) {
+      this.#lost(code, reason);
+      return;
+    }
+    this.#drop();
+    this.#sseUntil = Date.now() + this.#upgradeRetry;
+    void this.#dial();
+  }
+
+  #dialSse(token: string): void {
+    const rid = this.#rid;
+    const resume = this.#recover && this.#wasOpen ? encodeEventId(this.#resumeFrom(rid)) : undefined;
+    this.#openedAt = 0;
+    this.#gotFrame = false;
+    this.#lastFrame = Date.now();
+    this.#startWatchdog();
+    const abort: () => void = openSse(sseUrl(this.#url, rid), token, resume, {
+      open: () => {
+        if (this.#sse !== abort) return;
+        this.#openedAt = Date.now();
+        this.#lastFrame = this.#openedAt;
+        this.#wasOpen = true;
+        this.#liveRid = rid;
+        this.#lastEventId = undefined;
+        this.#scheduleRefresh(token);
+        if (this.#transport === "auto") {
+          // Try WebSocket again later: a new link, which recovers what the switch made it miss.
+          this.#upgradeTimer = setTimeout(
+            () => {
+              if (this.#sse === abort && this.#state === "open") this.#reopen("trying WebSocket again");
+            },
+            Math.max(0, this.#sseUntil - Date.now()),
+          );
+        }
+        this.#setState("open");
+        for (const w of this.#waiters.splice(0)) w.resolve();
+        this.#emit("open");
+      },
+      alive: () => {
+        if (this.#sse !== abort) return;
+        this.#lastFrame = Date.now();
+        this.#gotFrame = true;
+      },
+      id: (id) => {
+        if (this.#sse !== abort) return;
+        this.#lastEventId = id;
+        this.#lastEventRid = rid;
+      },
+      event: (type, data) => {
+        if (this.#sse !== abort) return;
+        if (type === "gap") this.#frame(data);
+        else if (type === "message") this.#frame(data);
+      },
+      refused: (status, detail) => {
+        if (this.#sse !== abort) return;
+        this.#unproven();
+        // As the WebSocket's close codes: a refused token or room is final, the rest is retried.
+        if (status === 401) this.#stop(4401, detail || "unauthorized");
+        else if (status === 403) this.#stop(4403, detail || "forbidden");
+        else this.#lost(ABNORMAL_CODE, `HTTP ${status}${detail ? `: ${detail}` : ""}`);
+      },
+      ended: (reason) => {
+        if (this.#sse !== abort) return;
+        this.#unproven();
+        this.#lost(ABNORMAL_CODE, reason);
+      },
+    });
+    this.#sse = abort;
+  }
+
+  /**
+   * Where a new link into rid resumes: the last SSE stream's id when there is one (it holds every
+   * stream's position, also of one from which nothing came yet; its room's only when it was this
+   * room), else the positions of the PUSH frames received (a stream with none is asked from
+   * nowhere: a possible loss is reported as a gap rather than missed in silence).
+   */
+  #resumeFrom(rid: string): Recover {
+    const id = this.#lastEventId === undefined ? undefined : parseEventId(this.#lastEventId);
+    if (!id) return this.#book.reconnect(rid, rid === this.#liveRid);
+    if (this.#lastEventRid === rid) return id;
+    // Into another room: its position only if the client was in it before, as a JOIN back does.
+    return { u: id.u, w: id.w, ...this.#book.rejoin(rid) };
+  }
+
+  /**
+   * auto: an SSE stream that never opened either does not show WebSocket to be blocked (the
+   * server may be down, or restarting): the next attempt tries WebSocket first again, so a
+   * restart does not leave the client on SSE for upgradeRetry.
+   */
+  #unproven(): void {
+    if (this.#transport === "auto" && this.#openedAt === 0) this.#sseUntil = 0;
+  }
+
+  /** A new link at once, no backoff (a switch of transport, a room change on SSE, a token refresh on SSE). */
+  #reopen(reason: string): void {
+    this.#drop();
+    this.#openedAt = 0;
+    this.#state = "reconnecting";
+    this.#emit("close", 1000, reason);
+    // A close listener may have called close().
+    if (this.#state !== "reconnecting") return;
+    this.#emit("state", "reconnecting");
+    void this.#dial();
   }
 
   #frame(text: string): void {
@@ -224,8 +370,12 @@ export class CometClient {
   #drop(): void {
     const ws = this.#ws;
     this.#ws = undefined;
+    const sse = this.#sse;
+    this.#sse = undefined;
+    sse?.();
     clearInterval(this.#watchdog);
     clearTimeout(this.#refreshTimer);
+    clearTimeout(this.#upgradeTimer);
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = null;
     try {
@@ -273,8 +423,13 @@ export class CometClient {
     this.#watchdog = setInterval(
       () => {
         if (Date.now() - this.#lastFrame <= limit) return;
-        const what = this.#openedAt > 0 ? "no frame from the server" : "no answer to the WebSocket handshake";
-        this.#lost(SILENT_LINK_CODE, `${what} for ${limit} ms (3 × heartbeat interval)`);
+        const what =
+          this.#openedAt > 0
+            ? "no frame from the server"
+            : this.#sse
+              ? "no answer to the stream's request"
+              : "no answer to the WebSocket handshake";
+        this.#failed(SILENT_LINK_CODE, `${what} for ${limit} ms (3 × heartbeat interval)`);
       },
       Math.max(10, Math.floor(this.#heartbeat / 4)),
     );
@@ -293,12 +448,18 @@ export class CometClient {
 
   #refreshAt(delay: number, exp: number): void {
     const ws = this.#ws;
+    const sse = this.#sse;
     const fetchToken = this.#token as () => Promise<string>;
     if (delay > MAX_TIMER_MS) {
       this.#refreshTimer = setTimeout(() => this.#refreshAt(delay - MAX_TIMER_MS, exp), MAX_TIMER_MS);
       return;
     }
     this.#refreshTimer = setTimeout(async () => {
+      // A stream cannot re-AUTH: a new one, with a fresh token, recovers where this one stands.
+      if (sse) {
+        if (this.#sse === sse && this.#state === "open") this.#reopen("refreshing the token");
+        return;
+      }
       let fresh: string;
       try {
         fresh = await fetchToken();

@@ -27,6 +27,14 @@ export interface CometClientOptions {
    * true): what was missed meanwhile is replayed, or a `gap` says it cannot be.
    */
   recover?: boolean;
+  /**
+   * "websocket" (default); "sse": Server-Sent Events on the same URL over http(s), downlink only,
+   * a room change is a new stream; "auto": WebSocket, and SSE when a WebSocket cannot be opened
+   * (the upgrade refused, a proxy that strips it), WebSocket again after upgradeRetry.
+   */
+  transport?: "websocket" | "sse" | "auto";
+  /** auto: how long to stay on SSE before trying WebSocket again, in ms (default 120000). */
+  upgradeRetry?: number;
 }
 
 export interface CometClientEvents {
@@ -34,7 +42,9 @@ export interface CometClientEvents {
   push: (evt: string, position?: PushPosition) => void;
   /**
    * The server answered a `recover`: for each stream it named (u, r, w), whether what was missed
-   * was replayed (it came, in order, before this event). Each false one is also a `gap`.
+   * was replayed (it came, in order, before this event). Each false one is also a `gap`. Over SSE
+   * the server reports only a recovery that failed somewhere (`event: gap`, before the replay):
+   * a stream that recovered in full shows no event.
    */
   recovered: (report: Readonly<Record<string, boolean>>) => void;
   /** Messages of a stream were lost and will not come: fetch the state from the backend (SYNC). */
@@ -66,6 +76,8 @@ export interface ClientSettings {
   heartbeat: number;
   positions: boolean;
   recover: boolean;
+  transport: "websocket" | "sse" | "auto";
+  upgradeRetry: number;
 }
 
 export function readOptions(options: CometClientOptions): ClientSettings {
@@ -92,6 +104,8 @@ export function readOptions(options: CometClientOptions): ClientSettings {
     heartbeat: positive("heartbeatInterval", options.heartbeatInterval, 60_000),
     positions: flag("positions", options.positions),
     recover: flag("recover", options.recover),
+    transport: transportOf(options.transport),
+    upgradeRetry: positive("upgradeRetry", options.upgradeRetry, 120_000),
   };
 }
 
@@ -108,4 +122,10 @@ function flag(name: string, value: boolean | undefined): boolean {
   if (typeof value !== "boolean")
     throw new TypeError(`CometClient: ${name}: expected true or false, got ${String(value)}`);
   return value;
+}
+
+function transportOf(value: unknown): "websocket" | "sse" | "auto" {
+  if (value === undefined) return "websocket";
+  if (value === "websocket" || value === "sse" || value === "auto") return value;
+  throw new TypeError(`CometClient: transport: expected "websocket", "sse" or "auto", got ${JSON.stringify(value)}`);
 }

@@ -87,12 +87,15 @@ export class Admitter {
     return (this.trusted as BlockList).check(ip, familyOf(ip));
   }
 
+  /** allowed_origins: an absent Origin (not a browser, or same-origin) is always allowed. */
+  originAllowed(origin: string | null): boolean {
+    return !this.origins || origin === null || this.origins.has(origin.toLowerCase());
+  }
+
   admit(info: ConnectInfo, now: number): Admission {
-    if (this.origins) {
-      const origin = info.origin;
-      if (origin !== null && !this.origins.has(origin.toLowerCase())) {
-        return refuse("origin", `origin ${JSON.stringify(origin)} is not in allowed_origins`);
-      }
+    const origin = info.origin;
+    if (!this.originAllowed(origin)) {
+      return refuse("origin", `origin ${JSON.stringify(origin)} is not in allowed_origins`);
     }
     const ip = this.clientIp(info);
     if (this.perIp > 0 && this.recent.add(ip, now) > this.perIp) {

@@ -30,6 +30,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private readonly openedAt: number;
   private lastUplink: number;
   private lastProbe = 0;
+  /** A oneWay socket's frame count at the last sweep that saw it move. */
+  private sentSeen = 0;
   private expMs: number | undefined;
   private rooms: RoomAccess | undefined;
   // The uplink rate bucket (limits.ts), kept here rather than in an object of its own.
@@ -46,6 +48,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     const now = Date.now();
     this.openedAt = now;
     this.lastUplink = now;
+    this.lastProbe = now;
     this.tokens = gw.config.limits.uplink_rate * 2;
     this.tokensAt = now;
   }
@@ -205,6 +208,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.session = s;
       this.gw.log.debug("session start", { uid: id.uid, ip: this.ip });
       if (join) this.gw.hub.join(s, join);
+      // Before a recover's replay: an HTTP stream's opening bytes come first.
+      this.socket.started?.(this.gw.hub.positionsOf(s));
       if (recover) this.gw.hub.recover(s, recover);
       return;
     }
@@ -242,6 +247,10 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       return;
     }
     const interval = this.gw.config.heartbeat.interval;
+    if (this.socket.oneWay) {
+      this.probeDownlinkSilence(now, interval);
+      return;
+    }
     if (now - this.lastUplink > 3 * interval) {
       this.gw.metrics.heartbeatTimeouts.inc();
       this.close(Close.Timeout, "heartbeat timeout");
@@ -250,6 +259,24 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     if (now - Math.max(this.lastUplink, this.lastProbe) >= interval) {
       this.lastProbe = now;
       this.send(Downlink.HB);
+    }
+  }
+
+  /**
+   * A downlink-only stream cannot answer a probe: it gets one after `interval` of downlink
+   * silence, so that proxies keep it open and the client sees the link alive. `lastProbe` holds
+   * when the sweep last saw the stream's frame count move: a frame is noticed up to one sweep
+   * late, so a probe may come late, never early.
+   */
+  private probeDownlinkSilence(now: number, interval: number): void {
+    const sent = this.socket.sent ?? 0;
+    if (sent !== this.sentSeen) {
+      this.sentSeen = sent;
+      this.lastProbe = now;
+    } else if (now - this.lastProbe >= interval) {
+      this.send(Downlink.HB);
+      this.sentSeen = this.socket.sent ?? 0;
+      this.lastProbe = now;
     }
   }
 

@@ -2,15 +2,23 @@
 import type { Gateway } from "../gateway/gateway.ts";
 import type { GrpcSocket } from "../grpc/socket.ts";
 import type { Hub } from "../hub/hub.ts";
+import type { StreamSocket } from "../sse/socket.ts";
 import type { Registry } from "./metrics.ts";
+
+type Labels = Record<string, string>;
 
 export function registerGauges(
   registry: Registry,
   hub: Hub,
   gateway: Gateway,
   grpcSockets: () => Iterable<GrpcSocket>,
+  streamSockets: () => Iterable<StreamSocket>,
 ): void {
-  registry.gauge("comet_connections", "Open connections (WebSocket and gRPC streams)", () => gateway.connections.size);
+  registry.gauge(
+    "comet_connections",
+    "Open connections (WebSockets, gRPC streams, SSE and NDJSON streams)",
+    () => gateway.connections.size,
+  );
   registry.gauge("comet_sessions", "Authenticated sessions", () => hub.sessions.size);
   registry.gauge("comet_rooms", "Rooms with at least one session", () => hub.rooms.size);
   registry.counterFn("comet_pushes_delivered_total", "PUSH frames handed to sessions", () => hub.stats.pushesDelivered);
@@ -38,27 +46,28 @@ export function registerGauges(
   );
   registry.gauge("comet_process_resident_memory_bytes", "Resident set size", () => process.memoryUsage().rss);
   registry.gauge("comet_process_heap_used_bytes", "JavaScript heap in use", () => process.memoryUsage().heapUsed);
-  const grpcOpen = () => {
-    let connections = 0;
-    let sessions = 0;
-    for (const s of grpcSockets()) {
-      connections++;
-      if (s.conn?.live) sessions++;
-    }
+  // Every transport but WebSocket keeps its sockets in a set: count those, and the rest is WebSocket.
+  const open = () => {
+    const connections = { grpc: 0, sse: 0, ndjson: 0 };
+    const sessions = { grpc: 0, sse: 0, ndjson: 0 };
+    const count = (kind: keyof typeof connections, live: boolean | undefined) => {
+      connections[kind]++;
+      if (live) sessions[kind]++;
+    };
+    for (const s of grpcSockets()) count("grpc", s.conn?.live);
+    for (const s of streamSockets()) count(s.transport, s.conn?.live);
     return { connections, sessions };
   };
-  registry.gaugeSeries("comet_connections_by_transport", "Open connections, by transport", () => {
-    const g = grpcOpen().connections;
-    return [
-      [{ transport: "websocket" }, gateway.connections.size - g],
-      [{ transport: "grpc" }, g],
-    ];
-  });
-  registry.gaugeSeries("comet_sessions_by_transport", "Authenticated sessions, by transport", () => {
-    const g = grpcOpen().sessions;
-    return [
-      [{ transport: "websocket" }, hub.sessions.size - g],
-      [{ transport: "grpc" }, g],
-    ];
-  });
+  const byTransport = (total: number, others: Record<"grpc" | "sse" | "ndjson", number>): Array<[Labels, number]> => [
+    [{ transport: "websocket" }, total - others.grpc - others.sse - others.ndjson],
+    [{ transport: "grpc" }, others.grpc],
+    [{ transport: "sse" }, others.sse],
+    [{ transport: "ndjson" }, others.ndjson],
+  ];
+  registry.gaugeSeries("comet_connections_by_transport", "Open connections, by transport", () =>
+    byTransport(gateway.connections.size, open().connections),
+  );
+  registry.gaugeSeries("comet_sessions_by_transport", "Authenticated sessions, by transport", () =>
+    byTransport(hub.sessions.size, open().sessions),
+  );
 }

@@ -137,7 +137,10 @@ export function createMetrics() {
   const registry = new Registry();
   return {
     registry,
-    connects: registry.counter("comet_connects_total", "WebSocket connections accepted"),
+    connects: registry.counter(
+      "comet_connects_total",
+      "Connections accepted (WebSockets, gRPC streams, SSE and NDJSON streams)",
+    ),
     disconnects: registry.counter(
       "comet_disconnects_total",
       "Connections ended, by the close code the server decided or saw (codes outside the protocol's: other)",

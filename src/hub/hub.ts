@@ -225,6 +225,21 @@ export class Hub {
   }
 
   /**
+   * Where s stands now in each of its streams (the last number of each): an HTTP stream's first
+   * event id, so that a reconnect from it misses nothing that came after the session started.
+   */
+  positionsOf(s: Session): Recover {
+    const at = (stream: Stream) => ({ epoch: stream.epoch, seq: stream.seq });
+    const room = s.rid === "" ? undefined : this.rooms.get(s.rid);
+    // Its user's stream is made now rather than at the first Publish: a position in it is what
+    // lets a reconnect get what was published to the user while away.
+    s.stream ??= this.history.holdUser(s.uid, Date.now());
+    const p: Recover = { u: at(s.stream), w: at(this.history.world) };
+    if (room) p.r = at(room.stream);
+    return p;
+  }
+
+  /**
    * A `recover` of s, right after the AUTH or JOIN that carried it: for each stream named, what
    * followed the client's position is sent, when all of it is kept; then one HB reports each
    * stream's outcome. Synchronous from start to end, so no new message can come between.

@@ -4,9 +4,10 @@
  * as it is (no wrapper per connection); other transports adapt to it.
  */
 import type { Downlink, WireFormat } from "../protocol/downlink.ts";
+import type { Recover } from "../protocol/frames.ts";
 
 /** Which transport carries a session; a socket without the field is a WebSocket. */
-export type Transport = "websocket" | "grpc";
+export type Transport = "websocket" | "grpc" | "sse" | "ndjson";
 
 /** What the core holds of a transport's socket. */
 export interface PushSocket {
@@ -29,6 +30,20 @@ export interface PushSocket {
   terminate(): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
+  /**
+   * Downlink only (an HTTP stream: SSE, NDJSON): the client cannot answer a heartbeat, so the
+   * sweep sends a probe after heartbeat.interval of downlink silence and never times it out
+   * (a reader that is gone shows as a closed stream, one that stops reading as max_send_buffer).
+   */
+  readonly oneWay?: boolean;
+  /** Frames written so far (oneWay sockets): the sweep sees downlink silence without a clock per send. */
+  readonly sent?: number;
+  /**
+   * The session went live (AUTH verified, room entered) at these positions of its streams: a
+   * transport that holds its answer until then (an HTTP stream, whose refusals are HTTP statuses)
+   * answers now. Called before a recover's replay.
+   */
+  started?(at: Recover): void;
 }
 
 /** What a transport tells the core of its socket (the core's Connection implements it). */

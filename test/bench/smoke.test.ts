@@ -67,6 +67,7 @@ test(
       "storm",
       "mqtt-ingest",
       "compression",
+      "sse",
       "targets",
     ])
       expect(stdout).toContain(`## ${s}`);
@@ -186,6 +187,24 @@ test(
     // A 2,048-byte evt in a frame: more than that plain, a fraction of it deflated.
     expect(plain.wire_bytes_per_delivery as number).toBeGreaterThan(2048);
     expect(deflate.wire_bytes_per_delivery as number).toBeLessThan((plain.wire_bytes_per_delivery as number) / 2);
+  },
+  LIMIT,
+);
+
+test(
+  "sse delivers every broadcast to WebSocket and to SSE subscribers alike, each frame read",
+  async () => {
+    for (const key of ["sse/websocket", "sse/sse"]) {
+      const m = await metrics(key);
+      expect(m.deliveries).toBe(20 * 5);
+      expect(m.lost).toBe(0);
+      expect(m.bad_frames).toBe(0);
+      expect(m.http_errors).toBe(0);
+    }
+    // An SSE event carries more than a WebSocket frame (its id line, the positions, chunking).
+    expect((await metrics("sse/sse")).wire_bytes_per_delivery as number).toBeGreaterThan(
+      (await metrics("sse/websocket")).wire_bytes_per_delivery as number,
+    );
   },
   LIMIT,
 );
