@@ -3,8 +3,8 @@
  * (and coming back from other instances). Payloads come from anyone who can publish to the broker,
  * so every field is checked and nothing here throws.
  */
+
 import { ACTIVITY_NAMES, type Activity, type ActivityName, isActivityName } from "../hub/activity.ts";
-import { activitySignature } from "./signature.ts";
 import {
   type CommandLimits,
   checkRequestSize,
@@ -12,8 +12,8 @@ import {
   parseJsonObject,
   readEvent,
 } from "../protocol/commands.ts";
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+import { jsonObjectOf } from "../protocol/json.ts";
+import { activitySignature } from "./signature.ts";
 
 export type EventResult =
   | { ok: true; delivery: Delivery }
@@ -58,14 +58,9 @@ export interface RemoteActivity {
  * allows: type by name or number, time as a string or a number. undefined when it is not activity.
  */
 export function parseActivity(payload: Uint8Array): RemoteActivity | undefined {
-  let o: unknown;
-  try {
-    o = JSON.parse(utf8.decode(payload));
-  } catch {
-    return undefined;
-  }
-  if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
-  const { type, uid, rid, time, server, sig } = o as Record<string, unknown>;
+  const o = jsonObjectOf(payload);
+  if (!o) return undefined;
+  const { type, uid, rid, time, server, sig } = o;
   // Wire numbers start at 1: 0 is UNSPECIFIED, which is no activity.
   const name = typeof type === "number" ? ACTIVITY_NAMES[type - 1] : type;
   if (!isActivityName(name)) return undefined;

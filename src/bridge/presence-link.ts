@@ -5,10 +5,12 @@
  * within a second or two. Out: this instance's snapshot whenever an instance joins (or this one
  * connects), and the transitions it emits, on mqtt.presence_topic.
  */
+
 import type { Counter } from "../http/metrics.ts";
+import { nowNs } from "../hub/activity.ts";
 import type { Logger } from "../log.ts";
 import type { PresenceTransition, PresenceView, SnapshotSeat } from "../presence/view.ts";
-import { nowNs } from "../hub/activity.ts";
+import { jsonObjectOf } from "../protocol/json.ts";
 import type { Outbox } from "./outbox.ts";
 import { RateLimitedWarn } from "./ratelog.ts";
 import { type LiveServers, SERVERS_TOPIC } from "./servers.ts";
@@ -21,8 +23,6 @@ export const VIEWS_FILTER = `${SERVERS_TOPIC}/+/view`;
 const SEATS_PER_MESSAGE = 500;
 /** Joins that come together (a broker restart: every instance at once) cost one snapshot. */
 const SNAPSHOT_DELAY_MS = 50;
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** What the presence link sends through (the broker link). */
 export interface ViewWire {
@@ -67,14 +67,9 @@ export function parseView(
   payload: Uint8Array,
   clusterKey?: string,
 ): SnapshotSeat[] | "unsigned" | undefined {
-  let o: unknown;
-  try {
-    o = JSON.parse(utf8.decode(payload));
-  } catch {
-    return undefined;
-  }
-  if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
-  const { type, server: named, time, seats, sig } = o as Record<string, unknown>;
+  const o = jsonObjectOf(payload);
+  if (!o) return undefined;
+  const { type, server: named, time, seats, sig } = o;
   if (type !== "view" || named !== server || typeof time !== "string" || !Array.isArray(seats)) return undefined;
   const out: SnapshotSeat[] = [];
   const digits = /^\d{1,20}$/;

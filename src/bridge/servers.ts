@@ -8,10 +8,12 @@
  * mqtt.cluster_key): `time` is the connection's start, the same in its `online` and its will, so
  * that a status from an earlier connection (a replay, a late will) is recognised as stale.
  */
+
 import type { Counter } from "../http/metrics.ts";
 import { nowNs } from "../hub/activity.ts";
 import { compareUtf8 } from "../hub/order.ts";
 import type { Logger } from "../log.ts";
+import { jsonObjectOf } from "../protocol/json.ts";
 import { RateLimitedWarn } from "./ratelog.ts";
 import { activitySignature, signatureValid } from "./signature.ts";
 
@@ -50,8 +52,6 @@ export interface LiveServers {
   onChange(listener: ServerListener): () => void;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 export function statusTopic(server: string): string {
   return `${SERVERS_TOPIC}/${server}`;
 }
@@ -68,14 +68,9 @@ export function encodeStatus(type: StatusType, server: string, time: string, clu
  */
 export function parseStatus(server: string, payload: Uint8Array): ServerStatus | "cleared" | undefined {
   if (payload.byteLength === 0) return "cleared";
-  let o: unknown;
-  try {
-    o = JSON.parse(utf8.decode(payload));
-  } catch {
-    return undefined;
-  }
-  if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
-  const { type, server: named, time, sig } = o as Record<string, unknown>;
+  const o = jsonObjectOf(payload);
+  if (!o) return undefined;
+  const { type, server: named, time, sig } = o;
   if ((type !== "online" && type !== "offline") || named !== server || server === "") return undefined;
   if (typeof time !== "string" || !/^\d{1,20}$/.test(time)) return undefined;
   return { type, server, time: BigInt(time), sig: typeof sig === "string" ? sig : undefined };
