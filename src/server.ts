@@ -70,13 +70,15 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     }),
   );
   const reloader = new Reloader({ gateway, admin, log, reloads: metrics.configReloads }, keys.fingerprint);
-  const api = createApi({ config, hub, admin, metrics });
   // Loaded only when enabled: the page's assets are embedded by a build-time macro.
   const ui = config.ui.enabled
     ? await (await import("./ui/routes.ts")).createUi(() => gateway.config, admin)
     : undefined;
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const bridge = await startBridge({ config, hub, registry, log });
+  // With mqtt.forward_api the bridge's target acts on the whole cluster; otherwise it is the hub.
+  const target = bridge?.target ?? hub;
+  const api = createApi({ config, target, admin, metrics });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui });
   const { host, port } = config.listen;
@@ -100,7 +102,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
     const loop = new LoopFanout();
     try {
-      grpc = await listenGrpc({ ...grpcAddr, tls, config, gateway, hub, admin, fanout: loop, registry, log });
+      grpc = await listenGrpc({ ...grpcAddr, tls, config, gateway, target, admin, fanout: loop, registry, log });
     } catch (err) {
       await listener.stop();
       await bridge?.close();

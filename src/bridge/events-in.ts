@@ -15,8 +15,10 @@ export interface EventsInOptions {
   topic: string;
   /** The same limits as the HTTP API's body and evt limits. */
   limits: CommandLimits;
-  /** By outcome: delivered, no_recipient, invalid, too_large. */
+  /** By outcome: delivered, no_recipient, own (forwarded by this instance), invalid, too_large. */
   received: Counter;
+  /** This instance's id: an Event it forwarded itself comes back with it as its origin. */
+  server: string;
   log: Logger;
 }
 
@@ -33,6 +35,11 @@ export class EventsIn {
     if (!r.ok) {
       received.inc({ outcome: r.outcome });
       this.dropped.warn({ topic, reason: r.reason, bytes: payload.byteLength });
+      return;
+    }
+    if (r.origin === this.options.server) {
+      // Delivered here when the API took it (mqtt.forward_api): once is enough.
+      received.inc({ outcome: "own" });
       return;
     }
     const n = hub.deliver(r.delivery);

@@ -30,6 +30,8 @@ export interface LinkOptions {
   settings: Pick<BridgeSettings, "username" | "password" | "tls" | "qos">;
   /** What to subscribe to on every connection, and who reads each topic's messages. */
   topics: ReadonlyMap<string, (payload: Buffer) => void>;
+  /** Who reads messages on the topics subscribed through subscribe() (mqtt.routing's). */
+  routed?: (payload: Buffer) => void;
   /** Called on every connection once the subscriptions are asked for: what waited may go. */
   onConnected: () => void;
   reconnects: Counter;
@@ -74,7 +76,12 @@ export class BrokerLink implements Wire {
     this.client.on("error", (err) => {
       this.lastError = err.message;
     });
-    this.client.on("message", (topic, payload) => topics.get(topic)?.(payload));
+    const routed = options.routed;
+    this.client.on("message", (topic, payload) => {
+      const fixed = topics.get(topic);
+      if (fixed) fixed(payload);
+      else routed?.(payload);
+    });
   }
 
   get connected(): boolean {
@@ -110,6 +117,27 @@ export class BrokerLink implements Wire {
 
   publish(topic: string, payload: string, qos: Qos, done?: (err?: Error) => void): void {
     this.client.publish(topic, payload, PUBLISH_OPTIONS[qos], done);
+  }
+
+  /**
+   * Subscribes to more topics on the current connection, in one SUBSCRIBE; done gets the topics the
+   * broker refused, or the error. A clean session forgets them: the caller subscribes again on
+   * each connection (onConnected).
+   */
+  subscribe(topics: readonly string[], qos: Qos, done: (err: Error | undefined, refused: string[]) => void): void {
+    const wanted: Record<string, { qos: Qos }> = {};
+    for (const t of topics) wanted[t] = { qos };
+    this.client.subscribe(wanted, (err, granted) => {
+      done(
+        err ?? undefined,
+        (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic),
+      );
+    });
+  }
+
+  /** Unsubscribes from topics subscribe() took, in one UNSUBSCRIBE. */
+  unsubscribe(topics: readonly string[]): void {
+    this.client.unsubscribe(topics as string[]);
   }
 
   private onConnect(): void {

@@ -14,9 +14,15 @@ import type { Logger } from "../log.ts";
 import { ActivityIn } from "./activity-in.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { EventsIn } from "./events-in.ts";
+import { Forwarder } from "./forward.ts";
 import { BrokerLink } from "./link.ts";
 import { Outbox } from "./outbox.ts";
+import { routeActivity } from "./routing.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
+import { Subscriptions } from "./subscriptions.ts";
+import { RoutedTopics } from "./topics.ts";
+import type { Target } from "../hub/execute.ts";
+import type { Delivery } from "../protocol/commands.ts";
 
 export interface BridgeDeps {
   config: Config;
@@ -78,6 +84,18 @@ function bridgeCounters(registry: Registry) {
       "comet_bridge_reconnects_total",
       "Times the bridge got back to the broker after losing it",
     ),
+    routePackets: registry.counter(
+      "comet_bridge_route_packets_total",
+      "SUBSCRIBE and UNSUBSCRIBE packets sent for routed topics (mqtt.routing), by type",
+    ),
+    routesRefused: registry.counter(
+      "comet_bridge_routes_refused_total",
+      "Routed topics the broker refused to subscribe (its ACL)",
+    ),
+    forwarded: registry.counter(
+      "comet_bridge_forwarded_total",
+      "API deliveries sent on to the cluster (mqtt.forward_api), by outcome (local = the user is here)",
+    ),
   };
 }
 
@@ -86,8 +104,11 @@ export class Bridge {
   readonly id = instanceId();
   /** The broker URL with any password hidden. */
   readonly url: string;
+  /** Where the API acts: the hub, or with mqtt.forward_api the whole cluster. */
+  readonly target: Target;
   private readonly link: BrokerLink;
   private readonly outbox: Outbox;
+  private readonly subscriptions: Subscriptions | undefined;
   private readonly unlisten: () => void;
   private closing: Promise<void> | undefined;
 
@@ -105,6 +126,7 @@ export class Bridge {
       topic: eventsTopic,
       limits: settings.limits,
       received: counters.eventsIn,
+      server: this.id,
       log,
     });
     const activityIn = new ActivityIn({
@@ -115,25 +137,66 @@ export class Bridge {
       clusterKey: settings.clusterKey,
       log,
     });
+    const receiveEvent = (payload: Buffer) => eventsIn.receive(payload);
     const topics = new Map([
-      [eventsTopic, (payload: Buffer) => eventsIn.receive(payload)],
+      [eventsTopic, receiveEvent],
       [activityTopic, (payload: Buffer) => activityIn.receive(payload)],
     ]);
+    // The legacy events topic stays: backends that publish there reach every instance as before.
+    const routed = settings.routing ? new RoutedTopics(eventsTopic) : undefined;
+    if (routed) topics.set(routed.world, receiveEvent);
     this.url = showUrl(url);
     log.info("mqtt bridge starting", {
       url: this.url,
       server: this.id,
       events_topic: eventsTopic,
       activity_topic: activityTopic,
+      routing: settings.routing ? "on" : "off",
+      forward_api: settings.forwardApi,
     });
     this.link = new BrokerLink({
       url,
       settings,
       topics,
-      onConnected: () => this.outbox.flush(),
+      routed: receiveEvent,
+      onConnected: () => {
+        this.subscriptions?.connected();
+        this.outbox.flush();
+      },
       reconnects: counters.reconnects,
       log,
     });
+    if (routed) {
+      const subs = new Subscriptions(this.link, {
+        qos: settings.qos,
+        packets: counters.routePackets,
+        refused: counters.routesRefused,
+        log,
+      });
+      this.subscriptions = subs;
+      registry.gauge(
+        "comet_bridge_routes",
+        "Routed topics subscribed, or lingering a second before they go",
+        () => subs.size,
+      );
+      registry.gauge(
+        "comet_bridge_routes_pending",
+        "Routed topics held whose subscription the broker has not acknowledged yet",
+        () => subs.pending,
+      );
+    }
+    const topicOf = routed ? (d: Delivery) => routed.of(d) : () => eventsTopic;
+    this.target = settings.forwardApi
+      ? new Forwarder({
+          hub,
+          wire: this.link,
+          topicOf,
+          server: this.id,
+          qos: settings.qos,
+          dump: (withTransport) => hub.dump(withTransport),
+          forwarded: counters.forwarded,
+        })
+      : hub;
     this.outbox = new Outbox(this.link, {
       topic: activityTopic,
       qos: settings.qos,
@@ -148,8 +211,10 @@ export class Bridge {
       this.link.ready ? 1 : 0,
     );
     registry.gauge("comet_bridge_queue_length", "Outgoing activity waiting for the broker", () => this.outbox.size);
+    const route = routed && this.subscriptions ? routeActivity(routed, this.subscriptions) : undefined;
     this.unlisten = hub.onActivity((a) => {
       activityIn.noteLocal(a);
+      route?.(a);
       this.outbox.add(a);
     });
   }
@@ -163,6 +228,7 @@ export class Bridge {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.unlisten();
+      this.subscriptions?.close();
       this.outbox.close();
       await this.link.close();
       await this.embedded?.close();

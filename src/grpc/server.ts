@@ -7,7 +7,7 @@ import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinitio
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { Hub } from "../hub/hub.ts";
+import type { Target } from "../hub/execute.ts";
 import type { Registry } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
@@ -44,7 +44,8 @@ export interface GrpcDeps {
   tls?: { cert: string; key: string };
   config: Config;
   gateway: Gateway;
-  hub: Hub;
+  /** Where Publish, Broadcast, Batch and DumpSession act: the hub, or the cluster (mqtt.forward_api). */
+  target: Target;
   admin: AdminAuth;
   fanout: LoopFanout;
   registry: Registry;
@@ -52,7 +53,7 @@ export interface GrpcDeps {
 }
 
 export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
-  const { config, gateway, hub, admin, fanout, registry, log } = deps;
+  const { config, gateway, target, admin, fanout, registry, log } = deps;
   const sockets = new Set<GrpcSocket>();
   const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
 
@@ -93,7 +94,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       sockets,
     }),
     ...unaryMethods({
-      hub,
+      target,
       admin,
       limits: commandLimits(config.limits),
       requests,

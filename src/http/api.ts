@@ -6,8 +6,7 @@
  */
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
-import { execute } from "../hub/execute.ts";
-import type { Hub } from "../hub/hub.ts";
+import { execute, type Target } from "../hub/execute.ts";
 import {
   type CommandError,
   type CommandKind,
@@ -36,8 +35,9 @@ export function isApiPath(path: string): boolean {
 
 const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.code], e.code, e.detail);
 
-export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; metrics: Metrics }) {
-  const { config, hub, admin, metrics } = deps;
+/** target: the hub, or with mqtt.forward_api the whole cluster. */
+export function createApi(deps: { config: Config; target: Target; admin: AdminAuth; metrics: Metrics }) {
+  const { config, target, admin, metrics } = deps;
   const limits = commandLimits(config.limits);
 
   async function handle(req: Request, kind: CommandKind, client: () => string): Promise<Response> {
@@ -57,7 +57,7 @@ export function createApi(deps: { config: Config; hub: Hub; admin: AdminAuth; me
     if (!body.ok) return refusal(body.error);
     const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
-    const reply = execute(hub, read.command);
+    const reply = await execute(target, read.command);
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 
