@@ -309,6 +309,90 @@ export function routingSuite(label: string, start: () => Promise<BrokerUnderTest
     });
   }
 
+  describe(`${label}: DumpSession for the whole cluster (forward_api: true)`, () => {
+    type Dump = {
+      world: Array<{ uid: string; rid: string; birth: string }>;
+      rooms: Array<{ rid: string; room: Array<{ uid: string }> }>;
+      unanswered?: string[];
+    };
+    const dump = async (c: Comet) => {
+      const started = Date.now();
+      const res = await api(c, "DumpSession", {});
+      expect(res.status).toBe(200);
+      return { dump: res.json as Dump, ms: Date.now() - started };
+    };
+    /** Until the instances' retained statuses have reached each other. */
+    const allAnswer = (g: Comet[]) =>
+      waitFor(
+        async () => (await dump(g[0] as Comet)).dump.world.length === total(),
+        "every instance in the dump",
+        10_000,
+      );
+    /** The cluster of the server status registry: every instance with forward_api on this broker, both groups. */
+    const cluster = () => [...routedGroup, ...legacyGroup];
+    const total = () => cluster().reduce((n, c) => n + c.hub.sessions.size, 0);
+
+    test("any instance answers with every instance's sessions, in the usual order, rooms merged", async () => {
+      const g = legacyGroup;
+      const members = await Promise.all(g.slice(0, 3).map((c, k) => connect(c, `dump-${k}`, { rid: "dump-room" })));
+      const alone = await connect(g[3] as Comet, "dump-alone");
+      await allAnswer(g);
+      for (const c of g) {
+        const { dump: d, ms } = await dump(c);
+        expect(d.unanswered).toBeUndefined();
+        expect(ms).toBeLessThan(1500);
+        expect(d.world.length).toBe(total());
+        const births = d.world.map((s) => s.birth);
+        expect(births).toEqual([...births].sort().reverse());
+        expect(d.world.find((s) => s.uid === "dump-alone")).toMatchObject({ rid: "" });
+        const room = d.rooms.find((r) => r.rid === "dump-room");
+        expect(room?.room.map((s) => s.uid).sort()).toEqual(["dump-0", "dump-1", "dump-2"]);
+        expect(d.rooms.map((r) => r.rid)).toEqual([...d.rooms.map((r) => r.rid)].sort());
+      }
+      await closeAll(...members, alone);
+    });
+
+    test("an instance that does not answer in time is named, and the answer comes anyway", async () => {
+      const g = legacyGroup;
+      await allAnswer(g);
+      // An instance in name only: online by its retained status, deaf to requests.
+      await pub.client.publishAsync("comet/servers/ghost", "online", { qos: 1, retain: true });
+      await waitFor(
+        async () => (await dump(g[1] as Comet)).dump.unanswered !== undefined,
+        "the ghost to count",
+        10_000,
+      );
+      const { dump: d, ms } = await dump(g[2] as Comet);
+      expect(d.unanswered).toEqual(["ghost"]);
+      expect(ms).toBeGreaterThanOrEqual(1900);
+      expect(ms).toBeLessThan(5000);
+      expect(d.world.length).toBe(total());
+      await pub.client.publishAsync("comet/servers/ghost", "", { qos: 1, retain: true });
+      await waitFor(async () => (await dump(g[1] as Comet)).dump.unanswered === undefined, "the ghost to go", 10_000);
+    }, 30_000);
+
+    test("an instance whose connection is lost is not waited for: its Last Will says offline", async () => {
+      const g = legacyGroup;
+      await allAnswer(g);
+      const ghost = await Observer.connect(broker.url, [], {
+        will: { topic: "comet/servers/crashed", payload: Buffer.from("offline"), qos: 1, retain: true },
+      });
+      await ghost.client.publishAsync("comet/servers/crashed", "online", { qos: 1, retain: true });
+      await waitFor(
+        async () => (await dump(g[0] as Comet)).dump.unanswered !== undefined,
+        "the crashed one to count",
+        10_000,
+      );
+      // No DISCONNECT: the broker sends the will.
+      ghost.client.stream.destroy();
+      await waitFor(async () => (await dump(g[0] as Comet)).dump.unanswered === undefined, "the will", 10_000);
+      const { dump: d, ms } = await dump(g[3] as Comet);
+      expect(d.unanswered).toBeUndefined();
+      expect(ms).toBeLessThan(1500);
+      await pub.client.publishAsync("comet/servers/crashed", "", { qos: 1, retain: true });
+    }, 30_000);
+  });
+
   describe(`${label}: the single events topic (mqtt.routing: off)`, () => {
     test("4 instances, 4,000 users: each instance receives every unicast, three quarters of them for no one here", async () => {
       const uids = Array.from({ length: USERS }, (_, i) => `l-${i}`);
