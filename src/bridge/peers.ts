@@ -60,7 +60,7 @@ export class ServerStatus implements LiveServers {
   receive(topic: string, payload: Buffer): void {
     const id = topic.startsWith(SERVERS_PREFIX) ? unescapeLevel(topic.slice(SERVERS_PREFIX.length)) : undefined;
     if (id === undefined) return;
-    if (payload.toString("utf8") !== "online") {
+    if (!isOnline(payload.toString("utf8"))) {
       this.online.delete(id);
       return;
     }
@@ -81,5 +81,16 @@ export class ServerStatus implements LiveServers {
     this.announce = undefined;
     this.wire = undefined;
     wire?.publishRetained(this.topic, "");
+  }
+}
+
+/** `online`, or a status object whose type is "online" (the JSON shape issue 18's registry sends). */
+function isOnline(text: string): boolean {
+  if (text === "online") return true;
+  if (!text.startsWith("{")) return false;
+  try {
+    return (JSON.parse(text) as { type?: unknown }).type === "online";
+  } catch {
+    return false;
   }
 }

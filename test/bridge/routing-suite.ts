@@ -357,17 +357,21 @@ export function routingSuite(label: string, start: () => Promise<BrokerUnderTest
       await allAnswer(g);
       // An instance in name only: online by its retained status, deaf to requests.
       await pub.client.publishAsync("comet/servers/ghost", "online", { qos: 1, retain: true });
+      // The JSON status issue 18's registry sends counts too.
+      const json = JSON.stringify({ type: "online", server: "ghost-json", time: "1" });
+      await pub.client.publishAsync("comet/servers/ghost-json", json, { qos: 1, retain: true });
       await waitFor(
-        async () => (await dump(g[1] as Comet)).dump.unanswered !== undefined,
-        "the ghost to count",
+        async () => (await dump(g[1] as Comet)).dump.unanswered?.length === 2,
+        "the ghosts to count",
         10_000,
       );
       const { dump: d, ms } = await dump(g[2] as Comet);
-      expect(d.unanswered).toEqual(["ghost"]);
+      expect(d.unanswered).toEqual(["ghost", "ghost-json"]);
       expect(ms).toBeGreaterThanOrEqual(1900);
       expect(ms).toBeLessThan(5000);
       expect(d.world.length).toBe(total());
       await pub.client.publishAsync("comet/servers/ghost", "", { qos: 1, retain: true });
+      await pub.client.publishAsync("comet/servers/ghost-json", "", { qos: 1, retain: true });
       await waitFor(async () => (await dump(g[1] as Comet)).dump.unanswered === undefined, "the ghost to go", 10_000);
     }, 30_000);
 
