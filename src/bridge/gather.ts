@@ -57,22 +57,18 @@ export const DUMP_REQUESTS = `${SERVERS_PREFIX}+/dump`;
 /** A request's topic, by the instance that asks. */
 export const isDumpRequest = (topic: string): boolean => topic.startsWith(SERVERS_PREFIX) && topic.endsWith("/dump");
 
+/** Where the answers to an instance's requests come. */
+export const replyTopic = (server: string): string => `${SERVERS_PREFIX}${escapeLevel(server)}/answers`;
+
 export class DumpGather {
   /** Where this instance asks. */
   readonly requestTopic: string;
-  /** Where the answers to this instance's requests come. */
-  readonly replyTopic: string;
   private readonly pending = new Map<string, Pending>();
   private readonly dropped: RateLimitedWarn;
 
   constructor(private readonly options: GatherOptions) {
     this.requestTopic = `${SERVERS_PREFIX}${escapeLevel(options.server)}/dump`;
-    this.replyTopic = this.replyTopicOf(options.server);
     this.dropped = new RateLimitedWarn(options.log, "mqtt: cluster dump message dropped");
-  }
-
-  private replyTopicOf(server: string): string {
-    return `${SERVERS_PREFIX}${escapeLevel(server)}/answers`;
   }
 
   /** The cluster's sessions: this instance's at once, the others' as they answer, until the timeout. */
@@ -108,7 +104,7 @@ export class DumpGather {
     if (o.origin === server || !wire.connected) return;
     const parts = splitParts(hub.views(o.transport === true), this.options.maxPartBytes);
     const head = `{"id":${JSON.stringify(o.id)},"server":${JSON.stringify(server)},"parts":${parts.length},"part":`;
-    const topic = this.replyTopicOf(o.origin);
+    const topic = replyTopic(o.origin);
     for (const [i, sessions] of parts.entries()) wire.publish(topic, `${head}${i},"sessions":[${sessions}]}`, qos);
   }
 
@@ -120,7 +116,7 @@ export class DumpGather {
     if (!o || !p) return;
     const { server, parts, sessions } = o;
     if (typeof server !== "string" || !Number.isInteger(parts) || !Array.isArray(sessions)) {
-      this.dropped.warn({ topic: this.replyTopic, reason: "not a dump answer" });
+      this.dropped.warn({ topic: replyTopic(this.options.server), reason: "not a dump answer" });
       return;
     }
     for (const s of sessions) {

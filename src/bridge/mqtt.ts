@@ -15,7 +15,7 @@ import { ActivityIn } from "./activity-in.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { EventsIn } from "./events-in.ts";
 import { Forwarder } from "./forward.ts";
-import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, isDumpRequest } from "./gather.ts";
+import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, isDumpRequest, replyTopic } from "./gather.ts";
 import { SERVERS_FILTER, SERVERS_PREFIX, ServerStatus } from "./peers.ts";
 import { BrokerLink } from "./link.ts";
 import { Outbox } from "./outbox.ts";
@@ -152,13 +152,16 @@ export class Bridge {
     // The legacy events topic stays: backends that publish there reach every instance as before.
     const routed = settings.routing ? new RoutedTopics(eventsTopic) : undefined;
     if (routed) topics.set(routed.world, receiveEvent);
-    // forward_api: the instances know each other, and answer each other's DumpSession.
+    // forward_api: the instances know each other (peers.ts) and answer each other's DumpSession
+    // (gather.ts, made once the link exists: the handlers below reach it when messages come).
     const status = settings.forwardApi ? new ServerStatus(this.id) : undefined;
+    this.status = status;
     let gather: DumpGather | undefined;
     if (status) {
       // Wildcard filters: their messages come by way of `other` below.
       topics.set(SERVERS_FILTER, () => {});
       topics.set(DUMP_REQUESTS, () => {});
+      topics.set(replyTopic(this.id), (payload: Buffer) => gather?.onReply(payload));
     }
     const other = (topic: string, payload: Buffer) => {
       if (!topic.startsWith(SERVERS_PREFIX)) {
@@ -210,7 +213,7 @@ export class Bridge {
       );
     }
     if (status) {
-      gather = new DumpGather({
+      const g = new DumpGather({
         hub,
         wire: this.link,
         servers: status,
@@ -220,22 +223,17 @@ export class Bridge {
         timeoutMs: GATHER_TIMEOUT_MS,
         log,
       });
-      const g = gather;
-      topics.set(g.replyTopic, (payload: Buffer) => g.onReply(payload));
-      this.status = status;
-    }
-    const topicOf = routed ? (d: Delivery) => routed.of(d) : () => eventsTopic;
-    this.target = settings.forwardApi
-      ? new Forwarder({
-          hub,
-          wire: this.link,
-          topicOf,
-          server: this.id,
-          qos: settings.qos,
-          dump: gather ? (withTransport) => (gather as DumpGather).gather(withTransport) : (t) => hub.dump(t),
-          forwarded: counters.forwarded,
-        })
-      : hub;
+      gather = g;
+      this.target = new Forwarder({
+        hub,
+        wire: this.link,
+        topicOf: routed ? (d: Delivery) => routed.of(d) : () => eventsTopic,
+        server: this.id,
+        qos: settings.qos,
+        dump: (withTransport) => g.gather(withTransport),
+        forwarded: counters.forwarded,
+      });
+    } else this.target = hub;
     this.outbox = new Outbox(this.link, {
       topic: activityTopic,
       qos: settings.qos,
