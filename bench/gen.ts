@@ -3,7 +3,7 @@
  * subscribers (lib/wsclients.ts), publishes over HTTP (lib/http.ts) or MQTT (lib/mqtt.ts), and
  * reports what it received. Runs pinned to the generators' core; exits when its stdin closes.
  */
-import { makeEvt, pushFrame } from "./lib/evt.ts";
+import { makeEvt, makeJsonEvt, pushFrame } from "./lib/evt.ts";
 import { runPosts } from "./lib/http.ts";
 import { signToken } from "./lib/jwt.ts";
 import { runMqttPublish } from "./lib/mqtt.ts";
@@ -13,7 +13,7 @@ import { clientFrame } from "./lib/wsframes.ts";
 
 /** What a publish request carries: a room broadcast, a floor publish, a Publish to a random user, or a Batch of them. */
 export type BodySpec =
-  | { kind: "broadcast"; rid: string; evtBytes: number }
+  | { kind: "broadcast"; rid: string; evtBytes: number; json?: boolean }
   | { kind: "floor"; evtBytes: number }
   | { kind: "unicast"; users: number; evtBytes: number }
   | { kind: "batch"; users: number; evtBytes: number; per: number };
@@ -32,6 +32,7 @@ function rng(seed: number): () => number {
 export function bodyMaker(spec: BodySpec): (i: number, tUs: number) => string {
   switch (spec.kind) {
     case "broadcast":
+      if (spec.json) return (i, t) => JSON.stringify({ rid: spec.rid, evt: makeJsonEvt(i, t, spec.evtBytes) });
       return (i, t) => JSON.stringify({ rid: spec.rid, evt: makeEvt(i, t, spec.evtBytes) });
     case "floor":
       return (i, t) => pushFrame(makeEvt(i, t, spec.evtBytes));
@@ -79,6 +80,7 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         secret: string;
         rid: string;
         concurrency: number;
+        deflate?: boolean;
       };
       const frames: Uint8Array[] = [];
       for (let i = 0; i < o.count; i++) {
@@ -93,6 +95,7 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         path: o.path,
         count: o.count,
         hello: (i) => frames[i],
+        deflate: o.deflate,
         localAddresses: o.host.startsWith("127.") ? sourceAddresses() : undefined,
       });
       return { ...(await pool.connectAll(o.concurrency)) };

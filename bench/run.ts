@@ -5,6 +5,7 @@
  *
  *   bun run bench                 # quick profile, about a minute
  *   bun run bench -- --full       # the large one: 10,000 fanout, 19,000 idle connections, 10,000 storm
+ *   bun bench/run.ts --only compression   # 2 KiB JSON fanout, websocket.compression off vs on
  *   bun bench/run.ts --only fanout,storm --repeat 2
  *
  * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (keep the best run) ·
@@ -25,6 +26,7 @@ import { lightScenario } from "./scenarios/light.ts";
 import { stormScenario } from "./scenarios/storm.ts";
 import { unicastScenario } from "./scenarios/unicast.ts";
 import { batchScenario } from "./scenarios/batch.ts";
+import { compressionScenario } from "./scenarios/compression.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -65,6 +67,11 @@ export async function main(argv: string[]): Promise<number> {
     if (s === "batch") jobs.push({ name: s, target: "comet", run: () => batchScenario(ctx, p.batch) });
     if (s === "storm") jobs.push({ name: s, target: "comet", run: () => stormScenario(ctx, p.storm) });
     if (s === "mqtt-ingest") jobs.push({ name: s, target: "comet", run: () => mqttScenario(ctx, p.mqtt) });
+    if (s === "compression") {
+      // Comet against itself: websocket.compression off, then on with clients that offer it.
+      for (const mode of ["plain", "deflate"] as const)
+        jobs.push({ name: s, target: mode, run: () => compressionScenario(ctx, mode, p.compression) });
+    }
   }
 
   const runs = new Map<string, Result[]>();

@@ -19,7 +19,14 @@ export class Reloader {
   private readonly counted: Record<"ok" | "invalid", { inc(by?: number): void }>;
 
   constructor(
-    private readonly parts: { gateway: Gateway; admin: AdminAuth; log: Logger; reloads: Counter },
+    private readonly parts: {
+      gateway: Gateway;
+      admin: AdminAuth;
+      log: Logger;
+      reloads: Counter;
+      /** Applies a new webhooks list (webhooks/hooks.ts). */
+      webhooks?: (list: Config["webhooks"]) => void;
+    },
     /** The digest of the key material in force (auth/jwt.ts buildVerifier). */
     private fingerprint: string,
   ) {
@@ -54,6 +61,7 @@ export class Reloader {
     admin.setTokens(applied.admin.tokens);
     gateway.rekey(applied, built.verify);
     log.setLevel(applied.log.level);
+    if (changed.includes("webhooks")) this.parts.webhooks?.(applied.webhooks);
     this.fingerprint = built.fingerprint;
     this.counted.ok.inc();
     for (const key of restart) log.warn("config key changed, not applied: it needs a restart", { key });

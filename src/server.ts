@@ -6,7 +6,7 @@ import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "./auth/failures.ts";
 import { buildVerifier } from "./auth/jwt.ts";
 import { parseListen } from "./config/load.ts";
 import { checkStrength } from "./config/strength.ts";
-import { type Bridge, startBridge } from "./bridge/mqtt.ts";
+import { type Bridge, instanceId, startBridge } from "./bridge/mqtt.ts";
 import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
@@ -22,6 +22,8 @@ import { runtimeAdapter } from "./runtime/listen.ts";
 import type { Listener } from "./runtime/types.ts";
 import { LoopFanout } from "./runtime/loop-fanout.ts";
 import { type ReloadOutcome, Reloader } from "./reload.ts";
+import { PresenceView, soloServers } from "./presence/view.ts";
+import { Webhooks } from "./webhooks/hooks.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -30,6 +32,10 @@ export interface RunningServer {
   readonly gateway: Gateway;
   /** The MQTT bridge, when mqtt.url or mqtt.embedded.listen is set. */
   readonly bridge: Bridge | undefined;
+  /** Who is online: this instance's sessions, and the cluster's with the bridge. */
+  readonly presence: PresenceView;
+  /** This instance's id: the `server` of its activity, presence and webhooks. */
+  readonly id: string;
   /** The bound gRPC port; undefined when grpc.listen is empty. */
   readonly grpcPort: number | undefined;
   /**
@@ -52,6 +58,12 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   if (config.ui.enabled && !runtime.capabilities.demoPage) {
     throw new Error(`ui.enabled: the demo page is not served on ${runtime.name}`);
   }
+  const compress = config.websocket.compression === "on";
+  if (compress && !runtime.capabilities.compression) {
+    throw new Error(
+      `websocket.compression: on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
+    );
+  }
   const hub = new Hub();
   const gateway = new Gateway(config, hub, keys.verify, metrics, log);
   const { registry } = metrics;
@@ -69,16 +81,67 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       limited: failures("rate_limited"),
     }),
   );
-  const reloader = new Reloader({ gateway, admin, log, reloads: metrics.configReloads }, keys.fingerprint);
+  const id = instanceId();
+  let bridge: Bridge | undefined;
+  const webhooks = new Webhooks(config.webhooks, { registry, log, server: id });
+  const transitions = registry.counter(
+    "comet_presence_transitions_total",
+    "Presence transitions emitted here, by type",
+  );
+  const flaps = registry.counter(
+    "comet_presence_flaps_suppressed_total",
+    "Reconnects within presence.offline_grace: OFFLINE transitions that did not happen",
+  );
+  const presence = new PresenceView({
+    servers: soloServers(id),
+    graceMs: config.presence.offline_grace,
+    emit: (t) => {
+      transitions.inc({ type: t.type });
+      bridge?.presenceTransition(t);
+      webhooks.presence(t);
+    },
+    suppressed: () => flaps.inc(),
+  });
+  registry.gaugeSeries(
+    "comet_presence_online",
+    "Users online: with a session here (local), in the cluster view (cluster)",
+    () => [
+      [{ view: "local" }, hub.sessions.size],
+      [{ view: "cluster" }, presence.size],
+    ],
+  );
+  // Subscribed for HEARD only while a webhook wants it: HEARD fires on every uplink frame.
+  let unlistenWebhooks = () => {};
+  const listenWebhooks = () => {
+    unlistenWebhooks();
+    unlistenWebhooks =
+      webhooks.count > 0 ? hub.onActivity((a) => webhooks.activity(a), { heard: webhooks.wants("HEARD") }) : () => {};
+  };
+  listenWebhooks();
+  const reloader = new Reloader(
+    {
+      gateway,
+      admin,
+      log,
+      reloads: metrics.configReloads,
+      webhooks: (list) => {
+        webhooks.reload(list);
+        listenWebhooks();
+      },
+    },
+    keys.fingerprint,
+  );
   // Loaded only when enabled: the page's assets are embedded by a build-time macro.
   const ui = config.ui.enabled
     ? await (await import("./ui/routes.ts")).createUi(() => gateway.config, admin)
     : undefined;
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
-  const bridge = await startBridge({ config, hub, registry, log });
+  bridge = await startBridge({ config, hub, registry, log, id, presence });
+  // After the bridge's listener: a session's activity goes out before the transition it causes.
+  hub.onActivity((a) => presence.local(a), { heard: false });
   // With mqtt.forward_api the bridge's target acts on the whole cluster; otherwise it is the hub.
   const target = bridge?.target ?? hub;
-  const api = createApi({ config, target, admin, metrics });
+  const api = createApi({ config, target, admin, metrics, presence });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui });
   const { host, port } = config.listen;
@@ -91,6 +154,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       handlers: serveHandlers({ gateway, routes, log }),
       maxUplinkBytes: config.limits.max_uplink_bytes,
       maxSendBuffer: config.limits.max_send_buffer,
+      compression: compress ? { minBytes: config.websocket.compression_min_bytes } : undefined,
     });
   } catch (err) {
     await bridge?.close();
@@ -102,7 +166,18 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
     const loop = new LoopFanout();
     try {
-      grpc = await listenGrpc({ ...grpcAddr, tls, config, gateway, target, admin, fanout: loop, registry, log });
+      grpc = await listenGrpc({
+        ...grpcAddr,
+        tls,
+        config,
+        gateway,
+        target,
+        presence,
+        admin,
+        fanout: loop,
+        registry,
+        log,
+      });
     } catch (err) {
       await listener.stop();
       await bridge?.close();
@@ -121,6 +196,11 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     await listener.stop();
     // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
     await bridge?.close();
+    // Its grace timers go with it: with the bridge, the other instances emit what was pending.
+    presence.close();
+    unlistenWebhooks();
+    await webhooks.flush(2000);
+    webhooks.close();
   };
   return {
     url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
@@ -128,6 +208,8 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     hub,
     gateway,
     bridge,
+    presence,
+    id,
     grpcPort: grpc?.port,
     reload: (read) => reloader.reload(read),
     async drain() {

@@ -24,7 +24,8 @@ export type Metrics = Record<string, number | string | null>;
 
 export interface Result {
   scenario: string;
-  target: "comet" | "floor";
+  /** What ran: Comet or the floor; for compression, Comet plain or with deflate. */
+  target: "comet" | "floor" | "plain" | "deflate";
   params: Record<string, number | string>;
   metrics: Metrics;
   skipped?: string;
@@ -61,7 +62,13 @@ export class Gens {
   }
 
   /** N subscribers u0..u(N-1) spread evenly, all in room `rid` (if any); resolves when all are upgraded. */
-  async subscribe(target: Target, n: number, rid: string, concurrency: number): Promise<ConnectResult> {
+  async subscribe(
+    target: Target,
+    n: number,
+    rid: string,
+    concurrency: number,
+    deflate = false,
+  ): Promise<ConnectResult> {
     const k = this.list.length;
     const per = Math.ceil(n / k);
     const parts = await Promise.all(
@@ -77,6 +84,7 @@ export class Gens {
             secret: SECRET,
             rid,
             concurrency,
+            deflate,
           },
           300_000,
         ),
@@ -134,6 +142,7 @@ export interface Merged {
   seqCount: number[];
   seqMaxUs: number[];
   closes: Record<string, number>;
+  wireBytes: number;
 }
 
 export function merge(parts: RecvStats[]): Merged {
@@ -147,10 +156,12 @@ export function merge(parts: RecvStats[]): Merged {
     seqCount: [],
     seqMaxUs: [],
     closes: {},
+    wireBytes: 0,
   };
   for (const p of parts) {
     m.received += p.received;
     m.bad += p.bad;
+    m.wireBytes += p.wire_bytes;
     if (p.received > 0) {
       m.firstUs = Math.min(m.firstUs, p.first_us);
       m.lastUs = Math.max(m.lastUs, p.last_us);

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { BatchParams } from "../scenarios/batch.ts";
+import type { CompressionParams } from "../scenarios/compression.ts";
 import type { FanoutParams } from "../scenarios/fanout.ts";
 import type { MqttParams } from "../scenarios/mqtt.ts";
 import type { UnicastParams } from "../scenarios/unicast.ts";
@@ -17,6 +18,7 @@ export interface Profile {
   batch: BatchParams;
   storm: number;
   mqtt: MqttParams;
+  compression: CompressionParams;
 }
 
 export const PROFILES: Record<string, Profile> = {
@@ -28,6 +30,7 @@ export const PROFILES: Record<string, Profile> = {
     batch: { clients: 20, requests: 20, per: 10, connections: 2, rate: 1000, seconds: 0.3 },
     storm: 20,
     mqtt: { clients: 20, events: 200 },
+    compression: { clients: 20, broadcasts: 5, rate: 50 },
   },
   quick: {
     name: "quick",
@@ -37,6 +40,7 @@ export const PROFILES: Record<string, Profile> = {
     batch: { clients: 2000, requests: 1000, per: 100, connections: 4, rate: 100_000, seconds: 2 },
     storm: 5000,
     mqtt: { clients: 2000, events: 50_000 },
+    compression: { clients: 2000, broadcasts: 100, rate: 10 },
   },
   full: {
     name: "full",
@@ -46,10 +50,11 @@ export const PROFILES: Record<string, Profile> = {
     batch: { clients: 10_000, requests: 4000, per: 100, connections: 4, rate: 100_000, seconds: 5 },
     storm: 10_000,
     mqtt: { clients: 10_000, events: 200_000 },
+    compression: { clients: 10_000, broadcasts: 40, rate: 2 },
   },
 };
 
-export const SCENARIOS = ["connect", "fanout", "unicast", "batch", "storm", "mqtt-ingest"] as const;
+export const SCENARIOS = ["connect", "fanout", "unicast", "batch", "storm", "mqtt-ingest", "compression"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** What the scenarios report: fanout reports its light phase as a result of its own. */
 export type ResultName = ScenarioName | "fanout-light" | "unicast-paced" | "batch-paced";

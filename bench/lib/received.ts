@@ -16,6 +16,8 @@ export class Received {
   seqMax = new Float64Array(0);
   closes = new Map<number, number>();
   hbProbes = 0;
+  /** WebSocket bytes received (frames, headers included), after the upgrade response. */
+  wireBytes = 0;
 
   /** Starts tracking deliveries afresh; seqs below `seqs` get per-broadcast counts. */
   resetStats(seqs: number): void {
@@ -28,6 +30,7 @@ export class Received {
     this.seqMax = new Float64Array(seqs);
     this.closes.clear();
     this.hbProbes = 0;
+    this.wireBytes = 0;
   }
 
   stats(): RecvStats {
@@ -41,6 +44,7 @@ export class Received {
       seq_max_us: [...this.seqMax],
       closes: Object.fromEntries(this.closes),
       hb_probes: this.hbProbes,
+      wire_bytes: this.wireBytes,
     };
   }
 }

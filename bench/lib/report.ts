@@ -20,20 +20,26 @@ export function fmt(v: Cell): string {
   return v;
 }
 
-/** A Markdown table: one row per metric, one column per target, and comet/floor where both ran. */
+/** The targets compared side by side, as a ratio column: comet / floor, deflate / plain. */
+const RATIOS: ReadonlyArray<readonly [Result["target"], Result["target"]]> = [
+  ["comet", "floor"],
+  ["deflate", "plain"],
+];
+
+/** A Markdown table: one row per metric, one column per target, and a ratio where a pair of RATIOS ran. */
 export function table(results: Result[]): string {
   const cols = results.map((r) => r.target);
-  const withRatio = cols.includes("comet") && cols.includes("floor");
-  const header = ["metric", ...cols, ...(withRatio ? ["comet / floor"] : [])];
+  const pair = RATIOS.find(([a, b]) => cols.includes(a) && cols.includes(b));
+  const header = ["metric", ...cols, ...(pair ? [`${pair[0]} / ${pair[1]}`] : [])];
   const names: string[] = [];
   for (const r of results) for (const k of Object.keys(r.metrics)) if (!names.includes(k)) names.push(k);
   const rows: string[][] = [];
   for (const k of names) {
     const vals = results.map((r) => r.metrics[k]);
     const row = [k, ...vals.map(fmt)];
-    if (withRatio) {
-      const c = results.find((r) => r.target === "comet")?.metrics[k];
-      const f = results.find((r) => r.target === "floor")?.metrics[k];
+    if (pair) {
+      const c = results.find((r) => r.target === pair[0])?.metrics[k];
+      const f = results.find((r) => r.target === pair[1])?.metrics[k];
       row.push(typeof c === "number" && typeof f === "number" && f !== 0 ? `${(c / f).toFixed(2)}×` : "");
     }
     rows.push(row);
@@ -76,6 +82,7 @@ const BEST: Record<ResultName, { metric: string; higher: boolean }> = {
   "batch-paced": { metric: "p99_ms", higher: false },
   storm: { metric: "back_s", higher: false },
   "mqtt-ingest": { metric: "events_per_s", higher: true },
+  compression: { metric: "server_cpu_us_per_delivery", higher: false },
 };
 
 export function pickBest(name: ResultName, rs: Result[]): Result | undefined {

@@ -21,7 +21,12 @@ export interface Target {
   pid: number;
   wsPath: string;
   /** The HTTP request that broadcasts one evt to the bench room. */
-  broadcast(rid: string, evtBytes: number): { path: string; headers: Record<string, string>; body: BodySpec };
+  /** `json`: an evt like an application's JSON (evt.ts makeJsonEvt) rather than padding. */
+  broadcast(
+    rid: string,
+    evtBytes: number,
+    json?: boolean,
+  ): { path: string; headers: Record<string, string>; body: BodySpec };
   /** The HTTP request that publishes one evt to one user ({"uid","evt"} body). */
   unicast(): { path: string; headers: Record<string, string> };
   /** Sockets subscribed: authenticated sessions (Comet) or topic subscribers (floor). */
@@ -136,10 +141,10 @@ export async function startComet(o: StartOptions): Promise<Target> {
     port,
     pid,
     wsPath: "/comet/Comet/Subscribe",
-    broadcast: (rid, evtBytes) => ({
+    broadcast: (rid, evtBytes, json) => ({
       path: "/comet/Comet/Broadcast",
       headers: auth,
-      body: { kind: "broadcast", rid, evtBytes },
+      body: { kind: "broadcast", rid, evtBytes, json },
     }),
     unicast: () => ({ path: "/comet/Comet/Publish", headers: auth }),
     subscribed: async () => (await metrics()).comet_sessions ?? 0,

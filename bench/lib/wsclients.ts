@@ -2,8 +2,10 @@
  * Many WebSocket subscribers in one process, on raw TCP sockets (Bun.connect) with a minimal
  * RFC 6455 client: one upgrade request, masked text frames out (AUTH, HB answers), unmasked frames
  * in. Each incoming PUSH is read from its bytes (seq and send time, see evt.ts) without building a
- * string or an event object, so one generator core keeps up with a server core.
+ * string or an event object, so one generator core keeps up with a server core. With `deflate`,
+ * the clients offer permessage-deflate and inflate each compressed frame before reading it.
  */
+import zlib from "node:zlib";
 import type { Socket, SocketHandler } from "bun";
 import { nowUs } from "./clock.ts";
 import { readEvt } from "./evt.ts";
@@ -36,7 +38,13 @@ export interface PoolOptions {
    * (__inet_hash_connect) costs more than the rest of a connect; each address has its own ports.
    */
   localAddresses?: string[];
+  /** Offer permessage-deflate (the server answers without context takeover: see runtime/bun.ts). */
+  deflate?: boolean;
 }
+
+/** RFC 7692 §7.2.2: the tail a sender strips from each compressed message. */
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const INFLATE_OPTS = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
 
 export class Pool extends Received {
   readonly clients: Client[] = [];
@@ -58,7 +66,9 @@ export class Pool extends Received {
       this.clients.push({ i, sock: undefined, phase: Phase.Closed, rest: null, pending: null, attempts: 0 });
     this.request = Buffer.from(
       `GET ${o.path} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        (o.deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
+        "\r\n",
     );
   }
 
@@ -227,6 +237,9 @@ export class Pool extends Received {
       c.rest = null;
     }
     let off = 0;
+    // Bytes on the wire after the upgrade response (frame headers included), each counted once:
+    // what c.rest held was counted when it came.
+    if (c.phase === Phase.Open) this.wireBytes += chunk.length;
     if (c.phase === Phase.Handshake) {
       const end = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(CRLFCRLF);
       if (end < 0) {
@@ -248,6 +261,7 @@ export class Pool extends Received {
       const hello = this.o.hello(c.i);
       if (hello) this.write(c, hello);
       off = end + 4;
+      this.wireBytes += b.length - off;
     }
     const n = b.length;
     while (off + 2 <= n) {
@@ -264,10 +278,18 @@ export class Pool extends Received {
         h = 10;
       }
       if (off + h + len > n) break;
-      this.onFrame(c, b0 & 15, b, off + h, len);
+      if (b0 & 0x40) this.onCompressed(c, b0 & 15, b, off + h, len);
+      else this.onFrame(c, b0 & 15, b, off + h, len);
       off += h + len;
     }
     if (off < n && c.phase === Phase.Open) c.rest = b.slice(off);
+  }
+
+  /** RSV1: a deflated message (the generator's CPU, not the server's, pays for this). */
+  private onCompressed(c: Client, op: number, b: Uint8Array, start: number, len: number): void {
+    const payload = Buffer.concat([Buffer.from(b.buffer, b.byteOffset + start, len), DEFLATE_TAIL]);
+    const text = zlib.inflateRawSync(payload, INFLATE_OPTS);
+    this.onFrame(c, op, text, 0, text.length);
   }
 
   private onFrame(c: Client, op: number, b: Uint8Array, start: number, len: number): void {

@@ -15,6 +15,7 @@ export interface RecvStats {
   seq_max_us: number[];
   closes: Record<string, number>;
   hb_probes: number;
+  wire_bytes: number;
 }
 
 export interface ConnectResult {

@@ -42,10 +42,17 @@ export const perSecond = (count: number, fromUs: number, toUs: number): number =
  * Generators holding n subscribers of target (in room rid, "" = none), every one of them a session
  * before this resolves. `what` names the scenario in the error when some did not get in.
  */
-export async function subscribedGens(ctx: Ctx, target: Target, n: number, rid: string, what: string): Promise<Gens> {
+export async function subscribedGens(
+  ctx: Ctx,
+  target: Target,
+  n: number,
+  rid: string,
+  what: string,
+  deflate = false,
+): Promise<Gens> {
   const gens = await Gens.start(ctx, gensFor(ctx, n));
   try {
-    const cr = await gens.subscribe(target, n, rid, ctx.concurrency);
+    const cr = await gens.subscribe(target, n, rid, ctx.concurrency, deflate);
     if (cr.upgraded < n) throw new Error(`${what}: only ${cr.upgraded} of ${n} upgraded`);
     await waitFor(`${n} subscribed`, 120_000, async () => (await target.subscribed()) >= n, 5);
     return gens;

@@ -13,8 +13,8 @@ vhost=comet
 rabbitmqctl add_vhost "$vhost"
 
 # Comet instances (mqtt.username comet:comet on every instance): publish and read every Comet
-# topic, comet/events, comet/events/..., comet/user-activity and (for mqtt.forward_api, the
-# instances' status and cluster-wide DumpSession) comet/servers/... An instance's client id is
+# topic, comet/events, comet/events/..., comet/user-activity, comet/presence and comet/servers/...
+# (statuses, last wills and views, retained; the cluster-wide DumpSession). An instance's client id is
 # comet-<16 hex digits>, so its queues are mqtt-subscription-comet-...
 rabbitmqctl add_user comet "$INSTANCES_PASSWORD"
 rabbitmqctl set_permissions -p "$vhost" comet \
@@ -22,11 +22,11 @@ rabbitmqctl set_permissions -p "$vhost" comet \
   '^(amq\.topic|mqtt-subscription-comet-.*)$' \
   '^(amq\.topic|mqtt-subscription-comet-.*)$'
 rabbitmqctl set_topic_permissions -p "$vhost" comet amq.topic \
-  '^comet\.(events|events\..+|user-activity|servers\..+)$' \
-  '^comet\.(events|events\..+|user-activity|servers\..+)$'
+  '^comet\.(events|events\..+|user-activity|presence|servers\..+)$' \
+  '^comet\.(events|events\..+|user-activity|presence|servers\..+)$'
 
-# A backend (comet:billing): publishes Events (comet/events, comet/events/...), reads activity
-# (comet/user-activity), and never touches an instance's queue: its own subscription needs a
+# A backend (comet:billing): publishes Events (comet/events, comet/events/...), reads activity and
+# presence (comet/user-activity, comet/presence), and never touches an instance's queue: its own subscription needs a
 # client id that does not start with comet-. Copy this block for each backend account.
 rabbitmqctl add_user billing "$BILLING_PASSWORD"
 rabbitmqctl set_permissions -p "$vhost" billing \
@@ -35,4 +35,4 @@ rabbitmqctl set_permissions -p "$vhost" billing \
   '^(amq\.topic|mqtt-subscription-(?!comet-).*)$'
 rabbitmqctl set_topic_permissions -p "$vhost" billing amq.topic \
   '^comet\.(events|events\..+)$' \
-  '^comet\.user-activity$'
+  '^comet\.(user-activity|presence)$'

@@ -23,6 +23,8 @@ export interface ActivityInOptions {
   received: Counter;
   /** mqtt.cluster_key: when set, activity without its valid signature is counted and ignored. */
   clusterKey?: string;
+  /** Another instance's activity, once it is understood and its signature checked (the presence view). */
+  onRemote?: (a: RemoteActivity) => void;
   log: Logger;
 }
 
@@ -61,6 +63,7 @@ export class ActivityIn {
       this.unsigned.warn({ topic, server: a.server });
       return;
     }
+    if (a.server !== server) this.options.onRemote?.(a);
     const session = hub.sessions.get(a.uid);
     // A session that logged in before the bridge listened has no ONLINE time: its birth (ms) stands in.
     const localOnline = session && (this.onlineAt.get(session) ?? BigInt(session.birth) * 1_000_000n);

@@ -1,6 +1,6 @@
 /**
  * Who may do what on the embedded broker. Two kinds of client get in: comet instances, which
- * publish and read everything, and backends, which publish Events and read activity. A backend
+ * publish and read everything, and backends, which publish Events and read activity and presence. A backend
  * may not publish activity: the cluster rule believes an ONLINE it reads and closes that user's
  * session, so whoever can publish activity can sign anyone out. Nor may it read the events topic,
  * which carries every other backend's pushes.
@@ -19,6 +19,7 @@ export interface AccessRules {
   anonymous: boolean;
   eventsTopic: string;
   activityTopic: string;
+  presenceTopic: string;
 }
 
 const NOT_AUTHORIZED = 5;
@@ -84,7 +85,8 @@ export function accessHooks(
     // A refused subscription is answered with the failure code (0x80); the client stays connected.
     authorizeSubscribe(client, sub, done) {
       const role = roles.get(client);
-      if (role === "instance" || (role === "backend" && sub.topic === rules.activityTopic)) done(null, sub);
+      const readable = sub.topic === rules.activityTopic || sub.topic === rules.presenceTopic;
+      if (role === "instance" || (role === "backend" && readable)) done(null, sub);
       else done(null, null);
     },
   };

@@ -15,7 +15,7 @@ export interface EventsInOptions {
   topic: string;
   /** The same limits as the HTTP API's body and evt limits. */
   limits: CommandLimits;
-  /** By outcome: delivered, no_recipient, own (forwarded by this instance), invalid, too_large. */
+  /** By outcome: delivered, no_recipient, own (forwarded by this instance), invalid, too_large, retained. */
   received: Counter;
   /** This instance's id: an Event it forwarded itself comes back with it as its origin. */
   server: string;
@@ -24,13 +24,29 @@ export interface EventsInOptions {
 
 export class EventsIn {
   private readonly dropped: RateLimitedWarn;
+  private readonly stale: RateLimitedWarn;
+  // Every event counts once: the two hot series are looked up once, not per event.
+  private readonly delivered: { inc(): void };
+  private readonly noRecipient: { inc(): void };
 
   constructor(private readonly options: EventsInOptions) {
     this.dropped = new RateLimitedWarn(options.log, "mqtt: event dropped");
+    this.stale = new RateLimitedWarn(options.log, "mqtt: retained event dropped");
+    this.delivered = options.received.with({ outcome: "delivered" });
+    this.noRecipient = options.received.with({ outcome: "no_recipient" });
   }
 
-  receive(payload: Buffer): void {
+  /**
+   * `retained`: the broker replayed it from its store on a (re)subscribe. An Event is a command
+   * for now; replayed, it would push the same thing again at every restart and reconnection.
+   */
+  receive(payload: Buffer, retained: boolean): void {
     const { hub, topic, limits, received } = this.options;
+    if (retained) {
+      received.inc({ outcome: "retained" });
+      this.stale.warn({ topic, reason: "retained: publish Events without the retain flag", bytes: payload.byteLength });
+      return;
+    }
     const r = parseEvent(payload, limits);
     if (!r.ok) {
       received.inc({ outcome: r.outcome });
@@ -42,7 +58,7 @@ export class EventsIn {
       received.inc({ outcome: "own" });
       return;
     }
-    const n = hub.deliver(r.delivery);
-    received.inc({ outcome: n > 0 ? "delivered" : "no_recipient" });
+    if (hub.deliver(r.delivery) > 0) this.delivered.inc();
+    else this.noRecipient.inc();
   }
 }

@@ -1,9 +1,10 @@
 /**
  * DumpSession for the whole cluster (mqtt.forward_api): a request on `comet/servers/<origin>/dump`,
  * each instance's sessions back on `comet/servers/<origin>/answers`, merged into one answer in the
- * usual order. The cluster is every instance of the server status registry (peers.ts), which is
- * one per broker (or virtual host), whatever their events topics. The answer waits for the instances believed online (peers.ts) and no longer than
- * the timeout: one that has not answered by then is named in `unanswered`, never waited on.
+ * usual order. The cluster is every live instance of the server status registry (servers.ts), which
+ * is one per broker (or virtual host), whatever their events topics. The answer waits for the
+ * instances believed online and no longer than the timeout: one that has not answered by then is
+ * named in `unanswered`, never waited on.
  *
  * An instance's sessions go in parts, each within half of limits.max_body_bytes, so that no
  * packet grows with the cluster's size past what a broker (the embedded one included) takes.
@@ -15,7 +16,7 @@ import { compareUtf8 } from "../hub/order.ts";
 import type { Dump, SessionView } from "../hub/session.ts";
 import type { Logger } from "../log.ts";
 import { RateLimitedWarn } from "./ratelog.ts";
-import { type LiveServers, SERVERS_PREFIX } from "./peers.ts";
+import { type LiveServers, SERVERS_TOPIC } from "./servers.ts";
 import type { Qos } from "./settings.ts";
 import { escapeLevel } from "./topics.ts";
 
@@ -51,11 +52,10 @@ interface Pending {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+const SERVERS_PREFIX = `${SERVERS_TOPIC}/`;
+
 /** The filter every instance with forward_api subscribes to: the requests of all the others. */
 export const DUMP_REQUESTS = `${SERVERS_PREFIX}+/dump`;
-
-/** A request's topic, by the instance that asks. */
-export const isDumpRequest = (topic: string): boolean => topic.startsWith(SERVERS_PREFIX) && topic.endsWith("/dump");
 
 /** Where the answers to an instance's requests come. */
 export const replyTopic = (server: string): string => `${SERVERS_PREFIX}${escapeLevel(server)}/answers`;

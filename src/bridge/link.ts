@@ -9,6 +9,8 @@ import type { Counter } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
 import type { Wire } from "./outbox.ts";
+import { type BrokerSocket, type OnPublish, tapPublishes } from "./publish-tap.ts";
+import type { StatusMessage } from "./servers.ts";
 import { type BridgeSettings, brokerAddress, type Qos, showUrl } from "./settings.ts";
 
 /**
@@ -24,20 +26,51 @@ export function reconnectDelay(attempt: number, random: () => number = Math.rand
 /** Made once: mqtt.js copies them, and activity is the busiest path out. */
 const PUBLISH_OPTIONS = [{ qos: 0 }, { qos: 1 }, { qos: 2 }] as const;
 
+/**
+ * Puts publish-tap.ts under mqtt.js. mqtt.js builds each connection's socket with a function it
+ * keeps in a field its types call private; when that field is not there (a future mqtt.js), the
+ * bridge stays correct, only slower, and says so (false).
+ */
+function tapBrokerStream(client: MqttClient, onPublish: OnPublish): boolean {
+  const c = client as unknown as { streamBuilder?: (client: MqttClient) => BrokerSocket };
+  const build = c.streamBuilder;
+  if (typeof build !== "function") return false;
+  c.streamBuilder = (client) => tapPublishes(build(client), onPublish);
+  return true;
+}
+
 export interface LinkOptions {
   /** The broker URL, credentials included. */
   url: string;
   settings: Pick<BridgeSettings, "username" | "password" | "tls" | "qos">;
-  /** What to subscribe to on every connection, and who reads each topic's messages. */
-  topics: ReadonlyMap<string, (payload: Buffer) => void>;
-  /** Who reads messages on topics not in `topics`: those of subscribe() and of wildcard filters. */
-  other?: (topic: string, payload: Buffer) => void;
-  /** The Last Will: published, retained, by the broker when this connection is lost without a goodbye. */
-  will?: { topic: string; payload: string };
+  /**
+   * What to subscribe to on every connection, and who reads each topic's messages. `retained`: the
+   * broker sent the message from its store because a subscription was made (MQTT 3.1.1 §3.3.1.3),
+   * not because someone published it just now.
+   */
+  topics: ReadonlyMap<string, (payload: Buffer, retained: boolean) => void>;
+  /**
+   * Filters with single-level wildcards (`comet/servers/+`), subscribed to as well, and who reads
+   * the messages of the topics they match.
+   */
+  filters?: ReadonlyMap<string, (topic: string, payload: Buffer) => void>;
+  /** Who reads messages on topics neither in `topics` nor matched by `filters`: those of subscribe(). */
+  other?: (topic: string, payload: Buffer, retained: boolean) => void;
+  /** The Last Will of each connection, made afresh before it connects. */
+  will?: () => StatusMessage;
+  /** Published (and acknowledged, within the shutdown's wait) before a graceful disconnect. */
+  goodbye?: () => StatusMessage;
   /** Called on every connection once the subscriptions are asked for: what waited may go. */
   onConnected: () => void;
   reconnects: Counter;
   log: Logger;
+}
+
+/** MQTT topic matching for filters whose wildcards are single levels (`+`). */
+function matches(filter: readonly string[], levels: readonly string[]): boolean {
+  if (filter.length !== levels.length) return false;
+  for (let i = 0; i < filter.length; i++) if (filter[i] !== "+" && filter[i] !== levels[i]) return false;
+  return true;
 }
 
 export class BrokerLink implements Wire {
@@ -51,6 +84,8 @@ export class BrokerLink implements Wire {
   private lastError: string | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
+  /** Whether PUBLISH packets are read by publish-tap.ts (true unless mqtt.js changed shape). */
+  readonly fastPath: boolean;
 
   constructor(private readonly options: LinkOptions) {
     const { url, settings, topics } = options;
@@ -66,25 +101,49 @@ export class BrokerLink implements Wire {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt.js logs through `debug` about ten times per packet, arguments built each time even
+      // when nobody listens: a measurable share of MQTT ingest. Our own log says what matters.
+      log: () => {},
+      // Connected below, once the PUBLISH fast path is in place.
+      manualConnect: true,
       ...brokerAddress(url),
       ...settings.tls,
     };
-    if (options.will) opts.will = { ...options.will, qos: 1, retain: true };
     // The keys, when set, win over credentials in the URL.
     if (settings.username !== undefined) opts.username = settings.username;
     if (settings.password !== undefined) opts.password = settings.password;
+    if (options.will) opts.will = options.will();
     this.client = connect(opts);
+    const filters = [...(options.filters ?? [])].map(([f, read]) => [f.split("/"), read] as const);
+    const other = options.other;
+    // Both ways in (the fast path and mqtt.js) end here.
+    const deliver = (topic: string, payload: Buffer, retained: boolean) => {
+      const exact = topics.get(topic);
+      if (exact) {
+        exact(payload, retained);
+        return;
+      }
+      let matched = false;
+      if (filters.length > 0) {
+        const levels = topic.split("/");
+        for (const [filter, read] of filters) {
+          if (matches(filter, levels)) {
+            matched = true;
+            read(topic, payload);
+          }
+        }
+      }
+      if (!matched) other?.(topic, payload, retained);
+    };
+    this.fastPath = tapBrokerStream(this.client, deliver);
     this.client.on("connect", () => this.onConnect());
     this.client.on("close", () => this.onClose());
     this.client.on("error", (err) => {
       this.lastError = err.message;
     });
-    const other = options.other;
-    this.client.on("message", (topic, payload) => {
-      const fixed = topics.get(topic);
-      if (fixed) fixed(payload);
-      else other?.(topic, payload);
-    });
+    // What the fast path leaves to mqtt.js (QoS 2, or every PUBLISH when it could not be set up).
+    this.client.on("message", (topic, payload, packet) => deliver(topic, payload, packet.retain));
+    this.client.connect();
   }
 
   get connected(): boolean {
@@ -122,9 +181,10 @@ export class BrokerLink implements Wire {
     this.client.publish(topic, payload, PUBLISH_OPTIONS[qos], done);
   }
 
-  /** A retained message at QoS 1 (a status that later subscribers must see too). */
-  publishRetained(topic: string, payload: string): void {
-    this.client.publish(topic, payload, { qos: 1, retain: true });
+  /** A retained status (comet/servers/<id>); dropped while disconnected, as the next connection sends its own. */
+  publishRetained(m: StatusMessage | { topic: string; payload: string; qos: 1; retain: true }): void {
+    if (!this.up) return;
+    this.client.publish(m.topic, m.payload, { qos: m.qos, retain: true });
   }
 
   /**
@@ -154,9 +214,10 @@ export class BrokerLink implements Wire {
     this.lastError = undefined;
     if (gen > 1) this.options.reconnects.inc();
     const { log, topics, settings } = this.options;
-    log.info("mqtt connected", { url: this.url });
+    log.info("mqtt connected", { url: this.url, publish_fast_path: this.fastPath });
     // A clean session forgets subscriptions, so every connection subscribes again.
-    const wanted = Object.fromEntries([...topics.keys()].map((t) => [t, { qos: settings.qos }]));
+    const filters = [...(this.options.filters?.keys() ?? [])];
+    const wanted = Object.fromEntries([...topics.keys(), ...filters].map((t) => [t, { qos: settings.qos }]));
     this.client.subscribe(wanted, (err, granted) => {
       if (gen !== this.connections || !this.up) return;
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
@@ -186,7 +247,10 @@ export class BrokerLink implements Wire {
     else log.debug("mqtt connect failed; retrying", fields);
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      if (!this.closing) this.client.reconnect();
+      if (this.closing) return;
+      // Each connection has its own will: its time tells the others which connection it ends.
+      if (this.options.will) this.client.options.will = this.options.will();
+      this.client.reconnect();
     }, delay);
   }
 
@@ -199,6 +263,7 @@ export class BrokerLink implements Wire {
   private async end(): Promise<void> {
     if (this.retry) clearTimeout(this.retry);
     if (this.up) {
+      if (this.options.goodbye) this.publishRetained(this.options.goodbye());
       // A graceful end waits for the broker to acknowledge QoS 1/2 activity; a broker that stops
       // answering must not hold the shutdown, so the socket goes after a while.
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -15,11 +15,13 @@ import { ActivityIn } from "./activity-in.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { EventsIn } from "./events-in.ts";
 import { Forwarder } from "./forward.ts";
-import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, isDumpRequest, replyTopic } from "./gather.ts";
-import { SERVERS_FILTER, SERVERS_PREFIX, ServerStatus } from "./peers.ts";
+import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, replyTopic } from "./gather.ts";
 import { BrokerLink } from "./link.ts";
 import { Outbox } from "./outbox.ts";
+import type { PresenceTransition, PresenceView } from "../presence/view.ts";
+import { PresenceLink, VIEWS_FILTER } from "./presence-link.ts";
 import { routeActivity } from "./routing.ts";
+import { type LiveServers, SERVERS_FILTER, ServerRegistry } from "./servers.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
 import { Subscriptions } from "./subscriptions.ts";
 import { RoutedTopics } from "./topics.ts";
@@ -31,6 +33,10 @@ export interface BridgeDeps {
   hub: Hub;
   registry: Registry;
   log: Logger;
+  /** This instance's id (instanceId()); a fresh one when not given. */
+  id?: string;
+  /** The presence view, fed with the cluster's activity and instances and published from. */
+  presence?: PresenceView;
 }
 
 /** Starts the bridge (and the embedded broker when configured); undefined when mqtt is off. */
@@ -58,6 +64,7 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
         anonymous,
         eventsTopic: settings.eventsTopic,
         activityTopic: settings.activityTopic,
+        presenceTopic: settings.presenceTopic,
       },
       log: deps.log,
     });
@@ -86,6 +93,19 @@ function bridgeCounters(registry: Registry) {
       "Activity sent to the broker (QoS 0: written; QoS 1/2: acknowledged), by type",
     ),
     dropped: registry.counter("comet_bridge_activity_dropped_total", "Outgoing activity dropped, by reason"),
+    presenceOut: registry.counter(
+      "comet_presence_out_total",
+      "Presence transitions sent to mqtt.presence_topic (QoS 0: written; QoS 1/2: acknowledged), by type",
+    ),
+    presenceDropped: registry.counter("comet_presence_dropped_total", "Presence transitions not sent, by reason"),
+    viewsIn: registry.counter(
+      "comet_bridge_views_in_total",
+      "Presence view snapshots read from other instances, by outcome (merged, own, invalid, unsigned)",
+    ),
+    statusIn: registry.counter(
+      "comet_bridge_server_status_in_total",
+      "Server statuses read on comet/servers/+, by outcome (online, offline, stale, cleared, invalid, unsigned, own)",
+    ),
     reconnects: registry.counter(
       "comet_bridge_reconnects_total",
       "Times the bridge got back to the broker after losing it",
@@ -107,7 +127,7 @@ function bridgeCounters(registry: Registry) {
 
 export class Bridge {
   /** This instance's id: the `server` of its activity, and the tie-break of the replacement rule. */
-  readonly id = instanceId();
+  readonly id: string;
   /** The broker URL with any password hidden. */
   readonly url: string;
   /** Where the API acts: the hub, or with mqtt.forward_api the whole cluster. */
@@ -115,9 +135,12 @@ export class Bridge {
   private readonly link: BrokerLink;
   private readonly outbox: Outbox;
   private readonly subscriptions: Subscriptions | undefined;
-  private readonly status: ServerStatus | undefined;
+  private readonly presenceOut: Outbox | undefined;
+  private readonly registry: ServerRegistry;
+  private readonly presence: PresenceLink | undefined;
   private readonly unlisten: () => void;
   private closing: Promise<void> | undefined;
+  private announceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     settings: BridgeSettings,
@@ -126,7 +149,8 @@ export class Bridge {
     readonly embedded: EmbeddedBroker | undefined,
   ) {
     const { registry, hub, log } = deps;
-    const { eventsTopic, activityTopic } = settings;
+    this.id = deps.id ?? instanceId();
+    const { eventsTopic, activityTopic, presenceTopic } = settings;
     const counters = bridgeCounters(registry);
     const eventsIn = new EventsIn({
       hub,
@@ -142,9 +166,10 @@ export class Bridge {
       server: this.id,
       received: counters.activityIn,
       clusterKey: settings.clusterKey,
+      onRemote: deps.presence && ((a) => deps.presence?.remote(a)),
       log,
     });
-    const receiveEvent = (payload: Buffer) => eventsIn.receive(payload);
+    const receiveEvent = (payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained);
     const topics = new Map([
       [eventsTopic, receiveEvent],
       [activityTopic, (payload: Buffer) => activityIn.receive(payload)],
@@ -152,24 +177,30 @@ export class Bridge {
     // The legacy events topic stays: backends that publish there reach every instance as before.
     const routed = settings.routing ? new RoutedTopics(eventsTopic) : undefined;
     if (routed) topics.set(routed.world, receiveEvent);
-    // forward_api: the instances know each other (peers.ts) and answer each other's DumpSession
-    // (gather.ts, made once the link exists: the handlers below reach it when messages come).
-    const status = settings.forwardApi ? new ServerStatus(this.id) : undefined;
-    this.status = status;
-    let gather: DumpGather | undefined;
-    if (status) {
-      // Wildcard filters: their messages come by way of `other` below.
-      topics.set(SERVERS_FILTER, () => {});
-      topics.set(DUMP_REQUESTS, () => {});
-      topics.set(replyTopic(this.id), (payload: Buffer) => gather?.onReply(payload));
+    this.registry = new ServerRegistry({
+      self: this.id,
+      clusterKey: settings.clusterKey,
+      received: counters.statusIn,
+      unsigned: counters.activityIn,
+      log,
+    });
+    // Who joins hears this instance again: a broker that keeps retained messages from wildcard
+    // subscriptions (RabbitMQ) would otherwise leave it unknown to the newcomer.
+    this.registry.onChange((c) => {
+      if (c.change === "joined") this.announceSoon();
+    });
+    const filters = new Map([
+      [SERVERS_FILTER, (topic: string, payload: Buffer) => this.registry.receive(topic, payload)],
+    ]);
+    if (deps.presence) {
+      filters.set(VIEWS_FILTER, (topic: string, payload: Buffer) => this.presence?.receive(topic, payload));
     }
-    const other = (topic: string, payload: Buffer) => {
-      if (!topic.startsWith(SERVERS_PREFIX)) {
-        // A routed topic's Event.
-        receiveEvent(payload);
-      } else if (isDumpRequest(topic)) gather?.onRequest(payload);
-      else status?.receive(topic, payload);
-    };
+    // Every live instance (servers.ts) answers a cluster DumpSession, whatever its own
+    // mqtt.forward_api: those with it ask, and wait for everyone live (gather.ts, made once the
+    // link exists: the handlers below reach it when messages come).
+    let gather: DumpGather | undefined;
+    filters.set(DUMP_REQUESTS, (_topic: string, payload: Buffer) => gather?.onRequest(payload));
+    if (settings.forwardApi) topics.set(replyTopic(this.id), (payload: Buffer) => gather?.onReply(payload));
     this.url = showUrl(url);
     log.info("mqtt bridge starting", {
       url: this.url,
@@ -183,12 +214,18 @@ export class Bridge {
       url,
       settings,
       topics,
-      other,
-      will: status?.will,
+      filters,
+      // What matches neither a topic nor a filter is a routed topic's Event (subscriptions.ts).
+      other: routed && ((_topic: string, payload: Buffer, retained: boolean) => receiveEvent(payload, retained)),
+      will: () => this.registry.will(),
+      goodbye: () => this.registry.offline(),
       onConnected: () => {
-        status?.connected(this.link);
+        this.link.publishRetained(this.registry.online());
+        if (this.link.generation > 1) this.registry.resync();
         this.subscriptions?.connected();
+        this.presence?.connected();
         this.outbox.flush();
+        this.presenceOut?.flush();
       },
       reconnects: counters.reconnects,
       log,
@@ -212,18 +249,18 @@ export class Bridge {
         () => subs.pending,
       );
     }
-    if (status) {
-      const g = new DumpGather({
-        hub,
-        wire: this.link,
-        servers: status,
-        server: this.id,
-        qos: settings.qos,
-        maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
-        timeoutMs: GATHER_TIMEOUT_MS,
-        log,
-      });
-      gather = g;
+    const g = new DumpGather({
+      hub,
+      wire: this.link,
+      servers: this.registry,
+      server: this.id,
+      qos: settings.qos,
+      maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
+      timeoutMs: GATHER_TIMEOUT_MS,
+      log,
+    });
+    gather = g;
+    if (settings.forwardApi) {
       this.target = new Forwarder({
         hub,
         wire: this.link,
@@ -244,8 +281,43 @@ export class Bridge {
       out: counters.activityOut,
       dropped: counters.dropped,
     });
+    if (deps.presence) {
+      const missing = (["ONLINE", "OFFLINE"] as const).filter((t) => !settings.activity.has(t));
+      if (missing.length > 0) {
+        log.warn("presence: mqtt.activity leaves out what the other instances' views need", {
+          missing,
+          effect: "this instance's users look offline to the others, and theirs stay online here",
+        });
+      }
+      this.presenceOut = new Outbox(this.link, {
+        topic: presenceTopic,
+        qos: settings.qos,
+        capacity: settings.queue,
+        types: new Set(),
+        server: this.id,
+        clusterKey: settings.clusterKey,
+        out: counters.presenceOut,
+        dropped: counters.presenceDropped,
+      });
+      this.presence = new PresenceLink({
+        view: deps.presence,
+        servers: this.registry,
+        wire: this.link,
+        outbox: this.presenceOut,
+        qos: settings.qos,
+        clusterKey: settings.clusterKey,
+        received: counters.viewsIn,
+        unsigned: counters.activityIn,
+        log,
+      });
+    }
     registry.gauge("comet_bridge_connected", "1 while connected to the broker and subscribed, else 0", () =>
       this.link.ready ? 1 : 0,
+    );
+    registry.gauge(
+      "comet_cluster_servers",
+      "Live instances on the broker, this one included",
+      () => this.registry.live().length,
     );
     registry.gauge("comet_bridge_queue_length", "Outgoing activity waiting for the broker", () => this.outbox.size);
     const route = routed && this.subscriptions ? routeActivity(routed, this.subscriptions) : undefined;
@@ -254,6 +326,24 @@ export class Bridge {
       route?.(a);
       this.outbox.add(a);
     });
+  }
+
+  private announceSoon(): void {
+    if (this.announceTimer) return;
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined;
+      this.link.publishRetained(this.registry.online());
+    }, 50);
+  }
+
+  /** A transition this instance emits, to mqtt.presence_topic (a no-op without a presence view). */
+  presenceTransition(t: PresenceTransition): void {
+    this.presence?.transition(t);
+  }
+
+  /** The live instances on the broker (comet/servers/+), with their joins and leaves. */
+  get servers(): LiveServers {
+    return this.registry;
   }
 
   /** For /readyz: undefined when ready, else why not. */
@@ -266,9 +356,12 @@ export class Bridge {
     this.closing ??= (async () => {
       this.unlisten();
       this.subscriptions?.close();
-      this.status?.leave(this.link.connected ? this.link : undefined);
+      if (this.announceTimer) clearTimeout(this.announceTimer);
+      this.presence?.close();
       this.outbox.close();
+      this.presenceOut?.close();
       await this.link.close();
+      this.registry.close();
       await this.embedded?.close();
     })();
     return this.closing;

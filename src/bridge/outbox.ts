@@ -43,13 +43,14 @@ export interface OutboxOptions {
 const BACKLOG_BYTES = 1 << 20;
 
 interface Outgoing {
-  type: ActivityName;
+  /** The `type` label of the counters. */
+  type: string;
   payload: string;
 }
 
 export class Outbox {
   private readonly queue: BoundedQueue<Outgoing>;
-  private readonly ackedCallbacks = new Map<ActivityName, (err?: Error) => void>();
+  private readonly ackedCallbacks = new Map<string, (err?: Error) => void>();
   /** The connection generation whose socket we wait on to be writable; -1 for none. */
   private awaitingWritable = -1;
   private closed = false;
@@ -68,7 +69,13 @@ export class Outbox {
 
   add(a: Activity): void {
     if (this.closed || !this.options.types.has(a.type)) return;
-    const out: Outgoing = { type: a.type, payload: encodeActivity(a, this.options.server, this.options.clusterKey) };
+    this.send(a.type, encodeActivity(a, this.options.server, this.options.clusterKey));
+  }
+
+  /** An already encoded message for the topic (presence transitions), counted under type. */
+  send(type: string, payload: string): void {
+    if (this.closed) return;
+    const out: Outgoing = { type, payload };
     // Behind a queue, activity waits its turn: per-user order is kept.
     if (this.wire.connected && this.queue.size === 0 && !this.backlogged()) this.publish(out);
     else {
@@ -122,7 +129,7 @@ export class Outbox {
   }
 
   /** One callback per type, made once: activity is the busiest path out. */
-  private acked(type: ActivityName): (err?: Error) => void {
+  private acked(type: string): (err?: Error) => void {
     let cb = this.ackedCallbacks.get(type);
     if (!cb) {
       cb = (err?: Error) => {

@@ -32,12 +32,13 @@ export interface BridgeSettings {
   url: string | undefined;
   eventsTopic: string;
   activityTopic: string;
+  presenceTopic: string;
   activity: ReadonlySet<ActivityName>;
   qos: Qos;
   queue: number;
   username: string | undefined;
   password: string | undefined;
-  /** mqtt.cluster_key: signs activity out, and activity in must carry a valid signature. */
+  /** mqtt.cluster_key: signs activity, server statuses and presence out; what comes in must carry a valid signature. */
   clusterKey: string | undefined;
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   embedded: EmbeddedSettings | undefined;
@@ -75,9 +76,23 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
   if (mqtt.qos > 2) fail("mqtt.qos", "0, 1 or 2", mqtt.qos);
   checkTopic("mqtt.events_topic", mqtt.events_topic);
   checkTopic("mqtt.activity_topic", mqtt.activity_topic);
+  checkTopic("mqtt.presence_topic", mqtt.presence_topic);
   if (mqtt.events_topic === mqtt.activity_topic) {
     throw new ConfigError(
       `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(mqtt.events_topic)})`,
+    );
+  }
+  for (const [key, other] of [
+    ["mqtt.events_topic", mqtt.events_topic],
+    ["mqtt.activity_topic", mqtt.activity_topic],
+  ]) {
+    if (mqtt.presence_topic === other) {
+      throw new ConfigError(`config: mqtt.presence_topic: must differ from ${key} (both ${JSON.stringify(other)})`);
+    }
+  }
+  if (mqtt.presence_topic.startsWith("comet/servers/") || mqtt.presence_topic === "comet/servers") {
+    throw new ConfigError(
+      `config: mqtt.presence_topic: ${JSON.stringify(mqtt.presence_topic)} is under comet/servers, where instances keep their statuses`,
     );
   }
   const embedded = embeddedSettings(config);
@@ -128,6 +143,7 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     url: mqtt.url === "" ? undefined : mqtt.url,
     eventsTopic: mqtt.events_topic,
     activityTopic: mqtt.activity_topic,
+    presenceTopic: mqtt.presence_topic,
     activity,
     qos: mqtt.qos as Qos,
     queue: mqtt.queue,

@@ -5,10 +5,12 @@ import { registerBroadcast } from "./broadcast.ts";
 import { generateSecret } from "../config/strength.ts";
 import { readConfig } from "./config.ts";
 import { registerDump } from "./dump.ts";
+import { registerPresence } from "./presence.ts";
 import { fail, oneLineErrors } from "./output.ts";
 import { registerPublish } from "./publish.ts";
 import { serve } from "./serve.ts";
 import { registerSubscribe } from "./subscribe.ts";
+import { registerWatch } from "./watch.ts";
 import { mintToken } from "./token.ts";
 
 export function buildProgram(): Command {
@@ -60,6 +62,8 @@ export function buildProgram(): Command {
   registerBroadcast(program);
   registerDump(program);
   registerSubscribe(program);
+  registerPresence(program);
+  registerWatch(program);
 
   for (const cmd of program.commands) cmd.configureOutput(oneLineErrors(`comet ${cmd.name()}`));
   return program;

@@ -2,7 +2,18 @@
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { formatDuration, parseDuration } from "./duration.ts";
-import { type Account, type Config, envName, isLeaf, type Leaf, leaves, SCHEMA, type SchemaNode } from "./schema.ts";
+import { ACTIVITY_NAMES } from "../hub/activity.ts";
+import {
+  type Account,
+  type Config,
+  envName,
+  isLeaf,
+  type Leaf,
+  leaves,
+  SCHEMA,
+  type SchemaNode,
+  type WebhookConfig,
+} from "./schema.ts";
 
 /**
  * A configuration Comet must not start with. Branch on the class or on `code`: the message is written
@@ -63,6 +74,8 @@ function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unkn
     }
     case "accounts":
       return readAccounts(path, raw, fromText);
+    case "webhooks":
+      return readWebhooks(path, raw, fromText);
     case "listen":
       return parseListen(path, raw);
     case "bool":
@@ -103,6 +116,63 @@ function readAccounts(path: string, raw: unknown, fromText: boolean): Account[] 
     if (typeof username !== "string" || username === "") fail(`[${i}].username`, "a non-empty string");
     if (typeof password !== "string" || password === "") fail(`[${i}].password`, "a non-empty string");
     return { username, password } as Account;
+  });
+}
+
+/** What a webhook's `events` may name: activity types, and presence transitions. */
+export const WEBHOOK_EVENTS: readonly string[] = [...ACTIVITY_NAMES, "presence.ONLINE", "presence.OFFLINE"];
+/** A secret anyone could guess signs nothing: as for admin tokens. */
+export const MIN_WEBHOOK_SECRET_CHARS = 16;
+const WEBHOOK_KEYS = ["url", "events", "secret", "timeout"];
+
+/**
+ * A list of {url, events, secret, timeout}; from the environment, the list as JSON. Errors name the
+ * entry by its index and never echo the secret, nor the URL (it may carry credentials).
+ */
+function readWebhooks(path: string, raw: unknown, fromText: boolean): WebhookConfig[] {
+  const fail = (at: string, expected: string): never => {
+    throw new ConfigError(`config: ${path}${at}: expected ${expected}`);
+  };
+  let items = raw;
+  if (fromText && typeof raw === "string") {
+    try {
+      items = raw.trim() === "" ? [] : JSON.parse(raw);
+    } catch {
+      fail("", 'a JSON list like [{"url": "https://...", "events": ["presence.OFFLINE"], "secret": "..."}]');
+    }
+  }
+  if (!Array.isArray(items)) return fail("", "a list of {url, events, secret, timeout}");
+  return items.map((w, i) => {
+    if (w === null || typeof w !== "object" || Array.isArray(w))
+      return fail(`[${i}]`, "a mapping {url, events, secret, timeout}");
+    const o = w as Record<string, unknown>;
+    const extra = Object.keys(o).find((k) => !WEBHOOK_KEYS.includes(k));
+    if (extra !== undefined) fail(`[${i}].${extra}`, `only ${WEBHOOK_KEYS.join(", ")}`);
+    let url: URL | undefined;
+    try {
+      url = typeof o.url === "string" ? new URL(o.url) : undefined;
+    } catch {}
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+      fail(`[${i}].url`, "an http:// or https:// URL");
+    const events = o.events;
+    if (!Array.isArray(events) || events.length === 0) {
+      return fail(`[${i}].events`, `a non-empty list of ${WEBHOOK_EVENTS.join(", ")}`);
+    }
+    for (const e of events) {
+      if (typeof e !== "string" || !WEBHOOK_EVENTS.includes(e)) {
+        fail(`[${i}].events`, `names from ${WEBHOOK_EVENTS.join(", ")}, got ${show(e)}`);
+      }
+    }
+    if (typeof o.secret !== "string" || [...o.secret].length < MIN_WEBHOOK_SECRET_CHARS) {
+      fail(`[${i}].secret`, `a string of at least ${MIN_WEBHOOK_SECRET_CHARS} characters`);
+    }
+    let timeout = 5000;
+    if (o.timeout !== undefined) {
+      const ms = parseDuration(o.timeout);
+      if (ms === undefined || ms < 1) fail(`[${i}].timeout`, `a duration like "5s", got ${show(o.timeout)}`);
+      timeout = ms as number;
+    }
+    return { url: o.url as string, events: [...new Set(events as string[])], secret: o.secret as string, timeout };
   });
 }
 

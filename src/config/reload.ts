@@ -8,7 +8,7 @@ import { deepFreeze, setPath } from "./load.ts";
 import { type Config, leaves } from "./schema.ts";
 
 /** Dotted paths; one ending in "." covers every key under it. */
-export const RELOADABLE: readonly string[] = ["admin.tokens", "auth.jwt.", "log.level"];
+export const RELOADABLE: readonly string[] = ["admin.tokens", "auth.jwt.", "log.level", "webhooks"];
 
 const reloadable = (path: string): boolean =>
   RELOADABLE.some((r) => (r.endsWith(".") ? path.startsWith(r) : path === r));

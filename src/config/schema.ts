@@ -13,12 +13,23 @@ export type LeafKind =
   | { type: "enum"; values: readonly string[] }
   | { type: "strings" }
   | { type: "accounts" }
+  | { type: "webhooks" }
   | { type: "bool" };
 
 /** A user name and password a broker lets in. */
 export interface Account {
   username: string;
   password: string;
+}
+
+/** One backend that receives activity and presence transitions by HTTP POST (webhooks/). */
+export interface WebhookConfig {
+  url: string;
+  /** Activity names (ONLINE, ...) and presence transitions (presence.ONLINE, presence.OFFLINE). */
+  events: string[];
+  secret: string;
+  /** Per request, ms. */
+  timeout: number;
 }
 
 /** What a listen key becomes once parsed. */
@@ -54,6 +65,7 @@ const dur = (def: string, doc: string, min = 1): Leaf<number> => ({
 const int = (def: number, doc: string, min = 0): Leaf<number> => ({ kind: { type: "int", min }, default: def, doc });
 const strings = (def: string[], doc: string): Leaf<string[]> => ({ kind: { type: "strings" }, default: def, doc });
 const accounts = (doc: string): Leaf<Account[]> => ({ kind: { type: "accounts" }, default: [], doc });
+const webhooks = (doc: string): Leaf<WebhookConfig[]> => ({ kind: { type: "webhooks" }, default: [], doc });
 const bool = (def: boolean, doc: string): Leaf<boolean> => ({ kind: { type: "bool" }, default: def, doc });
 const oneOf = <const V extends readonly string[]>(
   values: V,
@@ -95,6 +107,10 @@ export const SCHEMA = {
     max_send_buffer: int(1048576, "bytes queued to one slow client before it is terminated", 1024),
     connects_per_ip_per_second: int(0, "WebSocket upgrades per client address per second; 0 = no limit"),
   },
+  websocket: {
+    compression: oneOf(["off", "on"], "off", "on: negotiate permessage-deflate with clients that offer it (Bun only)"),
+    compression_min_bytes: int(256, "downlink frames smaller than this (UTF-8 bytes) go uncompressed"),
+  },
   allowed_origins: strings([], "Origins allowed to upgrade from a browser; empty = any"),
   trusted_proxies: strings([], "addresses (or CIDR ranges) whose X-Forwarded-For is believed"),
   tls: {
@@ -104,6 +120,12 @@ export const SCHEMA = {
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
   },
+  presence: {
+    offline_grace: dur("0s", "a uid goes OFFLINE only after this long with no session on any instance", 0),
+  },
+  webhooks: webhooks(
+    "[{url, events, secret, timeout: 5s}]: activity and presence POSTed in signed batches; env: the list as JSON",
+  ),
   ui: {
     enabled: bool(false, "serve the demo page at / (on in --dev)"),
   },
@@ -111,6 +133,7 @@ export const SCHEMA = {
     url: str("", "broker URL (mqtt://, mqtts://, ws://, wss://); empty = bridge off unless embedded.listen is set"),
     events_topic: str("comet/events", "every instance subscribes here for Event JSON {uid?, rid?, evt}"),
     activity_topic: str("comet/user-activity", "user activity JSON goes out here; instances also read it"),
+    presence_topic: str("comet/presence", "presence transitions (debounced ONLINE / OFFLINE) go out here"),
     activity: strings(
       ["ONLINE", "OFFLINE", "HEARD", "ENTER_ROOM", "LEAVE_ROOM"],
       "activity types sent out; keep ONLINE for one session per uid across the cluster",
@@ -119,7 +142,10 @@ export const SCHEMA = {
     queue: int(10000, "outgoing activity held while the broker is away; the oldest overflow is dropped"),
     username: str("", "broker user name (also accepted in the URL)"),
     password: str("", "broker password (env COMET_MQTT_PASSWORD keeps it out of files)"),
-    cluster_key: str("", "signs activity (HMAC-SHA256); instances then ignore activity without a valid signature"),
+    cluster_key: str(
+      "",
+      "signs activity, server statuses and presence (HMAC-SHA256); instances then ignore any without a valid signature",
+    ),
     routing: oneOf(
       ["off", "on"],
       "off",
@@ -127,7 +153,7 @@ export const SCHEMA = {
     ),
     forward_api: bool(
       false,
-      "true: Publish, Broadcast and Batch over HTTP or gRPC reach the whole cluster (sent on over the broker), DumpSession answers for it",
+      "true: Publish, Broadcast and Batch over HTTP or gRPC reach the whole cluster (sent on over the broker), DumpSession answers for it (Presence always does)",
     ),
     tls: {
       ca_file: str("", "PEM CA bundle to verify the broker (mqtts:// or wss://); empty = system CAs"),

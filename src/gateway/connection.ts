@@ -7,6 +7,7 @@ import { type Identity, AuthError } from "../auth/jwt.ts";
 import type { RoomAccess } from "../auth/rooms.ts";
 import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
+import { worthCompressing } from "../protocol/compressible.ts";
 import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import { type Decoded, decodeUplink, MsgType, type Uplink } from "../protocol/frames.ts";
 import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
@@ -267,7 +268,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
 
   // SessionLink: how the hub reaches this connection.
   send(frame: Downlink): void {
-    this.socket.send(frame.encoded(this.socket.format ?? JSON_TEXT));
+    const data = frame.encoded(this.socket.format ?? JSON_TEXT);
+    this.socket.send(data, worthCompressing(data, this.gw.compressMinBytes));
   }
   subscribe(topic: string): void {
     this.socket.subscribe(topic);

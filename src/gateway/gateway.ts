@@ -9,6 +9,7 @@ import type { Session } from "../hub/session.ts";
 import type { Metrics } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close, closeLabel } from "../protocol/codes.ts";
+import { NEVER } from "../protocol/compressible.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import { type Admission, Admitter, type ConnectInfo } from "./admission.ts";
 import { Connection } from "./connection.ts";
@@ -19,6 +20,11 @@ export class Gateway {
   readonly admitter: Admitter;
   /** comet_uplink_frames_total: valid frames by MsgType (HB, AUTH, JOIN), and invalid ones. */
   readonly uplinkFrames: { readonly byType: ReadonlyArray<{ inc(): void }>; readonly invalid: { inc(): void } };
+  /**
+   * websocket.compression_min_bytes when compression is on, else NEVER: what a session's own
+   * frames are measured against (a restart key, so read once).
+   */
+  readonly compressMinBytes: number;
   /** Set once a graceful shutdown starts: new upgrades are refused 503. */
   draining = false;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -31,6 +37,8 @@ export class Gateway {
     readonly log: Logger,
   ) {
     this.admitter = new Admitter(current);
+    const ws = current.websocket;
+    this.compressMinBytes = ws.compression === "on" ? ws.compression_min_bytes : NEVER;
     this.uplinkFrames = {
       byType: ["HB", "AUTH", "JOIN"].map((type) => metrics.uplinks.with({ type })),
       invalid: metrics.uplinks.with({ type: "invalid" }),

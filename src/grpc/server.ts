@@ -7,7 +7,7 @@ import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinitio
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { Target } from "../hub/execute.ts";
+import type { PresenceSource, Target } from "../hub/execute.ts";
 import type { Registry } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
@@ -46,6 +46,8 @@ export interface GrpcDeps {
   gateway: Gateway;
   /** Where Publish, Broadcast, Batch and DumpSession act: the hub, or the cluster (mqtt.forward_api). */
   target: Target;
+  /** Answers the Presence method. */
+  presence?: PresenceSource;
   admin: AdminAuth;
   fanout: LoopFanout;
   registry: Registry;
@@ -70,6 +72,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     Broadcast: boundedMethod(method("Broadcast"), maxBody),
     DumpSession: boundedMethod(method("DumpSession"), maxBody),
     Batch: boundedMethod(method("Batch"), maxBody),
+    Presence: boundedMethod(method("Presence"), maxBody),
   };
 
   const tcp = new TcpGuard(
@@ -95,6 +98,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     }),
     ...unaryMethods({
       target,
+      presence: deps.presence,
       admin,
       limits: commandLimits(config.limits),
       requests,

@@ -1,11 +1,11 @@
 /**
- * The unary methods of comet.Comet (Publish, Broadcast, DumpSession): the admin check, then the
+ * The unary methods of comet.Comet (Publish, Broadcast, DumpSession, Batch, Presence): the admin check, then the
  * request decoded into a command by the rules every way in shares, then the hub. Each refusal
  * maps onto a gRPC status as the HTTP API maps it onto a status code.
  */
 import { type MethodDefinition, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
-import { execute, type Target } from "../hub/execute.ts";
+import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
 import type { Counter } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { type CommandError, type CommandKind, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
@@ -49,6 +49,8 @@ export function boundedMethod(
 export interface UnaryDeps {
   /** The hub, or with mqtt.forward_api the whole cluster. */
   target: Target;
+  /** Answers Presence; without it, no one is online. */
+  presence?: PresenceSource;
   admin: AdminAuth;
   limits: CommandLimits;
   /** comet_grpc_requests_total, by method and status code. */
@@ -60,7 +62,9 @@ export interface UnaryDeps {
   log: Logger;
 }
 
-export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | "DumpSession" | "Batch", Unary> {
+export function unaryMethods(
+  deps: UnaryDeps,
+): Record<"Publish" | "Broadcast" | "DumpSession" | "Batch" | "Presence", Unary> {
   const { target, admin, limits, requests, log } = deps;
 
   /** The answer to one call: a reply, or a status with details. */
@@ -88,7 +92,7 @@ export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | 
     const read = readRequest(kind, call.request, limits);
     if (!read.ok) return { code: STATUS_OF[read.error.code], details: read.error.detail };
     try {
-      return { reply: await execute(target, read.command) };
+      return { reply: await execute(target, read.command, deps.presence) };
     } catch (err) {
       log.error("grpc handler failed", { method, error: String(err) });
       return { code: status.INTERNAL, details: "internal error" };
@@ -116,5 +120,6 @@ export function unaryMethods(deps: UnaryDeps): Record<"Publish" | "Broadcast" | 
     Broadcast: unary("Broadcast", "broadcast"),
     DumpSession: unary("DumpSession", "dump"),
     Batch: unary("Batch", "batch"),
+    Presence: unary("Presence", "presence"),
   };
 }

@@ -1,12 +1,12 @@
 /**
- * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, and Batch. The body
+ * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, Batch and Presence. The body
  * decodes into a command by the rules every way in shares (protocol/commands.ts); this file maps
  * the outcome onto HTTP. When several errors apply, the first of this order answers: 404, 405,
  * 401 (or 429 past the failures allowed to the address), 413 (body), 400, 413 (evt).
  */
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
-import { execute, type Target } from "../hub/execute.ts";
+import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
 import {
   type CommandError,
   type CommandKind,
@@ -25,6 +25,7 @@ const KINDS: ReadonlyMap<string, CommandKind> = new Map([
   ["Broadcast", "broadcast"],
   ["DumpSession", "dump"],
   ["Batch", "batch"],
+  ["Presence", "presence"],
 ]);
 const PREFIX = "/comet/Comet/";
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
@@ -35,9 +36,16 @@ export function isApiPath(path: string): boolean {
 
 const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.code], e.code, e.detail);
 
-/** target: the hub, or with mqtt.forward_api the whole cluster. */
-export function createApi(deps: { config: Config; target: Target; admin: AdminAuth; metrics: Metrics }) {
-  const { config, target, admin, metrics } = deps;
+export function createApi(deps: {
+  config: Config;
+  /** The hub, or with mqtt.forward_api the whole cluster. */
+  target: Target;
+  admin: AdminAuth;
+  metrics: Metrics;
+  /** Answers Presence; without it, no one is online. */
+  presence?: PresenceSource;
+}) {
+  const { config, target, admin, metrics, presence } = deps;
   const limits = commandLimits(config.limits);
 
   async function handle(req: Request, kind: CommandKind, client: () => string): Promise<Response> {
@@ -57,7 +65,7 @@ export function createApi(deps: { config: Config; target: Target; admin: AdminAu
     if (!body.ok) return refusal(body.error);
     const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
-    const reply = await execute(target, read.command);
+    const reply = await execute(target, read.command, presence);
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 

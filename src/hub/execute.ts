@@ -5,6 +5,7 @@
  */
 import type { Batch } from "../protocol/batch.ts";
 import { type Command, type Delivery, STATUS_OF_ERROR } from "../protocol/commands.ts";
+import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
 import type { Dump } from "./session.ts";
 
 /**
@@ -20,13 +21,27 @@ export interface Target {
 export type BatchReply = Record<string, never> | { error: { code: 400 | 413; detail: string } };
 
 /** The answer of a command: `{}` for a delivery, the sessions for a dump, a reply per command of a batch. */
-export type Reply = Record<string, never> | Dump | { replies: BatchReply[] };
+export type Reply = Record<string, never> | Dump | { replies: BatchReply[] } | PresenceAnswer;
+
+/** Who is online, as the presence view answers it (presence/view.ts). */
+export interface PresenceSource {
+  query(uids: readonly string[]): PresenceEntry[];
+  room(rid: string): PresenceEntry[];
+}
 
 /** Shared by every delivered command of a batch: the answer is the same empty object. */
 const DELIVERED: Record<string, never> = Object.freeze({});
 
-export function execute(target: Target, cmd: Command): Reply | Promise<Reply> {
+/**
+ * presence: answers Presence from the presence view, which is cluster-wide whenever the bridge is on
+ * (with or without mqtt.forward_api), so it is not the target's to answer; without it, no one is online.
+ */
+export function execute(target: Target, cmd: Command, presence?: PresenceSource): Reply | Promise<Reply> {
   switch (cmd.kind) {
+    case "presence": {
+      if (!presence) return { online: [] };
+      return { online: cmd.uids ? presence.query(cmd.uids) : presence.room(cmd.rid) };
+    }
     case "dump":
       return target.dump(cmd.transport);
     case "batch":

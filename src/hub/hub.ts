@@ -43,6 +43,8 @@ export class Hub {
   /** Sessions in some room (the others are in the lobby). */
   private inRooms = 0;
   private readonly listeners: ActivityListener[] = [];
+  /** The listeners that want HEARD, which fires on every uplink: with none, an uplink costs nothing here. */
+  private readonly heardListeners: ActivityListener[] = [];
   /** One per transport with topics of its own (Bun's native topics, a loop for gRPC or Deno). */
   private readonly fanouts: Fanout[] = [];
 
@@ -59,18 +61,23 @@ export class Hub {
     for (let i = 0; i < this.fanouts.length; i++) (this.fanouts[i] as Fanout).publish(topic, frame);
   }
 
-  onActivity(listener: ActivityListener): () => void {
+  /** `heard: false`: the listener never gets HEARD (the presence view has no use for it). */
+  onActivity(listener: ActivityListener, opts: { heard?: boolean } = {}): () => void {
     this.listeners.push(listener);
+    if (opts.heard !== false) this.heardListeners.push(listener);
     return () => {
-      const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
+      for (const list of [this.listeners, this.heardListeners]) {
+        const i = list.indexOf(listener);
+        if (i >= 0) list.splice(i, 1);
+      }
     };
   }
 
   private emit(type: ActivityName, uid: string, rid: string): void {
-    if (this.listeners.length === 0) return;
+    const listeners = type === "HEARD" ? this.heardListeners : this.listeners;
+    if (listeners.length === 0) return;
     const a: Activity = { type, uid, rid, time: nowNs() };
-    for (const l of this.listeners) l(a);
+    for (const l of listeners) l(a);
   }
 
   /**
@@ -151,7 +158,7 @@ export class Hub {
 
   /** Any uplink from a live session. */
   heard(s: Session): void {
-    if (this.listeners.length > 0) this.emit("HEARD", s.uid, s.rid);
+    if (this.heardListeners.length > 0) this.emit("HEARD", s.uid, s.rid);
   }
 
   /**

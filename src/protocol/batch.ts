@@ -4,6 +4,7 @@
  * one bad command never fails the others. Only a request that is not a list, or a list longer than
  * limits.max_batch_commands, is refused as a whole.
  */
+import { readPresence } from "./presence.ts";
 import {
   type Command,
   type CommandKind,
@@ -49,5 +50,7 @@ export function readBatch(request: unknown, limits: CommandLimits): CommandRead<
 
 /** The request of an API method (HTTP, gRPC unary), read by its kind. */
 export function readRequest(kind: CommandKind, request: unknown, limits: CommandLimits): CommandRead<Command> {
-  return kind === "batch" ? readBatch(request, limits) : readCommand(kind, request, limits);
+  if (kind === "batch") return readBatch(request, limits);
+  if (kind === "presence") return readPresence(request);
+  return readCommand(kind, request, limits);
 }

@@ -13,8 +13,9 @@ export const Close = {
 
 export type CloseCode = (typeof Close)[keyof typeof Close];
 
-// The table's codes and the standard ones a session ends with in the normal run of things.
-const LABELLED = new Set<number>([...Object.values(Close), 1000, 1001, 1005, 1006]);
+// The table's codes, the standard ones a session ends with in the normal run of things, and the
+// runtime's own answers to a broken frame (1002 protocol error, 1007 a payload that does not inflate).
+const LABELLED = new Set<number>([...Object.values(Close), 1000, 1001, 1002, 1005, 1006, 1007]);
 
 /**
  * A close code as a metric label: its own value when it is one of LABELLED, else "other". A client

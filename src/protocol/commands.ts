@@ -5,6 +5,7 @@
  * the field's default (`""`); a field of another type is refused. Pure functions, no I/O.
  */
 import type { Batch } from "./batch.ts";
+import type { PresenceQuery } from "./presence.ts";
 import { isObject, kindOf } from "./json.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -15,7 +16,7 @@ export type Dump = { readonly kind: "dump"; readonly transport: boolean };
 export type Delivery = Publish | Broadcast;
 /** The commands read one at a time (a batch is a list of deliveries, read by protocol/batch.ts). */
 export type SingleCommand = Delivery | Dump;
-export type Command = SingleCommand | Batch;
+export type Command = SingleCommand | Batch | PresenceQuery;
 export type CommandKind = Command["kind"];
 export type SingleKind = SingleCommand["kind"];
 

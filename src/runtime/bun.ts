@@ -3,6 +3,7 @@
  * topic pub/sub, and a ServerWebSocket is the core's PushSocket as it is.
  */
 import type { Server, ServerWebSocket } from "bun";
+import { NEVER, worthCompressing } from "../protocol/compressible.ts";
 import { type Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import { pathOf } from "./path.ts";
 import { type Fanout, type Listener, type ListenOptions, type SocketEvents, Upgrade } from "./types.ts";
@@ -16,8 +17,25 @@ type SocketData = string | SocketEvents | undefined;
 const eventsOf = (ws: ServerWebSocket<SocketData>): SocketEvents | undefined =>
   typeof ws.data === "object" ? ws.data : undefined;
 
+/**
+ * Bun reports 1006 for a connection it closed itself, and names the close code it sent in words
+ * only: this is the code the peer received, so that comet_disconnects_total does not count a
+ * client's bad frame as a lost network.
+ */
+const BUN_CLOSES: ReadonlyArray<readonly [string, number]> = [
+  ["too big", 1009], // past maxPayloadLength (limits.max_uplink_bytes), inflated size included
+  ["invalid compressed data", 1007], // RSV1 set on a payload that does not inflate
+  ["unexpected RSV1", 1002], // RSV1 set without permessage-deflate negotiated
+];
+
+function sentByBun(reason: string): number {
+  for (const [words, code] of BUN_CLOSES) if (reason.includes(words)) return code;
+  return 1006;
+}
+
 export async function listen(opts: ListenOptions): Promise<Listener> {
   const { handlers } = opts;
+  const minBytes = opts.compression?.minBytes ?? NEVER;
   const server: Server<SocketData> = Bun.serve<SocketData>({
     hostname: opts.host,
     port: opts.port,
@@ -33,7 +51,10 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       // The core's heartbeat decides liveness; Bun's idle timeout would cut quiet sessions.
       idleTimeout: 0,
       maxPayloadLength: opts.maxUplinkBytes,
-      perMessageDeflate: false,
+      // One compressor and one decompressor for all sockets, reset after each message (no context
+      // takeover): a dedicated one would hold 256 KB per socket, a million sockets' worth of RAM.
+      // Bun checks maxPayloadLength after inflating, so a decompression bomb is closed 1009.
+      perMessageDeflate: opts.compression ? { compress: "shared", decompress: "shared" } : false,
       // A client that does not read is terminated once this much is queued to it (the peer sees
       // 1006): a close handshake would keep the backlog in memory behind it. Native, so a room
       // broadcast still runs no JavaScript per recipient.
@@ -50,15 +71,15 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
         eventsOf(ws)?.onPing();
       },
       close(ws: ServerWebSocket<SocketData>, code: number, reason: string) {
-        // Bun may report 1006 where the peer got 1009 (oversized frame closed by Bun itself).
-        const c = code === 1006 && reason.includes("too big") ? 1009 : code;
-        eventsOf(ws)?.onClosed(c, reason);
+        eventsOf(ws)?.onClosed(code === 1006 ? sentByBun(reason) : code, reason);
       },
     },
   });
   const fanout: Fanout = {
     publish(topic: string, frame: Downlink): void {
-      server.publish(topic, frame.encoded(JSON_TEXT));
+      const text = frame.encoded(JSON_TEXT);
+      // Bun's own publish compresses by default: decide, like a unicast send does.
+      server.publish(topic, text, worthCompressing(text, minBytes));
     },
   };
   return {

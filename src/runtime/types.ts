@@ -13,8 +13,12 @@ export interface PushSocket {
   readonly transport?: Transport;
   /** The format send() takes; a socket without the field takes JSON text. */
   readonly format?: WireFormat<string | Uint8Array>;
-  /** One frame, already in this socket's format. */
-  send(data: string | Uint8Array): unknown;
+  /**
+   * One frame, already in this socket's format. `compress`: worth permessage-deflate (see
+   * protocol/compressible.ts); a transport without it, or a peer that did not negotiate it,
+   * sends the frame as it is.
+   */
+  send(data: string | Uint8Array, compress?: boolean): unknown;
   close(code?: number, reason?: string): void;
   /** Drop the connection at once, without a close handshake. */
   terminate(): void;
@@ -71,6 +75,11 @@ export interface ListenOptions {
   maxUplinkBytes: number;
   /** limits.max_send_buffer: a socket with more queued is dropped as a slow consumer. */
   maxSendBuffer: number;
+  /**
+   * websocket.compression on: negotiate permessage-deflate, and compress downlink frames of at
+   * least minBytes. Only given to a runtime whose capabilities say it can.
+   */
+  compression?: { minBytes: number };
 }
 
 export interface Listener {
@@ -88,6 +97,8 @@ export interface Capabilities {
   readonly grpc: boolean;
   /** The demo page, whose assets a build-time macro embeds. */
   readonly demoPage: boolean;
+  /** permessage-deflate on WebSockets (Deno.upgradeWebSocket cannot negotiate it). */
+  readonly compression: boolean;
 }
 
 export interface RuntimeAdapter {

@@ -1,6 +1,6 @@
 /** The bench's measuring parts: the latency histogram and the evt read from a frame's bytes. */
 import { describe, expect, test } from "bun:test";
-import { makeEvt, pushFrame, readEvt } from "../../bench/lib/evt.ts";
+import { makeEvt, makeJsonEvt, pushFrame, readEvt } from "../../bench/lib/evt.ts";
 import { Hist } from "../../bench/lib/hist.ts";
 
 describe("Hist", () => {
@@ -41,6 +41,21 @@ describe("evt", () => {
     const out = { seq: 0, t: 0 };
     expect(readEvt(frame, 0, frame.length, out)).toBe(true);
     expect(out).toEqual({ seq: 123, t: 1795631355041235 });
+  });
+
+  test("a JSON evt is exactly its size, JSON after its head, varies with seq, and is read back", () => {
+    for (const size of [2048, 300, 1000]) {
+      const evt = makeJsonEvt(7, 1795631355041235, size);
+      expect(Buffer.byteLength(evt)).toBe(size);
+      const body = evt.slice("7.1795631355041235.".length);
+      expect((JSON.parse(body) as { items: unknown[] }).items.length).toBeGreaterThan(0);
+      // The frame escapes its quotes; seq and time come first, unescaped.
+      const frame = Buffer.from(pushFrame(JSON.stringify(evt).slice(1, -1)));
+      const out = { seq: 0, t: 0 };
+      expect(readEvt(frame, 0, frame.length, out)).toBe(true);
+      expect(out).toEqual({ seq: 7, t: 1795631355041235 });
+    }
+    expect(makeJsonEvt(8, 1, 2048).slice(4)).not.toBe(makeJsonEvt(9, 1, 2048).slice(4));
   });
 
   test("frames that are not bench PUSH frames are refused", () => {

@@ -66,6 +66,7 @@ test(
       "batch-paced",
       "storm",
       "mqtt-ingest",
+      "compression",
       "targets",
     ])
       expect(stdout).toContain(`## ${s}`);
@@ -167,6 +168,24 @@ test(
       expect(e?.best.metrics.events_per_s as number).toBeGreaterThan(0);
       expect(e?.best.metrics.lost).toBe(0);
     }
+  },
+  LIMIT,
+);
+
+test(
+  "compression delivers every 2 KiB JSON broadcast plain and deflated, the deflated in far fewer bytes",
+  async () => {
+    const plain = await metrics("compression/plain");
+    const deflate = await metrics("compression/deflate");
+    for (const m of [plain, deflate]) {
+      expect(m.deliveries).toBe(20 * 5);
+      expect(m.lost).toBe(0);
+      expect(m.bad_frames).toBe(0);
+      expect(m.http_errors).toBe(0);
+    }
+    // A 2,048-byte evt in a frame: more than that plain, a fraction of it deflated.
+    expect(plain.wire_bytes_per_delivery as number).toBeGreaterThan(2048);
+    expect(deflate.wire_bytes_per_delivery as number).toBeLessThan((plain.wire_bytes_per_delivery as number) / 2);
   },
   LIMIT,
 );

@@ -243,22 +243,50 @@ function brokerTests(kind: string, get: () => Setup) {
       10_000,
     );
     // A forged status would make every DumpSession wait for, and name, an instance that is not there.
+    const status = (type: string) => JSON.stringify({ type, server: "forged", time: `${Date.now()}000000` });
     const forger = await client(s, s.backend);
-    await publishMaybeRefused(forger, "comet/servers/forged", "online");
+    await publishMaybeRefused(forger, "comet/servers/forged", status("online"));
     await Bun.sleep(300);
     const dump = (await api(a, "DumpSession", {})).json as { unanswered?: string[] };
     expect(dump.unanswered).toBeUndefined();
     // The instances' account may: the same status from it is believed, so the check above could fail.
     const instance = await client(s, s.instance, { clientId: instanceClientId() });
-    await instance.publishAsync("comet/servers/forged", "online", { qos: 1 });
+    await instance.publishAsync("comet/servers/forged", status("online"), { qos: 1 });
     await waitFor(
       async () => ((await api(a, "DumpSession", {})).json as { unanswered?: string[] }).unanswered?.[0] === "forged",
       "the instance account's status to count",
       10_000,
     );
-    await instance.publishAsync("comet/servers/forged", "offline", { qos: 1 });
+    await instance.publishAsync("comet/servers/forged", status("offline"), { qos: 1 });
     user.close();
   }, 30_000);
+
+  test(`${kind}: the instance keeps its retained status on comet/servers/<id>; a backend reads presence, and cannot forge a status`, async () => {
+    const s = get();
+    const id = s.comet.bridge!.id;
+    // Exact topics: RabbitMQ delivers a retained message to a subscription that names its topic only.
+    const statuses = await instanceObserver(s, [`comet/servers/${id}`, "comet/servers/ghost"]);
+    await statuses.until(
+      () => statuses.messages.some((m) => m.topic === `comet/servers/${id}` && m.text.includes('"online"')),
+      "the instance's retained online",
+    );
+    const presence = await Observer.connect(s.url, ["comet/presence"], { ...s.backend, protocolVersion: 4 });
+    const user = await connect(s.comet, `${kind}-pre`);
+    user.close();
+    await presence.until(
+      () => presence.messages.filter((m) => m.text.includes(`"${kind}-pre"`)).length === 2,
+      "the ONLINE and OFFLINE transitions, read by the backend",
+    );
+    const live = await metric(s.comet, "comet_cluster_servers");
+    const forger = await client(s, s.backend);
+    const ghost = JSON.stringify({ type: "online", server: "ghost", time: "1" });
+    await publishMaybeRefused(forger, "comet/servers/ghost", ghost);
+    await instanceSends(s);
+    await Bun.sleep(300);
+    expect(statuses.messages.filter((m) => m.topic === "comet/servers/ghost")).toEqual([]);
+    expect(await metric(s.comet, "comet_cluster_servers")).toBe(live);
+    await Promise.all([statuses.close(), presence.close()]);
+  });
 
   test(`${kind}: a backend cannot read Events: its subscriptions to the events topics are refused or deliver nothing`, async () => {
     const s = get();

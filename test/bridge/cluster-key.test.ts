@@ -1,9 +1,10 @@
 /** mqtt.cluster_key on a shared broker: signed activity replaces as before; forged activity closes nothing. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { encodeStatus } from "../../src/bridge/servers.ts";
 import { activitySignature } from "../../src/bridge/signature.ts";
 import { connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
-import { type Comet, metric, Observer, startComet, waitReadyz } from "./util.ts";
+import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";
 
 const KEY = "a-cluster-key-shared-by-the-instances";
 let broker: TestBroker;
@@ -72,4 +73,57 @@ test("a forged ONLINE without a signature, or with a wrong one, closes nobody an
   expect(victim.closeInfo).toBeUndefined();
   expect(await metric(a, "comet_bridge_activity_in_total", { outcome: "unsigned" })).toBeGreaterThanOrEqual(before + 2);
   victim.close();
+});
+
+test("server statuses go out signed; an unsigned or wrongly signed offline drops no instance, counted as unsigned", async () => {
+  const watcher = await Observer.connect(broker.url, ["comet/servers/+"]);
+  try {
+    const bId = b.bridge!.id;
+    await watcher.until(() => watcher.messages.some((m) => m.topic === `comet/servers/${bId}`), "B's status");
+    const { sig, ...fields } = JSON.parse(
+      watcher.messages.find((m) => m.topic === `comet/servers/${bId}`)!.text,
+    ) as Record<string, string>;
+    expect(fields.type).toBe("online");
+    expect(sig).toBe(activitySignature(KEY, { type: "online", uid: "", rid: "", time: fields.time!, server: bId }));
+    await waitFor(async () => (await metric(a, "comet_cluster_servers")) === 2, "A to see B");
+    const unsigned = await metric(a, "comet_bridge_activity_in_total", { outcome: "unsigned" });
+    await watcher.publish(`comet/servers/${bId}`, encodeStatus("offline", bId, "9999999999999999999"));
+    await watcher.publish(`comet/servers/${bId}`, encodeStatus("offline", bId, "9999999999999999999", "a-guessed-key"));
+    await waitFor(
+      async () => (await metric(a, "comet_bridge_activity_in_total", { outcome: "unsigned" })) === unsigned + 2,
+      "A to count two unsigned statuses",
+    );
+    expect(await metric(a, "comet_cluster_servers")).toBe(2);
+  } finally {
+    await watcher.close();
+  }
+});
+
+test("presence transitions go out signed; a view snapshot without a valid signature is ignored and counted", async () => {
+  const watcher = await Observer.connect(broker.url, ["comet/presence"]);
+  try {
+    const c = await connect(a, "ck-pres");
+    await watcher.until(() => watcher.messages.some((m) => m.text.includes('"ck-pres"')), "ck-pres's ONLINE");
+    const { sig, since, ...fields } = JSON.parse(watcher.messages[0]!.text) as Record<string, string>;
+    expect(fields.type).toBe("ONLINE");
+    expect(since).toBe(fields.time);
+    expect(sig).toBe(activitySignature(KEY, fields as never));
+    c.close();
+    const bId = b.bridge!.id;
+    const unsigned = await metric(a, "comet_bridge_views_in_total", { outcome: "unsigned" });
+    const forged = JSON.stringify({ type: "view", server: bId, time: "1", seats: [["ck-ghost", "", "1", "1"]] });
+    await watcher.publish(`comet/servers/${bId}/view`, forged);
+    await waitFor(
+      async () => (await metric(a, "comet_bridge_views_in_total", { outcome: "unsigned" })) === unsigned + 1,
+      "A to count the unsigned view",
+    );
+    const res = await fetch(`${a.url}/comet/Comet/Presence`, {
+      method: "POST",
+      headers: { authorization: "Bearer admin-token-for-tests" },
+      body: JSON.stringify({ uids: ["ck-ghost"] }),
+    });
+    expect(await res.json()).toEqual({ online: [] });
+  } finally {
+    await watcher.close();
+  }
 });

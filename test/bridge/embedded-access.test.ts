@@ -62,13 +62,14 @@ test("a backend's Event reaches a user and it reads activity, but its forged ONL
   await obs.close();
 });
 
-test("a backend may subscribe to the activity topic only, and publish on the events topics only", async () => {
+test("a backend may subscribe to the activity and presence topics only, and publish on the events topics only", async () => {
   const backend = await client(BILLING);
-  for (const topic of ["comet/events", "#", "comet/+", "$SYS/#", "comet/user-activity/#"]) {
+  for (const topic of ["comet/events", "#", "comet/+", "$SYS/#", "comet/user-activity/#", "comet/servers/+"]) {
     await expect(backend.subscribeAsync(topic)).rejects.toThrow("Subscribe error");
   }
   expect(backend.connected).toBe(true);
   expect((await backend.subscribeAsync("comet/user-activity"))[0]?.qos).toBe(0);
+  expect((await backend.subscribeAsync("comet/presence"))[0]?.qos).toBe(0);
   // QoS 1: the PUBACK says the broker took it.
   await backend.publishAsync("comet/events/billing", JSON.stringify({ evt: "routed" }), { qos: 1 });
   const closed = closedBy(backend);

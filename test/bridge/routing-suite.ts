@@ -355,33 +355,39 @@ export function routingSuite(label: string, start: () => Promise<BrokerUnderTest
     test("an instance that does not answer in time is named, and the answer comes anyway", async () => {
       const g = legacyGroup;
       await allAnswer(g);
-      // An instance in name only: online by its retained status, deaf to requests.
-      await pub.client.publishAsync("comet/servers/ghost", "online", { qos: 1, retain: true });
-      // The JSON status issue 18's registry sends counts too.
-      const json = JSON.stringify({ type: "online", server: "ghost-json", time: "1" });
-      await pub.client.publishAsync("comet/servers/ghost-json", json, { qos: 1, retain: true });
+      // Instances in name only: online by their retained status (servers.ts's JSON), deaf to requests.
+      const status = (type: string, server: string) => JSON.stringify({ type, server, time: "1" });
+      await pub.client.publishAsync("comet/servers/ghost", status("online", "ghost"), { qos: 1, retain: true });
+      await pub.client.publishAsync("comet/servers/ghost-2", status("online", "ghost-2"), { qos: 1, retain: true });
+      // A bare `online` is no status: never waited for.
+      await pub.client.publishAsync("comet/servers/ghost-bare", "online", { qos: 1, retain: true });
       await waitFor(
         async () => (await dump(g[1] as Comet)).dump.unanswered?.length === 2,
         "the ghosts to count",
         10_000,
       );
       const { dump: d, ms } = await dump(g[2] as Comet);
-      expect(d.unanswered).toEqual(["ghost", "ghost-json"]);
+      expect(d.unanswered).toEqual(["ghost", "ghost-2"]);
       expect(ms).toBeGreaterThanOrEqual(1900);
       expect(ms).toBeLessThan(5000);
       expect(d.world.length).toBe(total());
-      await pub.client.publishAsync("comet/servers/ghost", "", { qos: 1, retain: true });
-      await pub.client.publishAsync("comet/servers/ghost-json", "", { qos: 1, retain: true });
+      // A live instance leaves by its offline (an empty payload cannot be signed), then is cleared.
+      for (const server of ["ghost", "ghost-2"]) {
+        await pub.client.publishAsync(`comet/servers/${server}`, status("offline", server), { qos: 1, retain: true });
+        await pub.client.publishAsync(`comet/servers/${server}`, "", { qos: 1, retain: true });
+      }
+      await pub.client.publishAsync("comet/servers/ghost-bare", "", { qos: 1, retain: true });
       await waitFor(async () => (await dump(g[1] as Comet)).dump.unanswered === undefined, "the ghost to go", 10_000);
     }, 30_000);
 
     test("an instance whose connection is lost is not waited for: its Last Will says offline", async () => {
       const g = legacyGroup;
+      const crashed = (type: string) => JSON.stringify({ type, server: "crashed", time: "2" });
       await allAnswer(g);
       const ghost = await Observer.connect(broker.url, [], {
-        will: { topic: "comet/servers/crashed", payload: Buffer.from("offline"), qos: 1, retain: true },
+        will: { topic: "comet/servers/crashed", payload: Buffer.from(crashed("offline")), qos: 1, retain: true },
       });
-      await ghost.client.publishAsync("comet/servers/crashed", "online", { qos: 1, retain: true });
+      await ghost.client.publishAsync("comet/servers/crashed", crashed("online"), { qos: 1, retain: true });
       await waitFor(
         async () => (await dump(g[0] as Comet)).dump.unanswered !== undefined,
         "the crashed one to count",

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from "jose";
-import { Client, SECRET, token } from "../helpers.ts";
+import { Client, SECRET, token, waitFor } from "../helpers.ts";
+import { Receiver } from "../webhooks/receiver.ts";
 import { SOURCE } from "./run.ts";
 import { adminStatus, authenticate, hup, logLines, publish, type Serving, serveProcess } from "./serving.ts";
 
@@ -237,5 +238,50 @@ describe("SIGHUP reloads comet serve", () => {
     expect(res.status).toBe(200);
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
+  });
+
+  test("webhooks: a new list applies to the next events, an unchanged webhook keeps going, a bad one is refused naming the entry", async () => {
+    const first = new Receiver();
+    const second = new Receiver();
+    let started: Serving | undefined;
+    try {
+      const hook = (url: string, events: string) =>
+        `  - {url: "${url}", events: [${events}], secret: "reload-hook-secret-0123"}\n`;
+      const cfg = (hooks: string) =>
+        `admin:\n  tokens: [${OLD}]\nauth:\n  jwt:\n    hs256_secret: ${SECRET}\nshutdown:\n  drain: 0s\nwebhooks:\n${hooks}`;
+      const file = write("webhooks.yaml", cfg(hook(first.url, "ONLINE")));
+      const s = await serveProcess(["--config", file, "--listen", "127.0.0.1:0"]);
+      started = s;
+      const login = async (uid: string) => {
+        const c = (await authenticate(s, OLD, uid, await token(uid))) as Client;
+        expect(c).toBeInstanceOf(Client);
+        return c;
+      };
+      const uids = (r: Receiver) => r.events().map((e) => `${e.type} ${e.uid}`);
+      const a = await login("wh-a");
+      await waitFor(() => uids(first).includes("ONLINE wh-a"));
+
+      writeFileSync(file, cfg(hook(first.url, "ONLINE") + hook(second.url, "ONLINE, OFFLINE")));
+      expect(await hup(s)).toMatchObject({ level: "info", changed: ["webhooks"] });
+      a.close();
+      const b = await login("wh-b");
+      await waitFor(() => uids(second).includes("ONLINE wh-b") && uids(first).includes("ONLINE wh-b"));
+      expect(uids(second)).toEqual(["OFFLINE wh-a", "ONLINE wh-b"]);
+      expect(uids(first)).toEqual(["ONLINE wh-a", "ONLINE wh-b"]);
+
+      writeFileSync(file, cfg(hook(second.url, "ONLINE").replace("reload-hook-secret-0123", "short")));
+      const refused = await hup(s);
+      expect(refused.msg).toBe("config reload refused: the running config stays");
+      expect(refused.reason).toBe("config: webhooks[0].secret: expected a string of at least 16 characters");
+      b.close();
+      await waitFor(() => uids(second).includes("OFFLINE wh-b"));
+      expect(s.stderr.text).not.toContain("reload-hook-secret-0123");
+      expect(await stop(s)).toBe(0);
+    } finally {
+      // A failed assertion must not leave the process behind.
+      if (started && started.proc.exitCode === null && started.proc.signalCode === null) started.proc.kill("SIGKILL");
+      first.stop();
+      second.stop();
+    }
   });
 });

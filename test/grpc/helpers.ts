@@ -49,6 +49,7 @@ export type CometClient = GrpcBaseClient & {
   Broadcast: Unary;
   DumpSession: Unary;
   Batch: Unary;
+  Presence: Unary;
 };
 
 export function grpcClient(server: TestServer, options: Record<string, unknown> = {}): CometClient {
@@ -172,7 +173,7 @@ export function adminMetadata(tok: string | null = ADMIN): Metadata {
 /** A unary call; resolves with the error or the response, never rejects. */
 export function call(
   client: CometClient,
-  method: "Publish" | "Broadcast" | "DumpSession" | "Batch",
+  method: "Publish" | "Broadcast" | "DumpSession" | "Batch" | "Presence",
   req: object,
   tok: string | null = ADMIN,
 ): Promise<{ err: ServiceError | null; res: unknown }> {

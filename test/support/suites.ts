@@ -20,6 +20,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/bridge/subscriptions.test.ts": "against a fake connection: no server",
   "test/bridge/outbox.test.ts": "against a fake connection: no server",
   "test/bridge/settings.test.ts": "config parsing: no server",
+  "test/webhooks/webhook.test.ts": "the webhook module against a real receiver: no comet server",
   "test/bridge/send.test.ts": "the CLI's MQTT sender against a broker: no comet server",
   "test/soak/": "measures the server's heap (Bun.gc) and reads its admission table, in process",
   "test/browser/": "the demo page is Bun only: a Bun macro embeds its assets",
@@ -31,6 +32,9 @@ const BUN_ONLY_FILES: Record<string, string> = {
 const BUN_ONLY_TESTS: Record<string, string> = {
   "a broker that stops reading: unsent bytes stay bounded": "calls hub.heard() by the hundred thousand, in process",
   "the decoder never throws": "a pure function: no server",
+  "any cut of any stream": "a pure function: no server",
+  "a remaining length of five bytes": "a pure function: no server",
+  "a PUBLISH whose topic runs past its packet": "a pure function: no server",
   "is exported by name and as default": "no server",
   "rejects options it cannot use": "no server",
   "answers an HB probe with {t: HB}": "a fake peer, no comet server",
@@ -38,6 +42,8 @@ const BUN_ONLY_TESTS: Record<string, string> = {
   "a handshake that never completes counts as a dead link": "a fake peer, no comet server",
   "a link that keeps bringing probes is not declared dead": "a fake peer, no comet server",
   "the 60 KiB payload is what it claims": "no server",
+  "permessage-deflate negotiated":
+    "Deno cannot negotiate it: its start with websocket.compression on is refused (tested)",
   "a ping flood is closed 4429 like a frame flood":
     "Deno answers pings itself and never shows them to the server's code",
 };

@@ -53,6 +53,15 @@ describe("config loader", () => {
     expect(c.limits.max_connections).toBe(7);
   });
 
+  test("websocket.compression: on and off unquoted are the words, not YAML 1.1 booleans", () => {
+    expect(loadConfig({ yaml: "websocket: {compression: on}" }).websocket.compression).toBe("on");
+    expect(loadConfig({ yaml: "websocket:\n  compression: off\n" }).websocket).toEqual({
+      compression: "off",
+      compression_min_bytes: 256,
+    });
+    expect(loadConfig({ yaml: "", env: { COMET_WEBSOCKET_COMPRESSION: "on" } }).websocket.compression).toBe("on");
+  });
+
   test("IPv6 listen", () => {
     expect(loadConfig({ yaml: 'listen: "[::1]:8081"' }).listen).toEqual({ host: "::1", port: 8081 });
   });
@@ -72,6 +81,9 @@ describe("config loader", () => {
     ["admin: {tokens: token}", "config: admin.tokens: expected a list of strings"],
     ["admin: {tokens: [1, 2]}", "config: admin.tokens: expected a list of strings"],
     ["auth: {rooms: closed}", "config: auth.rooms: expected one of open | claim"],
+    ["websocket: {compression: true}", "config: websocket.compression: expected one of off | on, got true"],
+    ["websocket: {compression: gzip}", "config: websocket.compression: expected one of off | on"],
+    ["websocket: {compression_min_bytes: -1}", "config: websocket.compression_min_bytes: expected a whole number"],
     ["listen: 8080", "config: listen: expected HOST:PORT"],
     ["listen: 'x:99999'", "config: listen: expected HOST:PORT"],
     ["namespace: 5", "config: namespace: expected a string, got 5"],
@@ -169,5 +181,55 @@ describe("config loader", () => {
     expect(parseDuration("10")).toBeUndefined();
     expect(parseDuration("s")).toBeUndefined();
     expect(parseDuration(10)).toBeUndefined();
+  });
+
+  test("presence and webhooks: defaults, a full entry, and JSON from the environment", () => {
+    const d = loadConfig();
+    expect(d.presence.offline_grace).toBe(0);
+    expect(d.webhooks).toEqual([]);
+    expect(d.mqtt.presence_topic).toBe("comet/presence");
+    const c = loadConfig({
+      yaml: `presence: {offline_grace: 5s}
+webhooks:
+  - {url: "https://b.example/hook", events: [presence.OFFLINE, ONLINE, ONLINE], secret: "0123456789abcdef", timeout: 2s}
+  - {url: "http://127.0.0.1:9000", events: [HEARD], secret: "0123456789abcdef"}
+`,
+    });
+    expect(c.presence.offline_grace).toBe(5000);
+    expect(c.webhooks).toEqual([
+      {
+        url: "https://b.example/hook",
+        events: ["presence.OFFLINE", "ONLINE"],
+        secret: "0123456789abcdef",
+        timeout: 2000,
+      },
+      { url: "http://127.0.0.1:9000", events: ["HEARD"], secret: "0123456789abcdef", timeout: 5000 },
+    ]);
+    const e = loadConfig({
+      env: { COMET_WEBHOOKS: '[{"url":"https://x.example","events":["presence.ONLINE"],"secret":"0123456789abcdef"}]' },
+    });
+    expect(e.webhooks[0]?.events).toEqual(["presence.ONLINE"]);
+  });
+
+  test("each kind of bad webhook entry names the entry and the key, never the secret", () => {
+    const ok = 'url: "https://b.example", events: [ONLINE], secret: "0123456789abcdef"';
+    expect(bad("webhooks: {url: x}")).toBe("config: webhooks: expected a list of {url, events, secret, timeout}");
+    expect(bad("webhooks: [nope]")).toBe("config: webhooks[0]: expected a mapping {url, events, secret, timeout}");
+    expect(bad(`webhooks: [{${ok}, retries: 3}]`)).toBe(
+      "config: webhooks[0].retries: expected only url, events, secret, timeout",
+    );
+    expect(bad(`webhooks: [{${ok}}, {${ok.replace("https://b.example", "ftp://b.example")}}]`)).toBe(
+      "config: webhooks[1].url: expected an http:// or https:// URL",
+    );
+    expect(bad(`webhooks: [{${ok.replace('"https://b.example"', "42")}}]`)).toContain("webhooks[0].url");
+    expect(bad(`webhooks: [{${ok.replace("[ONLINE]", "[]")}}]`)).toContain(
+      "config: webhooks[0].events: expected a non-empty list",
+    );
+    expect(bad(`webhooks: [{${ok.replace("[ONLINE]", "[presence.AWAY]")}}]`)).toContain('got "presence.AWAY"');
+    const weak = bad(`webhooks: [{${ok.replace("0123456789abcdef", "short-secret")}}]`);
+    expect(weak).toBe("config: webhooks[0].secret: expected a string of at least 16 characters");
+    expect(bad(`webhooks: [{${ok}, timeout: soon}]`)).toContain("config: webhooks[0].timeout: expected a duration");
+    expect(bad("", { COMET_WEBHOOKS: "[{" })).toContain("config: webhooks (from COMET_WEBHOOKS): expected a JSON list");
+    expect(bad("presence: {offline_grace: 5}")).toContain("config: presence.offline_grace: expected a duration");
   });
 });

@@ -1,0 +1,180 @@
+/**
+ * The presence view's side of the bridge. In: the other instances' activity (via activity-in.ts),
+ * their joins and leaves (servers.ts: a dead instance's sessions leave the view), and their view
+ * snapshots on `comet/servers/<id>/view`, which let an instance that joins learn who is online
+ * within a second or two. Out: this instance's snapshot whenever an instance joins (or this one
+ * connects), and the transitions it emits, on mqtt.presence_topic.
+ */
+import type { Counter } from "../http/metrics.ts";
+import type { Logger } from "../log.ts";
+import type { PresenceTransition, PresenceView, SnapshotSeat } from "../presence/view.ts";
+import { nowNs } from "../hub/activity.ts";
+import type { Outbox } from "./outbox.ts";
+import { RateLimitedWarn } from "./ratelog.ts";
+import { type LiveServers, SERVERS_TOPIC } from "./servers.ts";
+import type { Qos } from "./settings.ts";
+import { activitySignature, signatureValid } from "./signature.ts";
+
+export const VIEWS_FILTER = `${SERVERS_TOPIC}/+/view`;
+
+/** Seats per snapshot message: a few tens of KiB, well within any broker's packet limit. */
+const SEATS_PER_MESSAGE = 500;
+/** Joins that come together (a broker restart: every instance at once) cost one snapshot. */
+const SNAPSHOT_DELAY_MS = 50;
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** What the presence link sends through (the broker link). */
+export interface ViewWire {
+  readonly connected: boolean;
+  publish(topic: string, payload: string, qos: Qos): void;
+}
+
+export interface PresenceLinkOptions {
+  view: PresenceView;
+  servers: LiveServers;
+  wire: ViewWire;
+  /** Transitions go out through it, to mqtt.presence_topic. */
+  outbox: Outbox;
+  qos: Qos;
+  clusterKey?: string;
+  /** Snapshots read, by outcome: merged, own, invalid, unsigned. */
+  received: Counter;
+  /** comet_bridge_activity_in_total, where every unsigned cluster message is counted. */
+  unsigned: Counter;
+  log: Logger;
+}
+
+/** A snapshot's signed fields: its seats go in `rid`, as their JSON, so that none can be changed. */
+const signed = (server: string, time: string, seatsJson: string) => ({
+  type: "view",
+  uid: "",
+  rid: seatsJson,
+  time,
+  server,
+});
+
+export function encodeView(server: string, seats: readonly SnapshotSeat[], clusterKey?: string): string {
+  const time = nowNs();
+  const list = JSON.stringify(seats.map((s) => [s.uid, s.rid, s.time, s.since]));
+  const sig = clusterKey ? `,"sig":"${activitySignature(clusterKey, signed(server, time, list))}"` : "";
+  return `{"type":"view","server":${JSON.stringify(server)},"time":"${time}","seats":${list}${sig}}`;
+}
+
+/** A snapshot from `comet/servers/<server>/view`; undefined when it is not one, "unsigned" when its sig is wrong. */
+export function parseView(
+  server: string,
+  payload: Uint8Array,
+  clusterKey?: string,
+): SnapshotSeat[] | "unsigned" | undefined {
+  let o: unknown;
+  try {
+    o = JSON.parse(utf8.decode(payload));
+  } catch {
+    return undefined;
+  }
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
+  const { type, server: named, time, seats, sig } = o as Record<string, unknown>;
+  if (type !== "view" || named !== server || typeof time !== "string" || !Array.isArray(seats)) return undefined;
+  const out: SnapshotSeat[] = [];
+  const digits = /^\d{1,20}$/;
+  for (const s of seats) {
+    if (!Array.isArray(s) || s.length !== 4) return undefined;
+    const [uid, rid, t, since] = s as unknown[];
+    if (typeof uid !== "string" || uid === "" || typeof rid !== "string") return undefined;
+    if (typeof t !== "string" || !digits.test(t) || typeof since !== "string" || !digits.test(since)) return undefined;
+    out.push({ uid, rid, time: t, since });
+  }
+  if (clusterKey) {
+    const fields = signed(server, time, JSON.stringify(seats));
+    if (!signatureValid(clusterKey, fields, typeof sig === "string" ? sig : undefined)) return "unsigned";
+  }
+  return out;
+}
+
+/** A transition as it goes out on mqtt.presence_topic; signed like activity with mqtt.cluster_key. */
+export function encodeTransition(t: PresenceTransition, clusterKey?: string): string {
+  const { type, uid, rid, server, time, since } = t;
+  const fields = { type, uid, rid, server, time, since };
+  if (!clusterKey) return JSON.stringify(fields);
+  return JSON.stringify({ ...fields, sig: activitySignature(clusterKey, { type, uid, rid, time, server }) });
+}
+
+export class PresenceLink {
+  private snapshotTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly unlisten: () => void;
+  private readonly invalid: RateLimitedWarn;
+  private readonly unsignedWarn: RateLimitedWarn;
+
+  constructor(private readonly options: PresenceLinkOptions) {
+    const { view, servers, log } = options;
+    view.useServers(servers);
+    this.unlisten = servers.onChange((c) => {
+      if (c.change === "left") view.serverLeft(c.server);
+      else this.scheduleSnapshot();
+    });
+    this.invalid = new RateLimitedWarn(log, "mqtt: presence view snapshot not understood");
+    this.unsignedWarn = new RateLimitedWarn(
+      log,
+      "mqtt: presence view snapshot without a valid cluster_key signature ignored",
+    );
+  }
+
+  /** On each connection: the others may have dropped this instance's sessions while it was away. */
+  connected(): void {
+    this.scheduleSnapshot();
+  }
+
+  transition(t: PresenceTransition): void {
+    this.options.outbox.send(t.type, encodeTransition(t, this.options.clusterKey));
+  }
+
+  /** A message on VIEWS_FILTER. */
+  receive(topic: string, payload: Uint8Array): void {
+    const { view, servers, received, clusterKey } = this.options;
+    const server = topic.slice(SERVERS_TOPIC.length + 1, -"/view".length);
+    if (server === servers.self) {
+      received.inc({ outcome: "own" });
+      return;
+    }
+    const seats = parseView(server, payload, clusterKey);
+    if (seats === undefined) {
+      received.inc({ outcome: "invalid" });
+      this.invalid.warn({ topic, bytes: payload.byteLength });
+      return;
+    }
+    if (seats === "unsigned") {
+      received.inc({ outcome: "unsigned" });
+      this.options.unsigned.inc({ outcome: "unsigned" });
+      this.unsignedWarn.warn({ topic, server });
+      return;
+    }
+    received.inc({ outcome: "merged" });
+    view.merge(server, seats);
+  }
+
+  private scheduleSnapshot(): void {
+    if (this.snapshotTimer) return;
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = undefined;
+      this.publishSnapshot();
+    }, SNAPSHOT_DELAY_MS);
+  }
+
+  private publishSnapshot(): void {
+    const { wire, view, servers, qos, clusterKey } = this.options;
+    if (!wire.connected) return;
+    const seats = view.snapshot();
+    const topic = `${SERVERS_TOPIC}/${servers.self}/view`;
+    // An empty snapshot is sent too: it is how an instance that joins knows this one holds no one.
+    for (let i = 0; i === 0 || i < seats.length; i += SEATS_PER_MESSAGE) {
+      wire.publish(topic, encodeView(servers.self, seats.slice(i, i + SEATS_PER_MESSAGE), clusterKey), qos);
+    }
+  }
+
+  close(): void {
+    this.unlisten();
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = undefined;
+  }
+}
