@@ -39,9 +39,10 @@ export class EventsIn {
   /**
    * `retained`: the broker replayed it from its store on a (re)subscribe. An Event is a command
    * for now; replayed, it would push the same thing again at every restart and reconnection.
+   * `topic`: where it came (a routed topic, with mqtt.routing), for the log.
    */
-  receive(payload: Buffer, retained: boolean): void {
-    const { hub, topic, limits, received } = this.options;
+  receive(payload: Buffer, retained: boolean, topic: string = this.options.topic): void {
+    const { hub, limits, received } = this.options;
     if (retained) {
       received.inc({ outcome: "retained" });
       this.stale.warn({ topic, reason: "retained: publish Events without the retain flag", bytes: payload.byteLength });

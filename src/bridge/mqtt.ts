@@ -176,7 +176,10 @@ export class Bridge {
     ]);
     // The legacy events topic stays: backends that publish there reach every instance as before.
     const routed = settings.routing ? new RoutedTopics(eventsTopic) : undefined;
-    if (routed) topics.set(routed.world, receiveEvent);
+    if (routed)
+      topics.set(routed.world, (payload: Buffer, retained: boolean) =>
+        eventsIn.receive(payload, retained, routed.world),
+      );
     this.registry = new ServerRegistry({
       self: this.id,
       clusterKey: settings.clusterKey,
@@ -216,7 +219,8 @@ export class Bridge {
       topics,
       filters,
       // What matches neither a topic nor a filter is a routed topic's Event (subscriptions.ts).
-      other: routed && ((_topic: string, payload: Buffer, retained: boolean) => receiveEvent(payload, retained)),
+      other:
+        routed && ((topic: string, payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained, topic)),
       will: () => this.registry.will(),
       goodbye: () => this.registry.offline(),
       onConnected: () => {
