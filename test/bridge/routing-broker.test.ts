@@ -76,3 +76,34 @@ describe("a broker that restarts", () => {
     bob.close();
   });
 });
+
+describe("a cluster where only some instances have forward_api", () => {
+  let broker: TestBroker;
+  let asking: Comet;
+  let plain: Comet;
+
+  beforeAll(async () => {
+    broker = await TestBroker.start();
+    asking = await startComet(`mqtt: {url: "${broker.url}", forward_api: true}`);
+    plain = await startComet(`mqtt: {url: "${broker.url}"}`);
+    await Promise.all([waitReadyz(asking, 200), waitReadyz(plain, 200)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([asking?.stop(), plain?.stop()]);
+    await broker?.stop();
+  });
+
+  test("every live instance answers a cluster DumpSession, with forward_api or not: none is left unanswered", async () => {
+    await waitFor(async () => (await metric(asking, "comet_cluster_servers")) === 2, "both instances live", 10_000);
+    const carol = await connect(plain, "carol");
+    const started = Date.now();
+    const dump = await api(asking, "DumpSession", {});
+    expect(dump.status).toBe(200);
+    expect(dump.json.unanswered).toBeUndefined();
+    expect(dump.json.world.map((s: { uid: string }) => s.uid)).toEqual(["carol"]);
+    expect(Date.now() - started).toBeLessThan(1500);
+    carol.close();
+    await carol.closed;
+  });
+});
