@@ -115,6 +115,15 @@ export class BrokerLink implements Wire {
     if (options.will) opts.will = options.will();
     this.client = connect(opts);
     const filters = [...(options.filters ?? [])].map(([f, read]) => [f.split("/"), read] as const);
+    // What every filter's topics start with (up to its first wildcard): a routed topic's Event,
+    // the busy case, is told apart without splitting its topic.
+    const prefixes = [...(options.filters?.keys() ?? [])].map((f) =>
+      f.includes("+") ? f.slice(0, f.indexOf("+")) : f,
+    );
+    const mayMatch = (topic: string): boolean => {
+      for (const p of prefixes) if (topic.startsWith(p)) return true;
+      return false;
+    };
     const other = options.other;
     // Both ways in (the fast path and mqtt.js) end here.
     const deliver = (topic: string, payload: Buffer, retained: boolean) => {
@@ -124,7 +133,7 @@ export class BrokerLink implements Wire {
         return;
       }
       let matched = false;
-      if (filters.length > 0) {
+      if (mayMatch(topic)) {
         const levels = topic.split("/");
         for (const [filter, read] of filters) {
           if (matches(filter, levels)) {
