@@ -140,7 +140,6 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     },
     keys.fingerprint,
   );
-  const api = createApi({ config, hub, admin, metrics, presence });
   // Loaded only when enabled: the page's assets are embedded by a build-time macro.
   const ui = config.ui.enabled
     ? await (await import("./ui/routes.ts")).createUi(() => gateway.config, admin)
@@ -149,6 +148,9 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   bridge = await startBridge({ config, hub, registry, log, id, presence });
   // After the bridge's listener: a session's activity goes out before the transition it causes.
   hub.onActivity((a) => presence.local(a), { heard: false });
+  // With mqtt.forward_api the bridge's target acts on the whole cluster; otherwise it is the hub.
+  const target = bridge?.target ?? hub;
+  const api = createApi({ config, target, admin, metrics, presence });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui });
   // HTTP streams (SSE, NDJSON) are reached by a loop: native topics reach only WebSockets.
@@ -182,7 +184,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
         tls,
         config,
         gateway,
-        hub,
+        target,
         presence,
         admin,
         fanout: loop,

@@ -14,7 +14,7 @@ rabbitmqctl add_vhost "$vhost"
 
 # Comet instances (mqtt.username comet:comet on every instance): publish and read every Comet
 # topic, comet/events, comet/events/..., comet/user-activity, comet/presence and comet/servers/...
-# (statuses, last wills and views; retained). An instance's client id is
+# (statuses, last wills and views, retained; the cluster-wide DumpSession). An instance's client id is
 # comet-<16 hex digits>, so its queues are mqtt-subscription-comet-...
 rabbitmqctl add_user comet "$INSTANCES_PASSWORD"
 rabbitmqctl set_permissions -p "$vhost" comet \

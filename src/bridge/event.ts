@@ -16,8 +16,8 @@ import { jsonObjectOf } from "../protocol/json.ts";
 import { activitySignature } from "./signature.ts";
 
 export type EventResult =
-  | { ok: true; delivery: Delivery }
-  | { ok: false; outcome: "invalid" | "too_large"; reason: string };
+  /** origin: the instance that forwarded it (mqtt.forward_api), when one did. */
+  { ok: true; delivery: Delivery; origin?: string } | { ok: false; outcome: "invalid" | "too_large"; reason: string };
 
 /** An Event payload from the broker, read by the rules every way in shares. */
 export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventResult {
@@ -25,12 +25,28 @@ export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventRes
   if (big) return { ok: false, outcome: "too_large", reason: big.detail };
   const json = parseJsonObject(payload, "payload");
   const read = json.ok ? readEvent(json.value, limits) : json;
-  if (read.ok) return { ok: true, delivery: read.command };
+  if (read.ok) {
+    const origin = (json as { value: Record<string, unknown> }).value.origin;
+    return typeof origin === "string"
+      ? { ok: true, delivery: read.command, origin }
+      : { ok: true, delivery: read.command };
+  }
   return {
     ok: false,
     outcome: read.error.code === "bad_request" ? "invalid" : "too_large",
     reason: read.error.detail,
   };
+}
+
+/**
+ * An Event an instance forwards for its API (mqtt.forward_api): the Event of Part 1 plus `origin`,
+ * the forwarding instance's id, by which it knows its own Event when the broker brings it back
+ * (MQTT 3.1.1 has no "no local"): it delivered that one already.
+ */
+export function encodeForwarded(d: Delivery, origin: string): string {
+  return d.kind === "publish"
+    ? JSON.stringify({ uid: d.uid, evt: d.evt, origin })
+    : JSON.stringify({ rid: d.rid, evt: d.evt, origin });
 }
 
 /**

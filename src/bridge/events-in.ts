@@ -15,8 +15,10 @@ export interface EventsInOptions {
   topic: string;
   /** The same limits as the HTTP API's body and evt limits. */
   limits: CommandLimits;
-  /** By outcome: delivered, no_recipient, invalid, too_large, retained. */
+  /** By outcome: delivered, no_recipient, own (forwarded by this instance), invalid, too_large, retained. */
   received: Counter;
+  /** This instance's id: an Event it forwarded itself comes back with it as its origin. */
+  server: string;
   log: Logger;
 }
 
@@ -37,9 +39,10 @@ export class EventsIn {
   /**
    * `retained`: the broker replayed it from its store on a (re)subscribe. An Event is a command
    * for now; replayed, it would push the same thing again at every restart and reconnection.
+   * `topic`: where it came (a routed topic, with mqtt.routing), for the log.
    */
-  receive(payload: Buffer, retained: boolean): void {
-    const { hub, topic, limits, received } = this.options;
+  receive(payload: Buffer, retained: boolean, topic: string = this.options.topic): void {
+    const { hub, limits, received } = this.options;
     if (retained) {
       received.inc({ outcome: "retained" });
       this.stale.warn({ topic, reason: "retained: publish Events without the retain flag", bytes: payload.byteLength });
@@ -49,6 +52,11 @@ export class EventsIn {
     if (!r.ok) {
       received.inc({ outcome: r.outcome });
       this.dropped.warn({ topic, reason: r.reason, bytes: payload.byteLength });
+      return;
+    }
+    if (r.origin === this.options.server) {
+      // Delivered here when the API took it (mqtt.forward_api): once is enough.
+      received.inc({ outcome: "own" });
       return;
     }
     if (hub.deliver(r.delivery) > 0) this.delivered.inc();

@@ -54,6 +54,8 @@ export interface LinkOptions {
    * the messages of the topics they match.
    */
   filters?: ReadonlyMap<string, (topic: string, payload: Buffer) => void>;
+  /** Who reads messages on topics neither in `topics` nor matched by `filters`: those of subscribe(). */
+  other?: (topic: string, payload: Buffer, retained: boolean) => void;
   /** The Last Will of each connection, made afresh before it connects. */
   will?: () => StatusMessage;
   /** Published (and acknowledged, within the shutdown's wait) before a graceful disconnect. */
@@ -113,14 +115,34 @@ export class BrokerLink implements Wire {
     if (options.will) opts.will = options.will();
     this.client = connect(opts);
     const filters = [...(options.filters ?? [])].map(([f, read]) => [f.split("/"), read] as const);
+    // What every filter's topics start with (up to its first wildcard): a routed topic's Event,
+    // the busy case, is told apart without splitting its topic.
+    const prefixes = [...(options.filters?.keys() ?? [])].map((f) =>
+      f.includes("+") ? f.slice(0, f.indexOf("+")) : f,
+    );
+    const mayMatch = (topic: string): boolean => {
+      for (const p of prefixes) if (topic.startsWith(p)) return true;
+      return false;
+    };
+    const other = options.other;
+    // Both ways in (the fast path and mqtt.js) end here.
     const deliver = (topic: string, payload: Buffer, retained: boolean) => {
       const exact = topics.get(topic);
       if (exact) {
         exact(payload, retained);
         return;
       }
-      const levels = topic.split("/");
-      for (const [filter, read] of filters) if (matches(filter, levels)) read(topic, payload);
+      let matched = false;
+      if (mayMatch(topic)) {
+        const levels = topic.split("/");
+        for (const [filter, read] of filters) {
+          if (matches(filter, levels)) {
+            matched = true;
+            read(topic, payload);
+          }
+        }
+      }
+      if (!matched) other?.(topic, payload, retained);
     };
     this.fastPath = tapBrokerStream(this.client, deliver);
     this.client.on("connect", () => this.onConnect());
@@ -172,6 +194,27 @@ export class BrokerLink implements Wire {
   publishRetained(m: StatusMessage | { topic: string; payload: string; qos: 1; retain: true }): void {
     if (!this.up) return;
     this.client.publish(m.topic, m.payload, { qos: m.qos, retain: true });
+  }
+
+  /**
+   * Subscribes to more topics on the current connection, in one SUBSCRIBE; done gets the topics the
+   * broker refused, or the error. A clean session forgets them: the caller subscribes again on
+   * each connection (onConnected).
+   */
+  subscribe(topics: readonly string[], qos: Qos, done: (err: Error | undefined, refused: string[]) => void): void {
+    const wanted: Record<string, { qos: Qos }> = {};
+    for (const t of topics) wanted[t] = { qos };
+    this.client.subscribe(wanted, (err, granted) => {
+      done(
+        err ?? undefined,
+        (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic),
+      );
+    });
+  }
+
+  /** Unsubscribes from topics subscribe() took, in one UNSUBSCRIBE. */
+  unsubscribe(topics: readonly string[]): void {
+    this.client.unsubscribe(topics as string[]);
   }
 
   private onConnect(): void {

@@ -14,12 +14,19 @@ import type { Logger } from "../log.ts";
 import { ActivityIn } from "./activity-in.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { EventsIn } from "./events-in.ts";
+import { Forwarder } from "./forward.ts";
+import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, replyTopic } from "./gather.ts";
 import { BrokerLink } from "./link.ts";
 import { Outbox } from "./outbox.ts";
 import type { PresenceTransition, PresenceView } from "../presence/view.ts";
 import { PresenceLink, VIEWS_FILTER } from "./presence-link.ts";
+import { routeActivity } from "./routing.ts";
 import { type LiveServers, SERVERS_FILTER, ServerRegistry } from "./servers.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
+import { Subscriptions } from "./subscriptions.ts";
+import { RoutedTopics } from "./topics.ts";
+import type { Target } from "../hub/execute.ts";
+import type { Delivery } from "../protocol/commands.ts";
 
 export interface BridgeDeps {
   config: Config;
@@ -65,9 +72,13 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
   return new Bridge(link, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded);
 }
 
-/** hostname + pid tell an operator where an instance runs; the random part keeps ids apart in one process. */
+/**
+ * hostname + pid tell an operator where an instance runs; the random part keeps ids apart in one
+ * process. The id is a topic level (comet/servers/<id>): a host name's dots would be level
+ * separators on RabbitMQ, which maps topics onto AMQP routing keys.
+ */
 export function instanceId(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  return `${hostname().replaceAll(".", "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
 function bridgeCounters(registry: Registry) {
@@ -99,6 +110,18 @@ function bridgeCounters(registry: Registry) {
       "comet_bridge_reconnects_total",
       "Times the bridge got back to the broker after losing it",
     ),
+    routePackets: registry.counter(
+      "comet_bridge_route_packets_total",
+      "SUBSCRIBE and UNSUBSCRIBE packets sent for routed topics (mqtt.routing), by type",
+    ),
+    routesRefused: registry.counter(
+      "comet_bridge_routes_refused_total",
+      "Routed topics the broker refused to subscribe (its ACL)",
+    ),
+    forwarded: registry.counter(
+      "comet_bridge_forwarded_total",
+      "API deliveries sent on to the cluster (mqtt.forward_api), by outcome (local = the user is here)",
+    ),
   };
 }
 
@@ -107,8 +130,11 @@ export class Bridge {
   readonly id: string;
   /** The broker URL with any password hidden. */
   readonly url: string;
+  /** Where the API acts: the hub, or with mqtt.forward_api the whole cluster. */
+  readonly target: Target;
   private readonly link: BrokerLink;
   private readonly outbox: Outbox;
+  private readonly subscriptions: Subscriptions | undefined;
   private readonly presenceOut: Outbox | undefined;
   private readonly registry: ServerRegistry;
   private readonly presence: PresenceLink | undefined;
@@ -131,6 +157,7 @@ export class Bridge {
       topic: eventsTopic,
       limits: settings.limits,
       received: counters.eventsIn,
+      server: this.id,
       log,
     });
     const activityIn = new ActivityIn({
@@ -142,10 +169,17 @@ export class Bridge {
       onRemote: deps.presence && ((a) => deps.presence?.remote(a)),
       log,
     });
+    const receiveEvent = (payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained);
     const topics = new Map([
-      [eventsTopic, (payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained)],
+      [eventsTopic, receiveEvent],
       [activityTopic, (payload: Buffer) => activityIn.receive(payload)],
     ]);
+    // The legacy events topic stays: backends that publish there reach every instance as before.
+    const routed = settings.routing ? new RoutedTopics(eventsTopic) : undefined;
+    if (routed)
+      topics.set(routed.world, (payload: Buffer, retained: boolean) =>
+        eventsIn.receive(payload, retained, routed.world),
+      );
     this.registry = new ServerRegistry({
       self: this.id,
       clusterKey: settings.clusterKey,
@@ -164,23 +198,35 @@ export class Bridge {
     if (deps.presence) {
       filters.set(VIEWS_FILTER, (topic: string, payload: Buffer) => this.presence?.receive(topic, payload));
     }
+    // Every live instance (servers.ts) answers a cluster DumpSession, whatever its own
+    // mqtt.forward_api: those with it ask, and wait for everyone live (gather.ts, made once the
+    // link exists: the handlers below reach it when messages come).
+    let gather: DumpGather | undefined;
+    filters.set(DUMP_REQUESTS, (_topic: string, payload: Buffer) => gather?.onRequest(payload));
+    if (settings.forwardApi) topics.set(replyTopic(this.id), (payload: Buffer) => gather?.onReply(payload));
     this.url = showUrl(url);
     log.info("mqtt bridge starting", {
       url: this.url,
       server: this.id,
       events_topic: eventsTopic,
       activity_topic: activityTopic,
+      routing: settings.routing ? "on" : "off",
+      forward_api: settings.forwardApi,
     });
     this.link = new BrokerLink({
       url,
       settings,
       topics,
       filters,
+      // What matches neither a topic nor a filter is a routed topic's Event (subscriptions.ts).
+      other:
+        routed && ((topic: string, payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained, topic)),
       will: () => this.registry.will(),
       goodbye: () => this.registry.offline(),
       onConnected: () => {
         this.link.publishRetained(this.registry.online());
         if (this.link.generation > 1) this.registry.resync();
+        this.subscriptions?.connected();
         this.presence?.connected();
         this.outbox.flush();
         this.presenceOut?.flush();
@@ -188,6 +234,47 @@ export class Bridge {
       reconnects: counters.reconnects,
       log,
     });
+    if (routed) {
+      const subs = new Subscriptions(this.link, {
+        qos: settings.qos,
+        packets: counters.routePackets,
+        refused: counters.routesRefused,
+        log,
+      });
+      this.subscriptions = subs;
+      registry.gauge(
+        "comet_bridge_routes",
+        "Routed topics subscribed, or lingering a second before they go",
+        () => subs.size,
+      );
+      registry.gauge(
+        "comet_bridge_routes_pending",
+        "Routed topics held whose subscription the broker has not acknowledged yet",
+        () => subs.pending,
+      );
+    }
+    const g = new DumpGather({
+      hub,
+      wire: this.link,
+      servers: this.registry,
+      server: this.id,
+      qos: settings.qos,
+      maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
+      timeoutMs: GATHER_TIMEOUT_MS,
+      log,
+    });
+    gather = g;
+    if (settings.forwardApi) {
+      this.target = new Forwarder({
+        hub,
+        wire: this.link,
+        topicOf: routed ? (d: Delivery) => routed.of(d) : () => eventsTopic,
+        server: this.id,
+        qos: settings.qos,
+        dump: (withTransport) => g.gather(withTransport),
+        forwarded: counters.forwarded,
+      });
+    } else this.target = hub;
     this.outbox = new Outbox(this.link, {
       topic: activityTopic,
       qos: settings.qos,
@@ -237,8 +324,10 @@ export class Bridge {
       () => this.registry.live().length,
     );
     registry.gauge("comet_bridge_queue_length", "Outgoing activity waiting for the broker", () => this.outbox.size);
+    const route = routed && this.subscriptions ? routeActivity(routed, this.subscriptions) : undefined;
     this.unlisten = hub.onActivity((a) => {
       activityIn.noteLocal(a);
+      route?.(a);
       this.outbox.add(a);
     });
   }
@@ -270,6 +359,7 @@ export class Bridge {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.unlisten();
+      this.subscriptions?.close();
       if (this.announceTimer) clearTimeout(this.announceTimer);
       this.presence?.close();
       this.outbox.close();

@@ -38,12 +38,16 @@ export interface BridgeSettings {
   queue: number;
   username: string | undefined;
   password: string | undefined;
-  /** mqtt.cluster_key: signs activity out, and activity in must carry a valid signature. */
+  /** mqtt.cluster_key: signs activity, server statuses and presence out; what comes in must carry a valid signature. */
   clusterKey: string | undefined;
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   embedded: EmbeddedSettings | undefined;
   /** Inbound Event limits: the same as the HTTP API's body and evt limits. */
   limits: CommandLimits;
+  /** mqtt.routing: on: subscribe the routed topics of what this instance holds (topics.ts). */
+  routing: boolean;
+  /** mqtt.forward_api: the HTTP and gRPC API act on the whole cluster. */
+  forwardApi: boolean;
 }
 
 export interface EmbeddedSettings {
@@ -100,6 +104,11 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
   const tlsKeys = { ca_file: mqtt.tls.ca_file, cert_file: mqtt.tls.cert_file, key_file: mqtt.tls.key_file };
   const tlsSet = Object.entries(tlsKeys).filter(([, v]) => v !== "");
   if (mqtt.url === "" && !embedded) {
+    // Both act through the broker: without one, the operator would believe in a cluster that is not there.
+    if (mqtt.routing === "on")
+      fail("mqtt.routing", '"off" while the bridge is off (mqtt.url and mqtt.embedded.listen empty)', mqtt.routing);
+    if (mqtt.forward_api)
+      fail("mqtt.forward_api", "false while the bridge is off (mqtt.url and mqtt.embedded.listen empty)", true);
     return undefined;
   }
   let scheme: BrokerScheme = "mqtt";
@@ -144,6 +153,8 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     tls,
     embedded,
     limits: commandLimits(config.limits),
+    routing: mqtt.routing === "on",
+    forwardApi: mqtt.forward_api,
   };
 }
 

@@ -1,4 +1,4 @@
-/** `comet dump`: the sessions and rooms of one instance, as tables or as the API's JSON. */
+/** `comet dump`: the sessions and rooms of one instance (or, with mqtt.forward_api, the cluster), as tables or as the API's JSON. */
 import type { Command } from "commander";
 import type { Dump } from "../hub/session.ts";
 import { type ApiOptions, addApiOptions, callApi } from "./client.ts";
@@ -47,6 +47,13 @@ export function renderDump(d: Dump, now: number): string {
         ["rid", "members", "uids"],
         d.rooms.map((r) => [r.rid, String(r.room.length), members(r.room.map((s) => s.uid))]),
       ),
+    );
+  }
+  if (d.unanswered && d.unanswered.length > 0) {
+    // mqtt.forward_api: a cluster's answer, with the instances that did not answer in time.
+    out.push(
+      "",
+      `unanswered: ${count(d.unanswered.length, "instance")}, their sessions missing: ${d.unanswered.join(", ")}`,
     );
   }
   return `${out.join("\n")}\n`;

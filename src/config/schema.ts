@@ -154,7 +154,19 @@ export const SCHEMA = {
     queue: int(10000, "outgoing activity held while the broker is away; the oldest overflow is dropped"),
     username: str("", "broker user name (also accepted in the URL)"),
     password: str("", "broker password (env COMET_MQTT_PASSWORD keeps it out of files)"),
-    cluster_key: str("", "signs activity (HMAC-SHA256); instances then ignore activity without a valid signature"),
+    cluster_key: str(
+      "",
+      "signs activity, server statuses and presence (HMAC-SHA256); instances then ignore any without a valid signature",
+    ),
+    routing: oneOf(
+      ["off", "on"],
+      "off",
+      "on: also subscribe <events_topic>/u/<uid>, /r/<rid> and /w for what this instance holds, so each instance receives only its own users' and rooms' Events",
+    ),
+    forward_api: bool(
+      false,
+      "true: Publish, Broadcast and Batch over HTTP or gRPC reach the whole cluster (sent on over the broker), DumpSession answers for it (Presence always does)",
+    ),
     tls: {
       ca_file: str("", "PEM CA bundle to verify the broker (mqtts:// or wss://); empty = system CAs"),
       cert_file: str("", "PEM client certificate, for brokers that require one"),

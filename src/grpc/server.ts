@@ -3,12 +3,11 @@
  * more PushSocket behind the same gateway (AUTH first, JOIN, re-AUTH, heartbeat, limits); the
  * unary methods share the admin check and the request checks of the HTTP API.
  */
-import type { PresenceSource } from "../hub/execute.ts";
 import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { Hub } from "../hub/hub.ts";
+import type { PresenceSource, Target } from "../hub/execute.ts";
 import type { Registry } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
@@ -45,7 +44,8 @@ export interface GrpcDeps {
   tls?: { cert: string; key: string };
   config: Config;
   gateway: Gateway;
-  hub: Hub;
+  /** Where Publish, Broadcast, Batch and DumpSession act: the hub, or the cluster (mqtt.forward_api). */
+  target: Target;
   /** Answers the Presence method. */
   presence?: PresenceSource;
   admin: AdminAuth;
@@ -55,7 +55,7 @@ export interface GrpcDeps {
 }
 
 export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
-  const { config, gateway, hub, admin, fanout, registry, log } = deps;
+  const { config, gateway, target, admin, fanout, registry, log } = deps;
   const sockets = new Set<GrpcSocket>();
   const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
 
@@ -97,7 +97,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       sockets,
     }),
     ...unaryMethods({
-      hub,
+      target,
       presence: deps.presence,
       admin,
       limits: commandLimits(config.limits),

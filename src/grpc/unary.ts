@@ -5,8 +5,7 @@
  */
 import { type MethodDefinition, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
-import { execute, type PresenceSource } from "../hub/execute.ts";
-import type { Hub } from "../hub/hub.ts";
+import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
 import type { Counter } from "../http/metrics.ts";
 import type { Logger } from "../log.ts";
 import { type CommandError, type CommandKind, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
@@ -48,7 +47,8 @@ export function boundedMethod(
 }
 
 export interface UnaryDeps {
-  hub: Hub;
+  /** The hub, or with mqtt.forward_api the whole cluster. */
+  target: Target;
   /** Answers Presence; without it, no one is online. */
   presence?: PresenceSource;
   admin: AdminAuth;
@@ -65,10 +65,14 @@ export interface UnaryDeps {
 export function unaryMethods(
   deps: UnaryDeps,
 ): Record<"Publish" | "Broadcast" | "DumpSession" | "Batch" | "Presence", Unary> {
-  const { hub, admin, limits, requests, log } = deps;
+  const { target, admin, limits, requests, log } = deps;
 
   /** The answer to one call: a reply, or a status with details. */
-  function answer(method: string, kind: CommandKind, call: ServerUnaryCall<unknown, unknown>) {
+  async function answer(
+    method: string,
+    kind: CommandKind,
+    call: ServerUnaryCall<unknown, unknown>,
+  ): Promise<{ reply: unknown } | { code: status; details: string }> {
     const auth = call.metadata.get("authorization")[0];
     const verdict = admin.verdict(typeof auth === "string" ? auth : null, () => deps.client(call));
     if (verdict === "limited") {
@@ -88,7 +92,7 @@ export function unaryMethods(
     const read = readRequest(kind, call.request, limits);
     if (!read.ok) return { code: STATUS_OF[read.error.code], details: read.error.detail };
     try {
-      return { reply: execute(hub, read.command, deps.presence) };
+      return { reply: await execute(target, read.command, deps.presence) };
     } catch (err) {
       log.error("grpc handler failed", { method, error: String(err) });
       return { code: status.INTERNAL, details: "internal error" };
@@ -99,14 +103,15 @@ export function unaryMethods(
     const ok = requests.with({ method, code: "OK" });
     return (call, cb) => {
       deps.touch(call.getPeer());
-      const a = answer(method, kind, call);
-      if ("reply" in a) {
-        ok.inc();
-        cb(null, a.reply);
-      } else {
-        requests.inc({ method, code: status[a.code] ?? String(a.code) });
-        cb(a);
-      }
+      void answer(method, kind, call).then((a) => {
+        if ("reply" in a) {
+          ok.inc();
+          cb(null, a.reply);
+        } else {
+          requests.inc({ method, code: status[a.code] ?? String(a.code) });
+          cb(a);
+        }
+      });
     };
   };
 

@@ -6,8 +6,7 @@
  */
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
-import { execute, type PresenceSource } from "../hub/execute.ts";
-import type { Hub } from "../hub/hub.ts";
+import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
 import {
   type CommandError,
   type CommandKind,
@@ -39,13 +38,14 @@ const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.c
 
 export function createApi(deps: {
   config: Config;
-  hub: Hub;
+  /** The hub, or with mqtt.forward_api the whole cluster. */
+  target: Target;
   admin: AdminAuth;
   metrics: Metrics;
   /** Answers Presence; without it, no one is online. */
   presence?: PresenceSource;
 }) {
-  const { config, hub, admin, metrics, presence } = deps;
+  const { config, target, admin, metrics, presence } = deps;
   const limits = commandLimits(config.limits);
 
   async function handle(req: Request, kind: CommandKind, client: () => string): Promise<Response> {
@@ -65,7 +65,7 @@ export function createApi(deps: {
     if (!body.ok) return refusal(body.error);
     const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
-    const reply = execute(hub, read.command, presence);
+    const reply = await execute(target, read.command, presence);
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 

@@ -1,12 +1,21 @@
 /**
- * The one place a decoded command meets the hub, for the request/answer ways in (HTTP, gRPC):
- * deliveries go through Hub.deliver, as an MQTT Event's do; a dump answers the session lists.
+ * The one place a decoded command meets its target, for the request/answer ways in (HTTP, gRPC):
+ * deliveries go through Target.deliver (Hub.deliver, as an MQTT Event's do, or the cluster's);
+ * a dump answers the session lists.
  */
 import type { Batch } from "../protocol/batch.ts";
-import { type Command, STATUS_OF_ERROR } from "../protocol/commands.ts";
+import { type Command, type Delivery, STATUS_OF_ERROR } from "../protocol/commands.ts";
 import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
-import type { Hub } from "./hub.ts";
 import type { Dump } from "./session.ts";
+
+/**
+ * Where the API's commands act: this instance's hub, or with mqtt.forward_api the whole cluster
+ * (bridge/forward.ts), which may take a while to gather a dump.
+ */
+export interface Target {
+  deliver(d: Delivery): unknown;
+  dump(withTransport: boolean): Dump | Promise<Dump>;
+}
 
 /** One command's answer in a batch: `{}`, or why it was refused (its HTTP status and the words). */
 export type BatchReply = Record<string, never> | { error: { code: 400 | 413; detail: string } };
@@ -23,29 +32,33 @@ export interface PresenceSource {
 /** Shared by every delivered command of a batch: the answer is the same empty object. */
 const DELIVERED: Record<string, never> = Object.freeze({});
 
-export function execute(hub: Hub, cmd: Command, presence?: PresenceSource): Reply {
+/**
+ * presence: answers Presence from the presence view, which is cluster-wide whenever the bridge is on
+ * (with or without mqtt.forward_api), so it is not the target's to answer; without it, no one is online.
+ */
+export function execute(target: Target, cmd: Command, presence?: PresenceSource): Reply | Promise<Reply> {
   switch (cmd.kind) {
     case "presence": {
       if (!presence) return { online: [] };
       return { online: cmd.uids ? presence.query(cmd.uids) : presence.room(cmd.rid) };
     }
     case "dump":
-      return hub.dump(cmd.transport);
+      return target.dump(cmd.transport);
     case "batch":
-      return { replies: executeBatch(hub, cmd) };
+      return { replies: executeBatch(target, cmd) };
     default:
-      hub.deliver(cmd);
+      target.deliver(cmd);
       return {};
   }
 }
 
 /** In order; a refused command answers its error and the next one goes on. */
-function executeBatch(hub: Hub, batch: Batch): BatchReply[] {
+function executeBatch(target: Target, batch: Batch): BatchReply[] {
   const replies = new Array<BatchReply>(batch.commands.length);
   for (let i = 0; i < batch.commands.length; i++) {
     const read = batch.commands[i] as Batch["commands"][number];
     if (read.ok) {
-      hub.deliver(read.command);
+      target.deliver(read.command);
       replies[i] = DELIVERED;
     } else replies[i] = { error: { code: STATUS_OF_ERROR[read.error.code], detail: read.error.detail } };
   }

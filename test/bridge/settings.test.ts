@@ -20,6 +20,19 @@ describe("mqtt config", () => {
     expect(s.qos).toBe(0);
     expect(s.queue).toBe(10000);
     expect(s.embedded).toBeUndefined();
+    expect(s.routing).toBe(false);
+    expect(s.forwardApi).toBe(false);
+  });
+
+  test("mqtt.routing and mqtt.forward_api are read; either without a bridge stops the start, naming the key", () => {
+    const s = settings("mqtt: {url: 'mqtt://127.0.0.1:1883', routing: on, forward_api: true}")!;
+    expect(s.routing).toBe(true);
+    expect(s.forwardApi).toBe(true);
+    expect(fails("mqtt: {routing: on}")).toThrow('config: mqtt.routing: expected "off" while the bridge is off');
+    expect(fails("mqtt: {forward_api: true}")).toThrow(
+      "config: mqtt.forward_api: expected false while the bridge is off",
+    );
+    expect(() => loadConfig({ yaml: "mqtt: {routing: yes}" })).toThrow("mqtt.routing");
   });
 
   test("keys come from the environment too", () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN, api, connect, quietSessions, startTest, type TestServer } from "../helpers.ts";
+import { renderDump } from "../../src/cli/dump.ts";
 import { BUILD_TIMEOUT_MS, CLIS, run } from "./run.ts";
 
 type Server = TestServer;
@@ -127,3 +128,16 @@ for (const cli of CLIS) {
     });
   });
 }
+
+test("a cluster's answer names the instances that did not answer, after the tables", () => {
+  const birth = "2026-11-29T12:00:00.000Z";
+  const text = renderDump(
+    { world: [{ uid: "a", rid: "", birth }], rooms: [], unanswered: ["web-2-41-aa", "web-3-7-bb"] },
+    Date.parse(birth),
+  );
+  expect(text.split("\n").slice(-2)).toEqual([
+    "unanswered: 2 instances, their sessions missing: web-2-41-aa, web-3-7-bb",
+    "",
+  ]);
+  expect(renderDump({ world: [], rooms: [] }, 0)).toBe("world: 0 sessions\n\nrooms: 0 rooms\n");
+});
