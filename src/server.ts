@@ -13,7 +13,7 @@ import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { registerGauges } from "./http/gauges.ts";
-import { createRoutes } from "./http/routes.ts";
+import { createRoutes, type HostView } from "./http/routes.ts";
 import { serveHandlers } from "./http/upgrade.ts";
 import { ListenError } from "./errors.ts";
 import { Hub } from "./hub/hub.ts";
@@ -37,12 +37,27 @@ export interface RunningServer {
    * (src/reload.ts); a config `read` throws on, or one a start would refuse, changes nothing.
    */
   reload(read: () => Config): ReloadOutcome;
+  /** This instance's own metrics and readiness (a worker answers them to its supervisor). */
+  metricsText(): string;
+  notReady(): string | undefined;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
+/** How a worker of `comet serve --workers N` differs from a lone instance (src/workers/). */
+export interface WorkerRole {
+  /** SO_REUSEPORT on listen and grpc.listen. */
+  reusePort: boolean;
+  /** /metrics and /readyz for the whole host. */
+  host: HostView;
+}
+
+export async function startServer(
+  config: Config,
+  log: Logger = silentLogger,
+  worker?: WorkerRole,
+): Promise<RunningServer> {
   checkStrength(config);
   const keys = buildVerifier(config);
   const metrics = createMetrics();
@@ -80,7 +95,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const target = bridge?.target ?? hub;
   const api = createApi({ config, target, admin, metrics });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
-  const routes = createRoutes({ api, registry, readiness, ui });
+  const routes = createRoutes({ api, registry, readiness, ui, host: worker?.host });
   const { host, port } = config.listen;
   let listener: Listener;
   try {
@@ -91,6 +106,7 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
       handlers: serveHandlers({ gateway, routes, log }),
       maxUplinkBytes: config.limits.max_uplink_bytes,
       maxSendBuffer: config.limits.max_send_buffer,
+      reusePort: worker?.reusePort,
     });
   } catch (err) {
     await bridge?.close();
@@ -102,7 +118,18 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
     const loop = new LoopFanout();
     try {
-      grpc = await listenGrpc({ ...grpcAddr, tls, config, gateway, target, admin, fanout: loop, registry, log });
+      grpc = await listenGrpc({
+        ...grpcAddr,
+        reusePort: worker?.reusePort,
+        tls,
+        config,
+        gateway,
+        target,
+        admin,
+        fanout: loop,
+        registry,
+        log,
+      });
     } catch (err) {
       await listener.stop();
       await bridge?.close();
@@ -130,6 +157,8 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     bridge,
     grpcPort: grpc?.port,
     reload: (read) => reloader.reload(read),
+    metricsText: () => registry.render(),
+    notReady: () => readiness.notReady(),
     async drain() {
       const started = Date.now();
       const sessions = hub.sessions.size;

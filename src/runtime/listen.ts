@@ -8,7 +8,9 @@ const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
 /** What the runtime running this process can do. */
-export const capabilities: Capabilities = isBun ? { grpc: true, demoPage: true } : { grpc: false, demoPage: false };
+export const capabilities: Capabilities = isBun
+  ? { grpc: true, demoPage: true, workers: true }
+  : { grpc: false, demoPage: false, workers: false };
 
 /** How a person runs a script of this project on the runtime that runs this one. */
 export function runScriptCommand(script: string): string {

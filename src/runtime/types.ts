@@ -71,6 +71,11 @@ export interface ListenOptions {
   maxUplinkBytes: number;
   /** limits.max_send_buffer: a socket with more queued is dropped as a slow consumer. */
   maxSendBuffer: number;
+  /**
+   * SO_REUSEPORT: the workers of one host share the port and the kernel spreads connections over
+   * them. Off otherwise, so that a second instance started by mistake fails with "address in use".
+   */
+  reusePort?: boolean;
 }
 
 export interface Listener {
@@ -88,6 +93,11 @@ export interface Capabilities {
   readonly grpc: boolean;
   /** The demo page, whose assets a build-time macro embeds. */
   readonly demoPage: boolean;
+  /**
+   * `workers > 1`: a supervisor and worker processes tied by an IPC pipe (Bun.spawn's), sharing
+   * ports with SO_REUSEPORT. Not tried on Deno, where the start is refused.
+   */
+  readonly workers: boolean;
 }
 
 export interface RuntimeAdapter {

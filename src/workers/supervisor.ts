@@ -1,0 +1,254 @@
+/**
+ * The supervisor of `comet serve --workers N`: it starts N workers (this same program, as
+ * `serve`, with WORKER_ENV set), restarts one that dies with a backoff, relays stop and reload,
+ * and answers the host-wide questions (/metrics summed, /readyz) by asking every worker over the
+ * pipe. It holds no client's socket: the workers share the listening ports themselves.
+ */
+import type { Subprocess } from "bun";
+import type { Logger } from "../log.ts";
+import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
+import { sumMetrics } from "./sum-metrics.ts";
+
+/** Restart delays: 100 ms after the first death, doubled per death in a row, at most 5 s. */
+export const BACKOFF_MIN_MS = 100;
+export const BACKOFF_MAX_MS = 5000;
+/** A worker that lived this long before dying is not part of a crash loop: its backoff starts over. */
+const STABLE_MS = 10_000;
+/** From this many deaths in a row, each restart is logged as an error: a crash loop. */
+const CRASH_LOOP = 3;
+/** A worker that does not answer the supervisor's question within this is left out (metrics) or not ready. */
+const ANSWER_MS = 2000;
+
+export interface SupervisorOptions {
+  count: number;
+  /** The argv of a worker (this program, `serve`, its flags). */
+  argv: string[];
+  /** Added to this process's environment for every worker. */
+  env: Record<string, string>;
+  log: Logger;
+}
+
+interface Slot {
+  readonly n: number;
+  proc: Subprocess | undefined;
+  /** Listening and not stopped since. */
+  up: boolean;
+  startedAt: number;
+  /** Deaths in a row (reset by a stable run). */
+  deaths: number;
+  restarts: number;
+  restart: ReturnType<typeof setTimeout> | undefined;
+  /** Questions sent to it and not answered yet. */
+  readonly asked: Map<number, { ok(answer: string | null): void; fail(err: Error): void }>;
+}
+
+export class Supervisor {
+  private readonly slots: Slot[];
+  private nextId = 1;
+  private stopping = false;
+  private starting = true;
+  private startFailed: ((err: WorkerStartError) => void) | undefined;
+  private allUp: (() => void) | undefined;
+  private allExited: (() => void) | undefined;
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.slots = Array.from({ length: o.count }, (_, i) => ({
+      n: i + 1,
+      proc: undefined,
+      up: false,
+      startedAt: 0,
+      deaths: 0,
+      restarts: 0,
+      restart: undefined,
+      asked: new Map(),
+    }));
+  }
+
+  /** Starts every worker; resolves once all listen, rejects when one exits first (and stops the rest). */
+  start(): Promise<void> {
+    const ready = new Promise<void>((resolve, reject) => {
+      this.allUp = resolve;
+      this.startFailed = reject;
+    });
+    for (const slot of this.slots) this.spawn(slot);
+    return ready;
+  }
+
+  get pids(): number[] {
+    return this.slots.map((s) => s.proc?.pid ?? 0);
+  }
+
+  /** Every worker drains; resolves when all have exited, with whether all exited 0. */
+  stop(): Promise<boolean> {
+    this.stopping = true;
+    const exited = new Promise<void>((resolve) => {
+      this.allExited = resolve;
+    });
+    for (const slot of this.slots) {
+      clearTimeout(slot.restart);
+      slot.restart = undefined;
+      slot.up = false;
+      if (slot.proc && slot.proc.exitCode === null && slot.proc.signalCode === null) this.send(slot, { t: "stop" });
+    }
+    this.checkExited();
+    return exited.then(() => this.slots.every((s) => s.proc?.exitCode === 0 || s.proc === undefined));
+  }
+
+  /** The operator's second signal: no drain. */
+  kill(): void {
+    this.stopping = true;
+    for (const slot of this.slots) {
+      clearTimeout(slot.restart);
+      slot.proc?.kill("SIGKILL");
+    }
+  }
+
+  reload(): void {
+    for (const slot of this.slots) if (slot.up) this.send(slot, { t: "reload" });
+  }
+
+  /** The host's answer: every worker's metrics summed, or why the host is not ready (null: ready). */
+  async answer(q: Question): Promise<string | null> {
+    if (q === "ready") {
+      for (const slot of this.slots) {
+        if (!slot.up) return `worker ${slot.n} is not running`;
+      }
+      const whys = await Promise.all(this.slots.map((s) => this.ask(s, "ready").catch((e: Error) => e.message)));
+      const i = whys.findIndex((w) => w !== null);
+      return i < 0 ? null : `worker ${i + 1}: ${whys[i]}`;
+    }
+    const texts = await Promise.all(
+      this.slots.filter((s) => s.up).map((s) => this.ask(s, "metrics").catch(() => null)),
+    );
+    return sumMetrics(texts.filter((t): t is string => t !== null)) + this.ownMetrics();
+  }
+
+  /** The supervisor's own families: how many workers there are, which are up, how often each restarted. */
+  private ownMetrics(): string {
+    let out = "# HELP comet_workers Worker processes configured (workers)\n# TYPE comet_workers gauge\n";
+    out += `comet_workers ${this.slots.length}\n`;
+    out += "# HELP comet_worker_up 1 while the worker listens, else 0\n# TYPE comet_worker_up gauge\n";
+    for (const s of this.slots) out += `comet_worker_up{worker="${s.n}"} ${s.up ? 1 : 0}\n`;
+    out +=
+      "# HELP comet_worker_restarts_total Workers restarted after they died, by worker\n# TYPE comet_worker_restarts_total counter\n";
+    for (const s of this.slots) out += `comet_worker_restarts_total{worker="${s.n}"} ${s.restarts}\n`;
+    return out;
+  }
+
+  private spawn(slot: Slot): void {
+    slot.startedAt = Date.now();
+    const proc: Subprocess = Bun.spawn(this.o.argv, {
+      env: { ...process.env, ...this.o.env, [WORKER_ENV]: String(slot.n) },
+      stdio: ["ignore", "inherit", "inherit"],
+      ipc: (m) => this.onMessage(slot, m),
+      onExit: (_p, code): void => this.onExit(slot, proc, code),
+    });
+    slot.proc = proc;
+  }
+
+  private onMessage(slot: Slot, m: unknown): void {
+    if (!isMessage(m)) return;
+    const msg = m as ToSupervisor;
+    switch (msg.t) {
+      case "up": {
+        slot.up = true;
+        this.o.log.info("worker listening", { worker: slot.n, pid: slot.proc?.pid, listen: msg.listen });
+        if (this.starting && this.slots.every((s) => s.up)) {
+          this.starting = false;
+          this.allUp?.();
+        }
+        return;
+      }
+      case "answer": {
+        const q = slot.asked.get(msg.id);
+        slot.asked.delete(msg.id);
+        q?.ok(msg.answer);
+        return;
+      }
+      case "host":
+        this.answer(msg.q).then(
+          (answer) => this.send(slot, { t: "host", id: msg.id, answer }),
+          (err: Error) => this.send(slot, { t: "host", id: msg.id, answer: msg.q === "ready" ? err.message : "" }),
+        );
+        return;
+    }
+  }
+
+  private onExit(slot: Slot, proc: Subprocess, code: number | null): void {
+    if (slot.proc !== proc) return;
+    slot.up = false;
+    for (const q of slot.asked.values()) q.fail(new Error(`worker ${slot.n} exited`));
+    slot.asked.clear();
+    const how = { worker: slot.n, pid: proc.pid, code, signal: proc.signalCode ?? undefined };
+    if (this.stopping) {
+      this.o.log.info("worker exited", how);
+      this.checkExited();
+      return;
+    }
+    if (this.starting) {
+      // A worker that cannot start (a config it refuses, a port it cannot bind) would fail the
+      // same way again: the start fails, with the worker's own exit status.
+      this.starting = false;
+      this.o.log.error("worker exited while starting: stopping the others", how);
+      this.stopping = true;
+      for (const s of this.slots) if (s !== slot && s.proc) s.proc.kill("SIGKILL");
+      this.startFailed?.(new WorkerStartError(slot.n, code ?? 1));
+      return;
+    }
+    const lived = Date.now() - slot.startedAt;
+    slot.deaths = lived >= STABLE_MS ? 1 : slot.deaths + 1;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (slot.deaths - 1));
+    const fields = { ...how, lived_ms: lived, restart_in_ms: delay, deaths_in_a_row: slot.deaths };
+    if (slot.deaths >= CRASH_LOOP) this.o.log.error("worker crash loop: restarts backed off", fields);
+    else this.o.log.warn("worker died: restarting", fields);
+    slot.restart = setTimeout(() => {
+      slot.restart = undefined;
+      slot.restarts++;
+      this.spawn(slot);
+    }, delay);
+  }
+
+  private checkExited(): void {
+    if (this.slots.every((s) => !s.proc || s.proc.exitCode !== null || s.proc.signalCode !== null)) this.allExited?.();
+  }
+
+  private ask(slot: Slot, q: Question): Promise<string | null> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        slot.asked.delete(id);
+        reject(new Error(`worker ${slot.n} did not answer within ${ANSWER_MS} ms`));
+      }, ANSWER_MS);
+      slot.asked.set(id, {
+        ok: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        fail: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      this.send(slot, { t: "ask", id, q });
+    });
+  }
+
+  private send(slot: Slot, m: ToWorker): void {
+    try {
+      slot.proc?.send(m);
+    } catch {
+      // The worker is exiting; its exit is handled by onExit.
+    }
+  }
+}
+
+/** A worker exited before every worker listened: the start failed, with its exit status. */
+export class WorkerStartError extends Error {
+  override name = "WorkerStartError";
+  constructor(
+    readonly worker: number,
+    readonly exitCode: number,
+  ) {
+    super(`worker ${worker} exited with status ${exitCode} while starting`);
+  }
+}
