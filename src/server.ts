@@ -17,6 +17,7 @@ import { createRoutes, type HostView } from "./http/routes.ts";
 import { serveHandlers } from "./http/upgrade.ts";
 import { ListenError } from "./errors.ts";
 import { Hub } from "./hub/hub.ts";
+import type { Target } from "./hub/execute.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { runtimeAdapter } from "./runtime/listen.ts";
 import type { Listener } from "./runtime/types.ts";
@@ -39,6 +40,8 @@ export interface RunningServer {
   reload(read: () => Config): ReloadOutcome;
   /** This instance's own metrics and readiness (a worker answers them to its supervisor). */
   metricsText(): string;
+  /** This instance's own sessions (a worker's share of its host's DumpSession). */
+  dumpText(withTransport: boolean): string;
   notReady(): string | undefined;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
@@ -58,6 +61,22 @@ export async function startServer(
   log: Logger = silentLogger,
   worker?: WorkerRole,
 ): Promise<RunningServer> {
+  return (await prepareServer(config, log, worker)).listen();
+}
+
+/** An instance made but not listening yet: a spare worker waits so (src/workers/), to start at once. */
+export interface PreparedServer {
+  listen(): Promise<RunningServer>;
+  reload(read: () => Config): ReloadOutcome;
+  /** Gives up without listening: the bridge closes. */
+  close(): Promise<void>;
+}
+
+export async function prepareServer(
+  config: Config,
+  log: Logger = silentLogger,
+  worker?: WorkerRole,
+): Promise<PreparedServer> {
   checkStrength(config);
   const keys = buildVerifier(config);
   const metrics = createMetrics();
@@ -92,82 +111,96 @@ export async function startServer(
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const bridge = await startBridge({ config, hub, registry, log });
   // With mqtt.forward_api the bridge's target acts on the whole cluster; otherwise it is the hub.
-  const target = bridge?.target ?? hub;
+  // A worker's DumpSession answers for its host: every worker's sessions, gathered by the supervisor.
+  const cluster = bridge?.target ?? hub;
+  const host = worker?.host;
+  const target: Target = host
+    ? { deliver: (d) => cluster.deliver(d), dump: (withTransport) => host.dump(withTransport) }
+    : cluster;
   const api = createApi({ config, target, admin, metrics });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui, host: worker?.host });
-  const { host, port } = config.listen;
-  let listener: Listener;
-  try {
-    listener = await runtime.listen({
-      host,
-      port,
-      tls,
-      handlers: serveHandlers({ gateway, routes, log }),
-      maxUplinkBytes: config.limits.max_uplink_bytes,
-      maxSendBuffer: config.limits.max_send_buffer,
-      reusePort: worker?.reusePort,
-    });
-  } catch (err) {
-    await bridge?.close();
-    throw ListenError.from("listen", `${host.includes(":") ? `[${host}]` : host}:${port}`, err);
-  }
-  // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
-  hub.addFanout(listener.fanout);
-  if (grpcAddr) {
-    // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
-    const loop = new LoopFanout();
-    try {
-      grpc = await listenGrpc({
-        ...grpcAddr,
-        reusePort: worker?.reusePort,
-        tls,
-        config,
-        gateway,
-        target,
-        admin,
-        fanout: loop,
-        registry,
-        log,
-      });
-    } catch (err) {
-      await listener.stop();
-      await bridge?.close();
-      throw ListenError.from("grpc.listen", config.grpc.listen, err);
-    }
-    hub.addFanout(loop);
-  }
-  gateway.start();
-  const bound = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
-  const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;
-  const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
-  log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
-  const stop = async () => {
-    gateway.stop();
-    await grpc?.stop();
-    await listener.stop();
-    // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
-    await bridge?.close();
-  };
   return {
-    url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
-    port: listener.port,
-    hub,
-    gateway,
-    bridge,
-    grpcPort: grpc?.port,
     reload: (read) => reloader.reload(read),
-    metricsText: () => registry.render(),
-    notReady: () => readiness.notReady(),
-    async drain() {
-      const started = Date.now();
-      const sessions = hub.sessions.size;
-      log.info("draining", { sessions, drain_ms: config.shutdown.drain });
-      await gateway.drain(config.shutdown.drain);
-      log.info("drained", { sessions, took_ms: Date.now() - started });
-      await stop();
+    close: async () => {
+      await bridge?.close();
     },
-    stop,
+    async listen(): Promise<RunningServer> {
+      const { host, port } = config.listen;
+      let listener: Listener;
+      try {
+        listener = await runtime.listen({
+          host,
+          port,
+          tls,
+          handlers: serveHandlers({ gateway, routes, log }),
+          maxUplinkBytes: config.limits.max_uplink_bytes,
+          maxSendBuffer: config.limits.max_send_buffer,
+          reusePort: worker?.reusePort,
+        });
+      } catch (err) {
+        await bridge?.close();
+        throw ListenError.from("listen", `${host.includes(":") ? `[${host}]` : host}:${port}`, err);
+      }
+      // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
+      hub.addFanout(listener.fanout);
+      if (grpcAddr) {
+        // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
+        const loop = new LoopFanout();
+        try {
+          grpc = await listenGrpc({
+            ...grpcAddr,
+            reusePort: worker?.reusePort,
+            tls,
+            config,
+            gateway,
+            target,
+            admin,
+            fanout: loop,
+            registry,
+            log,
+          });
+        } catch (err) {
+          await listener.stop();
+          await bridge?.close();
+          throw ListenError.from("grpc.listen", config.grpc.listen, err);
+        }
+        hub.addFanout(loop);
+      }
+      gateway.start();
+      const bound = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+      const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;
+      const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
+      log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
+      const stop = async () => {
+        gateway.stop();
+        await grpc?.stop();
+        await listener.stop();
+        // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
+        await bridge?.close();
+      };
+      return {
+        url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
+        port: listener.port,
+        hub,
+        gateway,
+        bridge,
+        grpcPort: grpc?.port,
+        reload: (read) => reloader.reload(read),
+        metricsText: () => registry.render(),
+        dumpText: (withTransport) => JSON.stringify(hub.dump(withTransport)),
+        notReady: () => readiness.notReady(),
+        async drain() {
+          const started = Date.now();
+          const sessions = hub.sessions.size;
+          log.info("draining", { sessions, drain_ms: config.shutdown.drain });
+          await gateway.drain(config.shutdown.drain);
+          log.info("drained", { sessions, took_ms: Date.now() - started });
+          await stop();
+        },
+        stop,
+      };
+    },
   };
 }
 

@@ -8,14 +8,15 @@ import type { Config } from "../config/schema.ts";
 import { generateSecret } from "../config/strength.ts";
 import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
-import { SupervisorChannel, workerNumber } from "../workers/channel.ts";
+import { SupervisorChannel, workerRole } from "../workers/channel.ts";
+import { WORKER_ENV } from "../workers/ipc.ts";
 import { type RunningHost, startHost, workerCount } from "../workers/start.ts";
 import { WorkerStartError } from "../workers/supervisor.ts";
 import { ListenError } from "../errors.ts";
 import { capabilities, runScriptCommand } from "../runtime/listen.ts";
-import { type RunningServer, startServer, type WorkerRole } from "../server.ts";
+import { type PreparedServer, prepareServer, type RunningServer, startServer, type WorkerRole } from "../server.ts";
 import { readConfig } from "./config.ts";
-import { CliError, usageError } from "./output.ts";
+import { CliError, fail, usageError } from "./output.ts";
 
 export interface ServeOptions {
   config?: string;
@@ -30,8 +31,8 @@ const DEV_GRPC_PORT = 9090;
 type Generated = { secret?: string; admin?: string };
 
 export async function serve(opts: ServeOptions): Promise<void> {
-  const worker = workerNumber();
-  if (worker !== undefined) return serveWorker(opts, worker);
+  const role = workerRole();
+  if (role !== undefined) return serveWorker(opts, role);
   // Every signal is listened for before the start: a default action would end the process with no
   // drain, SIGHUP's at any time and SIGTERM's in the moment between the "listening" line and a
   // handler set after it. One that comes while starting is acted on once started; the start binds
@@ -152,18 +153,26 @@ async function superviseWorkers(
  * every log line naming it. Its supervisor tells it to stop or reload over the pipe; SIGINT and
  * SIGHUP reach the whole process group from a terminal and are the supervisor's to act on, so
  * they are ignored here. SIGTERM (systemd's stop reaches every process of the unit) drains, once.
+ * A spare makes its server ahead and listens once it is given a number (src/workers/supervisor.ts).
  */
-async function serveWorker(opts: ServeOptions, n: number): Promise<void> {
+async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<void> {
   process.stderr.on("error", () => {});
+  process.on("SIGINT", () => {});
+  process.on("SIGHUP", () => {});
   const { cfg } = serveConfig(opts);
-  const log = withFields(createLogger(cfg.log.level, cfg.log.format), { worker: n });
+  const named: { worker: number | string } = { worker: role };
+  const log = withFields(createLogger(cfg.log.level, cfg.log.format), named);
+  let prepared: PreparedServer | undefined;
   let server: RunningServer | undefined;
-  let stopAsked = false;
   let stopping = false;
   const stop = () => {
-    stopAsked = true;
-    if (!server || stopping) return;
+    if (stopping) return;
     stopping = true;
+    if (!server) {
+      // A spare, or a worker not listening yet: no session to drain.
+      (prepared?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+      return;
+    }
     log.info("shutting down");
     server.drain().then(
       () => process.exit(0),
@@ -173,17 +182,32 @@ async function serveWorker(opts: ServeOptions, n: number): Promise<void> {
       },
     );
   };
+  const begin = async (n: number) => {
+    named.worker = n;
+    process.env[WORKER_ENV] = String(n);
+    if (!prepared || stopping) return;
+    try {
+      server = await prepared.listen();
+    } catch (err) {
+      throw explainStart(err);
+    }
+    channel.serve(server);
+    channel.up(new URL(server.url).host);
+  };
   const channel = new SupervisorChannel({
     stop,
-    reload: () => server?.reload(() => serveConfig(opts).cfg),
+    reload: () => (server ?? prepared)?.reload(() => serveConfig(opts).cfg),
+    become: (n) => begin(n).catch(fail),
   });
   process.on("SIGTERM", stop);
-  process.on("SIGINT", () => {});
-  process.on("SIGHUP", () => {});
-  server = await startOrExplain(cfg, log, { reusePort: true, host: channel });
-  channel.serve(server);
-  channel.up(new URL(server.url).host);
-  if (stopAsked) stop();
+  try {
+    prepared = await prepareServer(cfg, log, { reusePort: true, host: channel });
+  } catch (err) {
+    throw explainStart(err);
+  }
+  if (stopping) return stop();
+  if (role === "spare") channel.loaded();
+  else await begin(role);
 }
 
 /**

@@ -5,6 +5,7 @@
  * than hold the port as an orphan.
  */
 import type { HostView } from "../http/routes.ts";
+import type { Dump } from "../hub/session.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
 
 /** How long a worker waits for the host's answer before /metrics or /readyz fails. */
@@ -12,6 +13,7 @@ const HOST_ANSWER_MS = 5000;
 
 export interface WorkerSelf {
   metricsText(): string;
+  dumpText(withTransport: boolean): string;
   /** undefined when ready. */
   notReady(): string | undefined;
 }
@@ -19,20 +21,28 @@ export interface WorkerSelf {
 export interface ChannelEvents {
   stop(): void;
   reload(): void;
+  /** A spare is given its worker number. */
+  become(n: number): void;
 }
 
-/** This process's worker number when a supervisor started it (with a pipe to it), else undefined. */
-export function workerNumber(): number | undefined {
+/**
+ * This process's role when a supervisor started it (with a pipe to it): its worker number, or
+ * "spare" (a worker started ahead that waits for a number); undefined for a lone instance.
+ */
+export function workerRole(): number | "spare" | undefined {
   const raw = process.env[WORKER_ENV];
   if (raw === undefined || typeof process.send !== "function") return undefined;
+  if (raw === "spare") return raw;
   const n = Number(raw);
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
+const EMPTY_DUMP = JSON.stringify({ world: [], rooms: [] });
+
 export class SupervisorChannel implements HostView {
   private self: WorkerSelf | undefined;
   private nextId = 1;
-  private readonly waiting = new Map<number, (answer: string | null) => void>();
+  private readonly waiting = new Map<number, (answer: string | null, error?: string) => void>();
 
   /** `events` hears stop and reload from the start: one that comes while starting is the caller's to hold. */
   constructor(private readonly events: ChannelEvents) {
@@ -46,6 +56,11 @@ export class SupervisorChannel implements HostView {
     this.self = self;
   }
 
+  /** A spare: made, ready to become a worker. */
+  loaded(): void {
+    this.send({ t: "loaded" });
+  }
+
   up(listen: string): void {
     this.send({ t: "up", listen });
   }
@@ -54,8 +69,13 @@ export class SupervisorChannel implements HostView {
     return this.ask("metrics").then((a) => a ?? "");
   }
 
+  async dump(withTransport: boolean): Promise<Dump> {
+    return JSON.parse((await this.ask(withTransport ? "dump+transport" : "dump")) ?? "") as Dump;
+  }
+
   async notReady(): Promise<string | undefined> {
-    return (await this.ask("ready")) ?? undefined;
+    // No answer for the host is an answer too: it cannot say it is ready.
+    return (await this.ask("ready").catch((err: Error) => err.message)) ?? undefined;
   }
 
   private ask(q: Question): Promise<string | null> {
@@ -65,9 +85,10 @@ export class SupervisorChannel implements HostView {
         this.waiting.delete(id);
         reject(new Error(`workers: the supervisor did not answer for the host's ${q} within ${HOST_ANSWER_MS} ms`));
       }, HOST_ANSWER_MS);
-      this.waiting.set(id, (answer) => {
+      this.waiting.set(id, (answer, error) => {
         clearTimeout(timer);
-        resolve(answer);
+        if (error === undefined) resolve(answer);
+        else reject(new Error(`workers: the host's ${q}: ${error}`));
       });
       this.send({ t: "host", id, q });
     });
@@ -78,21 +99,13 @@ export class SupervisorChannel implements HostView {
     const msg = m as ToWorker;
     switch (msg.t) {
       case "ask": {
-        const self = this.self;
-        const answer = !self
-          ? msg.q === "ready"
-            ? "starting"
-            : ""
-          : msg.q === "ready"
-            ? (self.notReady() ?? null)
-            : self.metricsText();
-        this.send({ t: "answer", id: msg.id, answer });
+        this.send({ t: "answer", id: msg.id, answer: this.answerFor(msg.q) });
         return;
       }
       case "host": {
         const done = this.waiting.get(msg.id);
         this.waiting.delete(msg.id);
-        done?.(msg.answer);
+        done?.(msg.answer, msg.error);
         return;
       }
       case "stop":
@@ -101,6 +114,24 @@ export class SupervisorChannel implements HostView {
       case "reload":
         this.events.reload();
         return;
+      case "become":
+        this.events.become(msg.n);
+        return;
+    }
+  }
+
+  private answerFor(q: Question): string | null {
+    const self = this.self;
+    if (!self) return q === "ready" ? "starting" : q === "metrics" ? "" : EMPTY_DUMP;
+    switch (q) {
+      case "ready":
+        return self.notReady() ?? null;
+      case "metrics":
+        return self.metricsText();
+      case "dump":
+        return self.dumpText(false);
+      case "dump+transport":
+        return self.dumpText(true);
     }
   }
 

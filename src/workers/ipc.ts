@@ -6,22 +6,26 @@
  */
 
 /** What a worker is asked for itself, or asks the supervisor for the host. */
-export type Question = "metrics" | "ready";
+export type Question = "metrics" | "ready" | "dump" | "dump+transport";
 
-/** The variable that makes `comet serve` a worker, and says which one (1..N). */
+/** The variable that makes `comet serve` a worker, and says which one (1..N), or "spare". */
 export const WORKER_ENV = "COMET_WORKER";
 
 export type ToWorker =
-  /** Answer for yourself: your metrics text, or why you are not ready (null: ready). */
+  /** Answer for yourself: your metrics text, why you are not ready (null: ready), or your sessions (Dump JSON). */
   | { t: "ask"; id: number; q: Question }
-  /** The host's answer to the question `id` you asked. */
-  | { t: "host"; id: number; answer: string | null }
+  /** The host's answer to the question `id` you asked, or why there is none. */
+  | { t: "host"; id: number; answer: string | null; error?: string }
   /** Drain and exit (an operator's second signal is a SIGKILL from the supervisor). */
   | { t: "stop" }
   /** Read the config again (the supervisor got SIGHUP). */
-  | { t: "reload" };
+  | { t: "reload" }
+  /** To a spare: become worker n. */
+  | { t: "become"; n: number };
 
 export type ToSupervisor =
+  /** A spare: loaded, ready to become a worker. */
+  | { t: "loaded" }
   /** Listening; `listen` is the bound HOST:PORT. */
   | { t: "up"; listen: string }
   | { t: "answer"; id: number; answer: string | null }

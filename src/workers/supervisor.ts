@@ -8,6 +8,8 @@ import type { Subprocess } from "bun";
 import type { Logger } from "../log.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
 import { sumMetrics } from "./sum-metrics.ts";
+import { mergeDumps } from "./merge-dumps.ts";
+import type { Dump } from "../hub/session.ts";
 
 /** Restart delays: 100 ms after the first death, doubled per death in a row, at most 5 s. */
 export const BACKOFF_MIN_MS = 100;
@@ -16,6 +18,14 @@ export const BACKOFF_MAX_MS = 5000;
 const STABLE_MS = 10_000;
 /** From this many deaths in a row, each restart is logged as an error: a crash loop. */
 const CRASH_LOOP = 3;
+/**
+ * A spare: a worker process started ahead, its server made (config read, bridge connected) but
+ * not listening, that waits to be given a number. A restart hands the dead worker's number to
+ * it, so the new worker listens at once, without starting a runtime, loading the program and
+ * making its server (a second or more on a busy host); then a new spare starts in the background.
+ */
+const SPARE = "spare";
+
 /** A worker that does not answer the supervisor's question within this is left out (metrics) or not ready. */
 const ANSWER_MS = 2000;
 
@@ -50,6 +60,9 @@ export class Supervisor {
   private startFailed: ((err: WorkerStartError) => void) | undefined;
   private allUp: (() => void) | undefined;
   private allExited: (() => void) | undefined;
+  /** Who each process is: a slot's worker, or the spare. */
+  private readonly owner = new Map<Subprocess, Slot | typeof SPARE>();
+  private spare: { proc: Subprocess; loaded: boolean } | undefined;
 
   constructor(private readonly o: SupervisorOptions) {
     this.slots = Array.from({ length: o.count }, (_, i) => ({
@@ -84,6 +97,7 @@ export class Supervisor {
     const exited = new Promise<void>((resolve) => {
       this.allExited = resolve;
     });
+    this.dropSpare();
     for (const slot of this.slots) {
       clearTimeout(slot.restart);
       slot.restart = undefined;
@@ -97,6 +111,7 @@ export class Supervisor {
   /** The operator's second signal: no drain. */
   kill(): void {
     this.stopping = true;
+    this.spare?.proc.kill("SIGKILL");
     for (const slot of this.slots) {
       clearTimeout(slot.restart);
       slot.proc?.kill("SIGKILL");
@@ -105,6 +120,8 @@ export class Supervisor {
 
   reload(): void {
     for (const slot of this.slots) if (slot.up) this.send(slot, { t: "reload" });
+    // The spare read the config when it started: it reads it again with the others.
+    if (this.spare?.loaded) this.spare.proc.send({ t: "reload" } satisfies ToWorker);
   }
 
   /** The host's answer: every worker's metrics summed, or why the host is not ready (null: ready). */
@@ -117,14 +134,21 @@ export class Supervisor {
       const i = whys.findIndex((w) => w !== null);
       return i < 0 ? null : `worker ${i + 1}: ${whys[i]}`;
     }
-    const texts = await Promise.all(
-      this.slots.filter((s) => s.up).map((s) => this.ask(s, "metrics").catch(() => null)),
-    );
-    return sumMetrics(texts.filter((t): t is string => t !== null)) + this.ownMetrics();
+    if (q !== "metrics") {
+      // Every worker's sessions, or no answer: a dump that leaves a worker out would look complete.
+      for (const slot of this.slots) if (!slot.up) throw new Error(`worker ${slot.n} is not running`);
+      const dumps = await Promise.all(this.slots.map((s) => this.ask(s, q)));
+      return JSON.stringify(mergeDumps(dumps.map((d) => JSON.parse(d ?? "") as Dump)));
+    }
+    const texts = await Promise.all(this.slots.map((s) => (s.up ? this.ask(s, "metrics").catch(() => null) : null)));
+    return sumMetrics(texts.filter((t): t is string => t !== null)) + this.ownMetrics(texts);
   }
 
-  /** The supervisor's own families: how many workers there are, which are up, how often each restarted. */
-  private ownMetrics(): string {
+  /**
+   * The supervisor's own families: how many workers there are, which are up, how often each
+   * restarted, and each one's connections (how evenly the kernel spreads them).
+   */
+  private ownMetrics(texts: ReadonlyArray<string | null>): string {
     let out = "# HELP comet_workers Worker processes configured (workers)\n# TYPE comet_workers gauge\n";
     out += `comet_workers ${this.slots.length}\n`;
     out += "# HELP comet_worker_up 1 while the worker listens, else 0\n# TYPE comet_worker_up gauge\n";
@@ -132,23 +156,62 @@ export class Supervisor {
     out +=
       "# HELP comet_worker_restarts_total Workers restarted after they died, by worker\n# TYPE comet_worker_restarts_total counter\n";
     for (const s of this.slots) out += `comet_worker_restarts_total{worker="${s.n}"} ${s.restarts}\n`;
+    out +=
+      "# HELP comet_worker_connections Open connections, by worker (absent: no answer)\n# TYPE comet_worker_connections gauge\n";
+    for (const [i, text] of texts.entries()) {
+      const m = text === null ? null : /^comet_connections (\S+)$/m.exec(text);
+      if (m) out += `comet_worker_connections{worker="${i + 1}"} ${m[1]}\n`;
+    }
     return out;
   }
 
+  /** Starts slot's worker: the spare when one is loaded, else a new process. */
   private spawn(slot: Slot): void {
     slot.startedAt = Date.now();
-    const proc: Subprocess = Bun.spawn(this.o.argv, {
-      env: { ...process.env, ...this.o.env, [WORKER_ENV]: String(slot.n) },
-      stdio: ["ignore", "inherit", "inherit"],
-      ipc: (m) => this.onMessage(slot, m),
-      onExit: (_p, code): void => this.onExit(slot, proc, code),
-    });
-    slot.proc = proc;
+    const spare = this.spare;
+    if (spare?.loaded) {
+      this.spare = undefined;
+      this.owner.set(spare.proc, slot);
+      slot.proc = spare.proc;
+      spare.proc.send({ t: "become", n: slot.n } satisfies ToWorker);
+      this.spawnSpare();
+      return;
+    }
+    slot.proc = this.process(String(slot.n));
+    this.owner.set(slot.proc, slot);
   }
 
-  private onMessage(slot: Slot, m: unknown): void {
+  private process(role: string): Subprocess {
+    const proc: Subprocess = Bun.spawn(this.o.argv, {
+      env: { ...process.env, ...this.o.env, [WORKER_ENV]: role },
+      stdio: ["ignore", "inherit", "inherit"],
+      ipc: (m) => this.onMessage(proc, m),
+      onExit: (_p, code): void => this.onExit(proc, code),
+    });
+    return proc;
+  }
+
+  private spawnSpare(): void {
+    if (this.stopping) return;
+    const proc = this.process(SPARE);
+    this.owner.set(proc, SPARE);
+    this.spare = { proc, loaded: false };
+  }
+
+  private dropSpare(): void {
+    if (this.spare) this.spare.proc.send({ t: "stop" } satisfies ToWorker);
+    this.spare = undefined;
+  }
+
+  private onMessage(proc: Subprocess, m: unknown): void {
     if (!isMessage(m)) return;
     const msg = m as ToSupervisor;
+    const slot = this.owner.get(proc);
+    if (slot === SPARE) {
+      if (msg.t === "loaded" && this.spare?.proc === proc) this.spare.loaded = true;
+      return;
+    }
+    if (!slot) return;
     switch (msg.t) {
       case "up": {
         slot.up = true;
@@ -156,6 +219,7 @@ export class Supervisor {
         if (this.starting && this.slots.every((s) => s.up)) {
           this.starting = false;
           this.allUp?.();
+          this.spawnSpare();
         }
         return;
       }
@@ -168,14 +232,25 @@ export class Supervisor {
       case "host":
         this.answer(msg.q).then(
           (answer) => this.send(slot, { t: "host", id: msg.id, answer }),
-          (err: Error) => this.send(slot, { t: "host", id: msg.id, answer: msg.q === "ready" ? err.message : "" }),
+          (err: Error) => this.send(slot, { t: "host", id: msg.id, answer: null, error: err.message }),
         );
         return;
     }
   }
 
-  private onExit(slot: Slot, proc: Subprocess, code: number | null): void {
-    if (slot.proc !== proc) return;
+  private onExit(proc: Subprocess, code: number | null): void {
+    const slot = this.owner.get(proc);
+    this.owner.delete(proc);
+    if (slot === SPARE) {
+      // A spare that died is replaced, unless it was dropped or the host is stopping.
+      if (this.spare?.proc === proc) {
+        this.o.log.warn("spare worker exited: starting another", { pid: proc.pid, code });
+        this.spare = undefined;
+        setTimeout(() => this.spawnSpare(), BACKOFF_MAX_MS);
+      }
+      return;
+    }
+    if (!slot || slot.proc !== proc) return;
     slot.up = false;
     for (const q of slot.asked.values()) q.fail(new Error(`worker ${slot.n} exited`));
     slot.asked.clear();
