@@ -36,11 +36,18 @@ export async function startHost(
   cli: Cli = SOURCE,
 ): Promise<Host> {
   const s = start(cli, ["serve", "--listen", "127.0.0.1:0", ...args], { env });
-  const lines = (): Line[] =>
-    s.stderr.text
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Line);
+  // Parsed as they come, once each: a scale test logs tens of thousands of lines.
+  const parsed: Line[] = [];
+  let upTo = 0;
+  const lines = (): Line[] => {
+    const text = s.stderr.text;
+    const end = text.lastIndexOf("\n") + 1;
+    if (end > upTo) {
+      for (const l of text.slice(upTo, end).split("\n")) if (l.startsWith("{")) parsed.push(JSON.parse(l) as Line);
+      upTo = end;
+    }
+    return parsed;
+  };
   const line = async (match: (l: Line) => boolean, ms = 10_000, skip = 0): Promise<Line> => {
     const deadline = Date.now() + ms;
     for (;;) {
