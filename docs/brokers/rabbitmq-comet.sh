@@ -13,7 +13,8 @@ vhost=comet
 rabbitmqctl add_vhost "$vhost"
 
 # Comet instances (mqtt.username comet:comet on every instance): publish and read every Comet
-# topic, comet/events, comet/events/... and comet/user-activity. An instance's client id is
+# topic, comet/events, comet/events/..., comet/user-activity and (for mqtt.forward_api, the
+# instances' status and cluster-wide DumpSession) comet/servers/... An instance's client id is
 # comet-<16 hex digits>, so its queues are mqtt-subscription-comet-...
 rabbitmqctl add_user comet "$INSTANCES_PASSWORD"
 rabbitmqctl set_permissions -p "$vhost" comet \
@@ -21,8 +22,8 @@ rabbitmqctl set_permissions -p "$vhost" comet \
   '^(amq\.topic|mqtt-subscription-comet-.*)$' \
   '^(amq\.topic|mqtt-subscription-comet-.*)$'
 rabbitmqctl set_topic_permissions -p "$vhost" comet amq.topic \
-  '^comet\.(events|events\..+|user-activity)$' \
-  '^comet\.(events|events\..+|user-activity)$'
+  '^comet\.(events|events\..+|user-activity|servers\..+)$' \
+  '^comet\.(events|events\..+|user-activity|servers\..+)$'
 
 # A backend (comet:billing): publishes Events (comet/events, comet/events/...), reads activity
 # (comet/user-activity), and never touches an instance's queue: its own subscription needs a

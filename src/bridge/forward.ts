@@ -40,26 +40,33 @@ export interface ForwardOptions {
 const BACKLOG_BYTES = 8 << 20;
 
 export class Forwarder implements Target {
-  private readonly sent: { inc(): void };
+  /** One series per outcome, looked up once: the API's publishes go through here. */
+  private readonly counted: Record<"sent" | "local" | "not_connected" | "backlog", { inc(): void }>;
   private readonly failed: (err?: Error) => void;
 
   constructor(private readonly options: ForwardOptions) {
-    this.sent = options.forwarded.with({ outcome: "sent" });
-    const failedCounter = options.forwarded.with({ outcome: "failed" });
+    const { forwarded } = options;
+    this.counted = {
+      sent: forwarded.with({ outcome: "sent" }),
+      local: forwarded.with({ outcome: "local" }),
+      not_connected: forwarded.with({ outcome: "not_connected" }),
+      backlog: forwarded.with({ outcome: "backlog" }),
+    };
+    const failedCounter = forwarded.with({ outcome: "failed" });
     this.failed = (err) => {
       if (err) failedCounter.inc();
     };
   }
 
   deliver(d: Delivery): number {
-    const { hub, wire, forwarded, qos } = this.options;
+    const { hub, wire, qos } = this.options;
     const here = hub.deliver(d);
     if (d.kind === "publish" && here > 0) {
-      forwarded.inc({ outcome: "local" });
+      this.counted.local.inc();
       return here;
     }
-    if (!wire.connected) forwarded.inc({ outcome: "not_connected" });
-    else if (wire.unsentBytes > BACKLOG_BYTES) forwarded.inc({ outcome: "backlog" });
+    if (!wire.connected) this.counted.not_connected.inc();
+    else if (wire.unsentBytes > BACKLOG_BYTES) this.counted.backlog.inc();
     else {
       // QoS 0: no callback, which mqtt.js would hold per packet while the socket is busy.
       wire.publish(
@@ -68,7 +75,7 @@ export class Forwarder implements Target {
         qos,
         qos ? this.failed : undefined,
       );
-      this.sent.inc();
+      this.counted.sent.inc();
     }
     return here;
   }

@@ -30,8 +30,10 @@ export interface LinkOptions {
   settings: Pick<BridgeSettings, "username" | "password" | "tls" | "qos">;
   /** What to subscribe to on every connection, and who reads each topic's messages. */
   topics: ReadonlyMap<string, (payload: Buffer) => void>;
-  /** Who reads messages on the topics subscribed through subscribe() (mqtt.routing's). */
-  routed?: (payload: Buffer) => void;
+  /** Who reads messages on topics not in `topics`: those of subscribe() and of wildcard filters. */
+  other?: (topic: string, payload: Buffer) => void;
+  /** The Last Will: published, retained, by the broker when this connection is lost without a goodbye. */
+  will?: { topic: string; payload: string };
   /** Called on every connection once the subscriptions are asked for: what waited may go. */
   onConnected: () => void;
   reconnects: Counter;
@@ -67,6 +69,7 @@ export class BrokerLink implements Wire {
       ...brokerAddress(url),
       ...settings.tls,
     };
+    if (options.will) opts.will = { ...options.will, qos: 1, retain: true };
     // The keys, when set, win over credentials in the URL.
     if (settings.username !== undefined) opts.username = settings.username;
     if (settings.password !== undefined) opts.password = settings.password;
@@ -76,11 +79,11 @@ export class BrokerLink implements Wire {
     this.client.on("error", (err) => {
       this.lastError = err.message;
     });
-    const routed = options.routed;
+    const other = options.other;
     this.client.on("message", (topic, payload) => {
       const fixed = topics.get(topic);
       if (fixed) fixed(payload);
-      else routed?.(payload);
+      else other?.(topic, payload);
     });
   }
 
@@ -117,6 +120,11 @@ export class BrokerLink implements Wire {
 
   publish(topic: string, payload: string, qos: Qos, done?: (err?: Error) => void): void {
     this.client.publish(topic, payload, PUBLISH_OPTIONS[qos], done);
+  }
+
+  /** A retained message at QoS 1 (a status that later subscribers must see too). */
+  publishRetained(topic: string, payload: string): void {
+    this.client.publish(topic, payload, { qos: 1, retain: true });
   }
 
   /**

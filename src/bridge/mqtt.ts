@@ -15,6 +15,8 @@ import { ActivityIn } from "./activity-in.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./embedded.ts";
 import { EventsIn } from "./events-in.ts";
 import { Forwarder } from "./forward.ts";
+import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, isDumpRequest, replyTopic } from "./gather.ts";
+import { SERVERS_FILTER, SERVERS_PREFIX, ServerStatus } from "./peers.ts";
 import { BrokerLink } from "./link.ts";
 import { Outbox } from "./outbox.ts";
 import { routeActivity } from "./routing.ts";
@@ -63,9 +65,13 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
   return new Bridge(link, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded);
 }
 
-/** hostname + pid tell an operator where an instance runs; the random part keeps ids apart in one process. */
+/**
+ * hostname + pid tell an operator where an instance runs; the random part keeps ids apart in one
+ * process. The id is a topic level (comet/servers/<id>): a host name's dots would be level
+ * separators on RabbitMQ, which maps topics onto AMQP routing keys.
+ */
 export function instanceId(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  return `${hostname().replaceAll(".", "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
 function bridgeCounters(registry: Registry) {
@@ -109,6 +115,7 @@ export class Bridge {
   private readonly link: BrokerLink;
   private readonly outbox: Outbox;
   private readonly subscriptions: Subscriptions | undefined;
+  private readonly status: ServerStatus | undefined;
   private readonly unlisten: () => void;
   private closing: Promise<void> | undefined;
 
@@ -145,6 +152,24 @@ export class Bridge {
     // The legacy events topic stays: backends that publish there reach every instance as before.
     const routed = settings.routing ? new RoutedTopics(eventsTopic) : undefined;
     if (routed) topics.set(routed.world, receiveEvent);
+    // forward_api: the instances know each other (peers.ts) and answer each other's DumpSession
+    // (gather.ts, made once the link exists: the handlers below reach it when messages come).
+    const status = settings.forwardApi ? new ServerStatus(this.id) : undefined;
+    this.status = status;
+    let gather: DumpGather | undefined;
+    if (status) {
+      // Wildcard filters: their messages come by way of `other` below.
+      topics.set(SERVERS_FILTER, () => {});
+      topics.set(DUMP_REQUESTS, () => {});
+      topics.set(replyTopic(this.id), (payload: Buffer) => gather?.onReply(payload));
+    }
+    const other = (topic: string, payload: Buffer) => {
+      if (!topic.startsWith(SERVERS_PREFIX)) {
+        // A routed topic's Event.
+        receiveEvent(payload);
+      } else if (isDumpRequest(topic)) gather?.onRequest(payload);
+      else status?.receive(topic, payload);
+    };
     this.url = showUrl(url);
     log.info("mqtt bridge starting", {
       url: this.url,
@@ -158,8 +183,10 @@ export class Bridge {
       url,
       settings,
       topics,
-      routed: receiveEvent,
+      other,
+      will: status?.will,
       onConnected: () => {
+        status?.connected(this.link);
         this.subscriptions?.connected();
         this.outbox.flush();
       },
@@ -185,18 +212,28 @@ export class Bridge {
         () => subs.pending,
       );
     }
-    const topicOf = routed ? (d: Delivery) => routed.of(d) : () => eventsTopic;
-    this.target = settings.forwardApi
-      ? new Forwarder({
-          hub,
-          wire: this.link,
-          topicOf,
-          server: this.id,
-          qos: settings.qos,
-          dump: (withTransport) => hub.dump(withTransport),
-          forwarded: counters.forwarded,
-        })
-      : hub;
+    if (status) {
+      const g = new DumpGather({
+        hub,
+        wire: this.link,
+        servers: status,
+        server: this.id,
+        qos: settings.qos,
+        maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
+        timeoutMs: GATHER_TIMEOUT_MS,
+        log,
+      });
+      gather = g;
+      this.target = new Forwarder({
+        hub,
+        wire: this.link,
+        topicOf: routed ? (d: Delivery) => routed.of(d) : () => eventsTopic,
+        server: this.id,
+        qos: settings.qos,
+        dump: (withTransport) => g.gather(withTransport),
+        forwarded: counters.forwarded,
+      });
+    } else this.target = hub;
     this.outbox = new Outbox(this.link, {
       topic: activityTopic,
       qos: settings.qos,
@@ -229,6 +266,7 @@ export class Bridge {
     this.closing ??= (async () => {
       this.unlisten();
       this.subscriptions?.close();
+      this.status?.leave(this.link.connected ? this.link : undefined);
       this.outbox.close();
       await this.link.close();
       await this.embedded?.close();

@@ -32,20 +32,16 @@ export function unescapeLevel(level: string): string | undefined {
 }
 
 /**
- * The longest routed topic, in UTF-8 bytes: an AMQP routing key's limit, which RabbitMQ's MQTT
- * plugin applies to topics. Mosquitto takes longer ones, but one rule for every broker keeps a
- * backend's choice of topic the same whichever broker it is pointed at.
+ * What no routed topic may hold. Characters MQTT brokers refuse in a topic (MQTT 3.1.1 §1.5.3): C0
+ * and C1 controls, Unicode noncharacters, and unpaired surrogates (which have no UTF-8 at all);
+ * Mosquitto disconnects a client that subscribes to such a topic, so a hostile uid would cut its
+ * instance off the broker. And `*`, which the escaping leaves as it is but brokers that map topics
+ * onto AMQP routing keys (RabbitMQ) read as a wildcard: subscribed, a uid `*` would bring every
+ * user's Events to its instance.
  */
-export const MAX_ROUTED_TOPIC_BYTES = 255;
-
-/**
- * Characters MQTT brokers refuse in a topic (MQTT 3.1.1 §1.5.3): C0 and C1 controls, Unicode
- * noncharacters, and unpaired surrogates (which have no UTF-8 at all). Mosquitto disconnects a
- * client that subscribes to such a topic, so a hostile uid would cut its instance off the broker.
- */
-const REFUSED_BY_BROKERS =
+const UNROUTABLE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 and the controls are what this module escapes or refuses
-  /[\u0001-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  /[*\u0001-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The routed topics under one events topic. */
 export class RoutedTopics {
@@ -60,9 +56,8 @@ export class RoutedTopics {
   }
 
   /**
-   * A user's topic; undefined when no broker could carry it (a control character, a noncharacter,
-   * an unpaired surrogate, or longer than MAX_ROUTED_TOPIC_BYTES): such a user is reached through
-   * the events topic, which every instance reads.
+   * A user's topic; undefined when the uid holds what no routed topic may (UNROUTABLE): such a
+   * user is reached through the events topic, which every instance reads.
    */
   user(uid: string): string | undefined {
     return routable(this.userPrefix, uid);
@@ -81,11 +76,5 @@ export class RoutedTopics {
 }
 
 function routable(prefix: string, id: string): string | undefined {
-  if (REFUSED_BY_BROKERS.test(id)) return undefined;
-  const topic = prefix + escapeLevel(id);
-  // A UTF-16 unit is at most 3 UTF-8 bytes: most topics are known to fit without counting.
-  if (topic.length * 3 > MAX_ROUTED_TOPIC_BYTES && Buffer.byteLength(topic, "utf8") > MAX_ROUTED_TOPIC_BYTES) {
-    return undefined;
-  }
-  return topic;
+  return UNROUTABLE.test(id) ? undefined : prefix + escapeLevel(id);
 }

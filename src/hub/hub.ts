@@ -12,7 +12,7 @@ import type { Delivery } from "../protocol/commands.ts";
 import { Downlink } from "../protocol/downlink.ts";
 import type { Fanout } from "../runtime/types.ts";
 import { type Activity, type ActivityListener, type ActivityName, nowNs } from "./activity.ts";
-import { compareUtf8 } from "./order.ts";
+import { assembleDump } from "./dump.ts";
 import { type Dump, Session, type SessionLink, type SessionView } from "./session.ts";
 
 export const roomTopic = (rid: string): string => `r:${rid}`;
@@ -200,21 +200,18 @@ export class Hub {
 
   /** DumpSession; `withTransport` adds each session's transport (not in the spec's Session). */
   dump(withTransport = false): Dump {
-    const view = (s: Session): SessionView => {
+    return assembleDump(this.views(withTransport));
+  }
+
+  /** Every session here, unsorted: a DumpSession's material (the cluster's gather sends these). */
+  views(withTransport = false): SessionView[] {
+    const out = new Array<SessionView>(this.sessions.size);
+    let i = 0;
+    for (const s of this.sessions.values()) {
       const v: SessionView = { uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() };
       if (withTransport) v.transport = s.link.transport;
-      return v;
-    };
-    const byBirth = (a: Session, b: Session): number => b.birth - a.birth || compareUtf8(a.uid, b.uid);
-    const sorted = [...this.sessions.values()].sort(byBirth);
-    const members = new Map<string, SessionView[]>();
-    for (const s of sorted) {
-      if (s.rid === "") continue;
-      const list = members.get(s.rid);
-      if (list) list.push(view(s));
-      else members.set(s.rid, [view(s)]);
+      out[i++] = v;
     }
-    const rooms = [...members.entries()].sort(([a], [b]) => compareUtf8(a, b)).map(([rid, room]) => ({ rid, room }));
-    return { world: sorted.map(view), rooms };
+    return out;
   }
 }

@@ -38,4 +38,9 @@ export interface RoomView {
 export interface Dump {
   world: SessionView[];
   rooms: RoomView[];
+  /**
+   * A cluster's DumpSession (mqtt.forward_api): the instances that did not answer in time, whose
+   * sessions are missing. Absent when every instance answered, as an instance's own dump has it.
+   */
+  unanswered?: string[];
 }

@@ -16,7 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import { sendEvent } from "../../src/bridge/send.ts";
-import { type Client, connect } from "../helpers.ts";
+import { RoutedTopics } from "../../src/bridge/topics.ts";
+import { api, type Client, connect } from "../helpers.ts";
 import { ROOT } from "../support/runtime.ts";
 import { TestBroker } from "./broker.ts";
 import { TestRabbit } from "./rabbitmq.ts";
@@ -47,6 +48,16 @@ interface Setup {
   /** Accounts of another application on the same broker: refused, or allowed nothing of Comet's. */
   others: Account[];
   comet: Comet;
+  /** Two more instances with mqtt.routing: on and mqtt.forward_api: true, under the same rules. */
+  routed: [Comet, Comet];
+}
+
+/** Two instances of the instances' account with routing and forward_api, ready. */
+async function startRouted(url: string, instance: Account): Promise<[Comet, Comet]> {
+  const yaml = `mqtt: {url: "${url}", username: "${instance.username}", password: "${instance.password}", routing: on, forward_api: true}`;
+  const pair = await Promise.all([startComet(yaml), startComet(yaml)]);
+  await Promise.all(pair.map((c) => waitReadyz(c, 200, 15_000)));
+  return pair as [Comet, Comet];
 }
 
 const clients: MqttClient[] = [];
@@ -212,6 +223,43 @@ function brokerTests(kind: string, get: () => Setup) {
     await watcher.close();
   });
 
+  test(`${kind}: routing and forward_api work under these rules; a backend cannot touch comet/servers`, async () => {
+    const s = get();
+    const [a, b] = s.routed;
+    const uid = `${kind}-routed`;
+    const user = await connect(b, uid);
+    await waitFor(async () => (await metric(b, "comet_bridge_routes_pending")) === 0, "the routed subscription");
+    expect(await metric(b, "comet_bridge_routes_refused_total")).toBe(0);
+    const backend = await client(s, s.backend);
+    const topic = new RoutedTopics(EVENTS).user(uid) as string;
+    await backend.publishAsync(topic, JSON.stringify({ uid, evt: "routed" }), { qos: 1 });
+    expect(await user.waitPushes(1, 5000)).toEqual(["routed"]);
+    // The API of one instance reaches the other's user, and its DumpSession answers for both.
+    expect((await api(a, "Publish", { uid, evt: "forwarded" })).status).toBe(200);
+    expect(await user.waitPushes(2, 5000)).toEqual(["routed", "forwarded"]);
+    await waitFor(
+      async () => ((await api(a, "DumpSession", {})).json.world as Array<{ uid: string }>).some((x) => x.uid === uid),
+      "the other instance in the DumpSession",
+      10_000,
+    );
+    // A forged status would make every DumpSession wait for, and name, an instance that is not there.
+    const forger = await client(s, s.backend);
+    await publishMaybeRefused(forger, "comet/servers/forged", "online");
+    await Bun.sleep(300);
+    const dump = (await api(a, "DumpSession", {})).json as { unanswered?: string[] };
+    expect(dump.unanswered).toBeUndefined();
+    // The instances' account may: the same status from it is believed, so the check above could fail.
+    const instance = await client(s, s.instance, { clientId: instanceClientId() });
+    await instance.publishAsync("comet/servers/forged", "online", { qos: 1 });
+    await waitFor(
+      async () => ((await api(a, "DumpSession", {})).json as { unanswered?: string[] }).unanswered?.[0] === "forged",
+      "the instance account's status to count",
+      10_000,
+    );
+    await instance.publishAsync("comet/servers/forged", "offline", { qos: 1 });
+    user.close();
+  }, 30_000);
+
   test(`${kind}: a backend cannot read Events: its subscriptions to the events topics are refused or deliver nothing`, async () => {
     const s = get();
     for (const topic of [EVENTS, `${EVENTS}/#`, "comet/#", "#", "+/events"]) {
@@ -311,11 +359,13 @@ describe("Mosquitto with docs/brokers/mosquitto.acl", () => {
       backend: { username: "billing", password: BILLING_PASSWORD },
       others: [{ username: "other", password: OTHER_PASSWORD }],
       comet,
+      routed: await startRouted(broker.url, instance),
     };
     await waitReadyz(comet, 200);
   });
 
   afterAll(async () => {
+    await Promise.all((setup?.routed ?? []).map((c) => c.stop()));
     await setup?.comet.stop();
     await broker?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -347,6 +397,7 @@ describe("RabbitMQ with docs/brokers/rabbitmq.conf and rabbitmq-comet.sh", () =>
           { username: "other", password: OTHER_PASSWORD },
         ],
         comet,
+        routed: await startRouted(rabbit.url, instance),
       };
       await waitReadyz(comet, 200, 15_000);
     },
@@ -354,6 +405,7 @@ describe("RabbitMQ with docs/brokers/rabbitmq.conf and rabbitmq-comet.sh", () =>
   );
 
   afterAll(async () => {
+    await Promise.all((setup?.routed ?? []).map((c) => c.stop()));
     await setup?.comet.stop();
   });
 

@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { status } from "@grpc/grpc-js";
 import { sendEvent } from "../../src/bridge/send.ts";
-import { waitReadyz } from "../bridge/util.ts";
+import { waitReadyz, waitFor as waitUntil } from "../bridge/util.ts";
 import { connect, token, waitFor } from "../helpers.ts";
-import { type CometClient, grpcClient, Stream, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";
+import { call, type CometClient, grpcClient, Stream, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";
 
 // Another instance joins the broker with the instances' account; anonymous clients would be backends.
 const INSTANCE = { username: "comet", password: "grpc-bridge-secret-0123456789" };
@@ -54,5 +54,47 @@ test("a login on another instance ends this instance's gRPC session 4409, and th
   } finally {
     bc.close();
     await b.stop();
+  }
+});
+
+test("with forward_api, gRPC Publish and Broadcast reach the cluster once, and DumpSession answers for it", async () => {
+  const yaml = `mqtt: {url: "${url}", ${ACCOUNT}, routing: on, forward_api: true}`;
+  const [c, d] = await Promise.all([startGrpcTest(yaml), startGrpcTest(yaml)]);
+  const cc = grpcClient(c);
+  try {
+    await Promise.all([waitReadyz(c, 200), waitReadyz(d, 200)]);
+    const far = await connect(d, "fw-far", { rid: "fw-room" });
+    const near = await subscribe(c, cc, "fw-near", { rid: "fw-room" });
+    // Until each instance's status has reached the other: then the dump holds both sessions.
+    await waitUntil(
+      async () => {
+        const { res } = await call(cc, "DumpSession", {});
+        return (res as { world: unknown[] }).world.length === 2;
+      },
+      "both instances in the dump",
+      10_000,
+    );
+    expect((await call(cc, "Publish", { uid: "fw-far", evt: "to far" })).err).toBeNull();
+    expect((await call(cc, "Broadcast", { rid: "fw-room", evt: "to the room" })).err).toBeNull();
+    expect(await far.waitPushes(2, 5000)).toEqual(["to far", "to the room"]);
+    expect(await near.waitPushes(1, 5000)).toEqual(["to the room"]);
+    const { res } = await call(cc, "DumpSession", {});
+    const dump = res as {
+      world: Array<{ uid: string }>;
+      rooms: Array<{ rid: string; room: unknown[] }>;
+      unanswered: string[];
+    };
+    expect(dump.world.map((x) => x.uid).sort()).toEqual(["fw-far", "fw-near"]);
+    expect(dump.rooms.map((r) => [r.rid, r.room.length])).toEqual([["fw-room", 2]]);
+    expect(dump.unanswered).toEqual([]);
+    // Nothing arrives twice.
+    await Bun.sleep(200);
+    expect(far.pushes()).toEqual(["to far", "to the room"]);
+    expect(near.pushes()).toEqual(["to the room"]);
+    near.call.end();
+    far.close();
+  } finally {
+    cc.close();
+    await Promise.all([c.stop(), d.stop()]);
   }
 });

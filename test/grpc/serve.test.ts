@@ -40,7 +40,7 @@ describe("comet serve and grpc.listen", () => {
     const out = await readUntil(p.stderr, /"msg":"listening".*\n/);
     const port = Number(/"grpc":"127\.0\.0\.1:(\d+)"/.exec(out)?.[1]);
     const client = grpcClient(asServer(port));
-    expect(await call(client, "DumpSession", {})).toEqual({ err: null, res: { world: [], rooms: [] } });
+    expect(await call(client, "DumpSession", {})).toEqual({ err: null, res: { world: [], rooms: [], unanswered: [] } });
     client.close();
     p.kill("SIGTERM");
     expect(await p.exited).toBe(0);

@@ -17,6 +17,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/bridge/queue.test.ts": "pure functions: no server",
   "test/bridge/cluster-rule.test.ts": "a pure function: no server",
   "test/bridge/topics.test.ts": "pure functions: no server",
+  "test/bridge/subscriptions.test.ts": "against a fake connection: no server",
   "test/bridge/outbox.test.ts": "against a fake connection: no server",
   "test/bridge/settings.test.ts": "config parsing: no server",
   "test/bridge/send.test.ts": "the CLI's MQTT sender against a broker: no comet server",
