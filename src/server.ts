@@ -17,7 +17,6 @@ import { createRoutes, type HostView } from "./http/routes.ts";
 import { serveHandlers } from "./http/upgrade.ts";
 import { ListenError } from "./errors.ts";
 import { Hub } from "./hub/hub.ts";
-import type { Target } from "./hub/execute.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { runtimeAdapter } from "./runtime/listen.ts";
 import type { Listener } from "./runtime/types.ts";
@@ -40,8 +39,6 @@ export interface RunningServer {
   reload(read: () => Config): ReloadOutcome;
   /** This instance's own metrics and readiness (a worker answers them to its supervisor). */
   metricsText(): string;
-  /** This instance's own sessions (a worker's share of its host's DumpSession). */
-  dumpText(withTransport: boolean): string;
   notReady(): string | undefined;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
@@ -111,12 +108,8 @@ export async function prepareServer(
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const bridge = await startBridge({ config, hub, registry, log });
   // With mqtt.forward_api the bridge's target acts on the whole cluster; otherwise it is the hub.
-  // A worker's DumpSession answers for its host: every worker's sessions, gathered by the supervisor.
-  const cluster = bridge?.target ?? hub;
-  const host = worker?.host;
-  const target: Target = host
-    ? { deliver: (d) => cluster.deliver(d), dump: (withTransport) => host.dump(withTransport) }
-    : cluster;
+  // A worker's too: its host's workers are instances of the cluster (forward_api is on).
+  const target = bridge?.target ?? hub;
   const api = createApi({ config, target, admin, metrics });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui, host: worker?.host });
@@ -188,7 +181,6 @@ export async function prepareServer(
         grpcPort: grpc?.port,
         reload: (read) => reloader.reload(read),
         metricsText: () => registry.render(),
-        dumpText: (withTransport) => JSON.stringify(hub.dump(withTransport)),
         notReady: () => readiness.notReady(),
         async drain() {
           const started = Date.now();

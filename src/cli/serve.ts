@@ -10,6 +10,7 @@ import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
 import { SupervisorChannel, workerRole } from "../workers/channel.ts";
 import { WORKER_ENV } from "../workers/ipc.ts";
+import { showListen } from "../workers/ports.ts";
 import { type RunningHost, startHost, workerCount } from "../workers/start.ts";
 import { WorkerStartError } from "../workers/supervisor.ts";
 import { ListenError } from "../errors.ts";
@@ -192,7 +193,11 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
       throw explainStart(err);
     }
     channel.serve(server);
-    channel.up(new URL(server.url).host);
+    const grpcHost = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
+    channel.up(
+      new URL(server.url).host,
+      server.grpcPort === undefined ? undefined : showListen({ host: grpcHost, port: server.grpcPort }),
+    );
   };
   const channel = new SupervisorChannel({
     stop,

@@ -5,7 +5,6 @@ import { SUBSCRIBE_PATHS, upgradeRequired } from "./upgrade.ts";
 import type { createApi } from "./api.ts";
 import type { UiHandler } from "../ui/routes.ts";
 import type { Registry } from "./metrics.ts";
-import type { Dump } from "../hub/session.ts";
 
 export interface Readiness {
   /** undefined when ready, else why not. */
@@ -19,8 +18,6 @@ export interface Readiness {
 export interface HostView {
   metrics(): Promise<string>;
   notReady(): Promise<string | undefined>;
-  /** DumpSession for the host (the API's, not a route of this file). */
-  dump(withTransport: boolean): Promise<Dump>;
 }
 
 const METRICS_HEADERS = { "content-type": "text/plain; version=0.0.4; charset=utf-8" };

@@ -5,7 +5,6 @@
  * than hold the port as an orphan.
  */
 import type { HostView } from "../http/routes.ts";
-import type { Dump } from "../hub/session.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
 
 /** How long a worker waits for the host's answer before /metrics or /readyz fails. */
@@ -13,7 +12,6 @@ const HOST_ANSWER_MS = 5000;
 
 export interface WorkerSelf {
   metricsText(): string;
-  dumpText(withTransport: boolean): string;
   /** undefined when ready. */
   notReady(): string | undefined;
 }
@@ -37,8 +35,6 @@ export function workerRole(): number | "spare" | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-const EMPTY_DUMP = JSON.stringify({ world: [], rooms: [] });
-
 export class SupervisorChannel implements HostView {
   private self: WorkerSelf | undefined;
   private nextId = 1;
@@ -61,16 +57,12 @@ export class SupervisorChannel implements HostView {
     this.send({ t: "loaded" });
   }
 
-  up(listen: string): void {
-    this.send({ t: "up", listen });
+  up(listen: string, grpc?: string): void {
+    this.send({ t: "up", listen, grpc });
   }
 
   metrics(): Promise<string> {
     return this.ask("metrics").then((a) => a ?? "");
-  }
-
-  async dump(withTransport: boolean): Promise<Dump> {
-    return JSON.parse((await this.ask(withTransport ? "dump+transport" : "dump")) ?? "") as Dump;
   }
 
   async notReady(): Promise<string | undefined> {
@@ -122,17 +114,8 @@ export class SupervisorChannel implements HostView {
 
   private answerFor(q: Question): string | null {
     const self = this.self;
-    if (!self) return q === "ready" ? "starting" : q === "metrics" ? "" : EMPTY_DUMP;
-    switch (q) {
-      case "ready":
-        return self.notReady() ?? null;
-      case "metrics":
-        return self.metricsText();
-      case "dump":
-        return self.dumpText(false);
-      case "dump+transport":
-        return self.dumpText(true);
-    }
+    if (q === "ready") return self ? (self.notReady() ?? null) : "starting";
+    return self ? self.metricsText() : "";
   }
 
   private send(m: ToSupervisor): void {

@@ -6,13 +6,13 @@
  */
 
 /** What a worker is asked for itself, or asks the supervisor for the host. */
-export type Question = "metrics" | "ready" | "dump" | "dump+transport";
+export type Question = "metrics" | "ready";
 
 /** The variable that makes `comet serve` a worker, and says which one (1..N), or "spare". */
 export const WORKER_ENV = "COMET_WORKER";
 
 export type ToWorker =
-  /** Answer for yourself: your metrics text, why you are not ready (null: ready), or your sessions (Dump JSON). */
+  /** Answer for yourself: your metrics text, or why you are not ready (null: ready). */
   | { t: "ask"; id: number; q: Question }
   /** The host's answer to the question `id` you asked, or why there is none. */
   | { t: "host"; id: number; answer: string | null; error?: string }
@@ -26,8 +26,8 @@ export type ToWorker =
 export type ToSupervisor =
   /** A spare: loaded, ready to become a worker. */
   | { t: "loaded" }
-  /** Listening; `listen` is the bound HOST:PORT. */
-  | { t: "up"; listen: string }
+  /** Listening; `listen` (and `grpc`, when served) the bound HOST:PORT. */
+  | { t: "up"; listen: string; grpc?: string }
   | { t: "answer"; id: number; answer: string | null }
   /** Asks for the host's answer: every worker's metrics summed, or why the host is not ready. */
   | { t: "host"; id: number; q: Question };

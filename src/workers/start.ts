@@ -7,7 +7,7 @@ import { parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { startHostBroker } from "./host-broker.ts";
-import { settlePort, showListen } from "./ports.ts";
+import { checkFree, showListen } from "./ports.ts";
 import { selfArgv } from "./self.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -40,11 +40,23 @@ export interface RunningHost {
 
 export async function startHost(h: HostStart): Promise<RunningHost> {
   const { cfg, log } = h;
-  const listen = await settlePort("listen", cfg.listen);
-  const grpc = cfg.grpc.listen
-    ? await settlePort("grpc.listen", parseListen("grpc.listen", cfg.grpc.listen))
-    : undefined;
   const broker = await startHostBroker(cfg, log);
+  let listen = cfg.listen;
+  let grpc = cfg.grpc.listen ? parseListen("grpc.listen", cfg.grpc.listen) : undefined;
+  try {
+    // A port some process holds stops the start here, before any worker runs.
+    await checkFree(
+      grpc
+        ? [
+            ["listen", listen],
+            ["grpc.listen", grpc],
+          ]
+        : [["listen", listen]],
+    );
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
   const env: Record<string, string> = {
     ...h.env,
     ...broker.env,
@@ -52,7 +64,25 @@ export async function startHost(h: HostStart): Promise<RunningHost> {
     COMET_LISTEN: showListen(listen),
   };
   if (grpc) env.COMET_GRPC_LISTEN = showListen(grpc);
-  const supervisor = new Supervisor({ count: h.count, argv: [...selfArgv(), "serve", ...h.flags], env, log });
+  // Port 0 (tests, --dev): worker 1 binds a port and the others are given it.
+  const portOf = (at: string): number => Number(/:(\d+)$/.exec(at)?.[1]);
+  const settle =
+    listen.port === 0 || grpc?.port === 0
+      ? (first: { listen: string; grpc?: string }) => {
+          listen = { host: listen.host, port: portOf(first.listen) };
+          if (grpc && first.grpc) grpc = { host: grpc.host, port: portOf(first.grpc) };
+          const more: Record<string, string> = { COMET_LISTEN: showListen(listen) };
+          if (grpc) more.COMET_GRPC_LISTEN = showListen(grpc);
+          return more;
+        }
+      : undefined;
+  const supervisor = new Supervisor({
+    count: h.count,
+    argv: [...selfArgv(), "serve", ...h.flags],
+    env,
+    log,
+    settle,
+  });
   log.info("workers starting", { workers: h.count, listen: showListen(listen), broker: broker.url });
   try {
     await supervisor.start();

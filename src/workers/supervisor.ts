@@ -8,8 +8,6 @@ import type { Subprocess } from "bun";
 import type { Logger } from "../log.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
 import { sumMetrics } from "./sum-metrics.ts";
-import { mergeDumps } from "./merge-dumps.ts";
-import type { Dump } from "../hub/session.ts";
 
 /** Restart delays: 100 ms after the first death, doubled per death in a row, at most 5 s. */
 export const BACKOFF_MIN_MS = 100;
@@ -35,6 +33,13 @@ export interface SupervisorOptions {
   argv: string[];
   /** Added to this process's environment for every worker. */
   env: Record<string, string>;
+  /**
+   * With a port 0 to share: worker 1 starts alone, binds it, and its "up" tells the port; what this
+   * answers is added to the environment of every worker started after. A port settled by this
+   * process and released could be taken meanwhile (by any outgoing connection); one a worker holds
+   * cannot.
+   */
+  settle?: (first: { listen: string; grpc?: string }) => Record<string, string>;
   log: Logger;
 }
 
@@ -83,7 +88,7 @@ export class Supervisor {
       this.allUp = resolve;
       this.startFailed = reject;
     });
-    for (const slot of this.slots) this.spawn(slot);
+    for (const slot of this.o.settle ? this.slots.slice(0, 1) : this.slots) this.spawn(slot);
     return ready;
   }
 
@@ -134,12 +139,6 @@ export class Supervisor {
       const i = whys.findIndex((w) => w !== null);
       return i < 0 ? null : `worker ${i + 1}: ${whys[i]}`;
     }
-    if (q !== "metrics") {
-      // Every worker's sessions, or no answer: a dump that leaves a worker out would look complete.
-      for (const slot of this.slots) if (!slot.up) throw new Error(`worker ${slot.n} is not running`);
-      const dumps = await Promise.all(this.slots.map((s) => this.ask(s, q)));
-      return JSON.stringify(mergeDumps(dumps.map((d) => JSON.parse(d ?? "") as Dump)));
-    }
     const texts = await Promise.all(this.slots.map((s) => (s.up ? this.ask(s, "metrics").catch(() => null) : null)));
     return sumMetrics(texts.filter((t): t is string => t !== null)) + this.ownMetrics(texts);
   }
@@ -165,15 +164,18 @@ export class Supervisor {
     return out;
   }
 
-  /** Starts slot's worker: the spare when one is loaded, else a new process. */
+  /**
+   * Starts slot's worker: the spare when there is one (told its number at once if it is loaded,
+   * else as soon as it is: it is ahead of a process started now), else a new process.
+   */
   private spawn(slot: Slot): void {
     slot.startedAt = Date.now();
     const spare = this.spare;
-    if (spare?.loaded) {
+    if (spare) {
       this.spare = undefined;
       this.owner.set(spare.proc, slot);
       slot.proc = spare.proc;
-      spare.proc.send({ t: "become", n: slot.n } satisfies ToWorker);
+      if (spare.loaded) spare.proc.send({ t: "become", n: slot.n } satisfies ToWorker);
       this.spawnSpare();
       return;
     }
@@ -213,9 +215,22 @@ export class Supervisor {
     }
     if (!slot) return;
     switch (msg.t) {
+      case "loaded":
+        // A spare claimed while it was loading.
+        this.send(slot, { t: "become", n: slot.n });
+        return;
       case "up": {
         slot.up = true;
-        this.o.log.info("worker listening", { worker: slot.n, pid: slot.proc?.pid, listen: msg.listen });
+        this.o.log.info("worker listening", {
+          worker: slot.n,
+          pid: slot.proc?.pid,
+          listen: msg.listen,
+          grpc: msg.grpc,
+        });
+        if (this.starting && this.o.settle && slot.n === 1) {
+          Object.assign(this.o.env, this.o.settle(msg));
+          for (const s of this.slots.slice(1)) this.spawn(s);
+        }
         if (this.starting && this.slots.every((s) => s.up)) {
           this.starting = false;
           this.allUp?.();
