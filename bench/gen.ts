@@ -112,6 +112,10 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
       });
       return { ...(await pool.connectAll(o.concurrency)) };
     }
+    case "reconnect":
+      // The clients a server closed or lost (a worker killed), connected and authenticated again.
+      if (!pool) throw new Error("reconnect: no subscribers");
+      return { ...(await pool.connectAll(Number(req.concurrency ?? 256))) };
     case "reset":
       pool?.resetStats(Number(req.seqs ?? 0));
       return {};

@@ -12,7 +12,9 @@
  * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (keep the best run) ·
  * --runtime bun|deno (Comet's; the floor is Bun) · --out DIR · --no-floor · --log-level LEVEL (Comet's, default warn) · --per-gen N (subscribers per
  * generator process, default 10000) · --concurrency N (handshakes in flight per generator) ·
- * --cpu-prof DIR (each server writes a Bun CPU profile there when it stops; see bench/prof-top.ts).
+ * --cpu-prof DIR (each server writes a Bun CPU profile there when it stops; see bench/prof-top.ts) ·
+ * --workers N (Comet as `serve --workers N`: its supervisor and workers on every CPU, not pinned to
+ * CPU 0, their CPU time and RSS summed; the floor stays one process on CPU 0).
  */
 import { resolve } from "node:path";
 import { targets, targetTable } from "./lib/goals.ts";
@@ -42,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     logLevel: args.logLevel,
     cpuProfDir: args.cpuProf,
     runtime: args.runtime,
+    workers: args.workers,
     log: (msg) => process.stderr.write(`${msg}\n`),
   };
   const p = args.profile;
@@ -49,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   const info = machine();
   console.log(
     `# comet bench: profile ${p.name}, Comet on ${args.runtime}, ${info.cores} cores (${info.cpu}), Bun ${info.bun}, load ${info.loadavg_start.join(" ")}` +
-      `\n# server pinned to CPU 0, generators to CPU 1; repeat ${args.repeat}, best run shown\n`,
+      `\n# ${args.workers > 1 ? `Comet with --workers ${args.workers} on CPUs 0-1 (the floor on CPU 0)` : "server pinned to CPU 0"}, generators to CPU 1; repeat ${args.repeat}, best run shown\n`,
   );
   const jobs: Array<{ name: ScenarioName; target: string; run: () => Promise<Result | Result[]> }> = [];
   const floor = (name: ScenarioName, run: (k: "comet" | "floor") => Promise<Result | Result[]>) => {

@@ -70,4 +70,16 @@ export function createLogger(
   };
 }
 
+/** The same logger, every line carrying `base` too (a worker's number, so a host's lines say whose they are). */
+export function withFields(log: Logger, base: Fields): Logger {
+  return {
+    debug: (m, f) => log.debug(m, { ...base, ...f }),
+    info: (m, f) => log.info(m, { ...base, ...f }),
+    warn: (m, f) => log.warn(m, { ...base, ...f }),
+    error: (m, f) => log.error(m, { ...base, ...f }),
+    enabled: (l) => log.enabled(l),
+    setLevel: (l) => log.setLevel(l),
+  };
+}
+
 export const silentLogger: Logger = createLogger("error", "json", () => {});

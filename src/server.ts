@@ -13,7 +13,7 @@ import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { registerGauges } from "./http/gauges.ts";
-import { createRoutes } from "./http/routes.ts";
+import { createRoutes, type HostView } from "./http/routes.ts";
 import { serveHandlers } from "./http/upgrade.ts";
 import { ListenError } from "./errors.ts";
 import { Hub } from "./hub/hub.ts";
@@ -44,12 +44,43 @@ export interface RunningServer {
    * (src/reload.ts); a config `read` throws on, or one a start would refuse, changes nothing.
    */
   reload(read: () => Config): ReloadOutcome;
+  /** This instance's own metrics and readiness (a worker answers them to its supervisor). */
+  metricsText(): string;
+  notReady(): string | undefined;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger = silentLogger): Promise<RunningServer> {
+/** How a worker of `comet serve --workers N` differs from a lone instance (src/workers/). */
+export interface WorkerRole {
+  /** SO_REUSEPORT on listen and grpc.listen. */
+  reusePort: boolean;
+  /** /metrics and /readyz for the whole host. */
+  host: HostView;
+}
+
+export async function startServer(
+  config: Config,
+  log: Logger = silentLogger,
+  worker?: WorkerRole,
+): Promise<RunningServer> {
+  return (await prepareServer(config, log, worker)).listen();
+}
+
+/** An instance made but not listening yet: a spare worker waits so (src/workers/), to start at once. */
+export interface PreparedServer {
+  listen(): Promise<RunningServer>;
+  reload(read: () => Config): ReloadOutcome;
+  /** Gives up without listening: the bridge closes. */
+  close(): Promise<void>;
+}
+
+export async function prepareServer(
+  config: Config,
+  log: Logger = silentLogger,
+  worker?: WorkerRole,
+): Promise<PreparedServer> {
   checkStrength(config);
   const keys = buildVerifier(config);
   const metrics = createMetrics();
@@ -152,65 +183,11 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
   const target = bridge?.target ?? hub;
   const api = createApi({ config, target, admin, metrics, presence });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
-  const routes = createRoutes({ api, registry, readiness, ui });
+  const routes = createRoutes({ api, registry, readiness, ui, host: worker?.host });
   // HTTP streams (SSE, NDJSON) are reached by a loop: native topics reach only WebSockets.
   const streamFanout = new LoopFanout();
   const streams = streamTransport({ gateway, fanout: streamFanout, maxSendBuffer: config.limits.max_send_buffer });
-  const { host, port } = config.listen;
-  let listener: Listener;
-  try {
-    listener = await runtime.listen({
-      host,
-      port,
-      tls,
-      handlers: serveHandlers({ gateway, routes, streams, log }),
-      maxUplinkBytes: config.limits.max_uplink_bytes,
-      maxSendBuffer: config.limits.max_send_buffer,
-      compression: compress ? { minBytes: config.websocket.compression_min_bytes } : undefined,
-    });
-  } catch (err) {
-    await bridge?.close();
-    throw ListenError.from("listen", `${host.includes(":") ? `[${host}]` : host}:${port}`, err);
-  }
-  // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
-  hub.addFanout(listener.fanout);
-  hub.addFanout(streamFanout);
-  if (grpcAddr) {
-    // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
-    const loop = new LoopFanout();
-    try {
-      grpc = await listenGrpc({
-        ...grpcAddr,
-        tls,
-        config,
-        gateway,
-        target,
-        presence,
-        admin,
-        fanout: loop,
-        registry,
-        log,
-      });
-    } catch (err) {
-      await listener.stop();
-      await bridge?.close();
-      throw ListenError.from("grpc.listen", config.grpc.listen, err);
-    }
-    hub.addFanout(loop);
-  }
-  gateway.start();
-  const bound = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
-  const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;
-  const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
-  log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
-  const stop = async () => {
-    gateway.stop();
-    await grpc?.stop();
-    // A runtime's stop waits for the responses it is still sending: end the streams first.
-    streams.closeAll();
-    await listener.stop();
-    // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
-    await bridge?.close();
+  const stopPresence = async () => {
     // Its grace timers go with it: with the bridge, the other instances emit what was pending.
     presence.close();
     unlistenWebhooks();
@@ -218,24 +195,94 @@ export async function startServer(config: Config, log: Logger = silentLogger): P
     webhooks.close();
   };
   return {
-    url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
-    port: listener.port,
-    hub,
-    gateway,
-    bridge,
-    presence,
-    id,
-    grpcPort: grpc?.port,
     reload: (read) => reloader.reload(read),
-    async drain() {
-      const started = Date.now();
-      const sessions = hub.sessions.size;
-      log.info("draining", { sessions, drain_ms: config.shutdown.drain });
-      await gateway.drain(config.shutdown.drain);
-      log.info("drained", { sessions, took_ms: Date.now() - started });
-      await stop();
+    close: async () => {
+      await bridge?.close();
+      await stopPresence();
     },
-    stop,
+    async listen(): Promise<RunningServer> {
+      const { host, port } = config.listen;
+      let listener: Listener;
+      try {
+        listener = await runtime.listen({
+          host,
+          port,
+          tls,
+          handlers: serveHandlers({ gateway, routes, streams, log }),
+          maxUplinkBytes: config.limits.max_uplink_bytes,
+          maxSendBuffer: config.limits.max_send_buffer,
+          compression: compress ? { minBytes: config.websocket.compression_min_bytes } : undefined,
+          reusePort: worker?.reusePort,
+        });
+      } catch (err) {
+        await bridge?.close();
+        throw ListenError.from("listen", `${host.includes(":") ? `[${host}]` : host}:${port}`, err);
+      }
+      // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
+      hub.addFanout(listener.fanout);
+      hub.addFanout(streamFanout);
+      if (grpcAddr) {
+        // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
+        const loop = new LoopFanout();
+        try {
+          grpc = await listenGrpc({
+            ...grpcAddr,
+            reusePort: worker?.reusePort,
+            tls,
+            config,
+            gateway,
+            target,
+            presence,
+            admin,
+            fanout: loop,
+            registry,
+            log,
+          });
+        } catch (err) {
+          await listener.stop();
+          await bridge?.close();
+          throw ListenError.from("grpc.listen", config.grpc.listen, err);
+        }
+        hub.addFanout(loop);
+      }
+      gateway.start();
+      const bound = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+      const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;
+      const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
+      log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
+      const stop = async () => {
+        gateway.stop();
+        await grpc?.stop();
+        // A runtime's stop waits for the responses it is still sending: end the streams first.
+        streams.closeAll();
+        await listener.stop();
+        // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
+        await bridge?.close();
+        await stopPresence();
+      };
+      return {
+        url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
+        port: listener.port,
+        hub,
+        gateway,
+        bridge,
+        presence,
+        id,
+        grpcPort: grpc?.port,
+        reload: (read) => reloader.reload(read),
+        metricsText: () => registry.render(),
+        notReady: () => readiness.notReady(),
+        async drain() {
+          const started = Date.now();
+          const sessions = hub.sessions.size;
+          log.info("draining", { sessions, drain_ms: config.shutdown.drain });
+          await gateway.drain(config.shutdown.drain);
+          log.info("drained", { sessions, took_ms: Date.now() - started });
+          await stop();
+        },
+        stop,
+      };
+    },
   };
 }
 

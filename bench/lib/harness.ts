@@ -16,6 +16,8 @@ export interface Ctx {
   /** Handshakes in flight per generator. */
   concurrency: number;
   logLevel: string;
+  /** Comet's --workers. */
+  workers: number;
   cpuProfDir?: string;
   log: (msg: string) => void;
 }

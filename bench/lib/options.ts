@@ -84,6 +84,8 @@ export interface Args {
   concurrency: number;
   cpuProf?: string;
   runtime: "bun" | "deno";
+  /** Comet's --workers (1: one process, pinned to CPU 0; more: the supervisor and its workers on every CPU). */
+  workers: number;
 }
 
 export function parseArgs(argv: string[]): Args {
@@ -98,6 +100,7 @@ export function parseArgs(argv: string[]): Args {
     perGen: 10_000,
     concurrency: 256,
     runtime: "bun",
+    workers: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
@@ -121,7 +124,11 @@ export function parseArgs(argv: string[]): Args {
     else if (v === "--per-gen") a.perGen = Number(next());
     else if (v === "--concurrency") a.concurrency = Number(next());
     else if (v === "--cpu-prof") a.cpuProf = resolve(next());
-    else if (v === "--runtime") {
+    else if (v === "--workers") {
+      a.workers = Number(next());
+      if (!Number.isInteger(a.workers) || a.workers < 1)
+        throw new Error("--workers: expected a whole number, 1 or more");
+    } else if (v === "--runtime") {
       const r = next();
       if (r !== "bun" && r !== "deno") throw new Error(`--runtime: expected bun or deno, got ${r}`);
       a.runtime = r;

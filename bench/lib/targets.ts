@@ -2,7 +2,7 @@
  * The servers under test: Comet itself (bin/comet.ts serve), or the floor (bench/floor-server.ts).
  * Each is started fresh, pinned to the server core, and seen through the same small interface.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -48,7 +48,36 @@ export interface StartOptions {
   cpuProfDir?: string;
   /** Comet under Bun (default) or Deno (deno run -A, from the npm package). */
   runtime?: "bun" | "deno";
+  /** Comet's --workers; more than 1 runs it on every CPU (the generators' too), its processes summed. */
+  workers?: number;
 }
+
+/** A process and every process under it (a supervisor's workers), by /proc's children lists. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      const kids = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, "utf8").trim();
+      if (kids) out.push(...kids.split(/\s+/).map(Number));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Summed over the processes alive now: one that exited (a restarted worker) takes its CPU time with it. */
+const sumOver = (pids: number[], f: (pid: number) => number): number => {
+  let s = 0;
+  for (const p of pids) {
+    try {
+      s += f(p);
+    } catch {
+      // exited
+    }
+  }
+  return s;
+};
 
 const profArgs = (o: StartOptions): string[] => (o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir] : []);
 
@@ -101,8 +130,9 @@ export async function startComet(o: StartOptions): Promise<Target> {
     ].join("\n"),
   );
   const port = freePort();
+  const workers = o.workers ?? 1;
   const proc = spawnPinned(
-    SERVER_CPU,
+    workers > 1 ? "0,1" : SERVER_CPU,
     [
       ...(o.runtime === "deno" ? [`${o.root}/node_modules/.bin/deno`, "run", "-A"] : [bunPath(), ...profArgs(o)]),
       `${o.root}/bin/comet.ts`,
@@ -111,6 +141,7 @@ export async function startComet(o: StartOptions): Promise<Target> {
       cfg,
       "--listen",
       `${HOST}:${port}`,
+      ...(workers > 1 ? ["--workers", String(workers)] : []),
     ],
     o.maxSeconds,
     { stderr: "pipe", stdout: "ignore" },
@@ -118,7 +149,8 @@ export async function startComet(o: StartOptions): Promise<Target> {
   const stderr = collect(proc.stderr as ReadableStream<Uint8Array>);
   const base = `http://${HOST}:${port}`;
   try {
-    await waitHealthy(proc, `${base}/healthz`, stderr, "comet");
+    // Workers: ready once every worker's bridge is up (a broadcast before then misses a worker).
+    await waitHealthy(proc, `${base}/${workers > 1 ? "readyz" : "healthz"}`, stderr, "comet");
   } catch (e) {
     await stopProcess(proc);
     rmSync(dir, { recursive: true, force: true });
@@ -149,8 +181,8 @@ export async function startComet(o: StartOptions): Promise<Target> {
     unicast: () => ({ path: "/comet/Comet/Publish", headers: auth }),
     subscribed: async () => (await metrics()).comet_sessions ?? 0,
     metrics,
-    cpuS: () => cpuSeconds(pid),
-    rssKiB: () => rssKiB(pid),
+    cpuS: () => sumOver(processTree(pid), cpuSeconds),
+    rssKiB: () => sumOver(processTree(pid), rssKiB),
     async stop() {
       await stopProcess(proc);
       rmSync(dir, { recursive: true, force: true });

@@ -13,6 +13,7 @@ export function startTarget(ctx: Ctx, kind: "comet" | "floor", extraYaml?: strin
     extraYaml,
     cpuProfDir: ctx.cpuProfDir,
     runtime: ctx.runtime,
+    workers: ctx.workers,
   };
   return kind === "comet" ? startComet(o) : startFloor(o);
 }

@@ -1,5 +1,5 @@
 /** The commander program: one subcommand per file under src/cli/. */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import pkg from "../../package.json" with { type: "json" };
 import { registerBroadcast } from "./broadcast.ts";
 import { generateSecret } from "../config/strength.ts";
@@ -12,6 +12,12 @@ import { serve } from "./serve.ts";
 import { registerSubscribe } from "./subscribe.ts";
 import { registerWatch } from "./watch.ts";
 import { mintToken } from "./token.ts";
+
+/** --workers: a whole number, 0 or more (0 = one per CPU). */
+function parseWorkers(raw: string): number {
+  if (!/^\d+$/.test(raw.trim())) throw new InvalidArgumentError("expected a whole number, 0 or more (0 = one per CPU)");
+  return Number(raw.trim());
+}
 
 export function buildProgram(): Command {
   const program = new Command("comet")
@@ -26,9 +32,14 @@ export function buildProgram(): Command {
     .option("-c, --config <file>", "YAML config file (env COMET_CONFIG)")
     .option("-l, --listen <host:port>", "HOST:PORT for HTTP and WebSocket (overrides listen)")
     .option("--dev", "development mode: loopback only, generated secrets, printed loudly")
+    .option(
+      "-w, --workers <n>",
+      "worker processes sharing the ports, under a supervisor; 0 = one per CPU (overrides workers)",
+      parseWorkers,
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  comet serve --dev\n  comet serve --config /etc/comet.yaml --listen 0.0.0.0:8080",
+      "\nExamples:\n  comet serve --dev\n  comet serve --config /etc/comet.yaml --listen 0.0.0.0:8080\n  comet serve --config /etc/comet.yaml --workers 0",
     )
     .action(async (opts) => serve(opts));
 

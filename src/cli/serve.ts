@@ -6,17 +6,25 @@ import { describeKeySource } from "../auth/jwt.ts";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { generateSecret } from "../config/strength.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, type Logger, withFields } from "../log.ts";
+import { bridgeSettings } from "../bridge/settings.ts";
+import { SupervisorChannel, workerRole } from "../workers/channel.ts";
+import { WORKER_ENV } from "../workers/ipc.ts";
+import { showListen } from "../workers/ports.ts";
+import { type RunningHost, startHost, workerCount } from "../workers/start.ts";
+import { WorkerStartError } from "../workers/supervisor.ts";
 import { ListenError } from "../errors.ts";
 import { capabilities, runScriptCommand } from "../runtime/listen.ts";
-import { type RunningServer, startServer } from "../server.ts";
+import { type PreparedServer, prepareServer, type RunningServer, startServer, type WorkerRole } from "../server.ts";
 import { readConfig } from "./config.ts";
-import { CliError, usageError } from "./output.ts";
+import { CliError, fail, usageError } from "./output.ts";
 
 export interface ServeOptions {
   config?: string;
   listen?: string;
   dev?: boolean;
+  /** --workers N: overrides the `workers` key. */
+  workers?: number;
 }
 
 const DEV_GRPC_PORT = 9090;
@@ -24,13 +32,15 @@ const DEV_GRPC_PORT = 9090;
 type Generated = { secret?: string; admin?: string };
 
 export async function serve(opts: ServeOptions): Promise<void> {
+  const role = workerRole();
+  if (role !== undefined) return serveWorker(opts, role);
   // Every signal is listened for before the start: a default action would end the process with no
   // drain, SIGHUP's at any time and SIGTERM's in the moment between the "listening" line and a
   // handler set after it. One that comes while starting is acted on once started; the start binds
   // local sockets only, so waiting for it does not hold a stop up.
-  let server: RunningServer | undefined;
+  let running: Stoppable | undefined;
   const early: string[] = [];
-  const onSignal = (signal: string) => (server ? act(server, signal) : early.push(signal));
+  const onSignal = (signal: string) => (running ? act(running, signal) : early.push(signal));
   for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"]) process.on(signal, () => onSignal(signal));
   // A terminal that hung up (the SIGHUP a session's end sends) fails every write to it with EIO or
   // EPIPE, as an 'error' event that would end the process: its log lines are lost, the service not.
@@ -39,18 +49,133 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const { cfg, generated } = serveConfig(opts);
   const log = createLogger(cfg.log.level, cfg.log.format);
   let stopping = false;
-  const act = (running: RunningServer, signal: string) => {
+  const act = (target: Stoppable, signal: string) => {
     if (signal === "SIGHUP") {
-      running.reload(() => serveConfig(opts, generated).cfg);
+      target.reload();
       return;
     }
     if (stopping) {
       log.warn("second signal: exiting at once", { signal });
+      target.kill();
       process.exit(signal === "SIGINT" ? 130 : 143);
     }
     stopping = true;
     log.info("shutting down", { signal });
-    running.drain().then(
+    target.drain().then(
+      (clean) => process.exit(clean === false ? 1 : 0),
+      (err) => {
+        log.error("shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  const count = workerCount(opts.workers ?? cfg.workers);
+  if (count > 1) {
+    running = await superviseWorkers(opts, cfg, generated, count, log);
+  } else {
+    const server = await startOrExplain(cfg, log);
+    running = {
+      reload: () => server.reload(() => serveConfig(opts, generated).cfg),
+      drain: () => server.drain(),
+      kill() {},
+    };
+    if (opts.dev) {
+      const gh = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
+      const grpcAt =
+        server.grpcPort === undefined ? undefined : `${gh.includes(":") ? `[${gh}]` : gh}:${server.grpcPort}`;
+      printDevBanner(server.url, grpcAt, generated);
+    }
+  }
+  for (const signal of early) act(running, signal);
+}
+
+/** What a signal acts on: one instance, or the supervisor of a host's workers. */
+interface Stoppable {
+  reload(): void;
+  /** Resolves false when the stop was not clean (a worker did not exit 0). */
+  drain(): Promise<unknown>;
+  /** The second signal: what is still running goes at once. */
+  kill(): void;
+}
+
+async function startOrExplain(cfg: Config, log: Logger, worker?: WorkerRole): Promise<RunningServer> {
+  try {
+    return await startServer(cfg, log, worker);
+  } catch (err) {
+    throw explainStart(err);
+  }
+}
+
+/** A start failure as the CLI reports it: a weak setting exits like a bad value (2), a port names its address. */
+function explainStart(err: unknown): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof ConfigError) return new CliError(err.message, 2);
+  if (err instanceof ListenError && (err.key === "listen" || err.key === "grpc.listen")) {
+    const why = err.code === "address_in_use" ? "address in use" : ((err.cause as Error)?.message ?? err.message);
+    return new CliError(`serve: cannot listen on ${err.address}${err.key === "listen" ? "" : ` (${err.key})`}: ${why}`);
+  }
+  return new CliError(`serve: ${(err as Error).message}`);
+}
+
+/** `--workers N` with N > 1: this process supervises N workers (src/workers/) and serves no client itself. */
+async function superviseWorkers(
+  opts: ServeOptions,
+  cfg: Config,
+  generated: Generated,
+  count: number,
+  log: Logger,
+): Promise<Stoppable> {
+  if (!capabilities.workers) {
+    throw new CliError(
+      `serve: workers: ${count} worker processes are served on Bun only; run one instance per core under Deno (workers: 1) on ports of their own, tied by mqtt.url`,
+      2,
+    );
+  }
+  // The secrets --dev made are every worker's, or each would make its own.
+  const env: Record<string, string> = {};
+  if (generated.secret) env.COMET_AUTH_JWT_HS256_SECRET = generated.secret;
+  if (generated.admin) env.COMET_ADMIN_TOKENS = generated.admin;
+  const flags = [...(opts.config ? ["--config", opts.config] : []), ...(opts.dev ? ["--dev"] : [])];
+  let host: RunningHost;
+  try {
+    // bridgeSettings first: a config the workers would refuse is refused here, before any starts.
+    bridgeSettings(cfg);
+    host = await startHost({ cfg, count, flags, env, log });
+  } catch (err) {
+    if (err instanceof WorkerStartError) throw new CliError(`serve: ${err.message} (its log says why)`, err.exitCode);
+    throw explainStart(err);
+  }
+  if (opts.dev) printDevBanner(host.url, host.grpcAt, generated, count);
+  return host;
+}
+
+/**
+ * A worker of `comet serve --workers N`: the same server, on ports it shares with its siblings,
+ * every log line naming it. Its supervisor tells it to stop or reload over the pipe; SIGINT and
+ * SIGHUP reach the whole process group from a terminal and are the supervisor's to act on, so
+ * they are ignored here. SIGTERM (systemd's stop reaches every process of the unit) drains, once.
+ * A spare makes its server ahead and listens once it is given a number (src/workers/supervisor.ts).
+ */
+async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<void> {
+  process.stderr.on("error", () => {});
+  process.on("SIGINT", () => {});
+  process.on("SIGHUP", () => {});
+  const { cfg } = serveConfig(opts);
+  const named: { worker: number | string } = { worker: role };
+  const log = withFields(createLogger(cfg.log.level, cfg.log.format), named);
+  let prepared: PreparedServer | undefined;
+  let server: RunningServer | undefined;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (!server) {
+      // A spare, or a worker not listening yet: no session to drain.
+      (prepared?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+      return;
+    }
+    log.info("shutting down");
+    server.drain().then(
       () => process.exit(0),
       (err) => {
         log.error("shutdown failed", { error: String(err) });
@@ -58,25 +183,36 @@ export async function serve(opts: ServeOptions): Promise<void> {
       },
     );
   };
-  try {
-    server = await startServer(cfg, log);
-  } catch (err) {
-    // A weak setting is a config error like a bad value: the same exit status, the key named.
-    if (err instanceof ConfigError) throw new CliError(err.message, 2);
-    if (err instanceof ListenError && err.key === "listen") {
-      throw new CliError(
-        `serve: cannot listen on ${err.address}: ${err.code === "address_in_use" ? "address in use" : ((err.cause as Error)?.message ?? err.message)}`,
-      );
+  const begin = async (n: number) => {
+    named.worker = n;
+    process.env[WORKER_ENV] = String(n);
+    if (!prepared || stopping) return;
+    try {
+      server = await prepared.listen();
+    } catch (err) {
+      throw explainStart(err);
     }
-    throw new CliError(`serve: ${(err as Error).message}`);
+    channel.serve(server);
+    const grpcHost = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
+    channel.up(
+      new URL(server.url).host,
+      server.grpcPort === undefined ? undefined : showListen({ host: grpcHost, port: server.grpcPort }),
+    );
+  };
+  const channel = new SupervisorChannel({
+    stop,
+    reload: () => (server ?? prepared)?.reload(() => serveConfig(opts).cfg),
+    become: (n) => begin(n).catch(fail),
+  });
+  process.on("SIGTERM", stop);
+  try {
+    prepared = await prepareServer(cfg, log, { reusePort: true, host: channel });
+  } catch (err) {
+    throw explainStart(err);
   }
-  if (opts.dev) {
-    const gh = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
-    const grpcAt =
-      server.grpcPort === undefined ? undefined : `${gh.includes(":") ? `[${gh}]` : gh}:${server.grpcPort}`;
-    printDevBanner(server.url, grpcAt, generated);
-  }
-  for (const signal of early) act(server, signal);
+  if (stopping) return stop();
+  if (role === "spare") channel.loaded();
+  else await begin(role);
 }
 
 /**
@@ -149,13 +285,14 @@ export function selfCommand(): string {
   return process.execPath;
 }
 
-function printDevBanner(url: string, grpcAt: string | undefined, g: Generated): void {
+function printDevBanner(url: string, grpcAt: string | undefined, g: Generated, workers = 1): void {
   const self = selfCommand();
   const lines = [
     "",
     "  ================ COMET DEV MODE: not for production ================",
     `  listening on ${url} (loopback only)${capabilities.demoPage ? `; the demo page is at ${url}/` : ""}`,
     grpcAt === undefined ? "" : `  gRPC (comet.Comet) on ${grpcAt}`,
+    workers > 1 ? `  ${workers} worker processes share these ports (SO_REUSEPORT); this one supervises them` : "",
   ];
   if (g.secret || g.admin) lines.push("  secrets generated for this run only:");
   if (g.admin) lines.push(`    admin token (API):       ${g.admin}`);

@@ -129,6 +129,10 @@ export const SCHEMA = {
     cert_file: str("", "PEM certificate chain; with key_file: serve https/wss"),
     key_file: str("", "PEM private key of cert_file; one that does not match stops the start"),
   },
+  workers: int(
+    1,
+    "processes serving listen (and grpc.listen) together with SO_REUSEPORT, under a supervisor; 0 = one per CPU",
+  ),
   shutdown: {
     drain: dur("10s", "on SIGTERM/SIGINT, sessions are closed 1001 spread over this", 0),
   },

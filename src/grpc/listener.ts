@@ -106,11 +106,17 @@ export class TcpGuard {
 }
 
 /** A TCP server on host:port whose connections go to `take`. Rejects with the listen error. */
-export function listenTcp(host: string, port: number, take: (s: net.Socket) => void): Promise<net.Server> {
+export function listenTcp(
+  host: string,
+  port: number,
+  take: (s: net.Socket) => void,
+  reusePort = false,
+): Promise<net.Server> {
   const server = net.createServer({ noDelay: true }, take);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host, port }, () => {
+    // reusePort: the workers of one host share the gRPC port as they share the HTTP one.
+    server.listen({ host, port, reusePort }, () => {
       server.off("error", reject);
       resolve(server);
     });

@@ -41,6 +41,8 @@ export interface GrpcListener {
 export interface GrpcDeps {
   host: string;
   port: number;
+  /** SO_REUSEPORT, for the workers of one host (src/workers/). */
+  reusePort?: boolean;
   tls?: { cert: string; key: string };
   config: Config;
   gateway: Gateway;
@@ -118,11 +120,16 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   const injector = server.createConnectionInjector(credentials);
   let listener: Awaited<ReturnType<typeof listenTcp>>;
   try {
-    listener = await listenTcp(deps.host, deps.port, (socket) => {
-      socket.on("error", () => {});
-      tcp.add(socket);
-      injector.injectConnection(socket);
-    });
+    listener = await listenTcp(
+      deps.host,
+      deps.port,
+      (socket) => {
+        socket.on("error", () => {});
+        tcp.add(socket);
+        injector.injectConnection(socket);
+      },
+      deps.reusePort,
+    );
   } catch (err) {
     tcp.stop();
     injector.destroy();

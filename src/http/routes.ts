@@ -11,13 +11,30 @@ export interface Readiness {
   notReady(): string | undefined;
 }
 
+/**
+ * The host's answers, for a worker of `comet serve --workers N` (src/workers/): every worker's
+ * metrics summed, and ready only when every worker is. Gathered through the supervisor.
+ */
+export interface HostView {
+  metrics(): Promise<string>;
+  notReady(): Promise<string | undefined>;
+}
+
+const METRICS_HEADERS = { "content-type": "text/plain; version=0.0.4; charset=utf-8" };
+
+const readyResponse = (why: string | undefined): Response =>
+  why === undefined
+    ? Response.json({ status: "ready" })
+    : Response.json({ status: "not ready", reason: why }, { status: 503 });
+
 export function createRoutes(deps: {
   api: ReturnType<typeof createApi>;
   registry: Registry;
   readiness: Readiness;
   ui?: UiHandler;
+  host?: HostView;
 }) {
-  const { api, registry, readiness, ui } = deps;
+  const { api, registry, readiness, ui, host } = deps;
   /** `client` answers the client's address (the peer's, or X-Forwarded-For from trusted_proxies). */
   return (req: Request, path: string, client: () => string): Response | Promise<Response> => {
     if (isApiPath(path)) return api.serve(req, path, client);
@@ -29,15 +46,14 @@ export function createRoutes(deps: {
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/healthz") return Response.json({ status: "ok" });
       if (path === "/readyz") {
+        // A worker that is itself not ready says so without asking the others.
         const why = readiness.notReady();
-        return why === undefined
-          ? Response.json({ status: "ready" })
-          : Response.json({ status: "not ready", reason: why }, { status: 503 });
+        if (why !== undefined || !host) return readyResponse(why);
+        return host.notReady().then(readyResponse);
       }
       if (path === "/metrics") {
-        return new Response(registry.render(), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        });
+        if (host) return host.metrics().then((text) => new Response(text, { headers: METRICS_HEADERS }));
+        return new Response(registry.render(), { headers: METRICS_HEADERS });
       }
     }
     if (path === "/healthz" || path === "/readyz" || path === "/metrics") {

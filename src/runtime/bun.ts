@@ -40,6 +40,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     hostname: opts.host,
     port: opts.port,
     tls: opts.tls,
+    reusePort: opts.reusePort === true,
     fetch(req, srv) {
       const answer = handlers.request(req, pathOf(req.url), () => srv.requestIP(req)?.address ?? "");
       if (!(answer instanceof Upgrade)) return answer;

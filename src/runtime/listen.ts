@@ -9,8 +9,8 @@ const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
 /** What the runtime running this process can do. */
 export const capabilities: Capabilities = isBun
-  ? { grpc: true, demoPage: true, compression: true }
-  : { grpc: false, demoPage: false, compression: false };
+  ? { grpc: true, demoPage: true, compression: true, workers: true }
+  : { grpc: false, demoPage: false, compression: false, workers: false };
 
 /** How a person runs a script of this project on the runtime that runs this one. */
 export function runScriptCommand(script: string): string {

@@ -100,6 +100,11 @@ export interface ListenOptions {
    * least minBytes. Only given to a runtime whose capabilities say it can.
    */
   compression?: { minBytes: number };
+  /**
+   * SO_REUSEPORT: the workers of one host share the port and the kernel spreads connections over
+   * them. Off otherwise, so that a second instance started by mistake fails with "address in use".
+   */
+  reusePort?: boolean;
 }
 
 export interface Listener {
@@ -119,6 +124,11 @@ export interface Capabilities {
   readonly demoPage: boolean;
   /** permessage-deflate on WebSockets (Deno.upgradeWebSocket cannot negotiate it). */
   readonly compression: boolean;
+  /**
+   * `workers > 1`: a supervisor and worker processes tied by an IPC pipe (Bun.spawn's), sharing
+   * ports with SO_REUSEPORT. Not tried on Deno, where the start is refused.
+   */
+  readonly workers: boolean;
 }
 
 export interface RuntimeAdapter {

@@ -1,0 +1,125 @@
+/**
+ * A worker's side of the pipe to its supervisor (ipc.ts): it answers the supervisor's questions
+ * for itself, asks it for the host's answers (HostView, for /metrics and /readyz), and hears stop
+ * and reload. When the pipe closes the supervisor is gone: the worker drains and exits rather
+ * than hold the port as an orphan.
+ */
+import type { HostView } from "../http/routes.ts";
+import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
+
+/** How long a worker waits for the host's answer before /metrics or /readyz fails. */
+const HOST_ANSWER_MS = 5000;
+
+export interface WorkerSelf {
+  metricsText(): string;
+  /** undefined when ready. */
+  notReady(): string | undefined;
+}
+
+export interface ChannelEvents {
+  stop(): void;
+  reload(): void;
+  /** A spare is given its worker number. */
+  become(n: number): void;
+}
+
+/**
+ * This process's role when a supervisor started it (with a pipe to it): its worker number, or
+ * "spare" (a worker started ahead that waits for a number); undefined for a lone instance.
+ */
+export function workerRole(): number | "spare" | undefined {
+  const raw = process.env[WORKER_ENV];
+  if (raw === undefined || typeof process.send !== "function") return undefined;
+  if (raw === "spare") return raw;
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+export class SupervisorChannel implements HostView {
+  private self: WorkerSelf | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (answer: string | null, error?: string) => void>();
+
+  /** `events` hears stop and reload from the start: one that comes while starting is the caller's to hold. */
+  constructor(private readonly events: ChannelEvents) {
+    process.on("message", (m: unknown) => this.onMessage(m));
+    // The supervisor exited (or was killed): nobody restarts this worker or answers for the host.
+    process.on("disconnect", () => this.events.stop());
+  }
+
+  /** From now on, the supervisor's questions are answered by `self` (until then: starting). */
+  serve(self: WorkerSelf): void {
+    this.self = self;
+  }
+
+  /** A spare: made, ready to become a worker. */
+  loaded(): void {
+    this.send({ t: "loaded" });
+  }
+
+  up(listen: string, grpc?: string): void {
+    this.send({ t: "up", listen, grpc });
+  }
+
+  metrics(): Promise<string> {
+    return this.ask("metrics").then((a) => a ?? "");
+  }
+
+  async notReady(): Promise<string | undefined> {
+    // No answer for the host is an answer too: it cannot say it is ready.
+    return (await this.ask("ready").catch((err: Error) => err.message)) ?? undefined;
+  }
+
+  private ask(q: Question): Promise<string | null> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`workers: the supervisor did not answer for the host's ${q} within ${HOST_ANSWER_MS} ms`));
+      }, HOST_ANSWER_MS);
+      this.waiting.set(id, (answer, error) => {
+        clearTimeout(timer);
+        if (error === undefined) resolve(answer);
+        else reject(new Error(`workers: the host's ${q}: ${error}`));
+      });
+      this.send({ t: "host", id, q });
+    });
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isMessage(m)) return;
+    const msg = m as ToWorker;
+    switch (msg.t) {
+      case "ask": {
+        this.send({ t: "answer", id: msg.id, answer: this.answerFor(msg.q) });
+        return;
+      }
+      case "host": {
+        const done = this.waiting.get(msg.id);
+        this.waiting.delete(msg.id);
+        done?.(msg.answer, msg.error);
+        return;
+      }
+      case "stop":
+        this.events.stop();
+        return;
+      case "reload":
+        this.events.reload();
+        return;
+      case "become":
+        this.events.become(msg.n);
+        return;
+    }
+  }
+
+  private answerFor(q: Question): string | null {
+    const self = this.self;
+    if (q === "ready") return self ? (self.notReady() ?? null) : "starting";
+    return self ? self.metricsText() : "";
+  }
+
+  private send(m: ToSupervisor): void {
+    // The pipe may close while a worker is draining: what it would say then is for nobody.
+    if (process.connected) process.send?.(m);
+  }
+}
