@@ -46,9 +46,6 @@ export async function startHostBroker(cfg: Config, log: Logger): Promise<HostBro
   return {
     env: {
       ...forward,
-      // The host's own broker: a Publish forwarded for a user on another worker goes to that
-      // worker only (routed topics), not to every worker.
-      COMET_MQTT_ROUTING: "on",
       COMET_MQTT_URL: broker.url,
       COMET_MQTT_USERNAME: instance.username,
       COMET_MQTT_PASSWORD: instance.password,
