@@ -5,10 +5,8 @@
  * bytes made once, an `id:` line of its own per reader): what one delivery costs the server is
  * the figure, in server CPU, with paced broadcasts so that the generators keep up.
  */
-import type { PostResult } from "../lib/http.ts";
-import { type Ctx, type Gens as GensT, Gens, Meter, round, type Result } from "../lib/harness.ts";
-import type { Target } from "../lib/targets.ts";
-import { awaitDeliveries, EVT_BYTES, ROOM, startTarget, subscribedGens } from "./common.ts";
+import { type Ctx, type Result, round } from "../lib/harness.ts";
+import { EVT_BYTES, pacedRoomBroadcasts } from "./common.ts";
 
 export interface SseParams {
   clients: number;
@@ -17,35 +15,10 @@ export interface SseParams {
   rate: number;
 }
 
-async function post(pub: GensT, target: Target, count: number, rate: number): Promise<PostResult> {
-  const b = target.broadcast(ROOM, EVT_BYTES);
-  const [r] = await pub.call<PostResult>(
-    "posts",
-    { host: target.host, port: target.port, ...b, count, connections: 1, rate, maxSeconds: 120 },
-    180_000,
-  );
-  return r as PostResult;
-}
-
-export async function sseScenario(ctx: Ctx, mode: "websocket" | "sse", p: SseParams): Promise<Result> {
+export function sseScenario(ctx: Ctx, mode: "websocket" | "sse", p: SseParams): Promise<Result> {
   const n = p.clients;
-  const target = await startTarget(ctx, "comet");
-  let gens: Gens | undefined;
-  let pub: Gens | undefined;
-  try {
-    gens = await subscribedGens(ctx, target, n, ROOM, "sse", false, mode === "sse");
-    pub = await Gens.start(ctx, 1, "pub");
-
-    await gens.call("reset", { seqs: 0 });
-    await post(pub, target, 5, 0);
-    await awaitDeliveries(gens, 5 * n);
-
-    await gens.call("reset", { seqs: 0 });
-    const meter = new Meter(target, [gens, pub]);
-    const pr = await post(pub, target, p.broadcasts, p.rate);
-    const got = await awaitDeliveries(gens, n * p.broadcasts);
-    const s = await gens.stats();
-    const cpu = meter.read((s.lastUs - pr.t0_us) / 1e6);
+  const o = { what: "sse", n, evtBytes: EVT_BYTES, sse: mode === "sse" };
+  return pacedRoomBroadcasts(ctx, o, p, ({ target, deliveries: got, expected, post: pr, stats: s, cpu }) => {
     const lat = s.hist.summary();
     const per = Math.max(1, got);
     return {
@@ -54,7 +27,7 @@ export async function sseScenario(ctx: Ctx, mode: "websocket" | "sse", p: SsePar
       params: { clients: n, broadcasts: p.broadcasts, rate_per_s: p.rate, evt_bytes: EVT_BYTES },
       metrics: {
         deliveries: got,
-        lost: n * p.broadcasts - got,
+        lost: expected - got,
         http_errors: pr.errors,
         bad_frames: s.bad,
         deliveries_per_cpu_s: cpu.server_cpu_s > 0 ? Math.round(got / cpu.server_cpu_s) : null,
@@ -68,9 +41,5 @@ export async function sseScenario(ctx: Ctx, mode: "websocket" | "sse", p: SsePar
         p99_ms: lat.p99_ms,
       },
     };
-  } finally {
-    await pub?.stop();
-    await gens?.stop();
-    await target.stop();
-  }
+  });
 }
