@@ -14,8 +14,14 @@ export class CutProxy {
     readonly port: number,
   ) {}
 
-  /** A proxy to 127.0.0.1:targetPort on a port of its own. */
-  static async to(targetPort: number): Promise<CutProxy> {
+  /**
+   * A proxy to 127.0.0.1:targetPort on a port of its own. `relay` carries the client's bytes
+   * upstream (as they are, by default; strip-proxy.ts rewrites a handshake on the way).
+   */
+  static async to(
+    targetPort: number,
+    relay: (client: Socket, upstream: Socket) => void = (client, upstream) => client.pipe(upstream),
+  ): Promise<CutProxy> {
     let proxy: CutProxy | undefined;
     const server = createServer((client) => {
       if (proxy?.down) {
@@ -32,7 +38,7 @@ export class CutProxy {
       };
       client.on("error", forget).on("close", forget);
       upstream.on("error", forget).on("close", forget);
-      client.pipe(upstream);
+      relay(client, upstream);
       upstream.pipe(client);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
