@@ -4,11 +4,10 @@
  */
 import { constants as h2 } from "node:http2";
 import type { ServerDuplexStream, status } from "@grpc/grpc-js";
-import type { Connection } from "../gateway/connection.ts";
-import type { PushSocket } from "../runtime/types.ts";
+import type { LoopFanout } from "../runtime/loop-fanout.ts";
+import { LoopSocket } from "../runtime/loop-socket.ts";
 import type { UplinkRead } from "./codec.ts";
 import { PROTOBUF } from "./codec.ts";
-import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { streamEnd } from "./status.ts";
 
 export type SubscribeCall = ServerDuplexStream<UplinkRead, Buffer>;
@@ -16,22 +15,21 @@ export type SubscribeCall = ServerDuplexStream<UplinkRead, Buffer>;
 /** The HTTP/2 stream under a grpc-js call; not public API, so every use has a fallback. */
 type WithHttp2 = { call?: { stream?: { close?(code: number): void; destroyed?: boolean } } };
 
-export class GrpcSocket implements PushSocket {
+export class GrpcSocket extends LoopSocket {
   readonly transport = "grpc";
   readonly format = PROTOBUF;
   readonly positions = true;
-  conn: Connection | undefined;
-  private ended = false;
   /** Downlink bytes handed to the call and not yet flushed to the network. */
   private queued = 0;
-  private readonly topics = new Set<string>();
 
   constructor(
     private readonly call: SubscribeCall,
-    private readonly fanout: LoopFanout,
-    private readonly maxSendBuffer: number,
+    fanout: LoopFanout,
+    maxSendBuffer: number,
     private readonly onRelease: (s: GrpcSocket) => void,
-  ) {}
+  ) {
+    super(fanout, maxSendBuffer);
+  }
 
   get isEnded(): boolean {
     return this.ended;
@@ -78,38 +76,12 @@ export class GrpcSocket implements PushSocket {
     else if (!this.call.cancelled) this.call.emit("error", streamEnd(1006, "terminated"));
   }
 
-  subscribe(topic: string): void {
-    if (this.ended) return;
-    this.topics.add(topic);
-    this.fanout.add(topic, this);
-  }
-
-  unsubscribe(topic: string): void {
-    this.topics.delete(topic);
-    this.fanout.remove(topic, this);
-  }
-
   /** The peer went (cancelled, connection lost, or it ended its side): stop all writes. */
   gone(): void {
     if (!this.ended) this.release();
   }
 
-  private release(): void {
-    this.ended = true;
-    for (const t of this.topics) this.fanout.remove(t, this);
-    this.topics.clear();
+  protected released(): void {
     this.onRelease(this);
-  }
-
-  /**
-   * The slow consumer of the wire contract: terminated without a close handshake, which would keep the
-   * backlog in memory behind it. Reported to the connection after the current fan-out loop, so a
-   * broadcast never sees the hub change under it.
-   */
-  private dropSlowConsumer(): void {
-    this.terminate();
-    queueMicrotask(() =>
-      this.conn?.onClosed(1006, `slow consumer: queued downlink over limits.max_send_buffer (${this.maxSendBuffer})`),
-    );
   }
 }

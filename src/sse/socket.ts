@@ -4,13 +4,12 @@
  * sent. Once live, the answer is a streaming body; frames queue in its ReadableStream, which the
  * runtime drains as the client reads.
  */
-import type { Connection } from "../gateway/connection.ts";
 import { Close } from "../protocol/codes.ts";
-import { errorResponse } from "../protocol/errors.ts";
 import type { WireFormat } from "../protocol/downlink.ts";
+import { errorResponse } from "../protocol/errors.ts";
 import type { Recover } from "../protocol/frames.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
-import type { PushSocket } from "../runtime/types.ts";
+import { LoopSocket } from "../runtime/loop-socket.ts";
 import type { Framing } from "./framing.ts";
 
 export type StreamKind = "sse" | "ndjson";
@@ -33,11 +32,10 @@ const HTTP_CLOSE: Record<number, { status: number; id: string }> = {
 /** A queued chunk's size: its bytes (one function for every stream, not a closure each). */
 const byteSize = (chunk: Uint8Array | undefined): number => chunk?.byteLength ?? 0;
 
-export class StreamSocket implements PushSocket {
+export class StreamSocket extends LoopSocket {
   readonly oneWay = true;
   /** Every PUSH carries its position (the contract: SSE and NDJSON sessions always do). */
   readonly positions = true;
-  conn: Connection | undefined;
   sent = 0;
   /** The HTTP answer: an error status, or the stream once the session is live. */
   readonly response: Promise<Response>;
@@ -45,18 +43,17 @@ export class StreamSocket implements PushSocket {
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private readonly body: ReadableStream<Uint8Array>;
   private answered = false;
-  private ended = false;
-  private readonly topics = new Set<string>();
 
   constructor(
     readonly transport: StreamKind,
     readonly format: WireFormat<Uint8Array>,
     private readonly framing: Framing,
-    private readonly fanout: LoopFanout,
-    private readonly maxSendBuffer: number,
+    fanout: LoopFanout,
+    maxSendBuffer: number,
     private readonly headers: Record<string, string>,
     private readonly onRelease: (s: StreamSocket) => void,
   ) {
+    super(fanout, maxSendBuffer);
     this.response = new Promise((resolve) => {
       this.answer = resolve;
     });
@@ -145,17 +142,6 @@ export class StreamSocket implements PushSocket {
     }
   }
 
-  subscribe(topic: string): void {
-    if (this.ended) return;
-    this.topics.add(topic);
-    this.fanout.add(topic, this);
-  }
-
-  unsubscribe(topic: string): void {
-    this.topics.delete(topic);
-    this.fanout.remove(topic, this);
-  }
-
   /** The client went away: no more writes, and the session ends. */
   gone(): void {
     if (this.ended) return;
@@ -163,22 +149,7 @@ export class StreamSocket implements PushSocket {
     this.conn?.onClosed(1006, "stream closed by the client, or connection lost");
   }
 
-  private release(): void {
-    this.ended = true;
-    for (const t of this.topics) this.fanout.remove(t, this);
-    this.topics.clear();
+  protected released(): void {
     this.onRelease(this);
-  }
-
-  /**
-   * The slow consumer of the wire contract: the response is aborted rather than ended, which would
-   * keep the backlog in memory behind it. Reported to the connection after the current fan-out
-   * loop, so a broadcast never sees the hub change under it.
-   */
-  private dropSlowConsumer(): void {
-    this.terminate();
-    queueMicrotask(() =>
-      this.conn?.onClosed(1006, `slow consumer: queued downlink over limits.max_send_buffer (${this.maxSendBuffer})`),
-    );
   }
 }
