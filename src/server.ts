@@ -99,7 +99,7 @@ export async function prepareServer(
   const hub = new Hub({
     history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes },
   });
-  const gateway = new Gateway(config, hub, keys.verify, metrics, log);
+  const gateway = new Gateway(config, hub, keys.verify, metrics, log, runtime.collectGarbage);
   const { registry } = metrics;
   let grpc: GrpcListener | undefined;
   registerGauges(
@@ -134,6 +134,7 @@ export async function prepareServer(
   );
   const presence = new PresenceView({
     servers: soloServers(id),
+    sessions: hub.sessions,
     graceMs: config.presence.offline_grace,
     emit: (t) => {
       transitions.inc({ type: t.type });
@@ -178,7 +179,7 @@ export async function prepareServer(
   const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   bridge = await startBridge({ config, hub, registry, log, id, presence });
   // After the bridge's listener: a session's activity goes out before the transition it causes.
-  hub.onActivity((a) => presence.local(a), { heard: false });
+  hub.onActivity((a, s) => presence.local(a, s), { heard: false });
   // With mqtt.forward_api the bridge's target acts on the whole cluster; otherwise it is the hub.
   const target = bridge?.target ?? hub;
   const api = createApi({ config, target, admin, metrics, presence });

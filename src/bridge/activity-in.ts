@@ -1,12 +1,10 @@
 /**
  * Activity read back from the broker, this instance's own and the others': counted by outcome,
  * and another instance's newer ONLINE for a uid held here closes the local session (the rule is
- * cluster-rule.ts). The rule compares ONLINE times, so the local ones are remembered here.
+ * cluster-rule.ts). The rule compares ONLINE times: a local session's is its onlineUs.
  */
 import type { Counter } from "../http/metrics.ts";
-import type { Activity } from "../hub/activity.ts";
 import type { Hub } from "../hub/hub.ts";
-import type { Session } from "../hub/session.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
 import { judgeRemoteActivity } from "./cluster-rule.ts";
@@ -29,8 +27,6 @@ export interface ActivityInOptions {
 }
 
 export class ActivityIn {
-  /** Each session's ONLINE time: the exact number the other instances compare theirs with. */
-  private readonly onlineAt = new WeakMap<Session, bigint>();
   private readonly invalid: RateLimitedWarn;
   private readonly unsigned: RateLimitedWarn;
 
@@ -41,13 +37,6 @@ export class ActivityIn {
 
   private signed(a: RemoteActivity, key: string): boolean {
     return signatureValid(key, { type: a.type, uid: a.uid, rid: a.rid, time: String(a.time), server: a.server }, a.sig);
-  }
-
-  /** Activity of a session here, as the hub emits it: its ONLINE time is remembered. */
-  noteLocal(a: Activity): void {
-    if (a.type !== "ONLINE") return;
-    const session = this.options.hub.sessions.get(a.uid);
-    if (session) this.onlineAt.set(session, BigInt(a.time));
   }
 
   receive(payload: Buffer): void {
@@ -65,8 +54,8 @@ export class ActivityIn {
     }
     if (a.server !== server) this.options.onRemote?.(a);
     const session = hub.sessions.get(a.uid);
-    // A session that logged in before the bridge listened has no ONLINE time: its birth (ms) stands in.
-    const localOnline = session && (this.onlineAt.get(session) ?? BigInt(session.birth) * 1_000_000n);
+    // The exact number its ONLINE carried, which the other instances compare theirs with.
+    const localOnline = session && BigInt(session.onlineUs) * 1000n;
     const outcome = judgeRemoteActivity(a, server, localOnline);
     received.inc({ outcome });
     if (outcome === "kept") {

@@ -326,7 +326,6 @@ export class Bridge {
     registry.gauge("comet_bridge_queue_length", "Outgoing activity waiting for the broker", () => this.outbox.size);
     const route = routed && this.subscriptions ? routeActivity(routed, this.subscriptions) : undefined;
     this.unlisten = hub.onActivity((a) => {
-      activityIn.noteLocal(a);
       route?.(a);
       this.outbox.add(a);
     });

@@ -204,10 +204,9 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
         return;
       }
       this.state = State.Live;
-      const s = this.gw.hub.login(id.uid, this, positions || this.socket.positions === true);
+      const s = this.gw.hub.login(id.uid, this, positions || this.socket.positions === true, join);
       this.session = s;
       this.gw.log.debug("session start", { uid: id.uid, ip: this.ip });
-      if (join) this.gw.hub.join(s, join);
       // Before a recover's replay: an HTTP stream's opening bytes come first.
       this.socket.started?.(this.gw.hub.positionsOf(s));
       if (recover) this.gw.hub.recover(s, recover);

@@ -15,6 +15,9 @@ import { type Admission, Admitter, type ConnectInfo } from "./admission.ts";
 import { Connection } from "./connection.ts";
 import { LinkedSet } from "./list.ts";
 
+/** Connects and closes in one wave after which a full collection is worth its pause. */
+export const SETTLE_AFTER = 1000;
+
 export class Gateway {
   readonly connections = new LinkedSet<Connection>();
   readonly admitter: Admitter;
@@ -28,6 +31,9 @@ export class Gateway {
   /** Set once a graceful shutdown starts: new upgrades are refused 503. */
   draining = false;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Connects and closes since the last settle, and that count at the last sweep. */
+  private churn = 0;
+  private churnSeen = 0;
 
   constructor(
     private current: Config,
@@ -35,6 +41,13 @@ export class Gateway {
     private verifier: Verify,
     readonly metrics: Metrics,
     readonly log: Logger,
+    /**
+     * The runtime's full collection, run once a wave of connects or closes is over. Each handshake
+     * and AUTH leaves garbage, and JavaScriptCore collects when the heap grows, not when it idles:
+     * without this, a server that took 19,000 connections holds their garbage (about 0.15 KiB a
+     * connection) until traffic makes it collect. The pause is ~13 ms at 19,000 sessions here.
+     */
+    private readonly collectGarbage?: () => void,
   ) {
     this.admitter = new Admitter(current);
     const ws = current.websocket;
@@ -85,6 +98,7 @@ export class Gateway {
     }
     const c = new Connection(socket, this, ip);
     this.connections.add(c);
+    this.churn++;
     this.metrics.connects.inc();
     return c;
   }
@@ -92,6 +106,7 @@ export class Gateway {
   /** Called once per connection when it ends, whoever ended it. */
   closed(c: Connection, code: number, reason: string, session: Session | null): void {
     this.connections.delete(c);
+    this.churn++;
     this.metrics.disconnects.inc({ code: closeLabel(code) });
     if (session || this.log.enabled("debug")) {
       this.log.info("connection closed", {
@@ -118,6 +133,20 @@ export class Gateway {
     for (const c of this.connections) c.sweep(now);
     this.admitter.sweep(now);
     this.hub.history.sweep(now);
+    this.settle();
+  }
+
+  /** After a wave of SETTLE_AFTER connects and closes, at the first sweep that sees none: one collection. */
+  private settle(): void {
+    if (this.churn !== this.churnSeen) {
+      this.churnSeen = this.churn;
+      return;
+    }
+    if (this.churn < SETTLE_AFTER || !this.collectGarbage) return;
+    this.churn = 0;
+    this.churnSeen = 0;
+    this.collectGarbage();
+    this.metrics.settles.inc();
   }
 
   /**

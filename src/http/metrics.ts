@@ -149,6 +149,10 @@ export function createMetrics() {
     authFailures: registry.counter("comet_auth_failures_total", "Failed AUTH, by reason"),
     heartbeatTimeouts: registry.counter("comet_heartbeat_timeouts_total", "Sessions closed 4408 for silence"),
     rejected: registry.counter("comet_connections_rejected_total", "Connections refused, by reason"),
+    settles: registry.counter(
+      "comet_gc_settles_total",
+      "Full garbage collections run once a wave of 1,000 or more connects and closes was over",
+    ),
     adminAuthFailures: registry.counter(
       "comet_admin_auth_failures_total",
       "Failed admin authentications (HTTP API, demo page, gRPC), by outcome: unauthorized, or rate_limited",

@@ -28,8 +28,12 @@ export interface Activity {
 
 export type ActivityListener = (a: Activity) => void;
 
+/** Wall-clock time in microseconds: what the clock resolves, and exact in a double until 2255. */
+export function nowUs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
 /** Wall-clock time in nanoseconds as a string; microsecond resolution is what the clock gives. */
 export function nowNs(): string {
-  const us = Math.round((performance.timeOrigin + performance.now()) * 1000);
-  return `${us}000`;
+  return `${nowUs()}000`;
 }

@@ -16,10 +16,11 @@ import type { Delivery } from "../protocol/commands.ts";
 import { Downlink } from "../protocol/downlink.ts";
 import type { Recover } from "../protocol/frames.ts";
 import type { Fanout } from "../runtime/types.ts";
-import { type Activity, type ActivityListener, type ActivityName, nowNs } from "./activity.ts";
+import { type Activity, type ActivityName, nowNs, nowUs } from "./activity.ts";
 import { assembleDump } from "./dump.ts";
 import { History, type HistoryLimits, type Stream } from "./history.ts";
 import { type Dump, Session, type SessionLink, type SessionView } from "./session.ts";
+import { UidTable } from "./uid-table.ts";
 
 export const roomTopic = (rid: string): string => `r:${rid}`;
 /** The topic of a room's sessions that asked for positions. */
@@ -58,8 +59,11 @@ export interface Room {
   psize: number;
 }
 
+/** An activity listener of the hub's own: it is also handed the session (for an OFFLINE, the one that ended). */
+export type HubActivityListener = (a: Activity, session: Session) => void;
+
 export class Hub {
-  readonly sessions = new Map<string, Session>();
+  readonly sessions = new UidTable<Session>();
   readonly rooms = new Map<string, Room>();
   readonly stats: HubStats = { pushesDelivered: 0, pushesUnrouted: 0 };
   readonly history: History;
@@ -68,9 +72,9 @@ export class Hub {
   /** Sessions with positions, anywhere; and those of them in the lobby. */
   private withPositions = 0;
   private lobbyPositions = 0;
-  private readonly listeners: ActivityListener[] = [];
+  private readonly listeners: HubActivityListener[] = [];
   /** The listeners that want HEARD, which fires on every uplink: with none, an uplink costs nothing here. */
-  private readonly heardListeners: ActivityListener[] = [];
+  private readonly heardListeners: HubActivityListener[] = [];
   /** One per transport with topics of its own (Bun's native topics, a loop for gRPC or Deno). */
   private readonly fanouts: Fanout[] = [];
 
@@ -89,7 +93,7 @@ export class Hub {
   }
 
   /** `heard: false`: the listener never gets HEARD (the presence view has no use for it). */
-  onActivity(listener: ActivityListener, opts: { heard?: boolean } = {}): () => void {
+  onActivity(listener: HubActivityListener, opts: { heard?: boolean } = {}): () => void {
     this.listeners.push(listener);
     if (opts.heard !== false) this.heardListeners.push(listener);
     return () => {
@@ -100,33 +104,35 @@ export class Hub {
     };
   }
 
-  private emit(type: ActivityName, uid: string, rid: string): void {
+  private emit(type: ActivityName, s: Session, rid: string, time?: string): void {
     const listeners = type === "HEARD" ? this.heardListeners : this.listeners;
     if (listeners.length === 0) return;
-    const a: Activity = { type, uid, rid, time: nowNs() };
-    for (const l of listeners) l(a);
+    const a: Activity = { type, uid: s.uid, rid, time: time ?? nowNs() };
+    for (const l of listeners) l(a, s);
   }
 
   /**
    * Starts a session for uid. An existing session for the same uid loses: it is closed 4409 and
    * its LEAVE_ROOM/OFFLINE are emitted before this session's ONLINE. `positions`: every PUSH it
-   * gets carries its position.
+   * gets carries its position. `rid`: the room its AUTH joins, entered straight away (ONLINE, then
+   * ENTER_ROOM), without a subscription to the lobby to undo at once.
    */
-  login(uid: string, link: SessionLink, positions = false): Session {
+  login(uid: string, link: SessionLink, positions = false, rid = ""): Session {
     const old = this.sessions.get(uid);
     if (old) {
       this.end(old);
       old.link.kick(Close.Replaced, "replaced by a newer session of the same uid");
     }
     const now = Date.now();
-    const s = new Session(uid, now, link, this.history.reclaimUser(uid, now));
+    const s = new Session(uid, nowUs(), link, this.history.reclaimUser(uid, now));
     this.sessions.set(uid, s);
     if (positions) {
       s.positions = true;
       this.withPositions++;
     }
-    this.enterLobby(s);
-    this.emit("ONLINE", uid, "");
+    if (rid === "") this.enterLobby(s);
+    this.emit("ONLINE", s, "", `${s.onlineUs}000`);
+    if (rid !== "") this.enterRoom(s, rid);
     return s;
   }
 
@@ -154,7 +160,7 @@ export class Hub {
     // it yet: what is published while the user is away is kept for its return.
     const now = Date.now();
     this.history.release(s.stream ?? this.history.holdUser(s.uid, now), now);
-    this.emit("OFFLINE", s.uid, "");
+    this.emit("OFFLINE", s, "");
     // An ended session is in no room, but the line that logs its end names the room it was in.
     s.rid = rid;
   }
@@ -162,12 +168,12 @@ export class Hub {
   /** JOIN: the same room is a no-op; another room leaves the last one; "" leaves any room. */
   join(s: Session, rid: string): void {
     if (s.rid === rid) return;
-    const from = this.leave(s);
-    if (rid === "") {
-      s.link.unsubscribe(from);
-      this.enterLobby(s);
-      return;
-    }
+    s.link.unsubscribe(this.leave(s));
+    if (rid === "") this.enterLobby(s);
+    else this.enterRoom(s, rid);
+  }
+
+  private enterRoom(s: Session, rid: string): void {
     let room = this.rooms.get(rid);
     if (!room) {
       const stream = this.history.holdRoom(rid, Date.now());
@@ -178,9 +184,8 @@ export class Hub {
     if (s.positions) room.psize++;
     this.inRooms++;
     s.rid = room.rid;
-    s.link.unsubscribe(from);
     s.link.subscribe(s.positions ? room.ptopic : room.topic);
-    this.emit("ENTER_ROOM", s.uid, room.rid);
+    this.emit("ENTER_ROOM", s, room.rid);
   }
 
   /** From now on every PUSH of s carries its position (a re-AUTH or a JOIN asked for it). */
@@ -219,7 +224,7 @@ export class Hub {
     }
     this.inRooms--;
     s.rid = "";
-    this.emit("LEAVE_ROOM", s.uid, rid);
+    this.emit("LEAVE_ROOM", s, rid);
     if (room) return s.positions ? room.ptopic : room.topic;
     return s.positions ? positionsTopic(rid) : roomTopic(rid);
   }
@@ -265,7 +270,7 @@ export class Hub {
 
   /** Any uplink from a live session. */
   heard(s: Session): void {
-    if (this.heardListeners.length > 0) this.emit("HEARD", s.uid, s.rid);
+    if (this.heardListeners.length > 0) this.emit("HEARD", s, s.rid);
   }
 
   /**

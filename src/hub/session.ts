@@ -20,7 +20,8 @@ export class Session {
   positions = false;
   constructor(
     readonly uid: string,
-    readonly birth: number,
+    /** Its ONLINE time, µs (the activity carries it in ns): what cluster rule and presence compare. */
+    readonly onlineUs: number,
     readonly link: SessionLink,
     /**
      * Its user's stream, made at the first Publish to it (or taken back from the uid's last
@@ -28,6 +29,11 @@ export class Session {
      */
     public stream: Stream | null,
   ) {}
+
+  /** When it started, ms since the epoch (DumpSession's birth): derived, so not one more field per session. */
+  get birth(): number {
+    return Math.floor(this.onlineUs / 1000);
+  }
 }
 
 export interface SessionView {

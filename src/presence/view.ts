@@ -9,8 +9,9 @@
  * OFFLINE the one whose session was the last, or, when that instance is gone, the smallest live
  * server id (UTF-8 byte order), which every instance computes alike.
  *
- * Memory is one entry per online uid (a session seldom has more than one seat, and only while the
- * cluster rule closes the older one), plus one pending deadline per uid in its grace.
+ * This instance's sessions are read from the hub, not copied: a uid gets an entry here only while it
+ * has a session on another instance, is in its grace, or holds a span that began before its session
+ * here (a reconnect within the grace). An idle connection costs the view nothing.
  */
 import type { Activity } from "../hub/activity.ts";
 import { nowNs } from "../hub/activity.ts";
@@ -31,7 +32,7 @@ export interface PresenceTransition {
   since: string;
 }
 
-/** A session somewhere in the cluster. */
+/** A session on another instance. */
 interface Seat {
   server: string;
   rid: string;
@@ -41,6 +42,7 @@ interface Seat {
 
 interface Entry {
   since: bigint;
+  /** Sessions on other instances (this instance's own is the hub's). */
   seats: Seat[];
   /** While in the grace: when the last seat went (ns), and the server it was on. */
   endedAt?: bigint;
@@ -71,8 +73,17 @@ export interface SnapshotSeat {
   since: string;
 }
 
+/** A session on this instance, as the hub holds it. */
+export interface LocalSession {
+  readonly rid: string;
+  /** Its ONLINE time, µs since the epoch (the activity's time is this × 1000 ns). */
+  readonly onlineUs: number;
+}
+
 export interface PresenceViewOptions {
   servers: ServerList;
+  /** This instance's sessions by uid: the hub's own map. */
+  sessions: ReadonlyMap<string, LocalSession>;
   graceMs: number;
   emit: (t: PresenceTransition) => void;
   /** A reconnect within the grace: an OFFLINE that did not happen. */
@@ -85,9 +96,11 @@ export function soloServers(self: string): ServerList {
 }
 
 export class PresenceView {
+  /** Uids with a session elsewhere, in their grace, or with a span older than their session here. */
   private readonly entries = new Map<string, Entry>();
   /** uid → deadline (ms), in deadline order: the grace is one constant, so insertion order is it. */
   private readonly pending = new Map<string, number>();
+  private readonly sessions: ReadonlyMap<string, LocalSession>;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = 0;
   private servers: ServerList;
@@ -95,6 +108,7 @@ export class PresenceView {
 
   constructor(private readonly options: PresenceViewOptions) {
     this.servers = options.servers;
+    this.sessions = options.sessions;
   }
 
   get self(): string {
@@ -108,7 +122,9 @@ export class PresenceView {
 
   /** Uids online in this view: with a session somewhere, or in their grace. */
   get size(): number {
-    return this.entries.size;
+    let n = this.sessions.size;
+    for (const uid of this.entries.keys()) if (!this.sessions.has(uid)) n++;
+    return n;
   }
 
   /** Uids in their grace. */
@@ -116,31 +132,30 @@ export class PresenceView {
     return this.pending.size;
   }
 
-  /** Activity of a session on this instance, as the hub emits it. */
-  local(a: Activity): void {
-    this.apply(a.type, a.uid, a.rid, BigInt(a.time), this.servers.self);
+  /**
+   * Activity of a session on this instance, as the hub emits it, with that session (for an
+   * OFFLINE, the one that just ended: the hub no longer holds it).
+   */
+  local(a: Activity, session: LocalSession): void {
+    if (this.closed) return;
+    if (a.type === "ONLINE") this.localOnline(a.uid, BigInt(a.time));
+    else if (a.type === "OFFLINE") this.localOffline(a.uid, session, BigInt(a.time));
   }
 
   /** Activity of another instance. Its ONLINE counts only while that instance is live: no ghosts of the dead. */
   remote(a: ClusterActivity): void {
-    if (a.server === this.servers.self) return;
-    if (a.type === "ONLINE" && !this.servers.isLive(a.server)) return;
-    this.apply(a.type, a.uid, a.rid, a.time, a.server);
-  }
-
-  private apply(type: Activity["type"], uid: string, rid: string, time: bigint, server: string): void {
-    if (this.closed) return;
-    switch (type) {
+    if (this.closed || a.server === this.servers.self) return;
+    switch (a.type) {
       case "ONLINE":
-        this.seat(uid, server, time, time, server === this.servers.self);
+        if (this.servers.isLive(a.server)) this.seat(a.uid, a.server, a.time, a.time, "");
         return;
       case "OFFLINE":
-        this.unseat(uid, server, time);
+        this.unseat(a.uid, a.server, a.time);
         return;
       case "ENTER_ROOM":
       case "LEAVE_ROOM": {
-        const s = this.entries.get(uid)?.seats.find((x) => x.server === server);
-        if (s) s.rid = type === "ENTER_ROOM" ? rid : "";
+        const s = this.entries.get(a.uid)?.seats.find((x) => x.server === a.server);
+        if (s) s.rid = a.type === "ENTER_ROOM" ? a.rid : "";
         return;
       }
       default:
@@ -148,18 +163,38 @@ export class PresenceView {
     }
   }
 
-  private seat(uid: string, server: string, time: bigint, since: bigint, emits: boolean, rid = ""): void {
+  /** The uid's span goes on (grace ended, or a session elsewhere), or a new one starts with this ONLINE. */
+  private localOnline(uid: string, time: bigint): void {
+    const e = this.entries.get(uid);
+    if (!e) {
+      this.emit("ONLINE", uid, "", time, time);
+      return;
+    }
+    if (e.endedAt !== undefined) this.endGrace(uid, e, true);
+  }
+
+  private localOffline(uid: string, ended: LocalSession, time: bigint): void {
+    // A replacement on this instance: the newer session holds the span, which began with the older.
+    if (this.sessions.has(uid)) {
+      if (!this.entries.has(uid)) this.entries.set(uid, { since: sinceOf(ended), seats: [] });
+      return;
+    }
     let e = this.entries.get(uid);
     if (!e) {
-      e = { since, seats: [] };
+      e = { since: sinceOf(ended), seats: [] };
       this.entries.set(uid, e);
-      if (emits) this.emit("ONLINE", uid, rid, time, since);
-    } else if (e.endedAt !== undefined) {
-      e.endedAt = undefined;
-      e.owner = undefined;
-      this.pending.delete(uid);
-      this.options.suppressed?.();
     }
+    if (e.seats.length === 0) this.startGrace(uid, e, this.servers.self, time);
+  }
+
+  private seat(uid: string, server: string, time: bigint, since: bigint, rid: string): void {
+    let e = this.entries.get(uid);
+    if (!e) {
+      // A session here already began the span; else the instance that holds the first one emits.
+      const here = this.sessions.get(uid);
+      e = { since: here ? sinceOf(here) : since, seats: [] };
+      this.entries.set(uid, e);
+    } else if (e.endedAt !== undefined) this.endGrace(uid, e, true);
     const old = e.seats.find((x) => x.server === server);
     if (old) {
       old.time = time;
@@ -173,7 +208,14 @@ export class PresenceView {
     const i = e.seats.findIndex((x) => x.server === server);
     if (i < 0) return;
     e.seats.splice(i, 1);
-    if (e.seats.length === 0) this.startGrace(uid, e, server, time);
+    if (e.seats.length === 0) this.seatsGone(uid, e, server, time);
+  }
+
+  /** A uid's last session elsewhere went: its grace starts, unless it has one here. */
+  private seatsGone(uid: string, e: Entry, owner: string, endedAt: bigint): void {
+    const here = this.sessions.get(uid);
+    if (!here) this.startGrace(uid, e, owner, endedAt);
+    else if (e.since === sinceOf(here)) this.entries.delete(uid); // the hub alone tells it now
   }
 
   private startGrace(uid: string, e: Entry, owner: string, endedAt: bigint): void {
@@ -184,6 +226,14 @@ export class PresenceView {
     this.arm();
   }
 
+  /** A session came back within the grace: no transition (counted as a flap unless silent). */
+  private endGrace(uid: string, e: Entry, counted: boolean): void {
+    e.endedAt = undefined;
+    e.owner = undefined;
+    this.pending.delete(uid);
+    if (counted) this.options.suppressed?.();
+  }
+
   /** An instance is gone: its sessions leave the view now; their OFFLINE comes after the grace. */
   serverLeft(server: string): void {
     if (server === this.servers.self) return;
@@ -192,18 +242,17 @@ export class PresenceView {
       const i = e.seats.findIndex((x) => x.server === server);
       if (i < 0) continue;
       e.seats.splice(i, 1);
-      if (e.seats.length === 0) this.startGrace(uid, e, server, now);
+      if (e.seats.length === 0) this.seatsGone(uid, e, server, now);
     }
   }
 
   /** What this instance holds, for the others (an instance that joins learns the view from these). */
   snapshot(): SnapshotSeat[] {
-    const self = this.servers.self;
     const out: SnapshotSeat[] = [];
-    for (const [uid, e] of this.entries) {
-      for (const s of e.seats) {
-        if (s.server === self) out.push({ uid, rid: s.rid, time: String(s.time), since: String(e.since) });
-      }
+    for (const [uid, s] of this.sessions) {
+      const time = sinceOf(s);
+      const since = this.entries.get(uid)?.since ?? time;
+      out.push({ uid, rid: s.rid, time: String(time), since: String(since) });
     }
     return out;
   }
@@ -214,12 +263,8 @@ export class PresenceView {
     for (const s of seats) {
       const e = this.entries.get(s.uid);
       // A span known here already keeps its start; the grace ends without counting a flap.
-      if (e?.endedAt !== undefined) {
-        e.endedAt = undefined;
-        e.owner = undefined;
-        this.pending.delete(s.uid);
-      }
-      this.seat(s.uid, server, BigInt(s.time), BigInt(s.since), false, s.rid);
+      if (e?.endedAt !== undefined) this.endGrace(s.uid, e, false);
+      this.seat(s.uid, server, BigInt(s.time), BigInt(s.since), s.rid);
     }
   }
 
@@ -227,8 +272,8 @@ export class PresenceView {
   query(uids: readonly string[]): PresenceEntry[] {
     const out: PresenceEntry[] = [];
     for (const uid of new Set(uids)) {
-      const e = this.entries.get(uid);
-      if (e && e.seats.length > 0) out.push(this.entry(uid, e));
+      const p = this.entry(uid, this.entries.get(uid));
+      if (p) out.push(p);
     }
     return out.sort((x, y) => compareUtf8(x.uid, y.uid));
   }
@@ -236,18 +281,42 @@ export class PresenceView {
   /** The Presence method by room: every uid whose newest session is in rid. */
   room(rid: string): PresenceEntry[] {
     const out: PresenceEntry[] = [];
+    for (const [uid, s] of this.sessions) {
+      if (s.rid !== rid) continue;
+      const p = this.entry(uid, this.entries.get(uid));
+      if (p?.rid === rid) out.push(p);
+    }
     for (const [uid, e] of this.entries) {
-      if (e.seats.length === 0) continue;
+      if (e.seats.length === 0 || this.sessions.has(uid)) continue; // those with one here: above
       const p = this.entry(uid, e);
-      if (p.rid === rid) out.push(p);
+      if (p?.rid === rid) out.push(p);
     }
     return out.sort((x, y) => compareUtf8(x.uid, y.uid));
   }
 
-  private entry(uid: string, e: Entry): PresenceEntry {
-    let newest = e.seats[0] as Seat;
-    for (const s of e.seats) if (s.time > newest.time) newest = s;
-    return { uid, rid: newest.rid, server: newest.server, since: String(e.since) };
+  /** uid's newest session (here or elsewhere) and its span's start; undefined when it has none. */
+  private entry(uid: string, e: Entry | undefined): PresenceEntry | undefined {
+    const here = this.sessions.get(uid);
+    let rid = "";
+    let server = "";
+    let newest = -1n;
+    if (here) {
+      rid = here.rid;
+      server = this.servers.self;
+      newest = sinceOf(here);
+    }
+    if (e) {
+      for (const s of e.seats) {
+        if (s.time > newest) {
+          newest = s.time;
+          rid = s.rid;
+          server = s.server;
+        }
+      }
+    }
+    if (newest < 0n) return undefined;
+    const since = e?.since ?? newest;
+    return { uid, rid, server, since: String(since) };
   }
 
   /** Stops the timers; nothing is emitted after this (the other instances take over what was in its grace). */
@@ -278,7 +347,7 @@ export class PresenceView {
       if (at > now) break;
       this.pending.delete(uid);
       const e = this.entries.get(uid);
-      if (!e || e.seats.length > 0 || e.endedAt === undefined) continue;
+      if (!e || e.seats.length > 0 || e.endedAt === undefined || this.sessions.has(uid)) continue;
       this.entries.delete(uid);
       if (this.emitsFor(e.owner as string)) this.emit("OFFLINE", uid, "", e.endedAt, e.since);
     }
@@ -297,3 +366,6 @@ export class PresenceView {
     this.options.emit({ type, uid, rid, server: this.servers.self, time: String(time), since: String(since) });
   }
 }
+
+/** A session's ONLINE time in ns: the start of its span when nothing older holds one. */
+const sinceOf = (s: LocalSession): bigint => BigInt(s.onlineUs) * 1000n;

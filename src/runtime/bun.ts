@@ -33,6 +33,10 @@ function sentByBun(reason: string): number {
   return 1006;
 }
 
+export function collectGarbage(): void {
+  Bun.gc(true);
+}
+
 export async function listen(opts: ListenOptions): Promise<Listener> {
   const { handlers } = opts;
   const minBytes = opts.compression?.minBytes ?? NEVER;

@@ -135,4 +135,6 @@ export interface RuntimeAdapter {
   readonly name: "bun" | "deno";
   readonly capabilities: Capabilities;
   listen(opts: ListenOptions): Promise<Listener>;
+  /** A full garbage collection now, where the runtime offers one (Bun does; Deno without --expose-gc does not). */
+  collectGarbage?(): void;
 }

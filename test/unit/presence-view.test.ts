@@ -1,4 +1,7 @@
-/** The presence view alone: the grace, who emits for a dead instance, the query, snapshots. */
+/**
+ * The presence view alone: the grace, who emits for a dead instance, the query, snapshots. Its
+ * local sessions are a map kept as the hub keeps its own (the e2e and cluster tests run the hub).
+ */
 import { expect, test } from "bun:test";
 import type { Activity } from "../../src/hub/activity.ts";
 import { type PresenceTransition, PresenceView, type ServerList } from "../../src/presence/view.ts";
@@ -35,33 +38,43 @@ const remote = (type: Activity["type"], uid: string, server: string, rid = "") =
 function view(servers: ServerList, graceMs: number) {
   const out: PresenceTransition[] = [];
   let flaps = 0;
-  const v = new PresenceView({ servers, graceMs, emit: (t) => out.push(t), suppressed: () => flaps++ });
-  return { v, out, flaps: () => flaps };
+  const sessions = new Map<string, { rid: string; onlineUs: number }>();
+  const v = new PresenceView({ servers, sessions, graceMs, emit: (t) => out.push(t), suppressed: () => flaps++ });
+  /** Activity of a session here: the hub's map changes first, then the view hears of it. */
+  const local = (a: Activity): void => {
+    const s = a.type === "ONLINE" ? { rid: "", onlineUs: Number(BigInt(a.time) / 1000n) } : sessions.get(a.uid);
+    if (!s) return;
+    if (a.type === "ONLINE") sessions.set(a.uid, s);
+    else if (a.type === "OFFLINE") sessions.delete(a.uid);
+    else s.rid = a.type === "ENTER_ROOM" ? a.rid : "";
+    v.local(a, s);
+  };
+  return { v, local, out, flaps: () => flaps };
 }
 
 const story = (out: PresenceTransition[]) => out.map((t) => `${t.type} ${t.uid}`);
 
 test("the first session emits one ONLINE whose since is its time; more sessions elsewhere emit nothing", () => {
-  const { v, out } = view(new Servers("a", "b"), 50);
+  const { v, local, out } = view(new Servers("a", "b"), 50);
   const online = act("ONLINE", "u1");
-  v.local(online);
+  local(online);
   v.remote(remote("ONLINE", "u1", "b"));
   expect(out).toEqual([{ type: "ONLINE", uid: "u1", rid: "", server: "a", time: online.time, since: online.time }]);
   v.close();
 });
 
 test("a reconnect within the grace on the same instance is no transition, and is counted; away past it: one OFFLINE", async () => {
-  const { v, out, flaps } = view(new Servers("a"), 40);
+  const { v, local, out, flaps } = view(new Servers("a"), 40);
   const first = act("ONLINE", "u2");
-  v.local(first);
-  v.local(act("OFFLINE", "u2"));
+  local(first);
+  local(act("OFFLINE", "u2"));
   await Bun.sleep(10);
-  v.local(act("ONLINE", "u2"));
+  local(act("ONLINE", "u2"));
   expect(flaps()).toBe(1);
   await Bun.sleep(60);
   expect(story(out)).toEqual(["ONLINE u2"]);
   const gone = act("OFFLINE", "u2");
-  v.local(gone);
+  local(gone);
   expect(v.query(["u2"])).toEqual([]);
   expect(story(out)).toEqual(["ONLINE u2"]);
   await Bun.sleep(60);
@@ -75,13 +88,13 @@ test("a reconnect within the grace on another instance is no transition on eithe
   const A = view(servers, 30);
   const B = view(new Servers("b", "a"), 30);
   const on = act("ONLINE", "u3");
-  A.v.local(on);
+  A.local(on);
   B.v.remote({ ...on, time: BigInt(on.time), server: "a" });
   const off = act("OFFLINE", "u3");
-  A.v.local(off);
+  A.local(off);
   B.v.remote({ ...off, time: BigInt(off.time), server: "a" });
   const again = act("ONLINE", "u3");
-  B.v.local(again);
+  B.local(again);
   A.v.remote({ ...again, time: BigInt(again.time), server: "b" });
   await Bun.sleep(60);
   expect(story(A.out)).toEqual(["ONLINE u3"]);
@@ -89,7 +102,7 @@ test("a reconnect within the grace on another instance is no transition on eithe
   expect(B.v.query(["u3"])).toEqual([{ uid: "u3", rid: "", server: "b", since: on.time }]);
   // Away for good from B: B emits; A, whose session was not the last, stays silent.
   const last = act("OFFLINE", "u3");
-  B.v.local(last);
+  B.local(last);
   A.v.remote({ ...last, time: BigInt(last.time), server: "b" });
   await Bun.sleep(60);
   expect(story(A.out)).toEqual(["ONLINE u3"]);
@@ -99,10 +112,10 @@ test("a reconnect within the grace on another instance is no transition on eithe
 });
 
 test("replacement on one instance (OFFLINE then ONLINE at once) is no transition, even with no grace", async () => {
-  const { v, out } = view(new Servers("a"), 0);
-  v.local(act("ONLINE", "u4"));
-  v.local(act("OFFLINE", "u4"));
-  v.local(act("ONLINE", "u4"));
+  const { v, local, out } = view(new Servers("a"), 0);
+  local(act("ONLINE", "u4"));
+  local(act("OFFLINE", "u4"));
+  local(act("ONLINE", "u4"));
   await Bun.sleep(10);
   expect(story(out)).toEqual(["ONLINE u4"]);
   v.close();
@@ -129,7 +142,7 @@ test("a dead instance: its sessions leave every view at once; after the grace on
   }
   // x2 comes back on c within the grace.
   const back = act("ONLINE", "x2");
-  views[1]!.v.local(back);
+  views[1]!.local(back);
   views[0]!.v.remote({ ...back, time: BigInt(back.time), server: "c" });
   await Bun.sleep(80);
   expect(story(views[0]!.out)).toEqual(["OFFLINE x1", "OFFLINE x3"]);
@@ -140,7 +153,7 @@ test("a dead instance: its sessions leave every view at once; after the grace on
 
 test("an instance whose last session was in its grace when it died: the smallest live id takes the OFFLINE over", async () => {
   const s = new Servers("b", "a");
-  const { v, out } = view(s, 40);
+  const { v, local, out } = view(s, 40);
   v.remote(remote("ONLINE", "y1", "a"));
   v.remote(remote("OFFLINE", "y1", "a"));
   s.kill("a");
@@ -151,10 +164,10 @@ test("an instance whose last session was in its grace when it died: the smallest
 });
 
 test("an ONLINE from an instance that is not live is ignored (no ghosts); an unknown uid's OFFLINE changes nothing", async () => {
-  const { v, out } = view(new Servers("a"), 10);
+  const { v, local, out } = view(new Servers("a"), 10);
   v.remote(remote("ONLINE", "ghost", "dead-one"));
   v.remote(remote("OFFLINE", "nobody", "a"));
-  v.local(act("OFFLINE", "nobody"));
+  local(act("OFFLINE", "nobody"));
   expect(v.size).toBe(0);
   await Bun.sleep(30);
   expect(out).toEqual([]);
@@ -162,9 +175,9 @@ test("an ONLINE from an instance that is not live is ignored (no ghosts); an unk
 });
 
 test("the query answers each uid once, sorted in UTF-8 byte order, with its newest session's room and server", () => {
-  const { v } = view(new Servers("a", "b"), 10);
-  for (const uid of ["\u{1F600}", "\uFFFD", "b", "a"]) v.local(act("ONLINE", uid));
-  v.local(act("ENTER_ROOM", "b", "r1"));
+  const { v, local } = view(new Servers("a", "b"), 10);
+  for (const uid of ["\u{1F600}", "\uFFFD", "b", "a"]) local(act("ONLINE", uid));
+  local(act("ENTER_ROOM", "b", "r1"));
   v.remote(remote("ONLINE", "b", "b"));
   expect(v.query(["\u{1F600}", "\uFFFD", "b", "a", "a", "missing"]).map((p) => [p.uid, p.server, p.rid])).toEqual([
     ["a", "a", ""],
@@ -182,8 +195,8 @@ test("a snapshot carries this instance's sessions with their spans; merged elsew
   const A = view(new Servers("a", "b"), 10);
   const B = view(new Servers("b", "a"), 10);
   const on = act("ONLINE", "s1");
-  A.v.local(on);
-  A.v.local(act("ENTER_ROOM", "s1", "r"));
+  A.local(on);
+  A.local(act("ENTER_ROOM", "s1", "r"));
   A.v.remote(remote("ONLINE", "s2", "b"));
   const snap = A.v.snapshot();
   expect(snap).toEqual([{ uid: "s1", rid: "r", time: on.time, since: on.time }]);
@@ -194,4 +207,41 @@ test("a snapshot carries this instance's sessions with their spans; merged elsew
   expect(B.out).toEqual([]);
   A.v.close();
   B.v.close();
+});
+
+test("a session here keeps its span through a session elsewhere that comes and goes; by room, sessions here count", () => {
+  const { v, local, out } = view(new Servers("a", "b"), 10);
+  const on = act("ONLINE", "k1");
+  local(on);
+  local(act("ENTER_ROOM", "k1", "lobby-1"));
+  const on2 = act("ONLINE", "k2");
+  local(on2);
+  v.remote(remote("ONLINE", "k1", "b"));
+  expect(v.query(["k1"])).toEqual([{ uid: "k1", rid: "", server: "b", since: on.time }]);
+  expect(v.room("lobby-1")).toEqual([]);
+  v.remote(remote("OFFLINE", "k1", "b"));
+  expect(v.query(["k1"])).toEqual([{ uid: "k1", rid: "lobby-1", server: "a", since: on.time }]);
+  expect(v.room("lobby-1").map((p) => p.uid)).toEqual(["k1"]);
+  expect(v.room("").map((p) => p.uid)).toEqual(["k2"]);
+  expect(v.size).toBe(2);
+  expect(v.snapshot()).toEqual([
+    { uid: "k1", rid: "lobby-1", time: on.time, since: on.time },
+    { uid: "k2", rid: "", time: on2.time, since: on2.time },
+  ]);
+  expect(story(out)).toEqual(["ONLINE k1", "ONLINE k2"]);
+  v.close();
+});
+
+test("a reconnect within the grace here keeps the first span's start in the snapshot and the query", async () => {
+  const { v, local, out } = view(new Servers("a"), 30);
+  const first = act("ONLINE", "k3");
+  local(first);
+  local(act("OFFLINE", "k3"));
+  const again = act("ONLINE", "k3");
+  local(again);
+  expect(v.snapshot()).toEqual([{ uid: "k3", rid: "", time: again.time, since: first.time }]);
+  expect(v.query(["k3"])).toEqual([{ uid: "k3", rid: "", server: "a", since: first.time }]);
+  await Bun.sleep(50);
+  expect(story(out)).toEqual(["ONLINE k3"]);
+  v.close();
 });
