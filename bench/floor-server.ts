@@ -3,8 +3,9 @@
  * front. Every WebSocket subscribes to one topic on open; POST /publish publishes its body to it,
  * as it is (the bench sends it the exact frame Comet would send). POST /unicast takes Comet's Publish
  * body {"uid","evt"} and sends the PUSH frame to one socket (the floor knows no users: socket
- * number uid mod N, in the order they opened). GET /count answers how many are subscribed. Same
- * WebSocket options as Comet's adapter.
+ * number uid mod N, in the order they opened). POST /batch takes Comet's Batch body of Publishes
+ * ({"commands":[{"publish":{"uid","evt"}}, ...]}) and does the same for each. GET /count answers
+ * how many are subscribed. Same WebSocket options as Comet's adapter.
  *
  *   bun bench/floor-server.ts --listen 127.0.0.1:PORT
  */
@@ -39,6 +40,13 @@ const server = Bun.serve({
       const { uid, evt } = (await req.json()) as { uid: string; evt: string };
       sockets[Number(uid.slice(1)) % sockets.length]?.send(`{"t":"PUSH","push":{"evt":${JSON.stringify(evt)}}}`);
       return new Response("{}");
+    }
+    if (req.method === "POST" && path === "/batch") {
+      const { commands } = (await req.json()) as { commands: Array<{ publish: { uid: string; evt: string } }> };
+      for (const { publish: p } of commands) {
+        sockets[Number(p.uid.slice(1)) % sockets.length]?.send(`{"t":"PUSH","push":{"evt":${JSON.stringify(p.evt)}}}`);
+      }
+      return new Response(`{"results":${JSON.stringify(commands.map(() => ({})))}}`);
     }
     if (path === "/count") return Response.json({ subscribers: srv.subscriberCount(TOPIC) });
     if (path === "/healthz") return Response.json({ status: "ok" });

@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
       jobs.push({ name: s, target: kinds.join("+"), run: () => lightScenario(ctx, light, kinds) });
     }
     if (s === "unicast") floor(s, (k) => unicastScenario(ctx, k, p.unicast));
-    if (s === "batch") jobs.push({ name: s, target: "comet", run: () => batchScenario(ctx, p.batch) });
+    if (s === "batch") floor(s, (k) => batchScenario(ctx, k, p.batch));
     if (s === "storm") jobs.push({ name: s, target: "comet", run: () => stormScenario(ctx, p.storm) });
     if (s === "mqtt-ingest") jobs.push({ name: s, target: "comet", run: () => mqttScenario(ctx, p.mqtt) });
     if (s === "compression") {

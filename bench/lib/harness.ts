@@ -193,6 +193,7 @@ export function merge(parts: RecvStats[]): Merged {
  */
 export class Meter {
   private readonly srv0: number;
+  private readonly sys0: number;
   private readonly gen0: number;
   private readonly busy0: number;
   readonly t0 = nowUs();
@@ -202,6 +203,7 @@ export class Meter {
     private readonly gens: Gens[],
   ) {
     this.srv0 = target.cpuS();
+    this.sys0 = target.sysS();
     this.gen0 = this.genCpu();
     this.busy0 = cpuBusySeconds();
   }
@@ -211,14 +213,23 @@ export class Meter {
   }
 
   /** Reads the counters now; `wallS` overrides the phase's wall time (e.g. up to the last delivery). */
-  read(wallS?: number): { server_cpu_s: number; server_cpu_pct: number; gen_cpu_pct: number; cpu0_other_pct: number } {
+  read(wallS?: number): {
+    server_cpu_s: number;
+    server_sys_pct: number;
+    server_cpu_pct: number;
+    gen_cpu_pct: number;
+    cpu0_other_pct: number;
+  } {
     const srv = this.target.cpuS() - this.srv0;
+    const sys = this.target.sysS() - this.sys0;
     const gen = this.genCpu() - this.gen0;
     const busy = cpuBusySeconds() - this.busy0;
     const secs = wallS ?? (nowUs() - this.t0) / 1e6;
     const pct = (x: number) => (secs > 0 ? Math.round((x / secs) * 100) : 0);
     return {
       server_cpu_s: round(srv, 2),
+      // The share of the server's CPU time spent in the kernel, mostly its socket writes.
+      server_sys_pct: srv > 0 ? Math.round((sys / srv) * 100) : 0,
       server_cpu_pct: pct(srv),
       gen_cpu_pct: pct(gen),
       cpu0_other_pct: Math.max(0, pct(busy - srv)),

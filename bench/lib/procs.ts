@@ -121,9 +121,15 @@ export function setRealPid(p: Subprocess, pid: number): void {
 
 /** Server CPU time so far (user + system), in seconds. */
 export function cpuSeconds(pid: number): number {
+  const { user, sys } = cpuSplit(pid);
+  return user + sys;
+}
+
+/** CPU time so far in user space and in the kernel (on a server's behalf: its socket writes), in seconds. */
+export function cpuSplit(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  return { user: Number(rest[11]) / CLK_TCK, sys: Number(rest[12]) / CLK_TCK };
 }
 
 /**

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { BodySpec } from "../gen.ts";
 import { sleep } from "./clock.ts";
-import { bunPath, childPid, cpuSeconds, freePort, rssKiB, SERVER_CPU, spawnPinned, stopProcess } from "./procs.ts";
+import { bunPath, childPid, cpuSeconds, cpuSplit, freePort, rssKiB, SERVER_CPU, spawnPinned, stopProcess } from "./procs.ts";
 
 export const SECRET = "comet-bench-secret-0123456789abcdef";
 export const ADMIN = "comet-bench-admin";
@@ -29,11 +29,15 @@ export interface Target {
   ): { path: string; headers: Record<string, string>; body: BodySpec };
   /** The HTTP request that publishes one evt to one user ({"uid","evt"} body). */
   unicast(): { path: string; headers: Record<string, string> };
+  /** Where a batch of Publishes goes (Comet's Batch body on both). */
+  batch(): { path: string; headers: Record<string, string> };
   /** Sockets subscribed: authenticated sessions (Comet) or topic subscribers (floor). */
   subscribed(): Promise<number>;
   /** Comet's /metrics as name → value (unlabelled series only); {} for the floor. */
   metrics(): Promise<Record<string, number>>;
   cpuS(): number;
+  /** The part of cpuS() spent in the kernel. */
+  sysS(): number;
   rssKiB(): number;
   stop(): Promise<void>;
 }
@@ -179,9 +183,11 @@ export async function startComet(o: StartOptions): Promise<Target> {
       body: { kind: "broadcast", rid, evtBytes, json },
     }),
     unicast: () => ({ path: "/comet/Comet/Publish", headers: auth }),
+    batch: () => ({ path: "/comet/Comet/Batch", headers: auth }),
     subscribed: async () => (await metrics()).comet_sessions ?? 0,
     metrics,
     cpuS: () => sumOver(processTree(pid), cpuSeconds),
+    sysS: () => sumOver(processTree(pid), (p) => cpuSplit(p).sys),
     rssKiB: () => sumOver(processTree(pid), rssKiB),
     async stop() {
       await stopProcess(proc);
@@ -210,9 +216,11 @@ export async function startFloor(o: StartOptions): Promise<Target> {
     wsPath: "/",
     broadcast: (_rid, evtBytes) => ({ path: "/publish", headers: {}, body: { kind: "floor", evtBytes } }),
     unicast: () => ({ path: "/unicast", headers: {} }),
+    batch: () => ({ path: "/batch", headers: {} }),
     subscribed: async () => ((await (await fetch(`${base}/count`)).json()) as { subscribers: number }).subscribers,
     metrics: async () => ({}),
     cpuS: () => cpuSeconds(pid),
+    sysS: () => cpuSplit(pid).sys,
     rssKiB: () => rssKiB(pid),
     stop: () => stopProcess(proc),
   };

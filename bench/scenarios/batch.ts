@@ -2,7 +2,8 @@
  * batch: N connected users; POST /comet/Comet/Batch with `per` Publishes to random users in each
  * request, `connections` requests in flight. Saturated: publishes per second delivered. Paced at
  * `rate` publishes per second (half the 200k target by default): publish-to-receive latency,
- * counted from when each request was due. Comet only: the floor has no batch to compare with.
+ * counted from when each request was due. The floor sends each Publish of the same body to one of
+ * its sockets: what the runtime does for 100 sends per request with no gateway in front.
  */
 import type { PostResult } from "../lib/http.ts";
 import { type Ctx, Gens, Meter, type Result, round, } from "../lib/harness.ts";
@@ -28,8 +29,7 @@ async function post(pub: Gens, target: Target, p: BatchParams, count: number, ra
     {
       host: target.host,
       port: target.port,
-      path: "/comet/Comet/Batch",
-      headers: target.unicast().headers,
+      ...target.batch(),
       body: { kind: "batch", users: p.clients, evtBytes: EVT_BYTES, per: p.per },
       count,
       connections: p.connections,
@@ -42,9 +42,9 @@ async function post(pub: Gens, target: Target, p: BatchParams, count: number, ra
 }
 
 /** Two results from one run: saturated ("batch") and paced ("batch-paced"). */
-export async function batchScenario(ctx: Ctx, p: BatchParams): Promise<Result[]> {
+export async function batchScenario(ctx: Ctx, kind: "comet" | "floor", p: BatchParams): Promise<Result[]> {
   const n = p.clients;
-  const target = await startTarget(ctx, "comet", `limits: {max_batch_commands: ${Math.max(1000, p.per)}}`);
+  const target = await startTarget(ctx, kind, `limits: {max_batch_commands: ${Math.max(1000, p.per)}}`);
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {
@@ -74,7 +74,7 @@ export async function batchScenario(ctx: Ctx, p: BatchParams): Promise<Result[]>
 
     const saturated: Result = {
       scenario: "batch",
-      target: "comet",
+      target: kind,
       params: { clients: n, requests: p.requests, per: p.per, connections: p.connections },
       metrics: {
         publishes_per_s: perSecond(sat.ok * p.per, sat.t0_us, sat.t1_us),
@@ -82,6 +82,7 @@ export async function batchScenario(ctx: Ctx, p: BatchParams): Promise<Result[]>
         lost: sat.ok * p.per - got,
         server_cpu_us_per_publish: round((cpu.server_cpu_s * 1e6) / Math.max(1, sat.ok * p.per), 2),
         server_cpu_pct: cpu.server_cpu_pct,
+        server_sys_pct: cpu.server_sys_pct,
         gen_cpu_pct: cpu.gen_cpu_pct,
         cpu0_other_pct: cpu.cpu0_other_pct,
         p99_ms: s.hist.summary().p99_ms,
@@ -89,7 +90,7 @@ export async function batchScenario(ctx: Ctx, p: BatchParams): Promise<Result[]>
     };
     const pacedResult: Result = {
       scenario: "batch-paced",
-      target: "comet",
+      target: kind,
       params: { clients: n, rate_per_s: p.rate, per: p.per, seconds: p.seconds, connections: p.connections },
       metrics: {
         publishes_per_s: perSecond(paced.ok * p.per, paced.t0_us, paced.t1_us),

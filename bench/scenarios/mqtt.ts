@@ -72,6 +72,7 @@ export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
 
     await gens.call("reset", { seqs: 0 });
     const cpu0 = t.cpuS();
+    const sys0 = t.sysS();
     const [pr] = await pub.call<{ sent: number; t0_us: number; t1_us: number }>(
       "mqtt",
       { ...mq, count: p.events },
@@ -79,6 +80,7 @@ export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
     );
     const got = await awaitDeliveries(gens, p.events);
     const cpu1 = t.cpuS();
+    const sys1 = t.sysS();
     const s = await gens.stats();
     const lat = s.hist.summary();
     const t0 = pr?.t0_us ?? 0;
@@ -89,6 +91,7 @@ export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
         published_per_s: perSecond(pr?.sent ?? 0, t0, pr?.t1_us ?? 0),
         lost: p.events - got,
         server_cpu_us_per_event: round(((cpu1 - cpu0) * 1e6) / Math.max(1, got), 1),
+        server_sys_pct: cpu1 > cpu0 ? Math.round(((sys1 - sys0) / (cpu1 - cpu0)) * 100) : 0,
         p50_ms: lat.p50_ms,
         p99_ms: lat.p99_ms,
         max_ms: lat.max_ms,

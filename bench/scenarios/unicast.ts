@@ -83,6 +83,7 @@ export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: Unic
         lost: sat.ok - got,
         server_cpu_us_per_publish: round((cpu.server_cpu_s * 1e6) / Math.max(1, sat.ok), 1),
         server_cpu_pct: cpu.server_cpu_pct,
+        server_sys_pct: cpu.server_sys_pct,
         gen_cpu_pct: cpu.gen_cpu_pct,
         pub_cpu_pct: pubPct,
         cpu0_other_pct: cpu.cpu0_other_pct,

@@ -15,6 +15,13 @@ import type { Gateway } from "./gateway.ts";
 import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
 
+/** The config a sweep reads, read once per sweep rather than once per connection. */
+export interface SweepLimits {
+  authTimeout: number;
+  clockTolerance: number;
+  interval: number;
+}
+
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -235,17 +242,17 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   }
 
   /** Called by the gateway's periodic sweep: auth timeout, token expiry, heartbeat probe and timeout. */
-  sweep(now: number): void {
+  sweep(now: number, limits: SweepLimits): void {
     if (this.state === State.AwaitingAuth) {
-      if (now - this.openedAt >= this.gw.config.auth.timeout) this.close(Close.Timeout, "auth timeout");
+      if (now - this.openedAt >= limits.authTimeout) this.close(Close.Timeout, "auth timeout");
       return;
     }
     if (this.state !== State.Live) return;
-    if (this.expMs !== undefined && now > this.expMs + this.gw.config.auth.jwt.clock_tolerance) {
+    if (this.expMs !== undefined && now > this.expMs + limits.clockTolerance) {
       this.close(Close.Unauthorized, "token expired");
       return;
     }
-    const interval = this.gw.config.heartbeat.interval;
+    const { interval } = limits;
     if (this.socket.oneWay) {
       this.probeDownlinkSilence(now, interval);
       return;

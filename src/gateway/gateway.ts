@@ -12,7 +12,7 @@ import { Close, closeLabel } from "../protocol/codes.ts";
 import { NEVER } from "../protocol/compressible.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import { type Admission, Admitter, type ConnectInfo } from "./admission.ts";
-import { Connection } from "./connection.ts";
+import { Connection, type SweepLimits } from "./connection.ts";
 import { LinkedSet } from "./list.ts";
 
 /** Connects and closes in one wave after which a full collection is worth its pause. */
@@ -130,7 +130,15 @@ export class Gateway {
   }
 
   sweep(now: number): void {
-    for (const c of this.connections) c.sweep(now);
+    const { auth, heartbeat } = this.config;
+    const limits: SweepLimits = {
+      authTimeout: auth.timeout,
+      clockTolerance: auth.jwt.clock_tolerance,
+      interval: heartbeat.interval,
+    };
+    this.connections.forEach((c) => {
+      c.sweep(now, limits);
+    });
     this.admitter.sweep(now);
     this.hub.history.sweep(now);
     this.settle();

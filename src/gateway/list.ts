@@ -48,6 +48,11 @@ export class LinkedSet<T extends Listed<T>> implements Iterable<T> {
     return x.listed;
   }
 
+  /** The sweep's walk: a plain loop, no iterator object or generator resumption per entry. */
+  forEach(fn: (x: T) => void): void {
+    for (let x = this.head; x !== null; x = x.listNext) if (x.listed) fn(x);
+  }
+
   *[Symbol.iterator](): Iterator<T> {
     for (let x = this.head; x !== null; x = x.listNext) if (x.listed) yield x;
   }
