@@ -129,9 +129,9 @@ export async function main(argv: string[]): Promise<number> {
     const b = pickBest(key.split("/")[0] as ResultName, rs);
     if (b) bestAll.set(key, b);
   }
-  const t = targets(bestAll);
+  const t = targets(bestAll, runs);
   console.log(
-    `## targets (issue 8; set for --full)${p.name === "full" ? "" : ": this is the " + p.name + " profile"}\n`,
+    `## targets (issues 8 and 22; set for --full)${p.name === "full" ? "" : ": this is the " + p.name + " profile"}\n`,
   );
   console.log(`${targetTable(t)}\n`);
   const file = writeReport(args, started, info, runs, t, errors);
