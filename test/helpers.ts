@@ -12,6 +12,7 @@ import { type RunningServer, startServer } from "../src/server.ts";
 import { RemoteServer, settleFor, startRemote } from "./support/remote.ts";
 import { TEST_RUNTIME } from "./support/runtime.ts";
 import type { TestServer } from "./support/test-server.ts";
+import { Arrivals } from "./support/arrivals.ts";
 
 export type { TestServer } from "./support/test-server.ts";
 
@@ -107,7 +108,7 @@ export class Client {
   readonly raw: string[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<Closed>;
-  private waiters: Array<() => void> = [];
+  private readonly arrivals = new Arrivals();
   private readonly settle: () => Promise<void> | undefined;
   closeInfo: Closed | undefined;
 
@@ -127,21 +128,15 @@ export class Client {
         const settled = this.settle();
         if (settled) settled.then(() => resolve(info));
         else resolve(info);
-        this.wake();
+        this.arrivals.wake();
       });
     });
     this.ws.addEventListener("message", (e) => {
       const text = typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer);
       this.raw.push(text);
       this.frames.push(JSON.parse(text));
-      this.wake();
+      this.arrivals.wake();
     });
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
   }
 
   send(frame: unknown): void {
@@ -155,18 +150,7 @@ export class Client {
 
   /** Waits until pred holds over the frames received, or fails after ms. */
   async until(pred: () => boolean, ms = 3000, what = "condition"): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(this.raw)}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    await this.arrivals.until(pred, ms, what, () => `frames: ${JSON.stringify(this.raw)}`);
     const settled = this.settle();
     if (settled) await settled;
   }

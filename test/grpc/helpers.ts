@@ -15,6 +15,7 @@ import {
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ADMIN, startTest, token, waitFor } from "../helpers.ts";
+import { Arrivals } from "../support/arrivals.ts";
 
 const PROTO = new URL("../../proto/comet.proto", import.meta.url).pathname;
 const definition = loadSync(PROTO, { keepCase: true, enums: String, longs: String, defaults: true });
@@ -69,7 +70,7 @@ export class Stream {
   readonly downlinks: Downlink[] = [];
   readonly ended: Promise<Ended>;
   endInfo: Ended | undefined;
-  private waiters: Array<() => void> = [];
+  private readonly arrivals = new Arrivals();
 
   /** raw: uplinks are written as given bytes, as a broken or hostile client could. */
   constructor(client: CometClient, opts: { md?: Metadata; raw?: boolean } = {}) {
@@ -83,7 +84,7 @@ export class Stream {
       : client.Subscribe(opts.md);
     this.call.on("data", (d: Downlink) => {
       this.downlinks.push(d);
-      this.wake();
+      this.arrivals.wake();
     });
     // The status event carries the trailers; "error" repeats it for non-OK ends.
     this.call.on("error", () => {});
@@ -92,15 +93,9 @@ export class Stream {
         const c = s.metadata.get("comet-code")[0];
         this.endInfo = { code: s.code, details: s.details, cometCode: c === undefined ? undefined : Number(c) };
         resolve(this.endInfo);
-        this.wake();
+        this.arrivals.wake();
       });
     });
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
   }
 
   send(uplink: Uplink): void {
@@ -117,18 +112,7 @@ export class Stream {
   }
 
   async until(pred: () => boolean, ms = 3000, what = "condition"): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; downlinks: ${JSON.stringify(this.downlinks)}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    await this.arrivals.until(pred, ms, what, () => `downlinks: ${JSON.stringify(this.downlinks)}`);
   }
 
   async waitPushes(n: number, ms = 3000): Promise<string[]> {

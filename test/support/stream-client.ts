@@ -3,6 +3,7 @@
  * and line as it arrives, and when the stream ends.
  */
 import { settleFor } from "./remote.ts";
+import { Arrivals } from "./arrivals.ts";
 
 export interface SseEvent {
   event: string;
@@ -35,7 +36,7 @@ export class StreamClient {
   body = "";
   ended = false;
   private readonly abort = new AbortController();
-  private waiters: Array<() => void> = [];
+  private readonly arrivals = new Arrivals();
   readonly opened: Promise<void>;
   readonly done: Promise<void>;
 
@@ -71,7 +72,7 @@ export class StreamClient {
         resolveOpened();
         this.ended = true;
         await settleFor(base.replace("http", "ws"));
-        this.wake();
+        this.arrivals.wake();
       }
     })();
   }
@@ -95,7 +96,7 @@ export class StreamClient {
         i = this.buf.indexOf("\n\n");
       }
     }
-    this.wake();
+    this.arrivals.wake();
   }
 
   private block(block: string): void {
@@ -115,12 +116,6 @@ export class StreamClient {
     }
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
   /** The evt of every PUSH so far (SSE events or NDJSON lines). */
   pushes(): string[] {
     const frames = this.o.kind === "ndjson" ? this.lines : this.events.map((e) => JSON.parse(e.data));
@@ -128,18 +123,7 @@ export class StreamClient {
   }
 
   async until(pred: () => boolean, ms = 3000, what = "condition"): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; received: ${JSON.stringify(this.text)}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    await this.arrivals.until(pred, ms, what, () => `received: ${JSON.stringify(this.text)}`);
   }
 
   async waitPushes(n: number, ms = 3000): Promise<string[]> {
