@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectAsync } from "mqtt";
 import { signSubscriberToken } from "../src/auth/mint.ts";
-import { RoutedTopics } from "../src/bridge/topics.ts";
+import { RoutedTopics } from "../src/bridge/routing/topics.ts";
 import { loadConfig } from "../src/config/load.ts";
 import { childPid, cpuSeconds, freePort, GEN_CPU, SERVER_CPU, spawnPinned, stopProcess } from "./lib/procs.ts";
 

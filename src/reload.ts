@@ -10,7 +10,7 @@ import { planReload } from "./config/reload.ts";
 import type { Config } from "./config/schema.ts";
 import { checkStrength } from "./config/strength.ts";
 import type { Gateway } from "./gateway/gateway.ts";
-import type { Counter } from "./http/metrics.ts";
+import type { Counter } from "./metrics/registry.ts";
 import type { Logger } from "./log.ts";
 
 export type ReloadOutcome = { ok: true; changed: string[]; restart: string[] } | { ok: false; reason: string };

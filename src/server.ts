@@ -11,7 +11,7 @@ import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
-import { createMetrics } from "./http/metrics.ts";
+import { createMetrics } from "./metrics/registry.ts";
 import { registerGauges } from "./http/gauges.ts";
 import { createRoutes, type HostView } from "./http/routes.ts";
 import { serveHandlers } from "./http/upgrade.ts";

@@ -3,6 +3,7 @@
  * each key alone; the rules that span keys (URL scheme vs TLS files, url vs embedded broker, the
  * activity names) live here, and still stop the server at start with a message that names the key.
  */
+import type { Qos } from "./wire/qos.ts";
 import { readFileSync } from "node:fs";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Account, Config } from "../config/schema.ts";
@@ -25,7 +26,6 @@ export function brokerScheme(url: string): BrokerScheme | undefined {
   return BROKER_SCHEMES.find((s) => s === protocol);
 }
 
-export type Qos = 0 | 1 | 2;
 
 export interface BridgeSettings {
   /** The broker to connect to; undefined until the embedded broker has its port. */

@@ -1,7 +1,7 @@
 /** `--mqtt URL` for publish and broadcast: the Event goes through the broker to every instance. */
 import type { Command } from "commander";
-import { type OutgoingEvent, SendError, sendEvent } from "../bridge/send.ts";
-import { RoutedTopics } from "../bridge/topics.ts";
+import { type OutgoingEvent, SendError, sendEvent } from "../bridge/wire/send.ts";
+import { RoutedTopics } from "../bridge/routing/topics.ts";
 import { readConfig } from "./config.ts";
 import { CliError, usageError } from "./output.ts";
 

@@ -6,7 +6,7 @@ import type { Verify } from "../auth/jwt.ts";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Session } from "../hub/session.ts";
-import type { Metrics } from "../http/metrics.ts";
+import type { Metrics } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { Close, closeLabel } from "../protocol/codes.ts";
 import { NEVER } from "../protocol/compressible.ts";

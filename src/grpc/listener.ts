@@ -5,7 +5,7 @@
  * for ever; under Bun its own idle timeout does not close one either.
  */
 import net from "node:net";
-import type { Counter } from "../http/metrics.ts";
+import type { Counter } from "../metrics/registry.ts";
 
 interface Tracked {
   socket: net.Socket;

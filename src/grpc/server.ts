@@ -8,7 +8,7 @@ import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { PresenceSource, Target } from "../hub/execute.ts";
-import type { Registry } from "../http/metrics.ts";
+import type { Registry } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
 import { commandLimits } from "../protocol/commands.ts";

@@ -6,7 +6,7 @@
 import { type MethodDefinition, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
 import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
-import type { Counter } from "../http/metrics.ts";
+import type { Counter } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { type CommandError, type CommandKind, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
 import { readRequest } from "../protocol/batch.ts";

@@ -18,7 +18,7 @@ import {
 import { readRequest } from "../protocol/batch.ts";
 import { adminRefusal, errorResponse } from "../protocol/errors.ts";
 import { BodyTooLarge, readBody } from "./body.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../metrics/registry.ts";
 
 const KINDS: ReadonlyMap<string, CommandKind> = new Map([
   ["Publish", "publish"],

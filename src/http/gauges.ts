@@ -3,7 +3,7 @@ import type { Gateway } from "../gateway/gateway.ts";
 import type { GrpcSocket } from "../grpc/socket.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { StreamSocket } from "../sse/socket.ts";
-import type { Registry } from "./metrics.ts";
+import type { Registry } from "../metrics/registry.ts";
 
 type Labels = Record<string, string>;
 

@@ -4,7 +4,7 @@ import { isApiPath } from "./api.ts";
 import { SUBSCRIBE_PATHS, upgradeRequired } from "./upgrade.ts";
 import type { createApi } from "./api.ts";
 import type { UiHandler } from "../ui/routes.ts";
-import type { Registry } from "./metrics.ts";
+import type { Registry } from "../metrics/registry.ts";
 
 export interface Readiness {
   /** undefined when ready, else why not. */

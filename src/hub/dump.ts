@@ -1,7 +1,7 @@
 /**
  * DumpSession's answer from a list of sessions, in docs/protocol.md's order: `world` newest birth
  * first (equal births: by uid), `rooms` by rid, strings in UTF-8 byte order. One instance's hub and
- * the cluster's gather (bridge/gather.ts) both answer through here.
+ * the cluster's gather (bridge/routing/gather.ts) both answer through here.
  */
 import { compareUtf8 } from "./order.ts";
 import type { Dump, SessionView } from "./session.ts";

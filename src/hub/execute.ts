@@ -10,7 +10,7 @@ import type { Dump } from "./session.ts";
 
 /**
  * Where the API's commands act: this instance's hub, or with mqtt.forward_api the whole cluster
- * (bridge/forward.ts), which may take a while to gather a dump.
+ * (bridge/routing/forward.ts), which may take a while to gather a dump.
  */
 export interface Target {
   deliver(d: Delivery): unknown;

@@ -49,7 +49,7 @@ interface Entry {
   owner?: string;
 }
 
-/** The registry as the view needs it (bridge/servers.ts; an instance alone without the bridge). */
+/** The registry as the view needs it (bridge/cluster/servers.ts; an instance alone without the bridge). */
 export interface ServerList {
   readonly self: string;
   live(): readonly string[];

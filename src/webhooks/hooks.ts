@@ -5,7 +5,7 @@
  * webhooks whose settings did not change, queues and all.
  */
 import type { WebhookConfig } from "../config/schema.ts";
-import type { Registry } from "../http/metrics.ts";
+import type { Registry } from "../metrics/registry.ts";
 import type { Activity } from "../hub/activity.ts";
 import type { Logger } from "../log.ts";
 import type { PresenceTransition } from "../presence/view.ts";

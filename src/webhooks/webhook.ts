@@ -4,10 +4,10 @@
  * dropped and counted. Nothing here ever waits on the caller's side: `offer` queues and returns,
  * so a backend that is slow or down never holds a socket, the hub or the bridge.
  */
-import type { Counter, Histogram } from "../http/metrics.ts";
+import type { Counter, Histogram } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
-import { BoundedQueue } from "../bridge/queue.ts";
+import { BoundedQueue } from "../util/bounded-queue.ts";
 import { SIGNATURE_HEADER, signWebhook } from "./signature.ts";
 
 export interface WebhookMetrics {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { bridgeSettings } from "../bridge/settings.ts";
-import { startEmbeddedBroker } from "../bridge/embedded.ts";
+import { startEmbeddedBroker } from "../bridge/wire/embedded.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 

@@ -15,8 +15,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
-import { sendEvent } from "../../src/bridge/send.ts";
-import { RoutedTopics } from "../../src/bridge/topics.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
+import { RoutedTopics } from "../../src/bridge/routing/topics.ts";
 import { api, type Client, connect } from "../helpers.ts";
 import { ROOT } from "../support/runtime.ts";
 import { TestBroker } from "./broker.ts";
@@ -76,7 +76,7 @@ async function client(s: Setup, who: Partial<Account>, opts: IClientOptions = {}
   return c;
 }
 
-/** An instance's client id, as the bridge makes one (src/bridge/link.ts): RabbitMQ's queue permissions expect it. */
+/** An instance's client id, as the bridge makes one (src/bridge/wire/link.ts): RabbitMQ's queue permissions expect it. */
 const instanceClientId = () => `comet-${randomBytes(8).toString("hex")}`;
 
 /** Resolves true when the connection is (or gets) closed, false while it stays up for ms. */

@@ -1,6 +1,6 @@
 /** The replacement rule alone: which of two sessions of one uid, on two instances, survives. */
 import { describe, expect, test } from "bun:test";
-import { decideReplacement, judgeRemoteActivity } from "../../src/bridge/cluster-rule.ts";
+import { decideReplacement, judgeRemoteActivity } from "../../src/bridge/cluster/cluster-rule.ts";
 import { ACTIVITY_NAMES } from "../../src/hub/activity.ts";
 
 const T = 1_700_000_000_000_000_000n;

@@ -1,6 +1,6 @@
 /** Two comet instances on one real broker: events reach users wherever they are; one session per uid. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sendEvent } from "../../src/bridge/send.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
 import { type Client, connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connectAsync, type MqttClient } from "mqtt";
-import { sendEvent } from "../../src/bridge/send.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
 import { connect } from "../helpers.ts";
 import { type Comet, closedBy, forgedOnline, Observer, startComet, waitReadyz } from "./util.ts";
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connect as tcp } from "node:net";
 import { connectAsync } from "mqtt";
-import { sendEvent } from "../../src/bridge/send.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
 import { connect } from "../helpers.ts";
 import { RemoteServer } from "../support/remote.ts";
 import { type Comet, closedBy, metric, startComet, waitFor, waitReadyz } from "./util.ts";

@@ -1,7 +1,7 @@
 /** mqtt.embedded.listen: a broker inside the comet process, reachable by any MQTT client. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connectAsync } from "mqtt";
-import { sendEvent } from "../../src/bridge/send.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
 import { connect } from "../helpers.ts";
 import { type Comet, closedBy, forgedOnline, Observer, startComet, waitReadyz } from "./util.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeActivity, parseActivity, parseEvent } from "../../src/bridge/event.ts";
+import { encodeActivity, parseActivity, parseEvent } from "../../src/bridge/wire/event.ts";
 
 const limits = { maxBodyBytes: 1000, maxEvtBytes: 100, maxBatchCommands: 10 };
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -3,7 +3,7 @@
  * /readyz, queues activity (bounded), and recovers by itself when the broker is back on its port.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { sendEvent } from "../../src/bridge/send.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
 import { api, type Client, connect, inProcess } from "../helpers.ts";
 import { freePort, OBSERVER, TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";

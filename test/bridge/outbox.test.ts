@@ -1,9 +1,9 @@
 /** The outbox against a fake connection: when activity goes out, waits, is dropped, and is counted. */
 import { expect, test } from "bun:test";
-import { Outbox, type OutboxOptions, type Wire } from "../../src/bridge/outbox.ts";
-import type { Qos } from "../../src/bridge/settings.ts";
+import { Outbox, type OutboxOptions, type Wire } from "../../src/bridge/wire/outbox.ts";
+import type { Qos } from "../../src/bridge/wire/qos.ts";
 import type { Activity, ActivityName } from "../../src/hub/activity.ts";
-import { Registry } from "../../src/http/metrics.ts";
+import { Registry } from "../../src/metrics/registry.ts";
 
 class FakeWire implements Wire {
   connected = true;

@@ -1,12 +1,12 @@
 /**
- * The PUBLISH fast path (src/bridge/publish-tap.ts): the splitter alone over any cut of a byte
+ * The PUBLISH fast path (src/bridge/wire/publish-tap.ts): the splitter alone over any cut of a byte
  * stream, then an instance on a real broker at QoS 0, 1 and 2 (QoS 1 acknowledged by the fast path,
  * QoS 2 left to mqtt.js).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
-import { PacketSplitter } from "../../src/bridge/publish-tap.ts";
+import { PacketSplitter } from "../../src/bridge/wire/publish-tap.ts";
 import { connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitReadyz } from "./util.ts";

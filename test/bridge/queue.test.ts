@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { reconnectDelay as backoffMs } from "../../src/bridge/link.ts";
-import { BoundedQueue } from "../../src/bridge/queue.ts";
-import { RateLimitedWarn } from "../../src/bridge/ratelog.ts";
+import { reconnectDelay as backoffMs } from "../../src/bridge/wire/link.ts";
+import { BoundedQueue } from "../../src/util/bounded-queue.ts";
+import { RateLimitedWarn } from "../../src/util/ratelog.ts";
 import { createLogger } from "../../src/log.ts";
 
 const drain = <T>(q: BoundedQueue<T>): T[] => {

@@ -3,7 +3,7 @@
  * with the connection; forwarded deliveries are dropped and counted, the local ones still made.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { RoutedTopics } from "../../src/bridge/topics.ts";
+import { RoutedTopics } from "../../src/bridge/routing/topics.ts";
 import { api, connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";

@@ -5,7 +5,7 @@
  * counted like one on the events topic.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { RoutedTopics } from "../../src/bridge/topics.ts";
+import { RoutedTopics } from "../../src/bridge/routing/topics.ts";
 import { type Client, connect } from "../helpers.ts";
 import { OBSERVER, TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";

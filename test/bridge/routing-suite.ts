@@ -4,7 +4,7 @@
  * users spread over them; what each instance received is read off its /metrics.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { RoutedTopics } from "../../src/bridge/topics.ts";
+import { RoutedTopics } from "../../src/bridge/routing/topics.ts";
 import { api, type Client, connect, quietSessions } from "../helpers.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";
 

@@ -1,7 +1,7 @@
 /** sendEvent: what `comet publish|broadcast --mqtt URL` calls to put one Event on the broker. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
-import { SendError, sendEvent } from "../../src/bridge/send.ts";
+import { SendError, sendEvent } from "../../src/bridge/wire/send.ts";
 import { freePort, OBSERVER, TestBroker } from "./broker.ts";
 import { Observer } from "./util.ts";
 

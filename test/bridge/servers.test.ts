@@ -4,7 +4,7 @@
  * process that is killed with SIGKILL, as a crash.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeStatus } from "../../src/bridge/servers.ts";
+import { encodeStatus } from "../../src/bridge/cluster/servers.ts";
 import { ADMIN, SECRET } from "../helpers.ts";
 import { logLines, type Serving, serveProcess } from "../cli/serving.ts";
 import { TestBroker } from "./broker.ts";

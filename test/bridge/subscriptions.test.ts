@@ -3,9 +3,9 @@
  * reconnect asks again, stale answers. Against real brokers: routing-suite.ts, routing-broker.test.ts.
  */
 import { expect, test } from "bun:test";
-import type { Qos } from "../../src/bridge/settings.ts";
-import { type SubscribeWire, Subscriptions, TOPICS_PER_PACKET } from "../../src/bridge/subscriptions.ts";
-import { Registry } from "../../src/http/metrics.ts";
+import type { Qos } from "../../src/bridge/wire/qos.ts";
+import { type SubscribeWire, Subscriptions, TOPICS_PER_PACKET } from "../../src/bridge/routing/subscriptions.ts";
+import { Registry } from "../../src/metrics/registry.ts";
 import { silentLogger } from "../../src/log.ts";
 
 type Done = (err: Error | undefined, refused: string[]) => void;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { escapeLevel, RoutedTopics, unescapeLevel } from "../../src/bridge/topics.ts";
+import { escapeLevel, RoutedTopics, unescapeLevel } from "../../src/bridge/routing/topics.ts";
 
 const topics = new RoutedTopics("comet/events");
 

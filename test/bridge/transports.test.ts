@@ -1,6 +1,6 @@
 /** The bridge over TLS (CA file, credentials) and over WebSocket, against real brokers. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { sendEvent } from "../../src/bridge/send.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
 import { connect } from "../helpers.ts";
 import { CA_FILE, TestBroker } from "./broker.ts";
 import { type Comet, startComet, waitFor, waitReadyz } from "./util.ts";

@@ -1,7 +1,7 @@
 /** gRPC sessions and the MQTT bridge: Events reach them; one session per uid holds across the cluster. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { status } from "@grpc/grpc-js";
-import { sendEvent } from "../../src/bridge/send.ts";
+import { sendEvent } from "../../src/bridge/wire/send.ts";
 import { waitReadyz, waitFor as waitUntil } from "../bridge/util.ts";
 import { connect, token, waitFor } from "../helpers.ts";
 import { call, type CometClient, grpcClient, Stream, startGrpcTest, subscribe, type TestServer } from "./helpers.ts";

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { status } from "@grpc/grpc-js";
-import { parseEvent } from "../../src/bridge/event.ts";
+import { parseEvent } from "../../src/bridge/wire/event.ts";
 import { TestBroker } from "../bridge/broker.ts";
 import { metric, Observer, waitReadyz } from "../bridge/util.ts";
 import { type Client, connect } from "../helpers.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PacketScanner } from "../../src/bridge/packet-guard.ts";
+import { PacketScanner } from "../../src/bridge/wire/packet-guard.ts";
 
 /** An MQTT packet of the given remaining length: type byte, varint length, zeros. */
 function packet(remaining: number, type = 0x30): Buffer {

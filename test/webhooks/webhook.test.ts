@@ -1,6 +1,6 @@
 /** One webhook against a real HTTP receiver: batches, signature, retries, order, bounds. */
 import { afterEach, expect, test } from "bun:test";
-import { Registry } from "../../src/http/metrics.ts";
+import { Registry } from "../../src/metrics/registry.ts";
 import { silentLogger } from "../../src/log.ts";
 import { verifyWebhook } from "../../src/webhooks/signature.ts";
 import { Webhook, type WebhookOptions } from "../../src/webhooks/webhook.ts";

@@ -4,16 +4,16 @@
  * so every field is checked and nothing here throws.
  */
 
-import { ACTIVITY_NAMES, type Activity, type ActivityName, isActivityName } from "../hub/activity.ts";
+import { ACTIVITY_NAMES, type Activity, type ActivityName, isActivityName } from "../../hub/activity.ts";
 import {
   type CommandLimits,
   checkRequestSize,
   type Delivery,
   parseJsonObject,
   readEvent,
-} from "../protocol/commands.ts";
-import { jsonObjectOf } from "../protocol/json.ts";
-import { activitySignature } from "./signature.ts";
+} from "../../protocol/commands.ts";
+import { jsonObjectOf } from "../../protocol/json.ts";
+import { activitySignature } from "../cluster/signature.ts";
 
 export type EventResult =
   /** origin: the instance that forwarded it (mqtt.forward_api), when one did. */

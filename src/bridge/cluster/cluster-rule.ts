@@ -5,8 +5,8 @@
  * sessions survives, and a late, stale ONLINE never closes the newer login. Pure: the caller
  * remembers the ONLINE times and closes the session.
  */
-import type { ActivityName } from "../hub/activity.ts";
-import { compareUtf8 } from "../hub/order.ts";
+import type { ActivityName } from "../../hub/activity.ts";
+import { compareUtf8 } from "../../hub/order.ts";
 
 export interface LocalOnline {
   /** The ONLINE time this instance published for its session, in ns since the epoch. */

@@ -5,9 +5,9 @@
  * and fills again) costs no UNSUBSCRIBE/SUBSCRIBE pair; a reconnect storm of thousands of users
  * becomes a few SUBSCRIBE packets, each hold and release O(1).
  */
-import type { Counter } from "../http/metrics.ts";
-import type { Logger } from "../log.ts";
-import type { Qos } from "./settings.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import type { Logger } from "../../log.ts";
+import type { Qos } from "../wire/qos.ts";
 
 /** What the subscriptions need of the connection to the broker (link.ts). */
 export interface SubscribeWire {

@@ -3,12 +3,12 @@
  * publish to the broker: one that breaks the rules is counted and warned about (rate-limited),
  * never thrown.
  */
-import type { Counter } from "../http/metrics.ts";
-import type { Hub } from "../hub/hub.ts";
-import type { Logger } from "../log.ts";
-import type { CommandLimits } from "../protocol/commands.ts";
-import { parseEvent } from "./event.ts";
-import { RateLimitedWarn } from "./ratelog.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import type { Hub } from "../../hub/hub.ts";
+import type { Logger } from "../../log.ts";
+import type { CommandLimits } from "../../protocol/commands.ts";
+import { parseEvent } from "../wire/event.ts";
+import { RateLimitedWarn } from "../../util/ratelog.ts";
 
 export interface EventsInOptions {
   hub: Pick<Hub, "deliver">;

@@ -3,11 +3,11 @@
  * held in a bounded queue (oldest dropped) until the broker is back or the socket writable again.
  * Counted as out when written (QoS 0) or acknowledged (QoS 1/2), and as dropped with the reason.
  */
-import type { Counter } from "../http/metrics.ts";
-import type { Activity, ActivityName } from "../hub/activity.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import type { Activity, ActivityName } from "../../hub/activity.ts";
 import { encodeActivity } from "./event.ts";
-import { BoundedQueue } from "./queue.ts";
-import type { Qos } from "./settings.ts";
+import { BoundedQueue } from "../../util/bounded-queue.ts";
+import type { Qos } from "./qos.ts";
 
 /** What the outbox needs of the connection to the broker. */
 export interface Wire {

@@ -7,7 +7,7 @@
  */
 import { hash, timingSafeEqual } from "node:crypto";
 import type { AedesOptions, AuthenticateError, Client } from "aedes";
-import type { Account } from "../config/schema.ts";
+import type { Account } from "../../config/schema.ts";
 
 export type Role = "instance" | "backend";
 

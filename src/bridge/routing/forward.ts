@@ -4,13 +4,13 @@
  * id as its origin, so that the echo the broker brings back is not delivered here a second time.
  * A Publish whose user is here goes no further: one session per uid across the cluster.
  */
-import type { Counter } from "../http/metrics.ts";
-import type { Target } from "../hub/execute.ts";
-import type { Hub } from "../hub/hub.ts";
-import type { Dump } from "../hub/session.ts";
-import type { Delivery } from "../protocol/commands.ts";
-import { encodeForwarded } from "./event.ts";
-import type { Qos } from "./settings.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import type { Target } from "../../hub/execute.ts";
+import type { Hub } from "../../hub/hub.ts";
+import type { Dump } from "../../hub/session.ts";
+import type { Delivery } from "../../protocol/commands.ts";
+import { encodeForwarded } from "../wire/event.ts";
+import type { Qos } from "../wire/qos.ts";
 
 /** What forwarding needs of the connection to the broker (link.ts). */
 export interface ForwardWire {

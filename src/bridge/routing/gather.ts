@@ -10,14 +10,14 @@
  * packet grows with the cluster's size past what a broker (the embedded one included) takes.
  */
 import { randomBytes } from "node:crypto";
-import { assembleDump } from "../hub/dump.ts";
-import type { Hub } from "../hub/hub.ts";
-import { compareUtf8 } from "../hub/order.ts";
-import type { Dump, SessionView } from "../hub/session.ts";
-import type { Logger } from "../log.ts";
-import { RateLimitedWarn } from "./ratelog.ts";
-import { type LiveServers, SERVERS_TOPIC } from "./servers.ts";
-import type { Qos } from "./settings.ts";
+import { assembleDump } from "../../hub/dump.ts";
+import type { Hub } from "../../hub/hub.ts";
+import { compareUtf8 } from "../../hub/order.ts";
+import type { Dump, SessionView } from "../../hub/session.ts";
+import type { Logger } from "../../log.ts";
+import { RateLimitedWarn } from "../../util/ratelog.ts";
+import { type LiveServers, SERVERS_TOPIC } from "../cluster/servers.ts";
+import type { Qos } from "../wire/qos.ts";
 import { escapeLevel } from "./topics.ts";
 
 export interface GatherWire {

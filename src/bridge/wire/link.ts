@@ -3,15 +3,16 @@
  * on every connection, and tells /readyz why it is not ready. The broker being away is a state
  * here, never an error that stops the instance.
  */
+import type { Qos } from "./qos.ts";
 import { randomBytes } from "node:crypto";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
-import type { Counter } from "../http/metrics.ts";
-import type { Logger } from "../log.ts";
-import { type BackoffOptions, backoffDelay } from "../protocol/backoff.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import type { Logger } from "../../log.ts";
+import { type BackoffOptions, backoffDelay } from "../../protocol/backoff.ts";
 import type { Wire } from "./outbox.ts";
 import { type BrokerSocket, type OnPublish, tapPublishes } from "./publish-tap.ts";
-import type { StatusMessage } from "./servers.ts";
-import { type BridgeSettings, brokerAddress, type Qos, showUrl } from "./settings.ts";
+import type { StatusMessage } from "../cluster/servers.ts";
+import { type BridgeSettings, brokerAddress, showUrl } from "../settings.ts";
 
 /**
  * 100 ms doubling to 5 s. Equal jitter spreads a cluster's reconnects yet keeps a floor, so that a

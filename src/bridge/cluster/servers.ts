@@ -9,12 +9,12 @@
  * that a status from an earlier connection (a replay, a late will) is recognised as stale.
  */
 
-import type { Counter } from "../http/metrics.ts";
-import { nowNs } from "../hub/activity.ts";
-import { compareUtf8 } from "../hub/order.ts";
-import type { Logger } from "../log.ts";
-import { jsonObjectOf } from "../protocol/json.ts";
-import { RateLimitedWarn } from "./ratelog.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import { nowNs } from "../../hub/activity.ts";
+import { compareUtf8 } from "../../hub/order.ts";
+import type { Logger } from "../../log.ts";
+import { jsonObjectOf } from "../../protocol/json.ts";
+import { RateLimitedWarn } from "../../util/ratelog.ts";
 import { activitySignature, signatureValid } from "./signature.ts";
 
 /** Where statuses live: one retained message per instance under it. */

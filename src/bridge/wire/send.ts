@@ -5,9 +5,10 @@
  * Resolves once the PUBLISH is written (QoS 0, at most once, like the bridge) or acknowledged
  * (QoS 1/2).
  */
+import type { Qos } from "./qos.ts";
 import { randomBytes } from "node:crypto";
 import { connect, type IClientOptions } from "mqtt";
-import { BROKER_SCHEMES, brokerAddress, brokerScheme, type Qos, showUrl } from "./settings.ts";
+import { BROKER_SCHEMES, brokerAddress, brokerScheme, showUrl } from "../settings.ts";
 
 export interface OutgoingEvent {
   uid?: string;

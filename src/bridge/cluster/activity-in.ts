@@ -3,14 +3,14 @@
  * and another instance's newer ONLINE for a uid held here closes the local session (the rule is
  * cluster-rule.ts). The rule compares ONLINE times: a local session's is its onlineUs.
  */
-import type { Counter } from "../http/metrics.ts";
-import type { Hub } from "../hub/hub.ts";
-import type { Logger } from "../log.ts";
-import { Close } from "../protocol/codes.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import type { Hub } from "../../hub/hub.ts";
+import type { Logger } from "../../log.ts";
+import { Close } from "../../protocol/codes.ts";
 import { judgeRemoteActivity } from "./cluster-rule.ts";
-import { parseActivity, type RemoteActivity } from "./event.ts";
+import { parseActivity, type RemoteActivity } from "../wire/event.ts";
 import { signatureValid } from "./signature.ts";
-import { RateLimitedWarn } from "./ratelog.ts";
+import { RateLimitedWarn } from "../../util/ratelog.ts";
 
 export interface ActivityInOptions {
   hub: Pick<Hub, "sessions" | "kick">;

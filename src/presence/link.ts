@@ -6,16 +6,16 @@
  * connects), and the transitions it emits, on mqtt.presence_topic.
  */
 
-import type { Counter } from "../http/metrics.ts";
+import type { Counter } from "../metrics/registry.ts";
 import { nowNs } from "../hub/activity.ts";
 import type { Logger } from "../log.ts";
-import type { PresenceTransition, PresenceView, SnapshotSeat } from "../presence/view.ts";
+import type { PresenceTransition, PresenceView, SnapshotSeat } from "./view.ts";
 import { jsonObjectOf } from "../protocol/json.ts";
-import type { Outbox } from "./outbox.ts";
-import { RateLimitedWarn } from "./ratelog.ts";
-import { type LiveServers, SERVERS_TOPIC } from "./servers.ts";
-import type { Qos } from "./settings.ts";
-import { activitySignature, signatureValid } from "./signature.ts";
+import type { Outbox } from "../bridge/wire/outbox.ts";
+import { RateLimitedWarn } from "../util/ratelog.ts";
+import { type LiveServers, SERVERS_TOPIC } from "../bridge/cluster/servers.ts";
+import type { Qos } from "../bridge/wire/qos.ts";
+import { activitySignature, signatureValid } from "../bridge/cluster/signature.ts";
 
 export const VIEWS_FILTER = `${SERVERS_TOPIC}/+/view`;
 

@@ -6,11 +6,11 @@
  */
 import { createServer, type Socket } from "node:net";
 import { Aedes } from "aedes";
-import { ListenError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { ListenError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
 import { type AccessRules, accessHooks } from "./embedded-access.ts";
 import { guardPackets } from "./packet-guard.ts";
-import { RateLimitedWarn } from "./ratelog.ts";
+import { RateLimitedWarn } from "../../util/ratelog.ts";
 
 export interface EmbeddedBroker {
   readonly host: string;

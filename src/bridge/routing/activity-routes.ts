@@ -4,7 +4,7 @@
  * (ENTER_ROOM to LEAVE_ROOM). The hub emits a replaced session's OFFLINE before the new
  * session's ONLINE, so the counts stay balanced and the topic stays subscribed throughout.
  */
-import type { Activity } from "../hub/activity.ts";
+import type { Activity } from "../../hub/activity.ts";
 import type { Subscriptions } from "./subscriptions.ts";
 import type { RoutedTopics } from "./topics.ts";
 
