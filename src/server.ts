@@ -11,8 +11,10 @@ import type { Config } from "./config/schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
-import { createMetrics } from "./metrics/registry.ts";
-import { registerGauges } from "./http/gauges.ts";
+import { apiMetrics } from "./metrics/api.ts";
+import { registerProcessMetrics } from "./metrics/process.ts";
+import { Registry } from "./metrics/registry.ts";
+import { registerHubMetrics } from "./hub/metrics.ts";
 import { createRoutes, type HostView } from "./http/routes.ts";
 import { serveHandlers } from "./http/upgrade.ts";
 import { ListenError } from "./errors.ts";
@@ -83,7 +85,8 @@ export async function prepareServer(
 ): Promise<PreparedServer> {
   checkStrength(config);
   const keys = buildVerifier(config);
-  const metrics = createMetrics();
+  const registry = new Registry();
+  const metrics = apiMetrics(registry);
   const runtime = await runtimeAdapter();
   const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
   if (grpcAddr && !runtime.capabilities.grpc) throw new Error(`grpc.listen: gRPC is not served on ${runtime.name}`);
@@ -99,16 +102,17 @@ export async function prepareServer(
   const hub = new Hub({
     history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes },
   });
-  const gateway = new Gateway(config, hub, keys.verify, metrics, log, runtime.collectGarbage);
-  const { registry } = metrics;
-  let grpc: GrpcListener | undefined;
-  registerGauges(
-    registry,
+  const gateway = new Gateway({
+    config,
     hub,
-    gateway,
-    () => grpc?.sockets ?? [],
-    () => streams.sockets,
-  );
+    verify: keys.verify,
+    registry,
+    log,
+    collectGarbage: runtime.collectGarbage,
+  });
+  registerHubMetrics(registry, hub);
+  registerProcessMetrics(registry);
+  let grpc: GrpcListener | undefined;
   const failures = (outcome: string) => {
     const c = metrics.adminAuthFailures.with({ outcome });
     c.inc(0); // both series exist from the start, so that a rate over them is defined
@@ -164,7 +168,10 @@ export async function prepareServer(
       gateway,
       admin,
       log,
-      reloads: metrics.configReloads,
+      reloads: registry.counter(
+        "comet_config_reloads_total",
+        "Config reloads (SIGHUP), by outcome: ok, or invalid (refused; the running config stays)",
+      ),
       webhooks: (list) => {
         webhooks.reload(list);
         listenWebhooks();

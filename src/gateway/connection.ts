@@ -11,16 +11,11 @@ import { worthCompressing } from "../protocol/compressible.ts";
 import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import { type Decoded, decodeUplink, MsgType, type Recover, type Uplink } from "../protocol/frames.ts";
 import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
-import type { Gateway } from "./gateway.ts";
+import type { ConnectionContext, SweepLimits } from "./context.ts";
 import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
 
-/** The config a sweep reads, read once per sweep rather than once per connection. */
-export interface SweepLimits {
-  authTimeout: number;
-  clockTolerance: number;
-  interval: number;
-}
+
 
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
@@ -34,7 +29,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   listed = false;
   private state: State = State.AwaitingAuth;
   private session: Session | null = null;
-  private readonly openedAt: number;
+  /** When the socket opened, ms since the epoch. */
+  readonly openedAt: number;
   private lastUplink: number;
   private lastProbe = 0;
   /** A oneWay socket's frame count at the last sweep that saw it move. */
@@ -49,14 +45,14 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
 
   constructor(
     readonly socket: PushSocket,
-    private readonly gw: Gateway,
+    private readonly ctx: ConnectionContext<Connection>,
     readonly ip: string,
   ) {
     const now = Date.now();
     this.openedAt = now;
     this.lastUplink = now;
     this.lastProbe = now;
-    this.tokens = gw.config.limits.uplink_rate * 2;
+    this.tokens = ctx.config.limits.uplink_rate * 2;
     this.tokensAt = now;
   }
 
@@ -123,7 +119,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
 
   /** Takes a token from the uplink bucket; when it is empty, closes 4429 and answers false. */
   private withinRate(now: number): boolean {
-    if (takeToken(this, this.gw.config.limits.uplink_rate, now)) return true;
+    if (takeToken(this, this.ctx.config.limits.uplink_rate, now)) return true;
     this.close(Close.RateLimited, "uplink rate limit exceeded");
     return false;
   }
@@ -131,17 +127,17 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private handle(item: string | Decoded): void {
     const d = typeof item === "string" ? decodeUplink(item) : item;
     if (!d.ok) {
-      this.gw.uplinkFrames.invalid.inc();
+      this.ctx.counters.uplinkFrames.invalid.inc();
       this.close(d.error.code, d.error.reason);
       return;
     }
     const f = d.frame;
-    this.gw.uplinkFrames.byType[f.t]?.inc();
+    this.ctx.counters.uplinkFrames.byType[f.t]?.inc();
     if (this.state === State.AwaitingAuth && f.t !== MsgType.AUTH) {
       this.close(Close.BadFrame, "the first frame must be AUTH");
       return;
     }
-    if (this.session) this.gw.hub.heard(this.session);
+    if (this.session) this.ctx.hub.heard(this.session);
     switch (f.t) {
       case MsgType.HB:
         return;
@@ -160,7 +156,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       return;
     }
     this.waiting = [];
-    this.gw.verify(f.token).then(
+    this.ctx.verify(f.token).then(
       (id) => {
         if (this.state === State.Closed) return;
         this.authenticated(id, f);
@@ -190,7 +186,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   }
 
   private fail(err: AuthError): void {
-    this.gw.metrics.authFailures.inc({ reason: err.kind });
+    this.ctx.counters.authFailures.inc({ reason: err.kind });
     this.close(Close.Unauthorized, err.reason);
   }
 
@@ -211,12 +207,13 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
         return;
       }
       this.state = State.Live;
-      const s = this.gw.hub.login(id.uid, this, positions || this.socket.positions === true, join);
+      const s = this.ctx.hub.login(id.uid, this, positions || this.socket.positions === true, join);
       this.session = s;
-      this.gw.log.debug("session start", { uid: id.uid, ip: this.ip });
+      this.ctx.wentLive(this);
+      this.ctx.log.debug("session start", { uid: id.uid, ip: this.ip });
       // Before a recover's replay: an HTTP stream's opening bytes come first.
-      this.socket.started?.(this.gw.hub.positionsOf(s));
-      if (recover) this.gw.hub.recover(s, recover);
+      this.socket.started?.(this.ctx.hub.positionsOf(s));
+      if (recover) this.ctx.hub.recover(s, recover);
       return;
     }
     const s = this.session as Session;
@@ -224,10 +221,10 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.close(Close.Forbidden, "re-AUTH with a different sub");
       return;
     }
-    if (positions) this.gw.hub.startPositions(s);
+    if (positions) this.ctx.hub.startPositions(s);
     if (join !== undefined) this.join(join, recover);
     else if (s.rid !== "" && !id.rooms.allows(s.rid)) this.close(Close.Forbidden, "room no longer allowed");
-    else if (recover) this.gw.hub.recover(s, recover);
+    else if (recover) this.ctx.hub.recover(s, recover);
   }
 
   private join(rid: string, recover: Recover | undefined): void {
@@ -236,9 +233,9 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.close(Close.Forbidden, "room not allowed");
       return;
     }
-    if (recover) this.gw.hub.startPositions(s);
-    this.gw.hub.join(s, rid);
-    if (recover) this.gw.hub.recover(s, recover);
+    if (recover) this.ctx.hub.startPositions(s);
+    this.ctx.hub.join(s, rid);
+    if (recover) this.ctx.hub.recover(s, recover);
   }
 
   /** Called by the gateway's periodic sweep: auth timeout, token expiry, heartbeat probe and timeout. */
@@ -258,7 +255,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       return;
     }
     if (now - this.lastUplink > 3 * interval) {
-      this.gw.metrics.heartbeatTimeouts.inc();
+      this.ctx.counters.heartbeatTimeouts.inc();
       this.close(Close.Timeout, "heartbeat timeout");
       return;
     }
@@ -309,14 +306,14 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     this.waiting = null;
     const s = this.session;
     this.session = null;
-    if (s) this.gw.hub.logout(s);
-    this.gw.closed(this, code, reason, s);
+    if (s) this.ctx.hub.logout(s);
+    this.ctx.closed(this, code, reason, s);
   }
 
   // SessionLink: how the hub reaches this connection.
   send(frame: Downlink): void {
     const data = frame.encoded(this.socket.format ?? JSON_TEXT);
-    this.socket.send(data, worthCompressing(data, this.gw.compressMinBytes));
+    this.socket.send(data, worthCompressing(data, this.ctx.compressMinBytes));
   }
   subscribe(topic: string): void {
     this.socket.subscribe(topic);
@@ -328,9 +325,5 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     // The hub already ended the session. It stays here until finish(), for the line that logs its
     // end; hub.logout there leaves a session the hub has ended alone.
     this.close(code, reason);
-  }
-
-  get openedAtMs(): number {
-    return this.openedAt;
   }
 }

@@ -1,33 +1,75 @@
 /**
- * Owns every open connection: admits new ones (max_connections), runs the one periodic sweep that
- * drives heartbeats, auth timeouts and token expiry, and records how each connection ended.
+ * Owns every open connection: the one way a socket of any transport becomes a session (connect),
+ * the one periodic sweep that drives heartbeats, auth timeouts and token expiry, and the record of
+ * how each connection ended.
  */
 import type { Verify } from "../auth/jwt.ts";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Session } from "../hub/session.ts";
-import type { Metrics } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
+import type { Registry } from "../metrics/registry.ts";
 import { Close, closeLabel } from "../protocol/codes.ts";
 import { NEVER } from "../protocol/compressible.ts";
-import type { PushSocket } from "../runtime/types.ts";
-import { type Admission, Admitter, type ConnectInfo } from "./admission.ts";
-import { Connection, type SweepLimits } from "./connection.ts";
+import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
+import { type Admission, Admitter, type ConnectInfo, type Refusal } from "./admission.ts";
+import { Connection } from "./connection.ts";
+import type { ConnectionContext, SweepLimits } from "./context.ts";
 import { LinkedSet } from "./list.ts";
+import {
+  emptyTransportCounts,
+  type GatewayCounters,
+  gatewayCounters,
+  registerGatewayGauges,
+  type TransportCounts,
+} from "./metrics.ts";
 
 /** Connects and closes in one wave after which a full collection is worth its pause. */
 export const SETTLE_AFTER = 1000;
 
+/**
+ * A socket's client: what its transport read of it (admitted here), or the address admission let
+ * in before the socket existed (a WebSocket is admitted at its upgrade, where a refusal is an HTTP
+ * status).
+ */
+export type Client = ConnectInfo | { readonly admitted: string };
+
+/**
+ * What connect answers: the events the transport reports its socket's life to, or a refusal for the
+ * transport to answer in its own terms. `refusal` is absent when the socket was refused after it
+ * existed (limits.max_connections): it is closed 4503 already, which every transport maps.
+ */
+export type Connected = { ok: true; events: SocketEvents } | { ok: false; refusal?: Refusal };
+
+/** What a gateway is made with. */
+export interface GatewayOptions {
+  config: Config;
+  hub: Hub;
+  verify: Verify;
+  registry: Registry;
+  log: Logger;
+  /**
+   * The runtime's full collection, run once a wave of connects or closes is over. Each handshake
+   * and AUTH leaves garbage, and JavaScriptCore collects when the heap grows, not when it idles:
+   * without this, a server that took 19,000 connections holds their garbage (about 0.15 KiB a
+   * connection) until traffic makes it collect. The pause was 48 ms at 19,000 sessions here, once.
+   */
+  collectGarbage?: () => void;
+}
+
 export class Gateway {
   readonly connections = new LinkedSet<Connection>();
   readonly admitter: Admitter;
-  /** comet_uplink_frames_total: valid frames by MsgType (HB, AUTH, JOIN), and invalid ones. */
-  readonly uplinkFrames: { readonly byType: ReadonlyArray<{ inc(): void }>; readonly invalid: { inc(): void } };
-  /**
-   * websocket.compression_min_bytes when compression is on, else NEVER: what a session's own
-   * frames are measured against (a restart key, so read once).
-   */
-  readonly compressMinBytes: number;
+  readonly hub: Hub;
+  readonly log: Logger;
+  /** Open connections and live sessions by transport (comet_connections_by_transport). */
+  readonly byTransport: TransportCounts = emptyTransportCounts();
+  private readonly counters: GatewayCounters;
+  /** What every Connection is given: the few parts of the instance a session's life needs. */
+  private readonly context: ConnectionContext<Connection>;
+  private current: Config;
+  private verifier: Verify;
+  private readonly collectGarbage?: () => void;
   /** Set once a graceful shutdown starts: new upgrades are refused 503. */
   draining = false;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -35,26 +77,32 @@ export class Gateway {
   private churn = 0;
   private churnSeen = 0;
 
-  constructor(
-    private current: Config,
-    readonly hub: Hub,
-    private verifier: Verify,
-    readonly metrics: Metrics,
-    readonly log: Logger,
-    /**
-     * The runtime's full collection, run once a wave of connects or closes is over. Each handshake
-     * and AUTH leaves garbage, and JavaScriptCore collects when the heap grows, not when it idles:
-     * without this, a server that took 19,000 connections holds their garbage (about 0.15 KiB a
-     * connection) until traffic makes it collect. The pause was 48 ms at 19,000 sessions here, once.
-     */
-    private readonly collectGarbage?: () => void,
-  ) {
-    this.admitter = new Admitter(current);
-    const ws = current.websocket;
-    this.compressMinBytes = ws.compression === "on" ? ws.compression_min_bytes : NEVER;
-    this.uplinkFrames = {
-      byType: ["HB", "AUTH", "JOIN"].map((type) => metrics.uplinks.with({ type })),
-      invalid: metrics.uplinks.with({ type: "invalid" }),
+  constructor(opts: GatewayOptions) {
+    this.current = opts.config;
+    this.hub = opts.hub;
+    this.verifier = opts.verify;
+    this.log = opts.log;
+    this.collectGarbage = opts.collectGarbage;
+    this.admitter = new Admitter(opts.config);
+    this.counters = gatewayCounters(opts.registry);
+    registerGatewayGauges(opts.registry, () => this.connections.size, this.byTransport);
+    const ws = opts.config.websocket;
+    const gateway = this;
+    this.context = {
+      hub: opts.hub,
+      get config() {
+        return gateway.current;
+      },
+      verify: (token) => gateway.verifier(token),
+      // A restart key, so read once.
+      compressMinBytes: ws.compression === "on" ? ws.compression_min_bytes : NEVER,
+      counters: this.counters,
+      log: opts.log,
+      wentLive: (c) => {
+        this.byTransport[c.transport].sessions++;
+      },
+      // Looked up at each call: the Deno test harness wraps closed() to see connections end.
+      closed: (c, code, reason, session) => gateway.closed(c, code, reason, session),
     };
   }
 
@@ -84,40 +132,70 @@ export class Gateway {
     const a: Admission = this.draining
       ? { ok: false, refusal: { reason: "draining", detail: "server shutting down: connect to another instance" } }
       : this.admitter.admit(info, Date.now());
-    if (!a.ok) this.metrics.rejected.inc({ reason: a.refusal.reason });
+    if (!a.ok) this.counters.rejected.inc({ reason: a.refusal.reason });
     return a;
   }
 
-  /** A new socket of an admitted client; its Connection, or undefined when refused (and closed 4503). */
-  open(socket: PushSocket, ip: string): Connection | undefined {
+  /**
+   * The one way a socket of any transport (WebSocket, gRPC stream, SSE or NDJSON stream) becomes a
+   * connection: admission (unless done at the upgrade), limits.max_connections, the connection and
+   * its bookkeeping. The socket learns of its events here (PushSocket.bind); the transport reports
+   * its socket's life to what this answers.
+   */
+  connect(socket: PushSocket, client: Client): Connected {
+    let ip: string;
+    if ("admitted" in client) ip = client.admitted;
+    else {
+      const a = this.admit(client);
+      if (!a.ok) return a;
+      ip = a.ip;
+    }
     const max = this.config.limits.max_connections;
     if (max > 0 && this.connections.size >= max) {
-      this.metrics.rejected.inc({ reason: "max_connections" });
+      this.counters.rejected.inc({ reason: "max_connections" });
       socket.close(Close.Overloaded, "too many connections");
-      return undefined;
+      return { ok: false };
     }
-    const c = new Connection(socket, this, ip);
+    const c = new Connection(socket, this.context, ip);
     this.connections.add(c);
+    this.byTransport[c.transport].connections++;
     this.churn++;
-    this.metrics.connects.inc();
-    return c;
+    this.counters.connects.inc();
+    socket.bind?.(c);
+    return { ok: true, events: c };
   }
 
-  /** Called once per connection when it ends, whoever ended it. */
+  /** Called once per connection when it ends, whoever ended it; `session` is the one it had, if it went live. */
   closed(c: Connection, code: number, reason: string, session: Session | null): void {
     this.connections.delete(c);
+    const counts = this.byTransport[c.transport];
+    counts.connections--;
+    if (session) counts.sessions--;
     this.churn++;
-    this.metrics.disconnects.inc({ code: closeLabel(code) });
+    this.counters.disconnects.inc({ code: closeLabel(code) });
     if (session || this.log.enabled("debug")) {
       this.log.info("connection closed", {
         uid: session?.uid,
         rid: session?.rid || undefined,
         code,
         reason,
-        duration_ms: Date.now() - c.openedAtMs,
+        duration_ms: Date.now() - c.openedAt,
         ip: c.ip,
       });
     }
+  }
+
+  /**
+   * Ends every connection of one transport with a close code (a transport that stops without a
+   * drain: a runtime waits for the HTTP streams it still answers). Answers how many it ended.
+   */
+  closeTransport(transport: Transport, code: number, reason: string): number {
+    const ending: Connection[] = [];
+    this.connections.forEach((c) => {
+      if (c.transport === transport) ending.push(c);
+    });
+    for (const c of ending) c.close(code, reason);
+    return ending.length;
   }
 
   /** One sweep every quarter heartbeat interval (and quarter auth timeout), at most a second apart. */
@@ -154,7 +232,7 @@ export class Gateway {
     this.churn = 0;
     this.churnSeen = 0;
     this.collectGarbage();
-    this.metrics.settles.inc();
+    this.counters.settles.inc();
   }
 
   /**

@@ -16,7 +16,6 @@ import { passBytes, uplinkReader } from "./codec.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { packageDefinition } from "./proto.ts";
 import { listenTcp, TcpGuard } from "./listener.ts";
-import type { GrpcSocket } from "./socket.ts";
 import { connectInfo, subscribeMethod } from "./subscribe.ts";
 import { boundedMethod, unaryMethods } from "./unary.ts";
 
@@ -32,8 +31,6 @@ export const MAX_STREAMS_PER_CONNECTION = 1000;
 export interface GrpcListener {
   readonly host: string;
   readonly port: number;
-  /** Subscribe streams that hold a connection of the gateway. */
-  readonly sockets: ReadonlySet<GrpcSocket>;
   /** Ends every stream 1001 (UNAVAILABLE), then closes the port. */
   stop(): Promise<void>;
 }
@@ -58,7 +55,6 @@ export interface GrpcDeps {
 
 export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   const { config, gateway, target, admin, fanout, registry, log } = deps;
-  const sockets = new Set<GrpcSocket>();
   const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
 
   const base = packageDefinition["comet.Comet"] as ServiceDefinition;
@@ -96,7 +92,6 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       fanout,
       tcp,
       maxSendBuffer: config.limits.max_send_buffer,
-      sockets,
     }),
     ...unaryMethods({
       target,
@@ -140,13 +135,12 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   return {
     host: deps.host,
     port,
-    sockets,
     async stop() {
       listener.close();
-      for (const s of [...sockets]) s.conn?.close(Close.GoingAway, "server shutting down");
+      const ended = gateway.closeTransport("grpc", Close.GoingAway, "server shutting down");
       // Streams just ended need a moment for their trailers; connections still open are then cut.
       injector.drain(250);
-      await new Promise((r) => setTimeout(r, sockets.size === 0 && tcp.size === 0 ? 0 : 250));
+      await new Promise((r) => setTimeout(r, ended === 0 && tcp.size === 0 ? 0 : 250));
       tcp.stop();
       tcp.destroyAll();
       injector.destroy();

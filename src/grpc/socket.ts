@@ -26,7 +26,7 @@ export class GrpcSocket extends LoopSocket {
     private readonly call: SubscribeCall,
     fanout: LoopFanout,
     maxSendBuffer: number,
-    private readonly onRelease: (s: GrpcSocket) => void,
+    private readonly onRelease: () => void,
   ) {
     super(fanout, maxSendBuffer);
   }
@@ -81,7 +81,7 @@ export class GrpcSocket extends LoopSocket {
     if (!this.ended) this.release();
   }
 
-  protected released(): void {
-    this.onRelease(this);
+  protected override released(): void {
+    this.onRelease();
   }
 }

@@ -34,34 +34,28 @@ export function connectInfo(call: Pick<SubscribeCall, "getPeer" | "metadata">): 
 }
 
 export interface SubscribeDeps {
-  gateway: Gateway;
+  gateway: Pick<Gateway, "connect">;
   fanout: LoopFanout;
   tcp: TcpGuard;
   maxSendBuffer: number;
-  /** Streams that hold a connection of the gateway (for gauges and stop). */
-  sockets: Set<GrpcSocket>;
 }
 
 export function subscribeMethod(deps: SubscribeDeps): (call: SubscribeCall) => void {
-  const { gateway, fanout, tcp, sockets } = deps;
+  const { gateway, fanout, tcp } = deps;
   return (call) => {
     const peer = call.getPeer();
     tcp.streamOpened(peer);
-    const socket = new GrpcSocket(call, fanout, deps.maxSendBuffer, (s) => {
-      sockets.delete(s);
-      tcp.streamClosed(peer);
-    });
-    const admitted = gateway.admit(connectInfo(call));
-    if (!admitted.ok) {
-      const how = GRPC_REFUSAL[admitted.refusal.reason];
+    const socket = new GrpcSocket(call, fanout, deps.maxSendBuffer, () => tcp.streamClosed(peer));
+    const connected = gateway.connect(socket, connectInfo(call));
+    if (!connected.ok) {
+      // Without a refusal, limits.max_connections: the stream is closed 4503 already.
+      if (!connected.refusal) return;
+      const how = GRPC_REFUSAL[connected.refusal.reason];
       if ("close" in how) socket.close(how.close, how.reason);
-      else socket.refuse(how.status, admitted.refusal.detail);
+      else socket.refuse(how.status, connected.refusal.detail);
       return;
     }
-    const conn = gateway.open(socket, admitted.ip);
-    if (!conn) return;
-    socket.conn = conn;
-    sockets.add(socket);
+    const conn = connected.events;
     call.on("data", (m) => {
       if ("tooBig" in m) {
         conn.close(Close.TooBig, `uplink message of ${m.tooBig} bytes over limits.max_uplink_bytes`);

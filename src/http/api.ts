@@ -18,7 +18,7 @@ import {
 import { readRequest } from "../protocol/batch.ts";
 import { adminRefusal, errorResponse } from "../protocol/errors.ts";
 import { BodyTooLarge, readBody } from "./body.ts";
-import type { Metrics } from "../metrics/registry.ts";
+import type { ApiMetrics } from "../metrics/api.ts";
 
 const KINDS: ReadonlyMap<string, CommandKind> = new Map([
   ["Publish", "publish"],
@@ -41,7 +41,7 @@ export function createApi(deps: {
   /** The hub, or with mqtt.forward_api the whole cluster. */
   target: Target;
   admin: AdminAuth;
-  metrics: Metrics;
+  metrics: ApiMetrics;
   /** Answers Presence; without it, no one is online. */
   presence?: PresenceSource;
 }) {

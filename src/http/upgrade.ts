@@ -24,7 +24,7 @@ export const upgradeRequired = (): Response =>
 const isWebSocketUpgrade = (req: Request): boolean => req.headers.get("upgrade")?.toLowerCase() === "websocket";
 
 export function serveHandlers(deps: {
-  gateway: Gateway;
+  gateway: Pick<Gateway, "admit" | "connect" | "admitter">;
   routes: (req: Request, path: string, client: () => string) => Response | Promise<Response>;
   streams: StreamTransport;
   log: Logger;
@@ -58,6 +58,9 @@ export function serveHandlers(deps: {
       log.error("http handler failed", { error: String(err) });
       return internalError();
     },
-    open: (socket, ip) => gateway.open(socket, ip),
+    open(socket, ip) {
+      const connected = gateway.connect(socket, { admitted: ip });
+      return connected.ok ? connected.events : undefined;
+    },
   };
 }

@@ -3,12 +3,12 @@
  * the topics it is in, its end, and the slow-consumer drop of the wire contract. Each transport
  * says how it writes, closes and terminates.
  */
-import type { Connection } from "../gateway/connection.ts";
 import type { LoopFanout } from "./loop-fanout.ts";
-import type { PushSocket } from "./types.ts";
+import type { PushSocket, SocketEvents } from "./types.ts";
 
 export abstract class LoopSocket implements PushSocket {
-  conn: Connection | undefined;
+  /** Where this socket reports its life: set once by the gateway when it connects (bind). */
+  protected events: SocketEvents | undefined;
   protected ended = false;
   private readonly topics = new Set<string>();
 
@@ -20,8 +20,12 @@ export abstract class LoopSocket implements PushSocket {
   abstract send(data: string | Uint8Array): unknown;
   abstract close(code?: number, reason?: string): void;
   abstract terminate(): void;
-  /** Called once, when the socket has ended and left its topics. */
-  protected abstract released(): void;
+  /** Called once, when the socket has ended and left its topics (a transport's own bookkeeping). */
+  protected released(): void {}
+
+  bind(events: SocketEvents): void {
+    this.events = events;
+  }
 
   subscribe(topic: string): void {
     if (this.ended) return;
@@ -49,7 +53,7 @@ export abstract class LoopSocket implements PushSocket {
   protected dropSlowConsumer(): void {
     this.terminate();
     queueMicrotask(() =>
-      this.conn?.onClosed(1006, `slow consumer: queued downlink over limits.max_send_buffer (${this.maxSendBuffer})`),
+      this.events?.onClosed(1006, `slow consumer: queued downlink over limits.max_send_buffer (${this.maxSendBuffer})`),
     );
   }
 }

@@ -4,7 +4,7 @@
  * as it is (no wrapper per connection); other transports adapt to it.
  */
 import type { Downlink, WireFormat } from "../protocol/downlink.ts";
-import type { Recover } from "../protocol/frames.ts";
+import type { Decoded, Recover } from "../protocol/frames.ts";
 
 /** Which transport carries a session; a socket without the field is a WebSocket. */
 export type Transport = "websocket" | "grpc" | "sse" | "ndjson";
@@ -44,12 +44,23 @@ export interface PushSocket {
    * answers now. Called before a recover's replay.
    */
   started?(at: Recover): void;
+  /**
+   * The gateway hands a socket that reports its own end (a slow consumer it drops, a stream the
+   * client closes) the events to report it to, once, when it connects. A Bun WebSocket has no
+   * need: the runtime reports for it.
+   */
+  bind?(events: SocketEvents): void;
 }
 
 /** What a transport tells the core of its socket (the core's Connection implements it). */
 export interface SocketEvents {
   /** An uplink frame: text, or binary holding UTF-8 JSON. */
   onMessage(data: string | Uint8Array): void;
+  /**
+   * An uplink the transport decoded itself (a gRPC protobuf message; an HTTP stream's request
+   * read as its AUTH): from here on the same path as a text frame.
+   */
+  onUplink(d: Decoded): void;
   /**
    * A WebSocket ping came. It costs the server like a frame, so it is rate limited like one, but
    * it says nothing of the session: it does not answer a heartbeat.

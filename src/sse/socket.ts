@@ -51,7 +51,6 @@ export class StreamSocket extends LoopSocket {
     fanout: LoopFanout,
     maxSendBuffer: number,
     private readonly headers: Record<string, string>,
-    private readonly onRelease: (s: StreamSocket) => void,
   ) {
     super(fanout, maxSendBuffer);
     this.response = new Promise((resolve) => {
@@ -146,10 +145,6 @@ export class StreamSocket extends LoopSocket {
   gone(): void {
     if (this.ended) return;
     this.release();
-    this.conn?.onClosed(1006, "stream closed by the client, or connection lost");
-  }
-
-  protected released(): void {
-    this.onRelease(this);
+    this.events?.onClosed(1006, "stream closed by the client, or connection lost");
   }
 }

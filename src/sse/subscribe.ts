@@ -58,29 +58,22 @@ export interface StreamTransport {
    * of allowed_origins.
    */
   preflight(req: Request): Response;
-  /** Streams that hold a connection of the gateway (gauges, stop). */
-  readonly sockets: ReadonlySet<StreamSocket>;
   /** Ends every stream (1001), for a stop without a drain: a runtime waits for open responses. */
   closeAll(): void;
 }
 
 export function streamTransport(deps: {
-  gateway: Gateway;
+  gateway: Pick<Gateway, "connect" | "closeTransport" | "admitter">;
   fanout: LoopFanout;
   maxSendBuffer: number;
 }): StreamTransport {
   const { gateway, fanout, maxSendBuffer } = deps;
-  const sockets = new Set<StreamSocket>();
-  const released = (s: StreamSocket) => sockets.delete(s);
   return {
-    sockets,
     open(req, kind, peer) {
       if (req.method !== "GET") {
         return errorResponse(405, "method_not_allowed", `${req.method} not allowed: use GET`, { allow: "GET" });
       }
       const origin = req.headers.get("origin");
-      const a = gateway.admit({ peer: peer(), origin, forwardedFor: req.headers.get("x-forwarded-for") });
-      if (!a.ok) return refusalResponse(a.refusal);
       // A cross-origin EventSource reads the stream only when the answer allows its origin, which
       // admission has just checked against allowed_origins.
       const headers: Record<string, string> = origin ? { "access-control-allow-origin": origin, vary: "origin" } : {};
@@ -92,16 +85,17 @@ export function streamTransport(deps: {
       const recover = lastId === null ? undefined : (parseEventId(lastId) ?? unknownPositions(rid));
       const framing = kind === "sse" ? new SseFraming(recover) : NDJSON_FRAMING;
       const format = kind === "sse" ? SSE_EVENTS : NDJSON_LINES;
-      const socket = new StreamSocket(kind, format, framing, fanout, maxSendBuffer, headers, released);
-      const conn = gateway.open(socket, a.ip);
-      if (!conn) return socket.response; // refused 4503: answered 503
-      socket.conn = conn;
-      sockets.add(socket);
+      const socket = new StreamSocket(kind, format, framing, fanout, maxSendBuffer, headers);
+      const connected = gateway.connect(socket, { peer: peer(), origin, forwardedFor: req.headers.get("x-forwarded-for") });
+      if (!connected.ok) {
+        // Without a refusal, limits.max_connections: the socket was closed 4503, which answers 503.
+        return connected.refusal ? refusalResponse(connected.refusal) : socket.response;
+      }
       // The same path as a WebSocket's first frame: verification, the rooms claim, the login, the
       // recovery. The query (which may hold the token) is read here and dropped: never kept, never logged.
       const auth: Uplink = { t: MsgType.AUTH, token: readToken(req, query), join: rid, positions: true };
       if (recover) auth.recover = recover;
-      conn.onUplink({ ok: true, frame: auth });
+      connected.events.onUplink({ ok: true, frame: auth });
       return socket.response;
     },
     preflight(req) {
@@ -121,7 +115,8 @@ export function streamTransport(deps: {
       });
     },
     closeAll() {
-      for (const s of [...sockets]) s.conn?.close(1001, "server stopping");
+      gateway.closeTransport("sse", 1001, "server stopping");
+      gateway.closeTransport("ndjson", 1001, "server stopping");
     },
   };
 }

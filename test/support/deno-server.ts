@@ -11,6 +11,7 @@
  */
 import type { Connection } from "../../src/gateway/connection.ts";
 import { createLogger } from "../../src/log.ts";
+import type { Client } from "../../src/gateway/gateway.ts";
 import type { PushSocket } from "../../src/runtime/types.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { testConfig } from "../helpers.ts";
@@ -42,15 +43,16 @@ let lastId = 0;
 // These hooks go in before this process returns to its event loop after startServer, so no
 // socket can have opened and no session started unseen, even on a fixed port a client retries.
 const { hub, gateway } = server;
-const open = gateway.open.bind(gateway);
-gateway.open = (socket: PushSocket, ip: string) => {
-  const c = open(socket, ip);
-  if (c) {
+const connect = gateway.connect.bind(gateway);
+gateway.connect = (socket: PushSocket, client: Client) => {
+  const connected = connect(socket, client);
+  if (connected.ok) {
+    const c = connected.events as Connection;
     ids.set(c, ++lastId);
     byId.set(lastId, c);
     emit({ k: "open", c: lastId });
   }
-  return c;
+  return connected;
 };
 const closed = gateway.closed.bind(gateway);
 gateway.closed = (c, code, reason, session) => {
