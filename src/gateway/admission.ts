@@ -7,6 +7,7 @@
 import { BlockList, isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
 import { PerSecondCounts } from "../per-second.ts";
+import type { Refusal, RefusalReason } from "../protocol/refusal.ts";
 
 /** What a transport knows of a connection before it opens, read from its headers or metadata. */
 export interface ConnectInfo {
@@ -16,14 +17,7 @@ export interface ConnectInfo {
   forwardedFor: string | null;
 }
 
-/** Past limits.max_connections is decided once the socket exists (Gateway.open closes it 4503). */
-export type RefusalReason = "draining" | "origin" | "connect_rate";
-
-export interface Refusal {
-  reason: RefusalReason;
-  /** Says why, for people; never a token. */
-  detail: string;
-}
+export type { Refusal, RefusalReason } from "../protocol/refusal.ts";
 
 export type Admission = { ok: true; ip: string } | { ok: false; refusal: Refusal };
 

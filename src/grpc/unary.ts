@@ -8,8 +8,9 @@ import type { AdminAuth } from "../auth/admin.ts";
 import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
 import type { Counter } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
-import { type CommandError, type CommandKind, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
-import { readRequest } from "../protocol/batch.ts";
+import { type CommandError, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
+import type { CommandKind } from "../protocol/request.ts";
+import { readRequest } from "../protocol/request.ts";
 
 type Unary = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void;
 

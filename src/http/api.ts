@@ -9,15 +9,14 @@ import type { Config } from "../config/schema.ts";
 import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
 import {
   type CommandError,
-  type CommandKind,
   commandLimits,
   parseJsonObject,
   requestTooLarge,
   STATUS_OF_ERROR,
 } from "../protocol/commands.ts";
-import { readRequest } from "../protocol/batch.ts";
+import { type CommandKind, readRequest } from "../protocol/request.ts";
 import { adminRefusal, errorResponse } from "../protocol/errors.ts";
-import { BodyTooLarge, readBody } from "./body.ts";
+import { BodyTooLarge, readBody } from "../util/body.ts";
 import type { ApiMetrics } from "../metrics/api.ts";
 
 const KINDS: ReadonlyMap<string, CommandKind> = new Map([

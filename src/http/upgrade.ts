@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import { errorResponse, internalError } from "../protocol/errors.ts";
 import { type ServeHandlers, Upgrade } from "../runtime/types.ts";
 import { SSE_PATH, type StreamTransport, streamKind } from "../sse/subscribe.ts";
-import { refusalResponse } from "./refusal.ts";
+import { refusalResponse } from "../protocol/refusal.ts";
 
 /** Where a WebSocket subscribes (the short path is what older clients use). */
 export const SUBSCRIBE_PATHS: ReadonlySet<string> = new Set(["/comet/Comet/Subscribe", "/comet/subscribe"]);

@@ -4,7 +4,8 @@
  * a dump answers the session lists.
  */
 import type { Batch } from "../protocol/batch.ts";
-import { type Command, type Delivery, STATUS_OF_ERROR } from "../protocol/commands.ts";
+import { type Delivery, STATUS_OF_ERROR } from "../protocol/commands.ts";
+import type { Command } from "../protocol/request.ts";
 import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
 import type { Dump } from "./session.ts";
 

@@ -4,10 +4,7 @@
  * one bad command never fails the others. Only a request that is not a list, or a list longer than
  * limits.max_batch_commands, is refused as a whole.
  */
-import { readPresence } from "./presence.ts";
 import {
-  type Command,
-  type CommandKind,
   type CommandLimits,
   type CommandRead,
   type Delivery,
@@ -46,11 +43,4 @@ export function readBatch(request: unknown, limits: CommandLimits): CommandRead<
   const commands = new Array<CommandRead<Delivery>>(list.length);
   for (let i = 0; i < list.length; i++) commands[i] = readEntry(list[i], limits);
   return { ok: true, command: { kind: "batch", commands } };
-}
-
-/** The request of an API method (HTTP, gRPC unary), read by its kind. */
-export function readRequest(kind: CommandKind, request: unknown, limits: CommandLimits): CommandRead<Command> {
-  if (kind === "batch") return readBatch(request, limits);
-  if (kind === "presence") return readPresence(request);
-  return readCommand(kind, request, limits);
 }

@@ -4,8 +4,6 @@
  * of the original service used and which gRPC cannot do otherwise: an absent field and `null` are
  * the field's default (`""`); a field of another type is refused. Pure functions, no I/O.
  */
-import type { Batch } from "./batch.ts";
-import type { PresenceQuery } from "./presence.ts";
 import { isObject, kindOf } from "./json.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -16,8 +14,6 @@ export type Dump = { readonly kind: "dump"; readonly transport: boolean };
 export type Delivery = Publish | Broadcast;
 /** The commands read one at a time (a batch is a list of deliveries, read by protocol/batch.ts). */
 export type SingleCommand = Delivery | Dump;
-export type Command = SingleCommand | Batch | PresenceQuery;
-export type CommandKind = Command["kind"];
 export type SingleKind = SingleCommand["kind"];
 
 /**
@@ -39,7 +35,7 @@ export interface CommandError {
   readonly detail: string;
 }
 
-export type CommandRead<C extends Command = SingleCommand> =
+export type CommandRead<C extends { readonly kind: string } = SingleCommand> =
   | { readonly ok: true; readonly command: C }
   | { readonly ok: false; readonly error: CommandError };
 

@@ -9,7 +9,7 @@ import type { Gateway } from "../gateway/gateway.ts";
 import { MsgType, type Recover, type Uplink } from "../protocol/frames.ts";
 import { errorResponse } from "../protocol/errors.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
-import { refusalResponse } from "../http/refusal.ts";
+import { refusalResponse } from "../protocol/refusal.ts";
 import { parseEventId } from "./event-id.ts";
 import { NDJSON_LINES, SSE_EVENTS } from "./formats.ts";
 import { NDJSON_FRAMING, SseFraming } from "./framing.ts";

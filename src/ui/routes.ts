@@ -6,7 +6,7 @@
 import type { AdminAuth } from "../auth/admin.ts";
 import { signSubscriberToken } from "../auth/mint.ts";
 import type { Config } from "../config/schema.ts";
-import { BodyTooLarge, readBody } from "../http/body.ts";
+import { BodyTooLarge, readBody } from "../util/body.ts";
 import { adminRefusal, errorResponse } from "../protocol/errors.ts";
 
 export type UiHandler = (req: Request, path: string, client: () => string) => Response | Promise<Response> | undefined;
