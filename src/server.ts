@@ -8,6 +8,7 @@ import { parseListen } from "./config/load.ts";
 import { checkStrength } from "./config/strength.ts";
 import { type Bridge, instanceId, startBridge } from "./bridge/mqtt.ts";
 import type { Config } from "./config/schema.ts";
+import { LocalBroker } from "./broker/broker.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
 import { createApi } from "./http/api.ts";
@@ -187,9 +188,9 @@ export async function prepareServer(
   bridge = await startBridge({ config, hub, registry, log, id, presence });
   // After the bridge's listener: a session's activity goes out before the transition it causes.
   hub.onActivity((a, s) => presence.local(a, s), { heard: false });
-  // With mqtt.forward_api the bridge's target acts on the whole cluster; otherwise it is the hub.
-  const target = bridge?.target ?? hub;
-  const api = createApi({ config, target, admin, metrics, presence });
+  // With mqtt.forward_api the bridge's broker reaches the whole cluster; otherwise this instance.
+  const broker = bridge?.broker ?? new LocalBroker(hub);
+  const api = createApi({ config, broker, admin, metrics, presence });
   const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
   const routes = createRoutes({ api, registry, readiness, ui, host: worker?.host });
   // HTTP streams (SSE, NDJSON) are reached by a loop: native topics reach only WebSockets.
@@ -239,7 +240,7 @@ export async function prepareServer(
             tls,
             config,
             gateway,
-            target,
+            broker,
             presence,
             admin,
             fanout: loop,

@@ -14,7 +14,7 @@ import type { Logger } from "../log.ts";
 import { ActivityIn } from "./cluster/activity-in.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./wire/embedded.ts";
 import { EventsIn } from "./routing/events-in.ts";
-import { Forwarder } from "./routing/forward.ts";
+import { ClusterBroker } from "./routing/forward.ts";
 import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, replyTopic } from "./routing/gather.ts";
 import { BrokerLink } from "./wire/link.ts";
 import { Outbox } from "./wire/outbox.ts";
@@ -25,7 +25,7 @@ import { type LiveServers, SERVERS_FILTER, ServerRegistry } from "./cluster/serv
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
 import { Subscriptions } from "./routing/subscriptions.ts";
 import { RoutedTopics } from "./routing/topics.ts";
-import type { Target } from "../hub/execute.ts";
+import { type Broker, LocalBroker } from "../broker/broker.ts";
 import type { Delivery } from "../protocol/commands.ts";
 
 export interface BridgeDeps {
@@ -130,8 +130,8 @@ export class Bridge {
   readonly id: string;
   /** The broker URL with any password hidden. */
   readonly url: string;
-  /** Where the API acts: the hub, or with mqtt.forward_api the whole cluster. */
-  readonly target: Target;
+  /** Where the API's publications go: this instance, or with mqtt.forward_api the whole cluster. */
+  readonly broker: Broker;
   private readonly link: BrokerLink;
   private readonly outbox: Outbox;
   private readonly subscriptions: Subscriptions | undefined;
@@ -265,7 +265,7 @@ export class Bridge {
     });
     gather = g;
     if (settings.forwardApi) {
-      this.target = new Forwarder({
+      this.broker = new ClusterBroker({
         hub,
         wire: this.link,
         topicOf: routed ? (d: Delivery) => routed.of(d) : () => eventsTopic,
@@ -274,7 +274,7 @@ export class Bridge {
         dump: (withTransport) => g.gather(withTransport),
         forwarded: counters.forwarded,
       });
-    } else this.target = hub;
+    } else this.broker = new LocalBroker(hub);
     this.outbox = new Outbox(this.link, {
       topic: activityTopic,
       qos: settings.qos,

@@ -7,7 +7,8 @@ import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinitio
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { PresenceSource, Target } from "../hub/execute.ts";
+import type { Broker } from "../broker/broker.ts";
+import type { PresenceSource } from "../broker/execute.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
@@ -44,7 +45,7 @@ export interface GrpcDeps {
   config: Config;
   gateway: Gateway;
   /** Where Publish, Broadcast, Batch and DumpSession act: the hub, or the cluster (mqtt.forward_api). */
-  target: Target;
+  broker: Broker;
   /** Answers the Presence method. */
   presence?: PresenceSource;
   admin: AdminAuth;
@@ -54,7 +55,7 @@ export interface GrpcDeps {
 }
 
 export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
-  const { config, gateway, target, admin, fanout, registry, log } = deps;
+  const { config, gateway, broker, admin, fanout, registry, log } = deps;
   const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
 
   const base = packageDefinition["comet.Comet"] as ServiceDefinition;
@@ -94,7 +95,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       maxSendBuffer: config.limits.max_send_buffer,
     }),
     ...unaryMethods({
-      target,
+      broker,
       presence: deps.presence,
       admin,
       limits: commandLimits(config.limits),

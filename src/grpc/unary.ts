@@ -5,7 +5,8 @@
  */
 import { type MethodDefinition, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { AdminAuth } from "../auth/admin.ts";
-import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
+import type { Broker } from "../broker/broker.ts";
+import { execute, type PresenceSource } from "../broker/execute.ts";
 import type { Counter } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { type CommandError, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
@@ -49,7 +50,7 @@ export function boundedMethod(
 
 export interface UnaryDeps {
   /** The hub, or with mqtt.forward_api the whole cluster. */
-  target: Target;
+  broker: Broker;
   /** Answers Presence; without it, no one is online. */
   presence?: PresenceSource;
   admin: AdminAuth;
@@ -66,7 +67,7 @@ export interface UnaryDeps {
 export function unaryMethods(
   deps: UnaryDeps,
 ): Record<"Publish" | "Broadcast" | "DumpSession" | "Batch" | "Presence", Unary> {
-  const { target, admin, limits, requests, log } = deps;
+  const { broker, admin, limits, requests, log } = deps;
 
   /** The answer to one call: a reply, or a status with details. */
   async function answer(
@@ -93,7 +94,7 @@ export function unaryMethods(
     const read = readRequest(kind, call.request, limits);
     if (!read.ok) return { code: STATUS_OF[read.error.code], details: read.error.detail };
     try {
-      return { reply: await execute(target, read.command, deps.presence) };
+      return { reply: await execute(broker, read.command, deps.presence) };
     } catch (err) {
       log.error("grpc handler failed", { method, error: String(err) });
       return { code: status.INTERNAL, details: "internal error" };

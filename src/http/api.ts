@@ -6,7 +6,8 @@
  */
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
-import { execute, type PresenceSource, type Target } from "../hub/execute.ts";
+import type { Broker } from "../broker/broker.ts";
+import { execute, type PresenceSource } from "../broker/execute.ts";
 import {
   type CommandError,
   commandLimits,
@@ -38,13 +39,13 @@ const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.c
 export function createApi(deps: {
   config: Config;
   /** The hub, or with mqtt.forward_api the whole cluster. */
-  target: Target;
+  broker: Broker;
   admin: AdminAuth;
   metrics: ApiMetrics;
   /** Answers Presence; without it, no one is online. */
   presence?: PresenceSource;
 }) {
-  const { config, target, admin, metrics, presence } = deps;
+  const { config, broker, admin, metrics, presence } = deps;
   const limits = commandLimits(config.limits);
 
   async function handle(req: Request, kind: CommandKind, client: () => string): Promise<Response> {
@@ -64,7 +65,7 @@ export function createApi(deps: {
     if (!body.ok) return refusal(body.error);
     const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
-    const reply = await execute(target, read.command, presence);
+    const reply = await execute(broker, read.command, presence);
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 

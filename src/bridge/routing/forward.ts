@@ -5,7 +5,7 @@
  * A Publish whose user is here goes no further: one session per uid across the cluster.
  */
 import type { Counter } from "../../metrics/registry.ts";
-import type { Target } from "../../hub/execute.ts";
+import type { Broker } from "../../broker/broker.ts";
 import type { Hub } from "../../hub/hub.ts";
 import type { Dump } from "../../hub/session.ts";
 import type { Delivery } from "../../protocol/commands.ts";
@@ -39,7 +39,11 @@ export interface ForwardOptions {
  */
 const BACKLOG_BYTES = 8 << 20;
 
-export class Forwarder implements Target {
+/**
+ * The cluster's half of the broker contract (broker/broker.ts) over MQTT: a publication is
+ * delivered here, then sent on to the instances that need it.
+ */
+export class ClusterBroker implements Broker {
   /** One series per outcome, looked up once: the API's publishes go through here. */
   private readonly counted: Record<"sent" | "local" | "not_connected" | "backlog", { inc(): void }>;
   private readonly failed: (err?: Error) => void;
@@ -58,7 +62,7 @@ export class Forwarder implements Target {
     };
   }
 
-  deliver(d: Delivery): number {
+  publish(d: Delivery): number {
     const { hub, wire, qos } = this.options;
     const here = hub.deliver(d);
     if (d.kind === "publish" && here > 0) {

@@ -1,22 +1,15 @@
 /**
- * The one place a decoded command meets its target, for the request/answer ways in (HTTP, gRPC):
- * deliveries go through Target.deliver (Hub.deliver, as an MQTT Event's do, or the cluster's);
+ * The one place a decoded command meets its broker, for the request/answer ways in (HTTP, gRPC):
+ * deliveries go through Broker.publish (this instance's, or with mqtt.forward_api the cluster's);
  * a dump answers the session lists.
  */
+import type { Broker } from "./broker.ts";
 import type { Batch } from "../protocol/batch.ts";
 import { type Delivery, STATUS_OF_ERROR } from "../protocol/commands.ts";
 import type { Command } from "../protocol/request.ts";
 import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
-import type { Dump } from "./session.ts";
+import type { Dump } from "../hub/session.ts";
 
-/**
- * Where the API's commands act: this instance's hub, or with mqtt.forward_api the whole cluster
- * (bridge/routing/forward.ts), which may take a while to gather a dump.
- */
-export interface Target {
-  deliver(d: Delivery): unknown;
-  dump(withTransport: boolean): Dump | Promise<Dump>;
-}
 
 /** One command's answer in a batch: `{}`, or why it was refused (its HTTP status and the words). */
 export type BatchReply = Record<string, never> | { error: { code: 400 | 413; detail: string } };
@@ -37,29 +30,29 @@ const DELIVERED: Record<string, never> = Object.freeze({});
  * presence: answers Presence from the presence view, which is cluster-wide whenever the bridge is on
  * (with or without mqtt.forward_api), so it is not the target's to answer; without it, no one is online.
  */
-export function execute(target: Target, cmd: Command, presence?: PresenceSource): Reply | Promise<Reply> {
+export function execute(broker: Broker, cmd: Command, presence?: PresenceSource): Reply | Promise<Reply> {
   switch (cmd.kind) {
     case "presence": {
       if (!presence) return { online: [] };
       return { online: cmd.uids ? presence.query(cmd.uids) : presence.room(cmd.rid) };
     }
     case "dump":
-      return target.dump(cmd.transport);
+      return broker.dump(cmd.transport);
     case "batch":
-      return { replies: executeBatch(target, cmd) };
+      return { replies: executeBatch(broker, cmd) };
     default:
-      target.deliver(cmd);
+      broker.publish(cmd);
       return {};
   }
 }
 
 /** In order; a refused command answers its error and the next one goes on. */
-function executeBatch(target: Target, batch: Batch): BatchReply[] {
+function executeBatch(broker: Broker, batch: Batch): BatchReply[] {
   const replies = new Array<BatchReply>(batch.commands.length);
   for (let i = 0; i < batch.commands.length; i++) {
     const read = batch.commands[i] as Batch["commands"][number];
     if (read.ok) {
-      target.deliver(read.command);
+      broker.publish(read.command);
       replies[i] = DELIVERED;
     } else replies[i] = { error: { code: STATUS_OF_ERROR[read.error.code], detail: read.error.detail } };
   }

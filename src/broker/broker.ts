@@ -1,0 +1,49 @@
+/**
+ * The broker contract: where a publication goes once a way in took it, and where the cluster's
+ * sessions are asked for. Modelled on Centrifuge's broker.go: every publication, whatever its way
+ * in (HTTP, gRPC, an MQTT Event, the CLI), is handed to one Broker, and every delivery to this
+ * instance's sessions, whatever its origin (this instance, another one over the broker), goes
+ * through one handler, Hub.deliver.
+ *
+ * Its three halves:
+ * - delivery: `publish` (below). Implementations: LocalBroker (one process, no cluster) and the
+ *   MQTT bridge's ClusterBroker (bridge/routing/forward.ts, with mqtt.forward_api: delivered here, then sent on to
+ *   the other instances, whose bridges hand it to their own Hub.deliver).
+ * - history: a stream's numbering and kept messages. Today the hub's own (hub/history.ts, in
+ *   memory, per instance); a shared log (Redis Streams) is another implementation of it.
+ * - membership: which users and rooms have sessions here. It reaches a cluster broker as the hub's
+ *   activity (Hub.onActivity: ONLINE/OFFLINE, ENTER_ROOM/LEAVE_ROOM), from which the bridge
+ *   subscribes to the routed topics this instance needs (bridge/routing/activity-routes.ts), as
+ *   Centrifuge's Subscribe and Unsubscribe do.
+ */
+import type { Dump } from "../hub/session.ts";
+import type { Delivery } from "../protocol/commands.ts";
+
+export interface Broker {
+  /**
+   * Delivers d wherever it must go: this instance's sessions and, in a cluster, the others'.
+   * Answers the recipients on this instance.
+   */
+  publish(d: Delivery): number;
+  /** DumpSession: every session this broker reaches (this instance's, or the cluster's). */
+  dump(withTransport: boolean): Dump | Promise<Dump>;
+}
+
+/** What a broker delivers through on this instance: the one handler of every publication here. */
+export interface LocalDelivery {
+  deliver(d: Delivery): number;
+  dump(withTransport: boolean): Dump;
+}
+
+/** One process, no cluster: a publication is delivered here and nowhere else. */
+export class LocalBroker implements Broker {
+  constructor(private readonly hub: LocalDelivery) {}
+
+  publish(d: Delivery): number {
+    return this.hub.deliver(d);
+  }
+
+  dump(withTransport: boolean): Dump {
+    return this.hub.dump(withTransport);
+  }
+}
