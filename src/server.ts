@@ -1,4 +1,5 @@
 /** Wires the parts of one instance: config → auth, hub, gateway, HTTP, runtime listener. */
+import { bracketHost, showAddress } from "./util/address.ts";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AdminAuth } from "./auth/admin.ts";
@@ -225,7 +226,7 @@ export async function prepareServer(
         });
       } catch (err) {
         await bridge?.close();
-        throw ListenError.from("listen", `${host.includes(":") ? `[${host}]` : host}:${port}`, err);
+        throw ListenError.from("listen", showAddress(host, port), err);
       }
       // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
       hub.addFanout(listener.fanout);
@@ -255,9 +256,9 @@ export async function prepareServer(
         hub.addFanout(loop);
       }
       gateway.start();
-      const bound = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+      const bound = bracketHost(listener.hostname);
       const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;
-      const grpcAt = grpc && `${grpc.host.includes(":") ? `[${grpc.host}]` : grpc.host}:${grpc.port}`;
+      const grpcAt = grpc && showAddress(grpc.host, grpc.port);
       log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
       const stop = async () => {
         gateway.stop();

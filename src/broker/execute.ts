@@ -5,7 +5,7 @@
  */
 import type { Broker } from "./broker.ts";
 import type { Batch } from "../protocol/batch.ts";
-import { type Delivery, STATUS_OF_ERROR } from "../protocol/commands.ts";
+import { STATUS_OF_ERROR } from "../protocol/commands.ts";
 import type { Command } from "../protocol/request.ts";
 import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
 import type { Dump } from "../hub/session.ts";

@@ -2,6 +2,7 @@
  * `comet serve`: runs an instance. It never starts silently insecure: without a JWT key or admin
  * tokens it refuses, unless --dev, which binds to loopback, makes its own secrets and says so loudly.
  */
+import { showAddress } from "../util/address.ts";
 import { describeKeySource } from "../auth/jwt.ts";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
@@ -82,7 +83,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (opts.dev) {
       const gh = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
       const grpcAt =
-        server.grpcPort === undefined ? undefined : `${gh.includes(":") ? `[${gh}]` : gh}:${server.grpcPort}`;
+        server.grpcPort === undefined ? undefined : showAddress(gh, server.grpcPort);
       printDevBanner(server.url, grpcAt, generated);
     }
   }
@@ -245,7 +246,7 @@ function devConfig(cfg: Config, opts: ServeOptions, kept?: Generated): { cfg: Co
   if (listenGiven) {
     if (!isLoopback(cfg.listen.host))
       throw usageError(`serve --dev binds to loopback only, got --listen ${listenGiven}`);
-    listen = `${cfg.listen.host.includes(":") ? `[${cfg.listen.host}]` : cfg.listen.host}:${cfg.listen.port}`;
+    listen = showAddress(cfg.listen.host, cfg.listen.port);
   }
   const generated: Generated = {};
   // The demo page's assets are embedded by a build-time macro: where it is not served, --dev runs without it.

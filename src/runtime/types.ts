@@ -9,6 +9,11 @@ import type { Decoded, Recover } from "../protocol/frames.ts";
 /** Which transport carries a session; a socket without the field is a WebSocket. */
 export type Transport = "websocket" | "grpc" | "sse" | "ndjson";
 
+export const TRANSPORTS: readonly Transport[] = ["websocket", "grpc", "sse", "ndjson"];
+
+/** A transport's name as another instance sends it (a cluster DumpSession's part). */
+export const isTransport = (v: unknown): v is Transport => TRANSPORTS.includes(v as Transport);
+
 /** What the core holds of a transport's socket. */
 export interface PushSocket {
   readonly transport?: Transport;

@@ -4,6 +4,7 @@
  * otherwise share it with that process without a word). Port 0 is not settled here: a port bound
  * and released could be taken before a worker binds it; worker 1 binds it and tells the others.
  */
+import { showAddress } from "../util/address.ts";
 import net from "node:net";
 import { ListenError } from "../errors.ts";
 import type { Listen } from "../config/schema.ts";
@@ -14,7 +15,7 @@ export async function checkFree(wanted: ReadonlyArray<[key: string, at: Listen]>
   try {
     for (const [key, at] of wanted) {
       const server = net.createServer();
-      const where = `${at.host.includes(":") ? `[${at.host}]` : at.host}:${at.port}`;
+      const where = showAddress(at.host, at.port);
       try {
         await new Promise<void>((resolve, reject) => {
           server.once("error", reject);
@@ -30,4 +31,4 @@ export async function checkFree(wanted: ReadonlyArray<[key: string, at: Listen]>
   }
 }
 
-export const showListen = (at: Listen): string => `${at.host.includes(":") ? `[${at.host}]` : at.host}:${at.port}`;
+export const showListen = (at: Listen): string => showAddress(at.host, at.port);

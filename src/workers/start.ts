@@ -2,6 +2,7 @@
  * `comet serve --workers N` with N > 1: this process becomes the supervisor. It settles the ports,
  * starts the host's broker, starts the workers and answers the signals; it serves no client.
  */
+import { showAddress } from "../util/address.ts";
 import { availableParallelism } from "node:os";
 import { parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
@@ -91,7 +92,7 @@ export async function startHost(h: HostStart): Promise<RunningHost> {
     throw err;
   }
   const shown = listen.host === "0.0.0.0" || listen.host === "::" ? "127.0.0.1" : listen.host;
-  const url = `${cfg.tls.cert_file ? "https" : "http"}://${shown.includes(":") ? `[${shown}]` : shown}:${listen.port}`;
+  const url = `${cfg.tls.cert_file ? "https" : "http"}://${showAddress(shown, listen.port)}`;
   log.info("listening", {
     listen: showListen(listen),
     grpc: grpc && showListen(grpc),

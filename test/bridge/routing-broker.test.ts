@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RoutedTopics } from "../../src/bridge/routing/topics.ts";
-import { api, connect } from "../helpers.ts";
+import { api, connect, token } from "../helpers.ts";
+import { StreamClient } from "../support/stream-client.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";
 
@@ -105,5 +106,24 @@ describe("a cluster where only some instances have forward_api", () => {
     expect(Date.now() - started).toBeLessThan(1500);
     carol.close();
     await carol.closed;
+  });
+
+  test("a cluster DumpSession with transport: true names every transport of the other instance's sessions", async () => {
+    await waitFor(async () => (await metric(asking, "comet_cluster_servers")) === 2, "both instances live", 10_000);
+    const ws = await connect(plain, "dana");
+    const sse = new StreamClient(plain.url, { path: `/comet/sse?token=${await token("erin")}` });
+    const ndjson = new StreamClient(plain.url, { kind: "ndjson", path: `/comet/Comet/Subscribe?token=${await token("finn")}` });
+    await Promise.all([sse.opened, ndjson.opened]);
+    await waitFor(async () => (await metric(plain, "comet_sessions")) === 3, "three sessions on the other instance");
+    const dump = await api(asking, "DumpSession", { transport: true });
+    expect(dump.status).toBe(200);
+    const byUid = Object.fromEntries(
+      dump.json.world.map((s: { uid: string; transport?: string }) => [s.uid, s.transport]),
+    );
+    expect(byUid).toEqual({ dana: "websocket", erin: "sse", finn: "ndjson" });
+    ws.close();
+    sse.close();
+    ndjson.close();
+    await Promise.all([ws.closed, sse.done, ndjson.done]);
   });
 });

@@ -9,6 +9,8 @@
  * An instance's sessions go in parts, each within half of limits.max_body_bytes, so that no
  * packet grows with the cluster's size past what a broker (the embedded one included) takes.
  */
+import { jsonObjectOf } from "../../protocol/json.ts";
+import { isTransport } from "../../runtime/types.ts";
 import { randomBytes } from "node:crypto";
 import { assembleDump } from "../../hub/dump.ts";
 import type { Hub } from "../../hub/hub.ts";
@@ -49,8 +51,6 @@ interface Pending {
   parts: Map<string, number>;
   finish: () => void;
 }
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 const SERVERS_PREFIX = `${SERVERS_TOPIC}/`;
 
@@ -96,7 +96,7 @@ export class DumpGather {
   /** Another instance asks: this instance's sessions go back to it, in parts. */
   onRequest(payload: Buffer): void {
     const { hub, wire, server, qos } = this.options;
-    const o = readObject(payload);
+    const o = jsonObjectOf(payload);
     if (!o || typeof o.id !== "string" || typeof o.origin !== "string" || o.id.length > 64) {
       this.dropped.warn({ topic: DUMP_REQUESTS, reason: "not a dump request" });
       return;
@@ -110,7 +110,7 @@ export class DumpGather {
 
   /** An answer to one of this instance's requests. */
   onReply(payload: Buffer): void {
-    const o = readObject(payload);
+    const o = jsonObjectOf(payload);
     const p = o && typeof o.id === "string" ? this.pending.get(o.id) : undefined;
     // An answer after the timeout, or to a request of an earlier life: nobody waits for it.
     if (!o || !p) return;
@@ -158,20 +158,11 @@ function splitParts(views: SessionView[], maxBytes: number): string[] {
   return parts;
 }
 
-function readObject(payload: Buffer): Record<string, unknown> | undefined {
-  try {
-    const o: unknown = JSON.parse(utf8.decode(payload));
-    return typeof o === "object" && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function readSession(s: unknown): SessionView | undefined {
   if (typeof s !== "object" || s === null) return undefined;
   const { uid, rid, birth, transport } = s as Record<string, unknown>;
   if (typeof uid !== "string" || typeof rid !== "string" || typeof birth !== "string") return undefined;
   const v: SessionView = { uid, rid, birth };
-  if (transport === "websocket" || transport === "grpc") v.transport = transport;
+  if (isTransport(transport)) v.transport = transport;
   return v;
 }

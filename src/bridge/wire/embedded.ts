@@ -4,6 +4,7 @@
  * to it over loopback like to any other broker, so both modes run the same code. Who may do what
  * on it: embedded-access.ts; the packet size limit: packet-guard.ts.
  */
+import { showAddress } from "../../util/address.ts";
 import { createServer, type Socket } from "node:net";
 import { Aedes } from "aedes";
 import { ListenError } from "../../errors.ts";
@@ -51,7 +52,7 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
     );
     broker.handle(socket);
   });
-  const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+  const where = showAddress(o.host, o.port);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -68,8 +69,8 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : o.port;
   const local = o.host === "0.0.0.0" || o.host === "" ? "127.0.0.1" : o.host === "::" ? "::1" : o.host;
-  const url = `mqtt://${local.includes(":") ? `[${local}]` : local}:${port}`;
-  o.log.info("mqtt embedded broker listening", { listen: `${o.host.includes(":") ? `[${o.host}]` : o.host}:${port}` });
+  const url = `mqtt://${showAddress(local, port)}`;
+  o.log.info("mqtt embedded broker listening", { listen: showAddress(o.host, port) });
   let closing: Promise<void> | undefined;
   return {
     host: o.host,
