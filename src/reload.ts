@@ -4,12 +4,12 @@
  * two events, so that no AUTH or request sees half of it. A config that is not valid changes
  * nothing: a typo in the file must not take an instance's keys away while it serves.
  */
-import type { AdminAuth } from "./auth/admin.ts";
 import { buildVerifier, describeKeySource } from "./auth/jwt.ts";
 import { planReload } from "./config/reload.ts";
 import type { Config } from "./config/schema.ts";
 import { checkStrength } from "./config/strength.ts";
 import type { Gateway } from "./gateway/gateway.ts";
+import type { Parts } from "./instance/part.ts";
 import type { Counter } from "./metrics/registry.ts";
 import type { Logger } from "./log.ts";
 
@@ -19,18 +19,17 @@ export class Reloader {
   private readonly counted: Record<"ok" | "invalid", { inc(by?: number): void }>;
 
   constructor(
-    private readonly parts: {
+    private readonly deps: {
       gateway: Gateway;
-      admin: AdminAuth;
       log: Logger;
       reloads: Counter;
-      /** Applies a new webhooks list (webhooks/hooks.ts). */
-      webhooks?: (list: Config["webhooks"]) => void;
+      /** Each part applies what it holds of the reloadable keys (the admin tokens, the webhooks). */
+      parts: Parts;
     },
     /** The digest of the key material in force (auth/jwt.ts buildVerifier). */
     private fingerprint: string,
   ) {
-    const series = (outcome: string) => parts.reloads.with({ outcome });
+    const series = (outcome: string) => deps.reloads.with({ outcome });
     this.counted = { ok: series("ok"), invalid: series("invalid") };
     // Both series exist from the start, so that an alert on invalid reloads has something to read.
     this.counted.ok.inc(0);
@@ -39,7 +38,7 @@ export class Reloader {
 
   /** `read` gives the config as a start would read it, and throws what a start would refuse. */
   reload(read: () => Config): ReloadOutcome {
-    const { gateway, admin, log } = this.parts;
+    const { gateway, log, parts } = this.deps;
     let plan: ReturnType<typeof planReload>;
     let built: ReturnType<typeof buildVerifier>;
     try {
@@ -58,10 +57,9 @@ export class Reloader {
     // The same path with other keys in it: the file was rotated in place.
     const source = `auth.jwt.${describeKeySource(applied)}`;
     if (built.fingerprint !== this.fingerprint && !changed.includes(source)) changed.push(`${source} (contents)`);
-    admin.setTokens(applied.admin.tokens);
     gateway.rekey(applied, built.verify);
     log.setLevel(applied.log.level);
-    if (changed.includes("webhooks")) this.parts.webhooks?.(applied.webhooks);
+    parts.reload(applied, changed);
     this.fingerprint = built.fingerprint;
     this.counted.ok.inc();
     for (const key of restart) log.warn("config key changed, not applied: it needs a restart", { key });

@@ -1,34 +1,25 @@
-/** Wires the parts of one instance: config → auth, hub, gateway, HTTP, runtime listener. */
-import { bracketHost, showAddress } from "./util/address.ts";
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { AdminAuth } from "./auth/admin.ts";
-import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "./auth/failures.ts";
-import { buildVerifier } from "./auth/jwt.ts";
-import { parseListen } from "./config/load.ts";
-import { checkStrength } from "./config/strength.ts";
-import { type Bridge, instanceId, startBridge } from "./bridge/mqtt.ts";
-import type { Config } from "./config/schema.ts";
+/**
+ * One instance as a list of parts, each installed by its own area on the core (instance/core.ts):
+ * webhooks, presence, the MQTT bridge, HTTP; then, on listen, the runtime listener, gRPC and the
+ * gateway's sweep. Readiness, reload and close go through the list (instance/part.ts).
+ */
+import type { Bridge } from "./bridge/mqtt.ts";
+import { installBridge } from "./bridge/install.ts";
 import { LocalBroker } from "./broker/broker.ts";
-import { Gateway } from "./gateway/gateway.ts";
-import { type GrpcListener, listenGrpc } from "./grpc/server.ts";
-import { createApi } from "./http/api.ts";
-import { apiMetrics } from "./metrics/api.ts";
-import { registerProcessMetrics } from "./metrics/process.ts";
-import { Registry } from "./metrics/registry.ts";
-import { registerHubMetrics } from "./hub/metrics.ts";
-import { createRoutes, type HostView } from "./http/routes.ts";
-import { serveHandlers } from "./http/upgrade.ts";
-import { ListenError } from "./errors.ts";
-import { Hub } from "./hub/hub.ts";
+import type { Config } from "./config/schema.ts";
+import type { Gateway } from "./gateway/gateway.ts";
+import { installHttp } from "./http/install.ts";
+import type { HostView } from "./http/routes.ts";
+import type { Hub } from "./hub/hub.ts";
+import { makeCore } from "./instance/core.ts";
+import { listenAll } from "./instance/listen.ts";
+import { Parts } from "./instance/part.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { runtimeAdapter } from "./runtime/listen.ts";
-import type { Listener } from "./runtime/types.ts";
-import { LoopFanout } from "./runtime/loop-fanout.ts";
-import { streamTransport } from "./sse/subscribe.ts";
+import { installPresence } from "./presence/install.ts";
+import type { PresenceView } from "./presence/view.ts";
 import { type ReloadOutcome, Reloader } from "./reload.ts";
-import { PresenceView, soloServers } from "./presence/view.ts";
-import { Webhooks } from "./webhooks/hooks.ts";
+import { bracketHost, showAddress } from "./util/address.ts";
+import { installWebhooks } from "./webhooks/install.ts";
 
 export interface RunningServer {
   readonly url: string;
@@ -85,208 +76,63 @@ export async function prepareServer(
   log: Logger = silentLogger,
   worker?: WorkerRole,
 ): Promise<PreparedServer> {
-  checkStrength(config);
-  const keys = buildVerifier(config);
-  const registry = new Registry();
-  const metrics = apiMetrics(registry);
-  const runtime = await runtimeAdapter();
-  const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
-  if (grpcAddr && !runtime.capabilities.grpc) throw new Error(`grpc.listen: gRPC is not served on ${runtime.name}`);
-  if (config.ui.enabled && !runtime.capabilities.demoPage) {
-    throw new Error(`ui.enabled: the demo page is not served on ${runtime.name}`);
-  }
-  const compress = config.websocket.compression === "on";
-  if (compress && !runtime.capabilities.compression) {
-    throw new Error(
-      `websocket.compression: on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
-    );
-  }
-  const hub = new Hub({
-    history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes },
-  });
-  const gateway = new Gateway({
-    config,
-    hub,
-    verify: keys.verify,
-    registry,
-    log,
-    collectGarbage: runtime.collectGarbage,
-  });
-  registerHubMetrics(registry, hub);
-  registerProcessMetrics(registry);
-  let grpc: GrpcListener | undefined;
-  const failures = (outcome: string) => {
-    const c = metrics.adminAuthFailures.with({ outcome });
-    c.inc(0); // both series exist from the start, so that a rate over them is defined
-    return c;
-  };
-  const admin = new AdminAuth(
-    config.admin.tokens,
-    new FailureLimiter(ADMIN_FAILURES_PER_SECOND, {
-      unauthorized: failures("unauthorized"),
-      limited: failures("rate_limited"),
-    }),
-  );
-  const id = instanceId();
-  let bridge: Bridge | undefined;
-  const webhooks = new Webhooks(config.webhooks, { registry, log, server: id });
-  const transitions = registry.counter(
-    "comet_presence_transitions_total",
-    "Presence transitions emitted here, by type",
-  );
-  const flaps = registry.counter(
-    "comet_presence_flaps_suppressed_total",
-    "Reconnects within presence.offline_grace: OFFLINE transitions that did not happen",
-  );
-  const presence = new PresenceView({
-    servers: soloServers(id),
-    sessions: hub.sessions,
-    graceMs: config.presence.offline_grace,
-    emit: (t) => {
-      transitions.inc({ type: t.type });
-      bridge?.presenceTransition(t);
-      webhooks.presence(t);
-    },
-    suppressed: () => flaps.inc(),
-  });
-  registry.gaugeSeries(
-    "comet_presence_online",
-    "Users online: with a session here (local), in the cluster view (cluster)",
-    () => [
-      [{ view: "local" }, hub.sessions.size],
-      [{ view: "cluster" }, presence.size],
-    ],
-  );
-  // Subscribed for HEARD only while a webhook wants it: HEARD fires on every uplink frame.
-  let unlistenWebhooks = () => {};
-  const listenWebhooks = () => {
-    unlistenWebhooks();
-    unlistenWebhooks =
-      webhooks.count > 0 ? hub.onActivity((a) => webhooks.activity(a), { heard: webhooks.wants("HEARD") }) : () => {};
-  };
-  listenWebhooks();
+  const core = await makeCore(config, log);
+  const { hub, registry } = core;
+  const parts = new Parts();
+  parts.add(core.part);
+  const webhooks = parts.add(installWebhooks(core));
+  const presence = parts.add(installPresence(core));
+  const bridged = await installBridge(core, presence);
+  if (bridged) parts.add(bridged);
+  presence.onTransition((t) => webhooks.hooks.presence(t));
+  // With mqtt.forward_api the bridge's broker reaches the whole cluster; otherwise this instance.
+  const broker = bridged?.bridge.broker ?? new LocalBroker(hub);
+  const readiness = { notReady: () => parts.notReady() };
+  const http = await installHttp(core, { broker, presence: presence.view, readiness, host: worker?.host });
   const reloader = new Reloader(
     {
-      gateway,
-      admin,
+      gateway: core.gateway,
       log,
+      parts,
       reloads: registry.counter(
         "comet_config_reloads_total",
         "Config reloads (SIGHUP), by outcome: ok, or invalid (refused; the running config stays)",
       ),
-      webhooks: (list) => {
-        webhooks.reload(list);
-        listenWebhooks();
-      },
     },
-    keys.fingerprint,
+    core.keysFingerprint,
   );
-  // Loaded only when enabled: the page's assets are embedded by a build-time macro.
-  const ui = config.ui.enabled
-    ? await (await import("./ui/routes.ts")).createUi(() => gateway.config, admin)
-    : undefined;
-  const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
-  bridge = await startBridge({ config, hub, registry, log, id, presence });
-  // After the bridge's listener: a session's activity goes out before the transition it causes.
-  hub.onActivity((a, s) => presence.local(a, s), { heard: false });
-  // With mqtt.forward_api the bridge's broker reaches the whole cluster; otherwise this instance.
-  const broker = bridge?.broker ?? new LocalBroker(hub);
-  const api = createApi({ config, broker, admin, metrics, presence });
-  const readiness = { notReady: () => (gateway.draining ? "shutting down" : bridge?.notReady()) };
-  const routes = createRoutes({ api, registry, readiness, ui, host: worker?.host });
-  // HTTP streams (SSE, NDJSON) are reached by a loop: native topics reach only WebSockets.
-  const streamFanout = new LoopFanout();
-  const streams = streamTransport({ gateway, fanout: streamFanout, maxSendBuffer: config.limits.max_send_buffer });
-  const stopPresence = async () => {
-    // Its grace timers go with it: with the bridge, the other instances emit what was pending.
-    presence.close();
-    unlistenWebhooks();
-    await webhooks.flush(2000);
-    webhooks.close();
-  };
   return {
     reload: (read) => reloader.reload(read),
-    close: async () => {
-      await bridge?.close();
-      await stopPresence();
-    },
+    close: () => parts.close(),
     async listen(): Promise<RunningServer> {
-      const { host, port } = config.listen;
-      let listener: Listener;
-      try {
-        listener = await runtime.listen({
-          host,
-          port,
-          tls,
-          handlers: serveHandlers({ gateway, routes, streams, log }),
-          maxUplinkBytes: config.limits.max_uplink_bytes,
-          maxSendBuffer: config.limits.max_send_buffer,
-          compression: compress ? { minBytes: config.websocket.compression_min_bytes } : undefined,
-          reusePort: worker?.reusePort,
-        });
-      } catch (err) {
-        await bridge?.close();
-        throw ListenError.from("listen", showAddress(host, port), err);
-      }
-      // The native fan-out first, so WebSocket latency is unchanged by gRPC streams beside it.
-      hub.addFanout(listener.fanout);
-      hub.addFanout(streamFanout);
-      if (grpcAddr) {
-        // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
-        const loop = new LoopFanout();
-        try {
-          grpc = await listenGrpc({
-            ...grpcAddr,
-            reusePort: worker?.reusePort,
-            tls,
-            config,
-            gateway,
-            broker,
-            presence,
-            admin,
-            fanout: loop,
-            registry,
-            log,
-          });
-        } catch (err) {
-          await listener.stop();
-          await bridge?.close();
-          throw ListenError.from("grpc.listen", config.grpc.listen, err);
-        }
-        hub.addFanout(loop);
-      }
-      gateway.start();
+      const { listener, grpc } = await listenAll(core, parts, {
+        http,
+        broker,
+        presence: presence.view,
+        reusePort: worker?.reusePort,
+      });
       const bound = bracketHost(listener.hostname);
       const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;
       const grpcAt = grpc && showAddress(grpc.host, grpc.port);
-      log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: runtime.name });
-      const stop = async () => {
-        gateway.stop();
-        await grpc?.stop();
-        // A runtime's stop waits for the responses it is still sending: end the streams first.
-        streams.closeAll();
-        await listener.stop();
-        // After the listener: the sessions' LEAVE_ROOM/OFFLINE are flushed to the broker first.
-        await bridge?.close();
-        await stopPresence();
-      };
+      log.info("listening", { listen: `${bound}:${listener.port}`, grpc: grpcAt, runtime: core.runtime.name });
+      const stop = () => parts.close();
       return {
-        url: `${tls ? "https" : "http"}://${urlHost}:${listener.port}`,
+        url: `${core.tls ? "https" : "http"}://${urlHost}:${listener.port}`,
         port: listener.port,
         hub,
-        gateway,
-        bridge,
-        presence,
-        id,
+        gateway: core.gateway,
+        bridge: bridged?.bridge,
+        presence: presence.view,
+        id: core.id,
         grpcPort: grpc?.port,
         reload: (read) => reloader.reload(read),
         metricsText: () => registry.render(),
-        notReady: () => readiness.notReady(),
+        notReady: () => parts.notReady(),
         async drain() {
           const started = Date.now();
           const sessions = hub.sessions.size;
           log.info("draining", { sessions, drain_ms: config.shutdown.drain });
-          await gateway.drain(config.shutdown.drain);
+          await core.gateway.drain(config.shutdown.drain);
           log.info("drained", { sessions, took_ms: Date.now() - started });
           await stop();
         },
@@ -294,43 +140,4 @@ export async function prepareServer(
       };
     },
   };
-}
-
-function readTls(config: Config): { cert: string; key: string } {
-  const { cert_file, key_file } = config.tls;
-  if (!cert_file || !key_file) throw new Error("tls: set both tls.cert_file and tls.key_file, or neither");
-  const read = (key: string, file: string) => {
-    try {
-      return readFileSync(file, "utf8");
-    } catch (err) {
-      throw new Error(`tls.${key}: cannot read ${file}: ${(err as Error).message}`);
-    }
-  };
-  const cert = read("cert_file", cert_file);
-  const key = read("key_file", key_file);
-  checkKeyPair(cert, cert_file, key, key_file);
-  return { cert, key };
-}
-
-/**
- * Bun and Deno refuse a key that is not the certificate's only once they listen, in their TLS
- * library's words (KEY_VALUES_MISMATCH, KeyMismatch), which name neither file nor key: check
- * first, and say which key to fix.
- */
-function checkKeyPair(certPem: string, certFile: string, keyPem: string, keyFile: string): void {
-  const parse = <T>(key: string, file: string, what: string, f: () => T): T => {
-    try {
-      return f();
-    } catch (err) {
-      throw new Error(`tls.${key}: ${file} is not ${what}: ${(err as Error).message}`);
-    }
-  };
-  // The first certificate of the chain is the server's own.
-  const cert = parse("cert_file", certFile, "a PEM certificate", () => new X509Certificate(certPem));
-  const key = parse("key_file", keyFile, "a PEM private key", () => createPrivateKey(keyPem));
-  if (!cert.checkPrivateKey(key)) {
-    throw new Error(
-      `tls.key_file: ${keyFile} is not the private key of the certificate in tls.cert_file (${certFile})`,
-    );
-  }
 }

@@ -6,10 +6,10 @@
  * read back and the replacement rule (activity-in.ts, cluster-rule.ts).
  */
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Registry } from "../metrics/registry.ts";
+import { instanceId } from "../instance/id.ts";
 import type { Logger } from "../log.ts";
 import { ActivityIn } from "./cluster/activity-in.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./wire/embedded.ts";
@@ -70,15 +70,6 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
     });
   }
   return new Bridge(link, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded);
-}
-
-/**
- * hostname + pid tell an operator where an instance runs; the random part keeps ids apart in one
- * process. The id is a topic level (comet/servers/<id>): a host name's dots would be level
- * separators on RabbitMQ, which maps topics onto AMQP routing keys.
- */
-export function instanceId(): string {
-  return `${hostname().replaceAll(".", "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
 function bridgeCounters(registry: Registry) {

@@ -38,7 +38,7 @@ const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.c
 
 export function createApi(deps: {
   config: Config;
-  /** The hub, or with mqtt.forward_api the whole cluster. */
+  /** Where publications go: this instance, or with mqtt.forward_api the whole cluster. */
   broker: Broker;
   admin: AdminAuth;
   metrics: ApiMetrics;

@@ -75,6 +75,7 @@ export class Hub {
   private readonly listeners: HubActivityListener[] = [];
   /** The listeners that want HEARD, which fires on every uplink: with none, an uplink costs nothing here. */
   private readonly heardListeners: HubActivityListener[] = [];
+  private readonly lastListeners = new Set<HubActivityListener>();
   /** One per transport with topics of its own (Bun's native topics, a loop for gRPC or Deno). */
   private readonly fanouts: Fanout[] = [];
 
@@ -92,11 +93,20 @@ export class Hub {
     for (let i = 0; i < this.fanouts.length; i++) (this.fanouts[i] as Fanout).publish(topic, frame);
   }
 
-  /** `heard: false`: the listener never gets HEARD (the presence view has no use for it). */
-  onActivity(listener: HubActivityListener, opts: { heard?: boolean } = {}): () => void {
-    this.listeners.push(listener);
-    if (opts.heard !== false) this.heardListeners.push(listener);
+  /**
+   * Listeners hear activity in the order they were added, except that a `last` one stays after
+   * every listener added later (the presence view: what a session does goes out before the
+   * transition it causes). `heard: false`: the listener never gets HEARD.
+   */
+  onActivity(listener: HubActivityListener, opts: { heard?: boolean; last?: boolean } = {}): () => void {
+    if (opts.last) this.lastListeners.add(listener);
+    for (const list of opts.heard === false ? [this.listeners] : [this.listeners, this.heardListeners]) {
+      let at = list.length;
+      if (!opts.last) while (at > 0 && this.lastListeners.has(list[at - 1] as HubActivityListener)) at--;
+      list.splice(at, 0, listener);
+    }
     return () => {
+      this.lastListeners.delete(listener);
       for (const list of [this.listeners, this.heardListeners]) {
         const i = list.indexOf(listener);
         if (i >= 0) list.splice(i, 1);

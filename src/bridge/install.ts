@@ -1,0 +1,20 @@
+/**
+ * The MQTT bridge as a part of an instance (when mqtt.url or mqtt.embedded.listen is set): the
+ * cluster's delivery, activity and presence; its readiness is the broker link's.
+ */
+import type { Core } from "../instance/core.ts";
+import type { Part } from "../instance/part.ts";
+import type { PresencePart } from "../presence/install.ts";
+import { type Bridge, startBridge } from "./mqtt.ts";
+
+export interface BridgePart extends Part {
+  readonly bridge: Bridge;
+}
+
+export async function installBridge(core: Core, presence: PresencePart): Promise<BridgePart | undefined> {
+  const { config, hub, registry, log, id } = core;
+  const bridge = await startBridge({ config, hub, registry, log, id, presence: presence.view });
+  if (!bridge) return undefined;
+  presence.onTransition((t) => bridge.presenceTransition(t));
+  return { bridge, ready: () => bridge.notReady(), close: () => bridge.close() };
+}

@@ -1,0 +1,119 @@
+/**
+ * The core every part of an instance is installed on: the checked config, the runtime, the
+ * metrics registry, the hub, the gateway and the admin tokens. Made first; made once.
+ */
+import { AdminAuth } from "../auth/admin.ts";
+import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "../auth/failures.ts";
+import { buildVerifier } from "../auth/jwt.ts";
+import { instanceId } from "./id.ts";
+import { ConfigError, parseListen } from "../config/load.ts";
+import type { Config, Listen } from "../config/schema.ts";
+import { checkStrength } from "../config/strength.ts";
+import { readTls } from "../config/tls.ts";
+import { Gateway } from "../gateway/gateway.ts";
+import { Hub } from "../hub/hub.ts";
+import { registerHubMetrics } from "../hub/metrics.ts";
+import type { Logger } from "../log.ts";
+import { type ApiMetrics, apiMetrics } from "../metrics/api.ts";
+import { registerProcessMetrics } from "../metrics/process.ts";
+import { Registry } from "../metrics/registry.ts";
+import { runtimeAdapter } from "../runtime/listen.ts";
+import type { RuntimeAdapter } from "../runtime/types.ts";
+import type { Part } from "./part.ts";
+
+export interface Core {
+  readonly config: Config;
+  readonly log: Logger;
+  /** This instance's id: the `server` of its activity, presence and webhooks. */
+  readonly id: string;
+  readonly runtime: RuntimeAdapter;
+  readonly registry: Registry;
+  readonly api: ApiMetrics;
+  readonly hub: Hub;
+  readonly gateway: Gateway;
+  readonly admin: AdminAuth;
+  /** grpc.listen parsed; undefined when it is empty. */
+  readonly grpcAddr: Listen | undefined;
+  readonly tls: { cert: string; key: string } | undefined;
+  /** The digest of the JWT key material in force (a reload compares against it). */
+  readonly keysFingerprint: string;
+  /** The core's own part: readiness while draining, the admin tokens on reload, the sweep's stop. */
+  readonly part: Part;
+}
+
+/** Refuses, naming the key, what the runtime cannot serve. */
+function checkCapabilities(config: Config, runtime: RuntimeAdapter): void {
+  const refuse = (key: string, why: string) => {
+    throw new ConfigError(`config: ${key}: ${why}`);
+  };
+  if (config.grpc.listen && !runtime.capabilities.grpc) refuse("grpc.listen", `gRPC is not served on ${runtime.name}`);
+  if (config.ui.enabled && !runtime.capabilities.demoPage) {
+    refuse("ui.enabled", `the demo page is not served on ${runtime.name}`);
+  }
+  if (config.websocket.compression === "on" && !runtime.capabilities.compression) {
+    refuse(
+      "websocket.compression",
+      `on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
+    );
+  }
+}
+
+function adminAuth(config: Config, api: ApiMetrics): AdminAuth {
+  const failures = (outcome: string) => {
+    const c = api.adminAuthFailures.with({ outcome });
+    c.inc(0); // both series exist from the start, so that a rate over them is defined
+    return c;
+  };
+  return new AdminAuth(
+    config.admin.tokens,
+    new FailureLimiter(ADMIN_FAILURES_PER_SECOND, {
+      unauthorized: failures("unauthorized"),
+      limited: failures("rate_limited"),
+    }),
+  );
+}
+
+export async function makeCore(config: Config, log: Logger): Promise<Core> {
+  checkStrength(config);
+  const keys = buildVerifier(config);
+  const runtime = await runtimeAdapter();
+  checkCapabilities(config, runtime);
+  const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
+  const tls = readTls(config);
+  const registry = new Registry();
+  const api = apiMetrics(registry);
+  const hub = new Hub({
+    history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes },
+  });
+  const gateway = new Gateway({
+    config,
+    hub,
+    verify: keys.verify,
+    registry,
+    log,
+    collectGarbage: runtime.collectGarbage,
+  });
+  registerHubMetrics(registry, hub);
+  registerProcessMetrics(registry);
+  const admin = adminAuth(config, api);
+  const part: Part = {
+    ready: () => (gateway.draining ? "shutting down" : undefined),
+    reload: (next) => admin.setTokens(next.admin.tokens),
+    close: () => gateway.stop(),
+  };
+  return {
+    config,
+    log,
+    id: instanceId(),
+    runtime,
+    registry,
+    api,
+    hub,
+    gateway,
+    admin,
+    grpcAddr,
+    tls,
+    keysFingerprint: keys.fingerprint,
+    part,
+  };
+}

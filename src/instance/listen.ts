@@ -1,0 +1,102 @@
+/**
+ * The listening half of an instance: the runtime's HTTP/WebSocket listener, then gRPC, then the
+ * gateway's sweep, each installed as a part (closed in the reverse order: the sweep, gRPC, the
+ * HTTP streams and the listener).
+ */
+import type { Broker } from "../broker/broker.ts";
+import type { PresenceSource } from "../broker/execute.ts";
+import { ListenError } from "../errors.ts";
+import { type GrpcListener, listenGrpc } from "../grpc/server.ts";
+import type { HttpPart } from "../http/install.ts";
+import { LoopFanout } from "../runtime/loop-fanout.ts";
+import type { Listener } from "../runtime/types.ts";
+import { showAddress } from "../util/address.ts";
+import type { Core } from "./core.ts";
+import type { Parts } from "./part.ts";
+
+export interface Listening {
+  listener: Listener;
+  grpc: GrpcListener | undefined;
+}
+
+/** Listens on `listen` and grpc.listen; a failure closes every part and rejects with a ListenError. */
+export async function listenAll(
+  core: Core,
+  parts: Parts,
+  deps: { http: HttpPart; broker: Broker; presence: PresenceSource; reusePort?: boolean },
+): Promise<Listening> {
+  try {
+    const listener = await listenHttp(core, parts, deps.http, deps.reusePort);
+    const grpc = await listenGrpcPart(core, parts, deps);
+    core.gateway.start();
+    parts.add({ close: () => core.gateway.stop() });
+    return { listener, grpc };
+  } catch (err) {
+    await parts.close();
+    throw err;
+  }
+}
+
+async function listenHttp(core: Core, parts: Parts, http: HttpPart, reusePort?: boolean): Promise<Listener> {
+  const { config, hub } = core;
+  const { host, port } = config.listen;
+  let listener: Listener;
+  try {
+    listener = await core.runtime.listen({
+      host,
+      port,
+      tls: core.tls,
+      handlers: http.handlers,
+      maxUplinkBytes: config.limits.max_uplink_bytes,
+      maxSendBuffer: config.limits.max_send_buffer,
+      compression:
+        config.websocket.compression === "on" ? { minBytes: config.websocket.compression_min_bytes } : undefined,
+      reusePort,
+    });
+  } catch (err) {
+    throw ListenError.from("listen", showAddress(host, port), err);
+  }
+  // The native fan-out first, so WebSocket latency is unchanged by the loops beside it.
+  hub.addFanout(listener.fanout);
+  hub.addFanout(http.streamFanout);
+  parts.add({
+    async close() {
+      // A runtime's stop waits for the responses it is still sending: end the streams first.
+      http.streams.closeAll();
+      await listener.stop();
+    },
+  });
+  return listener;
+}
+
+async function listenGrpcPart(
+  core: Core,
+  parts: Parts,
+  deps: { broker: Broker; presence: PresenceSource; reusePort?: boolean },
+): Promise<GrpcListener | undefined> {
+  const { config, grpcAddr } = core;
+  if (!grpcAddr) return undefined;
+  // gRPC streams are reached by a loop beside the native topics; without gRPC, nothing is added.
+  const loop = new LoopFanout();
+  let grpc: GrpcListener;
+  try {
+    grpc = await listenGrpc({
+      ...grpcAddr,
+      reusePort: deps.reusePort,
+      tls: core.tls,
+      config,
+      gateway: core.gateway,
+      broker: deps.broker,
+      presence: deps.presence,
+      admin: core.admin,
+      fanout: loop,
+      registry: core.registry,
+      log: core.log,
+    });
+  } catch (err) {
+    throw ListenError.from("grpc.listen", config.grpc.listen, err);
+  }
+  core.hub.addFanout(loop);
+  parts.add({ close: () => grpc.stop() });
+  return grpc;
+}
