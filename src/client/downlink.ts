@@ -1,4 +1,7 @@
-/** Reading a downlink frame (a WebSocket's, or an SSE event's data): what it asks of the client. Pure but for the handlers it calls. */
+/**
+ * Reading a downlink frame (a WebSocket's, or an SSE event's data): what it asks of the client;
+ * and an SSE stream's close. Pure but for the handlers it calls.
+ */
 import type { PushPosition } from "./positions.ts";
 
 export interface DownlinkHandlers {
@@ -8,6 +11,18 @@ export interface DownlinkHandlers {
   recovered(report: Record<string, boolean>): void;
   /** A PUSH: its evt, and its position when the frame carries one in full. */
   push(evt: string, position?: PushPosition): void;
+}
+
+/** An SSE stream's `event: close` data, `{"code": 4410, "reason": "…"}`: undefined when it is not one. */
+export function readClose(text: string): { code: number; reason: string } | undefined {
+  let close: { code?: unknown; reason?: unknown };
+  try {
+    close = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof close !== "object" || close === null || !Number.isInteger(close.code)) return undefined;
+  return { code: close.code as number, reason: typeof close.reason === "string" ? close.reason : "" };
 }
 
 /** Hands the frame to its handler; a frame that is not JSON, not an object, or of no type the client knows, is ignored. */

@@ -5,6 +5,7 @@
  * One link at a time; the client (client.ts) decides what follows its end.
  */
 import { encodeEventId } from "../sse/event-id.ts";
+import { readClose } from "./downlink.ts";
 import { Liveness } from "./liveness.ts";
 import { ABNORMAL_CODE, type ClientSettings, FINAL_CLOSE_CODES, SILENT_LINK_CODE } from "./options.ts";
 import { type RefreshTarget, TokenRefresh } from "./refresh.ts";
@@ -122,8 +123,7 @@ export class Links {
         closed: (code, reason) => {
           if (this.#ws !== ws) return;
           this.#ws = undefined;
-          if (FINAL_CLOSE_CODES.has(code)) this.#host.stop(code, reason);
-          else this.#failed(code || ABNORMAL_CODE, reason);
+          this.#closed(code, reason);
         },
       });
     } catch (err) {
@@ -168,6 +168,7 @@ export class Links {
         if (this.#sse !== abort) return;
         if (type === "gap") this.#host.frame(data);
         else if (type === "message") this.#host.frame(data);
+        else if (type === "close") this.#closeEvent(data);
       },
       refused: (status, detail) => {
         if (this.#sse !== abort) return;
@@ -184,6 +185,22 @@ export class Links {
       },
     });
     this.#sse = abort;
+  }
+
+  /** The link closed with code (0: none given): a final code stops the client, any other is a failure. */
+  #closed(code: number, reason: string): void {
+    if (FINAL_CLOSE_CODES.has(code)) this.#host.stop(code, reason);
+    else this.#failed(code || ABNORMAL_CODE, reason);
+  }
+
+  /**
+   * `event: close`: the code and reason the server ends the stream with (4410: an operator's
+   * Disconnect), as a WebSocket's close. Data the client cannot read is ignored: the end of the
+   * stream that follows is then a loss, as without the event.
+   */
+  #closeEvent(data: string): void {
+    const close = readClose(data);
+    if (close) this.#closed(close.code, close.reason);
   }
 
   /**
