@@ -178,7 +178,8 @@ export function registerSubscribe(program: Command): Command {
       "after",
       `
 Reconnects with backoff when the connection is lost. A close that retrying cannot fix (4401 token
-refused, 4403 room refused, 4409 replaced by another login of the uid) exits 1 and names the code.
+refused, 4403 room refused, 4409 replaced by another login of the uid, 4410 disconnected by an
+operator) exits 1 and names the code.
 An evt holding newlines spans several lines; --json keeps one event per line. --resume replays
 what a lost connection missed, once and in order per stream, while the server still keeps it
 (history.size, history.ttl); what it no longer keeps is named on stderr as a gap.

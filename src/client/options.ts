@@ -53,14 +53,19 @@ export interface CometClientEvents {
   open: () => void;
   /**
    * A connection ended. When it runs, `state` already tells what follows: `reconnecting`, or
-   * `closed` when the client stopped (a final code, or close()); the reason says why.
+   * `closed` when the client stopped (a final code, or close()); the reason says why. Over SSE,
+   * the server's `event: close` gives the code and reason as a WebSocket's close would.
    */
   close: (code: number, reason: string) => void;
   state: (state: CometState) => void;
 }
 
-/** Retrying cannot help after these: the token was refused (4401), the room was refused (4403), or the same uid logged in elsewhere (4409). */
-export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409]);
+/**
+ * Retrying cannot help after these: the token was refused (4401), the room was refused (4403), the
+ * same uid logged in elsewhere (4409), or an operator disconnected the session (4410). The client
+ * stops: its `close` event has the code and the server's reason, with state "closed".
+ */
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4409, 4410]);
 
 /** Code reported when the client gives up on a silent link (the server's own code for a heartbeat timeout). */
 export const SILENT_LINK_CODE = 4408;

@@ -12,7 +12,10 @@ export interface SseHandlers {
   alive(): void;
   /** The stream's position moved (an event's id: the reader's place in its three streams). */
   id(id: string): void;
-  /** An event's data: a frame's JSON (`message`), or a failed recovery's report (`gap`). */
+  /**
+   * An event's data: a frame's JSON (`message`), a failed recovery's report (`gap`), or the
+   * server's close code and reason before it ends the stream (`close`).
+   */
   event(type: string, data: string): void;
   /** Refused before the stream started: the HTTP status and the error's detail. */
   refused(status: number, detail: string): void;

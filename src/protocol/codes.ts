@@ -7,6 +7,8 @@ export const Close = {
   Forbidden: 4403,
   Timeout: 4408,
   Replaced: 4409,
+  /** An operator's Disconnect (PROTOCOL.md Part 3): the SDK does not reconnect. */
+  Disconnected: 4410,
   RateLimited: 4429,
   Overloaded: 4503,
 } as const;

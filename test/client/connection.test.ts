@@ -122,6 +122,26 @@ describe("CometClient against a comet server", () => {
     expect(second.c.state).toBe("open");
   });
 
+  test("4410 (an operator disconnected the session) is final: the close has the operator's reason", async () => {
+    let calls = 0;
+    const { c, log } = client({
+      url: server.ws,
+      token: async () => {
+        calls++;
+        return token("kicked-1");
+      },
+    });
+    await c.connect();
+    await waitFor(() => server.hub.sessions.has("kicked-1"), "session kicked-1");
+    for (const conn of server.gateway.connections) if (conn.uid === "kicked-1") conn.close(4410, "abuse reported");
+    await waitFor(() => c.state === "closed", "closed");
+    expect(log.closes).toEqual([{ code: 4410, reason: "abuse reported", state: "closed" }]);
+    await Bun.sleep(300);
+    expect(calls).toBe(1);
+    expect(log.opens).toBe(1);
+    expect(server.hub.sessions.has("kicked-1")).toBe(false);
+  });
+
   test("a loss with any other code reconnects, calling the token function again", async () => {
     const tokens: string[] = [];
     const { c, log } = client({

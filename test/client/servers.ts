@@ -79,3 +79,35 @@ export function muteTcpServer() {
     stop: () => server.stop(true),
   };
 }
+
+/** An SSE endpoint that answers every request 200 with a stream the test writes to, one per request. */
+export function sseServer() {
+  const encoder = new TextEncoder();
+  const streams: Array<{ request: Request; write(text: string): void; end(): void }> = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    fetch(request) {
+      const body = new ReadableStream<Uint8Array>({
+        start(ctrl) {
+          streams.push({
+            request,
+            write: (text) => ctrl.enqueue(encoder.encode(text)),
+            end: () => ctrl.close(),
+          });
+          // As the server's stream opens: a comment, so that the answer's head goes out at once.
+          ctrl.enqueue(encoder.encode(":\n\n"));
+        },
+      });
+      return new Response(body, { headers: { "content-type": "text/event-stream" } });
+    },
+  });
+  return {
+    /** The client's URL: ws(s), which its SSE transport reads as http(s). */
+    url: `ws://127.0.0.1:${server.port}/comet/Comet/Subscribe`,
+    /** One per request, in the order they came. */
+    streams,
+    stop: () => server.stop(true),
+  };
+}

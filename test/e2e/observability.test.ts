@@ -44,11 +44,13 @@ describe("metric labels", () => {
 
   test("the standard codes and the table's keep their own series", async () => {
     const before = await disconnectSeries();
-    for (const code of [1000, 4409]) await openAndClose(code);
+    for (const code of [1000, 4409, 4410]) await openAndClose(code);
     await waitFor(() => server.gateway.connections.size === 0, "every connection closed");
     const after = await disconnectSeries();
     expect((after.get("1000") ?? 0) - (before.get("1000") ?? 0)).toBe(1);
     expect((after.get("4409") ?? 0) - (before.get("4409") ?? 0)).toBe(1);
+    // An operator's Disconnect: counted under its own code.
+    expect((after.get("4410") ?? 0) - (before.get("4410") ?? 0)).toBe(1);
     expect(after.get("other")).toBe(before.get("other"));
   });
 });

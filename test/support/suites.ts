@@ -12,6 +12,7 @@ import { DENO, ROOT } from "./runtime.ts";
 const BUN_ONLY_FILES: Record<string, string> = {
   "test/unit/": "pure functions: no server",
   "test/client/backoff.test.ts": "a pure function: no server",
+  "test/client/disconnect.test.ts": "scripted peers, no comet server",
   "test/bridge/event.test.ts": "pure functions: no server",
   "test/bridge/signature.test.ts": "pure functions: no server",
   "test/bridge/queue.test.ts": "pure functions: no server",
