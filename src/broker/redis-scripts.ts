@@ -4,11 +4,14 @@
  * other instance's command comes between its reads and its writes.
  *
  * Each stream has two keys (no Redis Cluster: a script may touch both):
- *   <prefix>:pos:<stream>  a hash: e = epoch, n = last seq, t = the ms part of the last entry's ID
- *   <prefix>:log:<stream>  a Redis stream of the kept messages, ID "<ms>-<seq>", one field e = evt
- * The ID's first part is the time of the append (Redis TIME, never below the last one), so XTRIM
- * MINID drops messages by age and XADD MAXLEN by count, both natively and from the oldest end; the
- * seq is the ID's second part. Both keys expire `ttl` after the stream's last append.
+ *   <prefix>:pos:<stream>  a hash: e = epoch, n = last seq, o = at most the time of the oldest kept
+ *   <prefix>:log:<stream>  a list of the kept messages, oldest first, each "<seq>:<ms>:<evt>"
+ * A list, not a Redis stream: Redis 7 gives every stream a 4 KiB listpack from its first entry
+ * (measured: 4.3 KB for a stream of one message, against 0.3 KB for a list), and most of Comet's
+ * streams (a user's) keep a message or two. Messages leave from the oldest end only (LTRIM by
+ * count, LPOP by age), so the kept seqs are consecutive up to the top and a seq's index follows
+ * from the top and the list's length; each entry still carries its seq, and a read checks it.
+ * Both keys expire `ttl` after the stream's last append.
  */
 import { createHash } from "node:crypto";
 
@@ -60,6 +63,26 @@ end
  */
 export const APPEND = script(`#!lua
 ${COMMON}
+-- Drops the kept messages at or before cutoff. 'o' is at most the oldest's time, so that the
+-- common case (nothing that old) reads no entry: an entry is read (and copied) only when 'o' says
+-- it may be old, and 'o' is then set to what it is.
+local function drop_old(pos, log, cutoff)
+  local o = tonumber(redis.call('HGET', pos, 'o'))
+  if o and o > cutoff then return end
+  while true do
+    local head = redis.call('LINDEX', log, 0)
+    if not head then
+      redis.call('HDEL', pos, 'o')
+      return
+    end
+    local t = tonumber(string.match(head, '^%d+:(%d+):'))
+    if t > cutoff then
+      redis.call('HSET', pos, 'o', t)
+      return
+    end
+    redis.call('LPOP', log)
+  end
+end
 local size, ttl, nonce = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local ms = now_ms()
 local out = {}
@@ -68,12 +91,11 @@ for i = 1, #KEYS / 2 do
   local epoch = position(pos, log, ms, nonce)
   local seq = redis.call('HINCRBY', pos, 'n', 1)
   if size > 0 then
-    -- IDs must grow: a clock that went back keeps the last time until it passes it again.
-    local t = math.max(ms, tonumber(redis.call('HGET', pos, 't')) or 0)
-    redis.call('XADD', log, 'MAXLEN', size, string.format('%d-%d', t, seq), 'e', ARGV[3 + i])
+    local len = redis.call('RPUSH', log, string.format('%d:%d:', seq, ms) .. ARGV[3 + i])
+    if len == 1 then redis.call('HSET', pos, 'o', ms) end
+    if len > size then redis.call('LTRIM', log, -size, -1) end
     -- A message exactly ttl old is gone, as in the in-memory history.
-    redis.call('XTRIM', log, 'MINID', string.format('%d', ms - ttl + 1))
-    redis.call('HSET', pos, 't', t)
+    drop_old(pos, log, ms - ttl)
     redis.call('PEXPIRE', log, ttl)
   end
   redis.call('PEXPIRE', pos, ttl)
@@ -108,22 +130,21 @@ local upto = top
 if ARGV[3] ~= '' then upto = tonumber(ARGV[3]) end
 if after < 0 or after > upto or upto > top then return false end
 if after == upto then return {} end
--- Kept entries have consecutive seqs up to the top (trimming takes only the oldest): the newest
--- top - after of them are the ones after 'after' when there are that many.
-local want = top - after
-local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', want)
-if #entries < want then return false end
+-- The list keeps seqs top - len + 1 .. top: after + 1 is at index len - (top - after).
+local len = redis.call('LLEN', KEYS[2])
+local first = len - (top - after)
+if first < 0 then return false end
+local entries = redis.call('LRANGE', KEYS[2], first, first + upto - after - 1)
+if #entries ~= upto - after then return false end
 local t = redis.call('TIME')
 local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4])
-local ms, seq = string.match(entries[want][1], '^(%d+)-(%d+)$')
--- The oldest wanted decides: the entries after it are younger.
-if tonumber(seq) ~= after + 1 or tonumber(ms) <= cutoff then return false end
 local out = {}
-for i = want, 1, -1 do
-  local s = after + 1 + want - i
-  if s > upto then break end
-  out[#out + 1] = s
-  out[#out + 1] = entries[i][2][2]
+for i, entry in ipairs(entries) do
+  local seq, ms, evt = string.match(entry, '^(%d+):(%d+):()')
+  -- Each one is checked, not only the oldest: a clock that went back may have stamped a later one earlier.
+  if tonumber(seq) ~= after + i or tonumber(ms) <= cutoff then return false end
+  out[2 * i - 1] = after + i
+  out[2 * i] = string.sub(entry, evt)
 end
 return out
 `);
