@@ -16,18 +16,14 @@ import type { Delivery } from "../protocol/commands.ts";
 import { Downlink } from "../protocol/downlink.ts";
 import type { Recover } from "../protocol/frames.ts";
 import type { Fanout } from "../runtime/types.ts";
-import { type Activity, type ActivityName, nowNs, nowUs } from "./activity.ts";
+import { type ActivityName, nowUs } from "./activity.ts";
+import { ActivityListeners, type HubActivityListener } from "./listeners.ts";
 import { assembleDump } from "./dump.ts";
+import { recoverStreams } from "./recovery.ts";
 import { History, type HistoryLimits, type Stream } from "./history.ts";
 import { type Dump, Session, type SessionLink, type SessionView } from "./session.ts";
+import { LOBBY_POSITIONS_TOPIC, LOBBY_TOPIC, positionsTopic, roomTopic } from "./topics.ts";
 import { UidTable } from "./uid-table.ts";
-
-export const roomTopic = (rid: string): string => `r:${rid}`;
-/** The topic of a room's sessions that asked for positions. */
-export const positionsTopic = (rid: string): string => `rp:${rid}`;
-/** The topic of the sessions in no room. */
-export const LOBBY_TOPIC = roomTopic("");
-export const LOBBY_POSITIONS_TOPIC = positionsTopic("");
 
 /** The history config's defaults (config/schema.ts), for a hub made without a config (tests). */
 export const DEFAULT_HISTORY: HistoryLimits = { size: 32, ttl: 120_000, maxBytes: 64 * 1024 * 1024 };
@@ -59,8 +55,7 @@ export interface Room {
   psize: number;
 }
 
-/** An activity listener of the hub's own: it is also handed the session (for an OFFLINE, the one that ended). */
-export type HubActivityListener = (a: Activity, session: Session) => void;
+export type { HubActivityListener } from "./listeners.ts";
 
 export class Hub {
   readonly sessions = new UidTable<Session>();
@@ -72,10 +67,7 @@ export class Hub {
   /** Sessions with positions, anywhere; and those of them in the lobby. */
   private withPositions = 0;
   private lobbyPositions = 0;
-  private readonly listeners: HubActivityListener[] = [];
-  /** The listeners that want HEARD, which fires on every uplink: with none, an uplink costs nothing here. */
-  private readonly heardListeners: HubActivityListener[] = [];
-  private readonly lastListeners = new Set<HubActivityListener>();
+  private readonly listeners = new ActivityListeners();
   /** One per transport with topics of its own (Bun's native topics, a loop for gRPC or Deno). */
   private readonly fanouts: Fanout[] = [];
 
@@ -93,32 +85,13 @@ export class Hub {
     for (let i = 0; i < this.fanouts.length; i++) (this.fanouts[i] as Fanout).publish(topic, frame);
   }
 
-  /**
-   * Listeners hear activity in the order they were added, except that a `last` one stays after
-   * every listener added later (the presence view: what a session does goes out before the
-   * transition it causes). `heard: false`: the listener never gets HEARD.
-   */
+  /** See listeners.ts: `last` stays after later listeners; `heard: false` never gets HEARD. */
   onActivity(listener: HubActivityListener, opts: { heard?: boolean; last?: boolean } = {}): () => void {
-    if (opts.last) this.lastListeners.add(listener);
-    for (const list of opts.heard === false ? [this.listeners] : [this.listeners, this.heardListeners]) {
-      let at = list.length;
-      if (!opts.last) while (at > 0 && this.lastListeners.has(list[at - 1] as HubActivityListener)) at--;
-      list.splice(at, 0, listener);
-    }
-    return () => {
-      this.lastListeners.delete(listener);
-      for (const list of [this.listeners, this.heardListeners]) {
-        const i = list.indexOf(listener);
-        if (i >= 0) list.splice(i, 1);
-      }
-    };
+    return this.listeners.add(listener, opts);
   }
 
   private emit(type: ActivityName, s: Session, rid: string, time?: string): void {
-    const listeners = type === "HEARD" ? this.heardListeners : this.listeners;
-    if (listeners.length === 0) return;
-    const a: Activity = { type, uid: s.uid, rid, time: time ?? nowNs() };
-    for (const l of listeners) l(a, s);
+    this.listeners.emit(type, s, rid, time);
   }
 
   /**
@@ -255,32 +228,17 @@ export class Hub {
   }
 
   /**
-   * A `recover` of s, right after the AUTH or JOIN that carried it: for each stream named, what
-   * followed the client's position is sent, when all of it is kept; then one HB reports each
-   * stream's outcome. Synchronous from start to end, so no new message can come between.
+   * A `recover` of s, right after the AUTH or JOIN that carried it (recovery.ts): what followed the
+   * client's position in each stream it names, then one HB with each stream's outcome.
    */
   recover(s: Session, r: Recover): void {
-    const now = Date.now();
-    const report: Record<string, boolean> = {};
-    if (r.u) report.u = this.replay(s, s.stream ?? undefined, r.u, now);
-    if (r.r) report.r = this.replay(s, s.rid === "" ? undefined : this.rooms.get(s.rid)?.stream, r.r, now);
-    if (r.w) report.w = this.replay(s, this.history.world, r.w, now);
-    s.link.send(Downlink.recoveredReport(report));
-  }
-
-  private replay(s: Session, stream: Stream | undefined, pos: { epoch: string; seq: number }, now: number): boolean {
-    const entries = this.history.recover(stream, pos, now);
-    if (!entries || !stream) return false;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as (typeof entries)[number];
-      s.link.send(Downlink.pushAt(e.evt, stream.name, e.seq, stream.epoch));
-    }
-    return true;
+    const room = s.rid === "" ? undefined : this.rooms.get(s.rid);
+    recoverStreams(this.history, s, { u: s.stream ?? undefined, r: room?.stream, w: this.history.world }, r);
   }
 
   /** Any uplink from a live session. */
   heard(s: Session): void {
-    if (this.heardListeners.length > 0) this.emit("HEARD", s, s.rid);
+    if (this.listeners.wantHeard) this.emit("HEARD", s, s.rid);
   }
 
   /**
