@@ -1,32 +1,28 @@
 /**
  * The MQTT bridge: Events in (→ hub delivery), user activity out, and one session per uid across
  * every instance on the broker. The broker being away never stops the instance: it keeps serving
- * its own clients, holds a bounded queue of activity, and reconnects with backoff. This class only
- * wires the parts: the link (link.ts), the outbox (outbox.ts), events in (events-in.ts), activity
- * read back and the replacement rule (activity-in.ts, cluster-rule.ts).
+ * its own clients, holds a bounded queue of activity, and reconnects with backoff. This class is a
+ * list of parts installed on one link (wire/link.ts): the live instances and the activity
+ * (cluster/install.ts), Events and the API's reach (routing/install.ts), presence
+ * (cluster/presence.ts).
  */
 import { randomBytes } from "node:crypto";
+import type { Broker } from "../broker/broker.ts";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
-import type { Registry } from "../metrics/registry.ts";
 import { instanceId } from "../instance/id.ts";
 import type { Logger } from "../log.ts";
-import { ActivityIn } from "./cluster/activity-in.ts";
-import { type EmbeddedBroker, startEmbeddedBroker } from "./wire/embedded.ts";
-import { EventsIn } from "./routing/events-in.ts";
-import { ClusterBroker } from "./routing/forward.ts";
-import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, replyTopic } from "./routing/gather.ts";
-import { BrokerLink } from "./wire/link.ts";
-import { Outbox } from "./wire/outbox.ts";
+import type { Registry } from "../metrics/registry.ts";
 import type { PresenceTransition, PresenceView } from "../presence/view.ts";
-import { PresenceLink, VIEWS_FILTER } from "../presence/link.ts";
-import { routeActivity } from "./routing/activity-routes.ts";
-import { type LiveServers, SERVERS_FILTER, ServerRegistry } from "./cluster/servers.ts";
+import { installActivity, installServers, makeServerRegistry } from "./cluster/install.ts";
+import { installPresenceLink, type PresencePiece } from "./cluster/presence.ts";
+import type { LiveServers, ServerRegistry } from "./cluster/servers.ts";
+import type { BridgeContext, BridgePiece } from "./context.ts";
+import { bridgeCounters } from "./counters.ts";
+import { installApiReach, installEvents } from "./routing/install.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
-import { Subscriptions } from "./routing/subscriptions.ts";
-import { RoutedTopics } from "./routing/topics.ts";
-import { type Broker, LocalBroker } from "../broker/broker.ts";
-import type { Delivery } from "../protocol/commands.ts";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./wire/embedded.ts";
+import { BrokerLink } from "./wire/link.ts";
 
 export interface BridgeDeps {
   config: Config;
@@ -72,50 +68,6 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
   return new Bridge(link, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded);
 }
 
-function bridgeCounters(registry: Registry) {
-  return {
-    eventsIn: registry.counter("comet_bridge_events_in_total", "Events from the broker, by outcome"),
-    activityIn: registry.counter(
-      "comet_bridge_activity_in_total",
-      "Activity read back from the broker, by outcome (replaced = a local session closed 4409)",
-    ),
-    activityOut: registry.counter(
-      "comet_bridge_activity_out_total",
-      "Activity sent to the broker (QoS 0: written; QoS 1/2: acknowledged), by type",
-    ),
-    dropped: registry.counter("comet_bridge_activity_dropped_total", "Outgoing activity dropped, by reason"),
-    presenceOut: registry.counter(
-      "comet_presence_out_total",
-      "Presence transitions sent to mqtt.presence_topic (QoS 0: written; QoS 1/2: acknowledged), by type",
-    ),
-    presenceDropped: registry.counter("comet_presence_dropped_total", "Presence transitions not sent, by reason"),
-    viewsIn: registry.counter(
-      "comet_bridge_views_in_total",
-      "Presence view snapshots read from other instances, by outcome (merged, own, invalid, unsigned)",
-    ),
-    statusIn: registry.counter(
-      "comet_bridge_server_status_in_total",
-      "Server statuses read on comet/servers/+, by outcome (online, offline, stale, cleared, invalid, unsigned, own)",
-    ),
-    reconnects: registry.counter(
-      "comet_bridge_reconnects_total",
-      "Times the bridge got back to the broker after losing it",
-    ),
-    routePackets: registry.counter(
-      "comet_bridge_route_packets_total",
-      "SUBSCRIBE and UNSUBSCRIBE packets sent for routed topics (mqtt.routing), by type",
-    ),
-    routesRefused: registry.counter(
-      "comet_bridge_routes_refused_total",
-      "Routed topics the broker refused to subscribe (its ACL)",
-    ),
-    forwarded: registry.counter(
-      "comet_bridge_forwarded_total",
-      "API deliveries sent on to the cluster (mqtt.forward_api), by outcome (local = the user is here)",
-    ),
-  };
-}
-
 export class Bridge {
   /** This instance's id: the `server` of its activity, and the tie-break of the replacement rule. */
   readonly id: string;
@@ -124,14 +76,11 @@ export class Bridge {
   /** Where the API's publications go: this instance, or with mqtt.forward_api the whole cluster. */
   readonly broker: Broker;
   private readonly link: BrokerLink;
-  private readonly outbox: Outbox;
-  private readonly subscriptions: Subscriptions | undefined;
-  private readonly presenceOut: Outbox | undefined;
   private readonly registry: ServerRegistry;
-  private readonly presence: PresenceLink | undefined;
-  private readonly unlisten: () => void;
+  /** The installed parts, closed last first. */
+  private readonly pieces: BridgePiece[] = [];
+  private readonly presence: PresencePiece | undefined;
   private closing: Promise<void> | undefined;
-  private announceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     settings: BridgeSettings,
@@ -141,193 +90,40 @@ export class Bridge {
   ) {
     const { registry, hub, log } = deps;
     this.id = deps.id ?? instanceId();
-    const { eventsTopic, activityTopic, presenceTopic } = settings;
-    const counters = bridgeCounters(registry);
-    const eventsIn = new EventsIn({
-      hub,
-      topic: eventsTopic,
-      limits: settings.limits,
-      received: counters.eventsIn,
-      server: this.id,
-      log,
-    });
-    const activityIn = new ActivityIn({
-      hub,
-      topic: activityTopic,
-      server: this.id,
-      received: counters.activityIn,
-      clusterKey: settings.clusterKey,
-      onRemote: deps.presence && ((a) => deps.presence?.remote(a)),
-      log,
-    });
-    const receiveEvent = (payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained);
-    const topics = new Map([
-      [eventsTopic, receiveEvent],
-      [activityTopic, (payload: Buffer) => activityIn.receive(payload)],
-    ]);
-    // The legacy events topic stays: backends that publish there reach every instance as before.
-    const routed = settings.routing ? new RoutedTopics(eventsTopic) : undefined;
-    if (routed)
-      topics.set(routed.world, (payload: Buffer, retained: boolean) =>
-        eventsIn.receive(payload, retained, routed.world),
-      );
-    this.registry = new ServerRegistry({
-      self: this.id,
-      clusterKey: settings.clusterKey,
-      received: counters.statusIn,
-      unsigned: counters.activityIn,
-      log,
-    });
-    // Who joins hears this instance again: a broker that keeps retained messages from wildcard
-    // subscriptions (RabbitMQ) would otherwise leave it unknown to the newcomer.
-    this.registry.onChange((c) => {
-      if (c.change === "joined") this.announceSoon();
-    });
-    const filters = new Map([
-      [SERVERS_FILTER, (topic: string, payload: Buffer) => this.registry.receive(topic, payload)],
-    ]);
-    if (deps.presence) {
-      filters.set(VIEWS_FILTER, (topic: string, payload: Buffer) => this.presence?.receive(topic, payload));
-    }
-    // Every live instance (servers.ts) answers a cluster DumpSession, whatever its own
-    // mqtt.forward_api: those with it ask, and wait for everyone live (gather.ts, made once the
-    // link exists: the handlers below reach it when messages come).
-    let gather: DumpGather | undefined;
-    filters.set(DUMP_REQUESTS, (_topic: string, payload: Buffer) => gather?.onRequest(payload));
-    if (settings.forwardApi) topics.set(replyTopic(this.id), (payload: Buffer) => gather?.onReply(payload));
     this.url = showUrl(url);
+    const counters = bridgeCounters(registry);
+    const servers = makeServerRegistry(this.id, settings, counters, log);
+    this.registry = servers;
     log.info("mqtt bridge starting", {
       url: this.url,
       server: this.id,
-      events_topic: eventsTopic,
-      activity_topic: activityTopic,
+      events_topic: settings.eventsTopic,
+      activity_topic: settings.activityTopic,
       routing: settings.routing ? "on" : "off",
       forward_api: settings.forwardApi,
     });
     this.link = new BrokerLink({
       url,
       settings,
-      topics,
-      filters,
-      // What matches neither a topic nor a filter is a routed topic's Event (subscriptions.ts).
-      other:
-        routed && ((topic: string, payload: Buffer, retained: boolean) => eventsIn.receive(payload, retained, topic)),
-      will: () => this.registry.will(),
-      goodbye: () => this.registry.offline(),
-      onConnected: () => {
-        this.link.publishRetained(this.registry.online());
-        if (this.link.generation > 1) this.registry.resync();
-        this.subscriptions?.connected();
-        this.presence?.connected();
-        this.outbox.flush();
-        this.presenceOut?.flush();
-      },
+      will: () => servers.will(),
+      goodbye: () => servers.offline(),
       reconnects: counters.reconnects,
       log,
     });
-    if (routed) {
-      const subs = new Subscriptions(this.link, {
-        qos: settings.qos,
-        packets: counters.routePackets,
-        refused: counters.routesRefused,
-        log,
-      });
-      this.subscriptions = subs;
-      registry.gauge(
-        "comet_bridge_routes",
-        "Routed topics subscribed, or lingering a second before they go",
-        () => subs.size,
-      );
-      registry.gauge(
-        "comet_bridge_routes_pending",
-        "Routed topics held whose subscription the broker has not acknowledged yet",
-        () => subs.pending,
-      );
-    }
-    const g = new DumpGather({
-      hub,
-      wire: this.link,
-      servers: this.registry,
-      server: this.id,
-      qos: settings.qos,
-      maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
-      timeoutMs: GATHER_TIMEOUT_MS,
-      log,
-    });
-    gather = g;
-    if (settings.forwardApi) {
-      this.broker = new ClusterBroker({
-        hub,
-        wire: this.link,
-        topicOf: routed ? (d: Delivery) => routed.of(d) : () => eventsTopic,
-        server: this.id,
-        qos: settings.qos,
-        dump: (withTransport) => g.gather(withTransport),
-        forwarded: counters.forwarded,
-      });
-    } else this.broker = new LocalBroker(hub);
-    this.outbox = new Outbox(this.link, {
-      topic: activityTopic,
-      qos: settings.qos,
-      capacity: settings.queue,
-      types: settings.activity,
-      server: this.id,
-      clusterKey: settings.clusterKey,
-      out: counters.activityOut,
-      dropped: counters.dropped,
-    });
+    const ctx: BridgeContext = { settings, hub, registry, log, id: this.id, link: this.link, servers, counters };
+    this.pieces.push(installServers(ctx));
+    const events = installEvents(ctx);
+    this.pieces.push(events);
+    this.pieces.push(installActivity(ctx, deps.presence && ((a) => deps.presence?.remote(a))));
     if (deps.presence) {
-      const missing = (["ONLINE", "OFFLINE"] as const).filter((t) => !settings.activity.has(t));
-      if (missing.length > 0) {
-        log.warn("presence: mqtt.activity leaves out what the other instances' views need", {
-          missing,
-          effect: "this instance's users look offline to the others, and theirs stay online here",
-        });
-      }
-      this.presenceOut = new Outbox(this.link, {
-        topic: presenceTopic,
-        qos: settings.qos,
-        capacity: settings.queue,
-        types: new Set(),
-        server: this.id,
-        clusterKey: settings.clusterKey,
-        out: counters.presenceOut,
-        dropped: counters.presenceDropped,
-      });
-      this.presence = new PresenceLink({
-        view: deps.presence,
-        servers: this.registry,
-        wire: this.link,
-        outbox: this.presenceOut,
-        qos: settings.qos,
-        clusterKey: settings.clusterKey,
-        received: counters.viewsIn,
-        unsigned: counters.activityIn,
-        log,
-      });
+      this.presence = installPresenceLink(ctx, deps.presence);
+      this.pieces.push(this.presence);
     }
+    this.broker = installApiReach(ctx, events.routed);
     registry.gauge("comet_bridge_connected", "1 while connected to the broker and subscribed, else 0", () =>
       this.link.ready ? 1 : 0,
     );
-    registry.gauge(
-      "comet_cluster_servers",
-      "Live instances on the broker, this one included",
-      () => this.registry.live().length,
-    );
-    registry.gauge("comet_bridge_queue_length", "Outgoing activity waiting for the broker", () => this.outbox.size);
-    const route = routed && this.subscriptions ? routeActivity(routed, this.subscriptions) : undefined;
-    this.unlisten = hub.onActivity((a) => {
-      route?.(a);
-      this.outbox.add(a);
-    });
-  }
-
-  private announceSoon(): void {
-    if (this.announceTimer) return;
-    this.announceTimer = setTimeout(() => {
-      this.announceTimer = undefined;
-      this.link.publishRetained(this.registry.online());
-    }, 50);
+    this.link.start();
   }
 
   /** A transition this instance emits, to mqtt.presence_topic (a no-op without a presence view). */
@@ -348,12 +144,7 @@ export class Bridge {
   /** Stops reconnecting, sends what the client already holds, disconnects, stops the embedded broker. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.unlisten();
-      this.subscriptions?.close();
-      if (this.announceTimer) clearTimeout(this.announceTimer);
-      this.presence?.close();
-      this.outbox.close();
-      this.presenceOut?.close();
+      while (this.pieces.length > 0) (this.pieces.pop() as BridgePiece).close();
       await this.link.close();
       this.registry.close();
       await this.embedded?.close();

@@ -44,28 +44,21 @@ export interface LinkOptions {
   /** The broker URL, credentials included. */
   url: string;
   settings: Pick<BridgeSettings, "username" | "password" | "tls" | "qos">;
-  /**
-   * What to subscribe to on every connection, and who reads each topic's messages. `retained`: the
-   * broker sent the message from its store because a subscription was made (MQTT 3.1.1 §3.3.1.3),
-   * not because someone published it just now.
-   */
-  topics: ReadonlyMap<string, (payload: Buffer, retained: boolean) => void>;
-  /**
-   * Filters with single-level wildcards (`comet/servers/+`), subscribed to as well, and who reads
-   * the messages of the topics they match.
-   */
-  filters?: ReadonlyMap<string, (topic: string, payload: Buffer) => void>;
-  /** Who reads messages on topics neither in `topics` nor matched by `filters`: those of subscribe(). */
-  other?: (topic: string, payload: Buffer, retained: boolean) => void;
   /** The Last Will of each connection, made afresh before it connects. */
   will?: () => StatusMessage;
   /** Published (and acknowledged, within the shutdown's wait) before a graceful disconnect. */
   goodbye?: () => StatusMessage;
-  /** Called on every connection once the subscriptions are asked for: what waited may go. */
-  onConnected: () => void;
   reconnects: Counter;
   log: Logger;
 }
+
+/**
+ * Who reads a topic's messages. `retained`: the broker sent the message from its store because a
+ * subscription was made (MQTT 3.1.1 §3.3.1.3), not because someone published it just now.
+ */
+export type TopicReader = (payload: Buffer, retained: boolean) => void;
+export type FilterReader = (topic: string, payload: Buffer) => void;
+export type OtherReader = (topic: string, payload: Buffer, retained: boolean) => void;
 
 /** MQTT topic matching for filters whose wildcards are single levels (`+`). */
 function matches(filter: readonly string[], levels: readonly string[]): boolean {
@@ -77,7 +70,8 @@ function matches(filter: readonly string[], levels: readonly string[]): boolean 
 export class BrokerLink implements Wire {
   /** The broker URL with any password hidden. */
   readonly url: string;
-  private readonly client: MqttClient;
+  // Made by start(), which the bridge calls in the tick that made the link: nothing reaches it before.
+  private client!: MqttClient;
   private up = false;
   private subscribed = false;
   private connections = 0;
@@ -86,11 +80,47 @@ export class BrokerLink implements Wire {
   private retry: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
   /** Whether PUBLISH packets are read by publish-tap.ts (true unless mqtt.js changed shape). */
-  readonly fastPath: boolean;
+  fastPath = false;
 
+  /** What to subscribe to on every connection, and who reads each topic's messages. */
+  private readonly topics = new Map<string, TopicReader>();
+  /** Filters with single-level wildcards (`comet/servers/+`), subscribed to as well. */
+  private readonly filters = new Map<string, FilterReader>();
+  /** Who reads messages on topics neither in `topics` nor matched by `filters`: those of subscribe(). */
+  private other: OtherReader | undefined;
+  /** Called on every connection once the subscriptions are asked for: what waited may go. */
+  private readonly connectedHooks: Array<() => void> = [];
+
+  /** Made without connecting: the parts of the bridge say what they read (read, readFilter, ...), then start(). */
   constructor(private readonly options: LinkOptions) {
-    const { url, settings, topics } = options;
-    this.url = showUrl(url);
+    this.url = showUrl(options.url);
+  }
+
+  /** Subscribes to topic on every connection; reader gets its messages. Before start(). */
+  read(topic: string, reader: TopicReader): void {
+    this.topics.set(topic, reader);
+  }
+
+  /** Subscribes to a filter with `+` wildcards on every connection. Before start(). */
+  readFilter(filter: string, reader: FilterReader): void {
+    this.filters.set(filter, reader);
+  }
+
+  /** Reads what matches no topic and no filter (the topics of subscribe()). Before start(). */
+  readOther(reader: OtherReader): void {
+    this.other = reader;
+  }
+
+  /** Called on every connection once the subscriptions are asked for, in the order added. */
+  whenConnected(hook: () => void): void {
+    this.connectedHooks.push(hook);
+  }
+
+  /** Connects, and reconnects with backoff from then on. */
+  start(): void {
+    const { options } = this;
+    const { url, settings } = options;
+    const topics = this.topics;
     const opts: IClientOptions = {
       clientId: `comet-${randomBytes(8).toString("hex")}`,
       protocolVersion: 4,
@@ -115,17 +145,15 @@ export class BrokerLink implements Wire {
     if (settings.password !== undefined) opts.password = settings.password;
     if (options.will) opts.will = options.will();
     this.client = connect(opts);
-    const filters = [...(options.filters ?? [])].map(([f, read]) => [f.split("/"), read] as const);
+    const filters = [...this.filters].map(([f, read]) => [f.split("/"), read] as const);
     // What every filter's topics start with (up to its first wildcard): a routed topic's Event,
     // the busy case, is told apart without splitting its topic.
-    const prefixes = [...(options.filters?.keys() ?? [])].map((f) =>
-      f.includes("+") ? f.slice(0, f.indexOf("+")) : f,
-    );
+    const prefixes = [...this.filters.keys()].map((f) => (f.includes("+") ? f.slice(0, f.indexOf("+")) : f));
     const mayMatch = (topic: string): boolean => {
       for (const p of prefixes) if (topic.startsWith(p)) return true;
       return false;
     };
-    const other = options.other;
+    const other = this.other;
     // Both ways in (the fast path and mqtt.js) end here.
     const deliver = (topic: string, payload: Buffer, retained: boolean) => {
       const exact = topics.get(topic);
@@ -223,10 +251,11 @@ export class BrokerLink implements Wire {
     this.up = true;
     this.lastError = undefined;
     if (gen > 1) this.options.reconnects.inc();
-    const { log, topics, settings } = this.options;
+    const { log, settings } = this.options;
+    const topics = this.topics;
     log.info("mqtt connected", { url: this.url, publish_fast_path: this.fastPath });
     // A clean session forgets subscriptions, so every connection subscribes again.
-    const filters = [...(this.options.filters?.keys() ?? [])];
+    const filters = [...this.filters.keys()];
     const wanted = Object.fromEntries([...topics.keys(), ...filters].map((t) => [t, { qos: settings.qos }]));
     this.client.subscribe(wanted, (err, granted) => {
       if (gen !== this.connections || !this.up) return;
@@ -241,7 +270,7 @@ export class BrokerLink implements Wire {
       this.subscribed = true;
       this.attempt = 0;
     });
-    this.options.onConnected();
+    for (const hook of this.connectedHooks) hook();
   }
 
   private onClose(): void {
