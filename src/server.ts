@@ -15,7 +15,7 @@ import { createMetrics } from "./metrics/registry.ts";
 import { registerGauges } from "./http/gauges.ts";
 import { createRoutes, type HostView } from "./http/routes.ts";
 import { serveHandlers } from "./http/upgrade.ts";
-import { ListenError } from "./errors.ts";
+import { ConfigError, ListenError } from "./errors.ts";
 import { Hub } from "./hub/hub.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { runtimeAdapter } from "./runtime/listen.ts";
@@ -86,14 +86,22 @@ export async function prepareServer(
   const metrics = createMetrics();
   const runtime = await runtimeAdapter();
   const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
-  if (grpcAddr && !runtime.capabilities.grpc) throw new Error(`grpc.listen: gRPC is not served on ${runtime.name}`);
+  if (grpcAddr && !runtime.capabilities.grpc)
+    throw new ConfigError(
+      "grpc.listen",
+      `set, but gRPC is not served on ${runtime.name}: leave it empty, or run on Bun`,
+    );
   if (config.ui.enabled && !runtime.capabilities.demoPage) {
-    throw new Error(`ui.enabled: the demo page is not served on ${runtime.name}`);
+    throw new ConfigError(
+      "ui.enabled",
+      `true, but the demo page is not served on ${runtime.name}: set it false, or run on Bun`,
+    );
   }
   const compress = config.websocket.compression === "on";
   if (compress && !runtime.capabilities.compression) {
-    throw new Error(
-      `websocket.compression: on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
+    throw new ConfigError(
+      "websocket.compression",
+      `on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
     );
   }
   const hub = new Hub({
@@ -289,12 +297,16 @@ export async function prepareServer(
 
 function readTls(config: Config): { cert: string; key: string } {
   const { cert_file, key_file } = config.tls;
-  if (!cert_file || !key_file) throw new Error("tls: set both tls.cert_file and tls.key_file, or neither");
+  if (!cert_file || !key_file)
+    throw new ConfigError(
+      `tls.${cert_file ? "key_file" : "cert_file"}`,
+      `empty, but tls.${cert_file ? "cert_file" : "key_file"} is set: set both tls.cert_file and tls.key_file, or neither`,
+    );
   const read = (key: string, file: string) => {
     try {
       return readFileSync(file, "utf8");
     } catch (err) {
-      throw new Error(`tls.${key}: cannot read ${file}: ${(err as Error).message}`);
+      throw new ConfigError(`tls.${key}`, `cannot read ${file}: ${(err as Error).message}`);
     }
   };
   const cert = read("cert_file", cert_file);
@@ -313,15 +325,16 @@ function checkKeyPair(certPem: string, certFile: string, keyPem: string, keyFile
     try {
       return f();
     } catch (err) {
-      throw new Error(`tls.${key}: ${file} is not ${what}: ${(err as Error).message}`);
+      throw new ConfigError(`tls.${key}`, `${file} is not ${what}: ${(err as Error).message}`);
     }
   };
   // The first certificate of the chain is the server's own.
   const cert = parse("cert_file", certFile, "a PEM certificate", () => new X509Certificate(certPem));
   const key = parse("key_file", keyFile, "a PEM private key", () => createPrivateKey(keyPem));
   if (!cert.checkPrivateKey(key)) {
-    throw new Error(
-      `tls.key_file: ${keyFile} is not the private key of the certificate in tls.cert_file (${certFile})`,
+    throw new ConfigError(
+      "tls.key_file",
+      `${keyFile} is not the private key of the certificate in tls.cert_file (${certFile})`,
     );
   }
 }
