@@ -263,10 +263,8 @@ function keyPathAt(node: unknown, offset: number, prefix: string): string | unde
 
 export function loadConfig(opts: LoadOptions = {}): Config {
   const cfg: Record<string, unknown> = {};
-  for (const [path, leaf] of leaves()) {
-    const d = leaf.default;
-    setPath(cfg, path, Array.isArray(d) ? [...d] : leaf.kind.type === "listen" ? parseListen(path, d) : d);
-  }
+  // Defaults are written as the file writes them, and read the same way.
+  for (const [path, leaf] of leaves()) setPath(cfg, path, coerce(path, leaf, leaf.default, false));
   let text = opts.yaml;
   let source = "(inline)";
   if (text === undefined && opts.file) {
