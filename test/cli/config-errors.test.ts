@@ -1,6 +1,7 @@
 /**
  * Every config failure, wherever it is found (the loader, or a check at start that reads a key's
- * file or weighs keys together), stops `comet serve` with exit 2 and one line that names the key.
+ * file or weighs keys together), stops `comet serve` with exit 2 and one line that names the key;
+ * `comet config check` finds the same, in the same words, without starting a server.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
@@ -30,7 +31,7 @@ const notJwks = file("keys5.json", '{"keys": 5}');
 const x25519 = file("x25519.pem", pem(generateKeyPairSync("x25519").publicKey));
 
 /** [what, the file beyond the admin token, the key named, what the line says after it] */
-export const BAD_CONFIGS: Array<[string, string, string, string]> = [
+const BAD_CONFIGS: Array<[string, string, string, string]> = [
   [
     "a public_key_file that does not exist",
     `auth: {jwt: {public_key_file: ${absent}}}`,
@@ -111,5 +112,20 @@ describe("comet serve: a bad config exits 2 with one line that names the key", (
     const r = await run(SOURCE, ["serve", "--config", config, "--listen", "127.0.0.1:0"]);
     expect(r.code).toBe(2);
     expect(oneLine(r.stderr)).toStartWith(`comet: config: ${key}: ${says}`);
+  });
+});
+
+describe("comet config check: the same config, the same line, no server", () => {
+  test.each(BAD_CONFIGS)("%s", async (_what, yaml, key, says) => {
+    const config = file("check.yaml", `${admin}${yaml}\n`);
+    const r = await run(SOURCE, ["config", "check", config]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(oneLine(r.stderr)).toStartWith(`comet: config: ${key}: ${says}`);
+    const json = await run(SOURCE, ["config", "check", "--json", config]);
+    expect(json.code).toBe(2);
+    const answer = JSON.parse(json.stdout);
+    expect(answer).toMatchObject({ ok: false, key });
+    expect(answer.error).toStartWith(`config: ${key}: ${says}`);
   });
 });
