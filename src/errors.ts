@@ -3,6 +3,32 @@
  * never on the wording of a message (which is for people and may change).
  */
 
+/**
+ * A configuration Comet must not start with, wherever it is found: in the loader, or in a check at
+ * start that reads a key's file or weighs keys together. Branch on the class, on `code` or on `key`:
+ * the message is written for whoever edits the file and may be reworded. It reads
+ * `config: [where: ]key[ (from ENV)]: detail`, so the key is what a reader sees first.
+ */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly code = "config_invalid";
+  constructor(
+    /**
+     * The key at fault, dotted as in the file (`admin.tokens[0]` for an entry of a list); undefined
+     * when it is the file itself (unreadable, not YAML).
+     */
+    readonly key: string | undefined,
+    /** What was expected and what came; never a secret's value. */
+    detail: string,
+    /** `at`: FILE:LINE in the file; `from`: the environment variable the value came from. */
+    where: { at?: string; from?: string } = {},
+  ) {
+    const at = where.at === undefined ? "" : `${where.at}: `;
+    const named = key === undefined ? "" : `${key}${where.from === undefined ? "" : ` (from ${where.from})`}: `;
+    super(`config: ${at}${named}${detail}`);
+  }
+}
+
 /** A listener could not be opened: `key` names the config key of the address. */
 export class ListenError extends Error {
   override name = "ListenError";

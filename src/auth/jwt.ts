@@ -7,6 +7,7 @@ import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "../config/schema.ts";
+import { ConfigError } from "../errors.ts";
 import { verifyHs256 } from "./hs256.ts";
 import { AuthError } from "./jwt-errors.ts";
 import { ANY_ROOM, compileRoomsClaim, NO_ROOM, type RoomAccess } from "./rooms.ts";
@@ -31,10 +32,13 @@ function algorithmsFor(key: KeyObject, file: string): string[] {
     const curve = key.asymmetricKeyDetails?.namedCurve;
     if (curve === "prime256v1" || curve === "P-256") return ["ES256"];
     if (curve === "secp384r1" || curve === "P-384") return ["ES384"];
-    throw new Error(`auth.jwt.public_key_file: ${file}: unsupported EC curve ${curve}`);
+    throw new ConfigError(
+      "auth.jwt.public_key_file",
+      `${file}: expected an EC key on P-256 (ES256) or P-384 (ES384), got one on ${curve}`,
+    );
   }
   if (t === "ed25519") return ["EdDSA"];
-  throw new Error(`auth.jwt.public_key_file: ${file}: unsupported key type ${t}`);
+  throw new ConfigError("auth.jwt.public_key_file", `${file}: expected an RSA, EC or Ed25519 public key, got ${t}`);
 }
 
 export function describeKeySource(cfg: Config): string | undefined {
@@ -66,10 +70,11 @@ export function buildVerifier(
   const j = cfg.auth.jwt;
   const set = [j.hs256_secret, j.public_key_file, j.jwks_file].filter((s) => s !== "").length;
   if (set !== 1) {
-    throw new Error(
+    throw new ConfigError(
+      "auth.jwt",
       set === 0
-        ? "auth.jwt: no key configured: set one of auth.jwt.hs256_secret, auth.jwt.public_key_file, auth.jwt.jwks_file"
-        : "auth.jwt: set only one of hs256_secret, public_key_file, jwks_file",
+        ? "no key configured: set one of auth.jwt.hs256_secret, auth.jwt.public_key_file, auth.jwt.jwks_file"
+        : `${set} keys configured: set only one of hs256_secret, public_key_file, jwks_file`,
     );
   }
   let key: Key;
@@ -96,15 +101,16 @@ export function buildVerifier(
     try {
       pem = readFileSync(j.public_key_file, "utf8");
     } catch (err) {
-      throw new Error(`auth.jwt.public_key_file: cannot read ${j.public_key_file}: ${(err as Error).message}`);
+      throw new ConfigError("auth.jwt.public_key_file", `cannot read ${j.public_key_file}: ${(err as Error).message}`);
     }
     material = pem;
     let ko: KeyObject;
     try {
       ko = createPublicKey(pem);
     } catch (err) {
-      throw new Error(
-        `auth.jwt.public_key_file: ${j.public_key_file} is not a PEM public key: ${(err as Error).message}`,
+      throw new ConfigError(
+        "auth.jwt.public_key_file",
+        `${j.public_key_file} is not a PEM public key: ${(err as Error).message}`,
       );
     }
     key = ko;
@@ -115,12 +121,15 @@ export function buildVerifier(
       material = readFileSync(j.jwks_file, "utf8");
       doc = JSON.parse(material);
     } catch (err) {
-      throw new Error(`auth.jwt.jwks_file: cannot read a JSON document from ${j.jwks_file}: ${(err as Error).message}`);
+      throw new ConfigError(
+        "auth.jwt.jwks_file",
+        `cannot read a JSON document from ${j.jwks_file}: ${(err as Error).message}`,
+      );
     }
     try {
       key = createLocalJWKSet(doc as Parameters<typeof createLocalJWKSet>[0]);
     } catch (err) {
-      throw new Error(`auth.jwt.jwks_file: ${j.jwks_file} is not a JWKS: ${(err as Error).message}`);
+      throw new ConfigError("auth.jwt.jwks_file", `${j.jwks_file} is not a JWKS: ${(err as Error).message}`);
     }
     algorithms = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
   }

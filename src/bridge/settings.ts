@@ -26,7 +26,6 @@ export function brokerScheme(url: string): BrokerScheme | undefined {
   return BROKER_SCHEMES.find((s) => s === protocol);
 }
 
-
 export interface BridgeSettings {
   /** The broker to connect to; undefined until the embedded broker has its port. */
   url: string | undefined;
@@ -62,7 +61,7 @@ export interface EmbeddedSettings {
 }
 
 const fail = (key: string, expected: string, got: unknown): never => {
-  throw new ConfigError(`config: ${key}: expected ${expected}, got ${JSON.stringify(got)}`);
+  throw new ConfigError(key, `expected ${expected}, got ${JSON.stringify(got)}`);
 };
 
 /** undefined when the bridge is off (neither mqtt.url nor mqtt.embedded.listen set). */
@@ -79,7 +78,8 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
   checkTopic("mqtt.presence_topic", mqtt.presence_topic);
   if (mqtt.events_topic === mqtt.activity_topic) {
     throw new ConfigError(
-      `config: mqtt.activity_topic: must differ from mqtt.events_topic (both ${JSON.stringify(mqtt.events_topic)})`,
+      "mqtt.activity_topic",
+      `must differ from mqtt.events_topic (both ${JSON.stringify(mqtt.events_topic)})`,
     );
   }
   for (const [key, other] of [
@@ -87,18 +87,20 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     ["mqtt.activity_topic", mqtt.activity_topic],
   ]) {
     if (mqtt.presence_topic === other) {
-      throw new ConfigError(`config: mqtt.presence_topic: must differ from ${key} (both ${JSON.stringify(other)})`);
+      throw new ConfigError("mqtt.presence_topic", `must differ from ${key} (both ${JSON.stringify(other)})`);
     }
   }
   if (mqtt.presence_topic.startsWith("comet/servers/") || mqtt.presence_topic === "comet/servers") {
     throw new ConfigError(
-      `config: mqtt.presence_topic: ${JSON.stringify(mqtt.presence_topic)} is under comet/servers, where instances keep their statuses`,
+      "mqtt.presence_topic",
+      `${JSON.stringify(mqtt.presence_topic)} is under comet/servers, where instances keep their statuses`,
     );
   }
   const embedded = embeddedSettings(config);
   if (embedded && mqtt.url !== "") {
     throw new ConfigError(
-      "config: mqtt.url and mqtt.embedded.listen are both set: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
+      "mqtt.url",
+      "set, and so is mqtt.embedded.listen: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
     );
   }
   const tlsKeys = { ca_file: mqtt.tls.ca_file, cert_file: mqtt.tls.cert_file, key_file: mqtt.tls.key_file };
@@ -130,10 +132,11 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     const why = embedded
       ? "the embedded broker speaks plain mqtt:// (put a TLS proxy in front of it)"
       : `mqtt.url is ${scheme}:// (no TLS): use mqtts:// or wss://`;
-    throw new ConfigError(`config: mqtt.tls.${key}: set, but ${why}`);
+    throw new ConfigError(`mqtt.tls.${key}`, `set, but ${why}`);
   }
   if ((mqtt.tls.cert_file === "") !== (mqtt.tls.key_file === "")) {
-    throw new ConfigError("config: mqtt.tls.cert_file and mqtt.tls.key_file: set both or neither");
+    const [empty, set] = mqtt.tls.cert_file === "" ? ["cert_file", "key_file"] : ["key_file", "cert_file"];
+    throw new ConfigError(`mqtt.tls.${empty}`, `empty, but mqtt.tls.${set} is set: set both or neither`);
   }
   const tls: BridgeSettings["tls"] = {};
   if (mqtt.tls.ca_file) tls.ca = readPem("mqtt.tls.ca_file", mqtt.tls.ca_file);
@@ -166,7 +169,8 @@ function embeddedSettings(config: Config): EmbeddedSettings | undefined {
   if (e.listen === "") {
     if (e.publishers.length > 0) {
       throw new ConfigError(
-        "config: mqtt.embedded.publishers: set, but mqtt.embedded.listen is not (they are accounts on the embedded broker)",
+        "mqtt.embedded.publishers",
+        "set, but mqtt.embedded.listen is not (they are accounts on the embedded broker)",
       );
     }
     return undefined;
@@ -175,21 +179,24 @@ function embeddedSettings(config: Config): EmbeddedSettings | undefined {
   const accounts = username !== "" || password !== "";
   if (accounts && (username === "" || password === "")) {
     throw new ConfigError(
-      `config: mqtt.${username === "" ? "username" : "password"}: empty, but mqtt.${username === "" ? "password" : "username"} is set: the embedded broker's instance account needs both`,
+      `mqtt.${username === "" ? "username" : "password"}`,
+      `empty, but mqtt.${username === "" ? "password" : "username"} is set: the embedded broker's instance account needs both`,
     );
   }
   // Other instances need the account to join, and anonymous clients would get a backend's rights:
   // anyone who reaches the address could push to any user and read everyone's activity.
   if (!accounts && !isLoopback(host)) {
     throw new ConfigError(
-      `config: mqtt.embedded.listen: ${JSON.stringify(e.listen)} is reachable from other machines, so set mqtt.username and mqtt.password (the instances' account; backends get mqtt.embedded.publishers), or listen on 127.0.0.1`,
+      "mqtt.embedded.listen",
+      `${JSON.stringify(e.listen)} is reachable from other machines, so set mqtt.username and mqtt.password (the instances' account; backends get mqtt.embedded.publishers), or listen on 127.0.0.1`,
     );
   }
   const names = new Set([username]);
   for (const [i, p] of e.publishers.entries()) {
     if (names.has(p.username)) {
       throw new ConfigError(
-        `config: mqtt.embedded.publishers[${i}].username: ${JSON.stringify(p.username)} is taken (by mqtt.username or an earlier publisher)`,
+        `mqtt.embedded.publishers[${i}].username`,
+        `${JSON.stringify(p.username)} is taken (by mqtt.username or an earlier publisher)`,
       );
     }
     names.add(p.username);
@@ -221,7 +228,7 @@ function readPem(key: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`config: ${key}: cannot read ${file}: ${(err as Error).message}`);
+    throw new ConfigError(key, `cannot read ${file}: ${(err as Error).message}`);
   }
 }
 

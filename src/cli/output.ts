@@ -1,4 +1,6 @@
 /** How every command reports failure: one line on stderr naming the problem, a non-zero exit. */
+import { ConfigError } from "../errors.ts";
+
 export class CliError extends Error {
   override name = "CliError";
   constructor(
@@ -17,7 +19,8 @@ export function fail(err: unknown): never {
   if (isBrokenPipe(err)) process.exit(0);
   const msg = err instanceof Error ? err.message : String(err);
   process.stderr.write(`comet: ${msg.split("\n")[0]}\n`);
-  process.exit(err instanceof CliError ? err.exitCode : 1);
+  // A bad config exits like a bad flag, wherever it is found: in the loader or in a check at start.
+  process.exit(err instanceof CliError ? err.exitCode : err instanceof ConfigError ? 2 : 1);
 }
 
 /**

@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import pkg from "../../package.json" with { type: "json" };
 import { registerBroadcast } from "./broadcast.ts";
 import { generateSecret } from "../config/strength.ts";
-import { readConfig } from "./config.ts";
+import { readConfig, registerConfig } from "./config.ts";
 import { registerDump } from "./dump.ts";
 import { registerPresence } from "./presence.ts";
 import { fail, oneLineErrors } from "./output.ts";
@@ -75,6 +75,7 @@ export function buildProgram(): Command {
   registerSubscribe(program);
   registerPresence(program);
   registerWatch(program);
+  registerConfig(program);
 
   for (const cmd of program.commands) cmd.configureOutput(oneLineErrors(`comet ${cmd.name()}`));
   return program;

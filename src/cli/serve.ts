@@ -6,6 +6,7 @@ import { showAddress } from "../util/address.ts";
 import { describeKeySource } from "../auth/jwt.ts";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import { checkRuntime, requireSecrets } from "../config/preflight.ts";
 import { generateSecret } from "../config/strength.ts";
 import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
@@ -126,12 +127,6 @@ async function superviseWorkers(
   count: number,
   log: Logger,
 ): Promise<Stoppable> {
-  if (!capabilities.workers) {
-    throw new CliError(
-      `serve: workers: ${count} worker processes are served on Bun only; run one instance per core under Deno (workers: 1) on ports of their own, tied by mqtt.url`,
-      2,
-    );
-  }
   // The secrets --dev made are every worker's, or each would make its own.
   const env: Record<string, string> = {};
   if (generated.secret) env.COMET_AUTH_JWT_HS256_SECRET = generated.secret;
@@ -139,7 +134,8 @@ async function superviseWorkers(
   const flags = [...(opts.config ? ["--config", opts.config] : []), ...(opts.dev ? ["--dev"] : [])];
   let host: RunningHost;
   try {
-    // bridgeSettings first: a config the workers would refuse is refused here, before any starts.
+    // A config the workers would refuse is refused here, before any starts.
+    checkRuntime(cfg, count);
     bridgeSettings(cfg);
     host = await startHost({ cfg, count, flags, env, log });
   } catch (err) {
@@ -225,18 +221,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
 function serveConfig(opts: ServeOptions, kept?: Generated): { cfg: Config; generated: Generated } {
   const read = readConfig(opts.config, { listen: opts.listen });
   const { cfg, generated } = opts.dev ? devConfig(read, opts, kept) : { cfg: read, generated: {} };
-  if (!describeKeySource(cfg)) {
-    throw new CliError(
-      "serve: no JWT key configured: set auth.jwt.hs256_secret (env COMET_AUTH_JWT_HS256_SECRET), auth.jwt.public_key_file or auth.jwt.jwks_file; or try it locally with `comet serve --dev`",
-      2,
-    );
-  }
-  if (cfg.admin.tokens.length === 0) {
-    throw new CliError(
-      "serve: no admin token configured: set admin.tokens (env COMET_ADMIN_TOKENS, comma-separated) for the HTTP API; or try it locally with `comet serve --dev`",
-      2,
-    );
-  }
+  requireSecrets(cfg);
   return { cfg, generated };
 }
 

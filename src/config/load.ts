@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { parseSize } from "./size.ts";
+import { ConfigError } from "../errors.ts";
 import { ACTIVITY_NAMES } from "../hub/activity.ts";
 import {
   type Account,
@@ -16,14 +17,7 @@ import {
   type WebhookConfig,
 } from "./schema.ts";
 
-/**
- * A configuration Comet must not start with. Branch on the class or on `code`: the message is written
- * for whoever edits the file and may be reworded.
- */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  readonly code = "config_invalid";
-}
+export { ConfigError };
 
 export interface LoadOptions {
   /** A YAML file to read (from --config or COMET_CONFIG). */
@@ -38,9 +32,13 @@ export interface LoadOptions {
 
 const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : String(JSON.stringify(v)));
 
-function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unknown {
+/**
+ * `fromText`: the value is a string from the environment or a flag, to be read as the leaf's type;
+ * `from`: the environment variable it came from, named in errors.
+ */
+function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean, from?: string): unknown {
   const fail = (expected: string): never => {
-    throw new ConfigError(`config: ${path}: expected ${expected}, got ${show(raw)}`);
+    throw new ConfigError(path, `expected ${expected}, got ${show(raw)}`, { from });
   };
   const k = leaf.kind;
   switch (k.type) {
@@ -80,9 +78,9 @@ function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unkn
       return [...(raw as string[])];
     }
     case "accounts":
-      return readAccounts(path, raw, fromText);
+      return readAccounts(path, raw, fromText, from);
     case "webhooks":
-      return readWebhooks(path, raw, fromText);
+      return readWebhooks(path, raw, fromText, from);
     case "listen":
       return parseListen(path, raw);
     case "bool":
@@ -98,9 +96,9 @@ function coerce(path: string, leaf: Leaf, raw: unknown, fromText: boolean): unkn
  * A list of {username, password}; from the environment "user:password,user:password". Errors name
  * the entry by its index and never echo it: it holds a password.
  */
-function readAccounts(path: string, raw: unknown, fromText: boolean): Account[] {
+function readAccounts(path: string, raw: unknown, fromText: boolean, from?: string): Account[] {
   const fail = (at: string, expected: string): never => {
-    throw new ConfigError(`config: ${path}${at}: expected ${expected}`);
+    throw new ConfigError(`${path}${at}`, `expected ${expected}`, { from });
   };
   let items: unknown[];
   if (fromText && typeof raw === "string") {
@@ -136,9 +134,9 @@ const WEBHOOK_KEYS = ["url", "events", "secret", "timeout"];
  * A list of {url, events, secret, timeout}; from the environment, the list as JSON. Errors name the
  * entry by its index and never echo the secret, nor the URL (it may carry credentials).
  */
-function readWebhooks(path: string, raw: unknown, fromText: boolean): WebhookConfig[] {
+function readWebhooks(path: string, raw: unknown, fromText: boolean, from?: string): WebhookConfig[] {
   const fail = (at: string, expected: string): never => {
-    throw new ConfigError(`config: ${path}${at}: expected ${expected}`);
+    throw new ConfigError(`${path}${at}`, `expected ${expected}`, { from });
   };
   let items = raw;
   if (fromText && typeof raw === "string") {
@@ -190,7 +188,7 @@ export function isLoopback(host: string): boolean {
 
 export function parseListen(path: string, raw: unknown): { host: string; port: number } {
   const fail = (): never => {
-    throw new ConfigError(`config: ${path}: expected HOST:PORT like "0.0.0.0:8080", got ${show(raw)}`);
+    throw new ConfigError(path, `expected HOST:PORT like "0.0.0.0:8080", got ${show(raw)}`);
   };
   if (typeof raw !== "string") return fail();
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(raw.trim());
@@ -215,14 +213,15 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
 function applyYaml(target: Record<string, unknown>, doc: unknown, schema: SchemaNode, prefix: string): void {
   if (doc === null || doc === undefined) return;
   if (typeof doc !== "object" || Array.isArray(doc)) {
-    throw new ConfigError(`config: ${prefix || "(top level)"}: expected a mapping of keys, got ${show(doc)}`);
+    const where = prefix === "" ? " at the top level" : "";
+    throw new ConfigError(prefix || undefined, `expected a mapping of keys${where}, got ${show(doc)}`);
   }
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     const path = prefix ? `${prefix}.${key}` : key;
     const node = schema[key];
     if (node === undefined || !Object.hasOwn(schema, key)) {
       const known = Object.keys(schema).join(", ");
-      throw new ConfigError(`config: ${path}: unknown key (known here: ${known})`);
+      throw new ConfigError(path, `unknown key (known here: ${known})`);
     }
     if (isLeaf(node)) setPath(target, path, coerce(path, node, value, false));
     else applyYaml(target, value, node, path);
@@ -237,8 +236,8 @@ export function parseYaml(text: string, source: string): unknown {
     const at = `${source}:${lines.linePos(e.pos[0]).line}`;
     // yaml's own text ("Map keys must be unique") leaves the reader to find which key, in which mapping.
     const key = e.code === "DUPLICATE_KEY" ? keyPathAt(doc.contents, e.pos[0], "") : undefined;
-    if (key !== undefined) throw new ConfigError(`config: ${at}: ${key}: key given twice`);
-    throw new ConfigError(`config: ${at}: ${e.message.split("\n")[0]}`);
+    if (key !== undefined) throw new ConfigError(key, "key given twice", { at });
+    throw new ConfigError(undefined, e.message.split("\n")[0] as string, { at });
   }
   return doc.toJS();
 }
@@ -264,10 +263,8 @@ function keyPathAt(node: unknown, offset: number, prefix: string): string | unde
 
 export function loadConfig(opts: LoadOptions = {}): Config {
   const cfg: Record<string, unknown> = {};
-  for (const [path, leaf] of leaves()) {
-    const d = leaf.default;
-    setPath(cfg, path, Array.isArray(d) ? [...d] : leaf.kind.type === "listen" ? parseListen(path, d) : d);
-  }
+  // Defaults are written as the file writes them, and read the same way.
+  for (const [path, leaf] of leaves()) setPath(cfg, path, coerce(path, leaf, leaf.default, false));
   let text = opts.yaml;
   let source = "(inline)";
   if (text === undefined && opts.file) {
@@ -275,7 +272,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     try {
       text = readFileSync(opts.file, "utf8");
     } catch (err) {
-      throw new ConfigError(`config: cannot read ${opts.file}: ${(err as Error).message}`);
+      throw new ConfigError(undefined, `cannot read ${opts.file}: ${(err as Error).message}`);
     }
   }
   if (text !== undefined) applyYaml(cfg, parseYaml(text, source), SCHEMA, "");
@@ -283,12 +280,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? {};
   for (const [path, leaf] of leaves()) {
     const raw = env[envName(path)];
-    if (raw !== undefined) setPath(cfg, path, coerce(`${path} (from ${envName(path)})`, leaf, raw, true));
+    if (raw !== undefined) setPath(cfg, path, coerce(path, leaf, raw, true, envName(path)));
   }
   for (const [path, raw] of Object.entries(opts.overrides ?? {})) {
     if (raw === undefined) continue;
     const leaf = leaves().find(([p]) => p === path)?.[1];
-    if (!leaf) throw new ConfigError(`config: ${path}: unknown key`);
+    if (!leaf) throw new ConfigError(path, "unknown key");
     setPath(cfg, path, coerce(path, leaf, raw, true));
   }
   return deepFreeze(cfg) as unknown as Config;

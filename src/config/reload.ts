@@ -10,7 +10,8 @@ import { type Config, leaves } from "./schema.ts";
 /** Dotted paths; one ending in "." covers every key under it. */
 export const RELOADABLE: readonly string[] = ["admin.tokens", "auth.jwt.", "log.level", "webhooks"];
 
-const reloadable = (path: string): boolean =>
+/** Whether SIGHUP applies the key at this dotted path. */
+export const isReloadable = (path: string): boolean =>
   RELOADABLE.some((r) => (r.endsWith(".") ? path.startsWith(r) : path === r));
 
 export interface ReloadPlan {
@@ -39,7 +40,7 @@ export function planReload(running: Config, next: Config): ReloadPlan {
     const now = valueAt(running, path);
     const then = valueAt(next, path);
     if (same(now, then)) continue;
-    if (reloadable(path)) {
+    if (isReloadable(path)) {
       changed.push(path);
       setPath(applied, path, structuredClone(then));
     } else restart.push(path);

@@ -20,14 +20,15 @@ export function checkStrength(cfg: Config): void {
   const bytes = Buffer.byteLength(secret, "utf8");
   if (secret !== "" && bytes < MIN_HS256_SECRET_BYTES) {
     throw new ConfigError(
-      `config: auth.jwt.hs256_secret: ${bytes} bytes, at least ${MIN_HS256_SECRET_BYTES} are needed (RFC 7518 §3.2): ${HOW}`,
+      "auth.jwt.hs256_secret",
+      `${bytes} bytes, at least ${MIN_HS256_SECRET_BYTES} are needed (RFC 7518 §3.2): ${HOW}`,
     );
   }
   for (const [i, t] of cfg.admin.tokens.entries()) {
     const chars = [...t].length;
     if (chars >= MIN_ADMIN_TOKEN_CHARS) continue;
     const what = chars === 0 ? "empty" : `${chars} characters`;
-    throw new ConfigError(`config: admin.tokens[${i}]: ${what}, at least ${MIN_ADMIN_TOKEN_CHARS} are needed: ${HOW}`);
+    throw new ConfigError(`admin.tokens[${i}]`, `${what}, at least ${MIN_ADMIN_TOKEN_CHARS} are needed: ${HOW}`);
   }
 }
 

@@ -1,22 +1,28 @@
-/** tls.cert_file and tls.key_file read and checked as a pair before anything listens. */
+/**
+ * tls.cert_file and tls.key_file, read and checked as a pair. `comet config check` reads them here;
+ * src/server.ts has its own copy of these lines for now (it is being restructured) and is to
+ * import readTls from here instead.
+ */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ConfigError } from "./load.ts";
+import { ConfigError } from "../errors.ts";
 import type { Config } from "./schema.ts";
 
-/** The PEM pair to serve HTTPS (and gRPC over TLS) with; undefined when neither key is set. */
-export function readTls(config: Config): { cert: string; key: string } | undefined {
+/** The PEM texts, once both files are read and the key is the certificate's. */
+export function readTls(config: Config): { cert: string; key: string } {
   const { cert_file, key_file } = config.tls;
-  if (!cert_file && !key_file) return undefined;
   if (!cert_file || !key_file) {
-    const missing = cert_file ? "tls.key_file" : "tls.cert_file";
-    throw new ConfigError(`config: tls: set both tls.cert_file and tls.key_file, or neither (${missing} is empty)`);
+    const [empty, set] = cert_file ? ["key_file", "cert_file"] : ["cert_file", "key_file"];
+    throw new ConfigError(
+      `tls.${empty}`,
+      `empty, but tls.${set} is set: set both tls.cert_file and tls.key_file, or neither`,
+    );
   }
   const read = (key: string, file: string) => {
     try {
       return readFileSync(file, "utf8");
     } catch (err) {
-      throw new ConfigError(`config: tls.${key}: cannot read ${file}: ${(err as Error).message}`);
+      throw new ConfigError(`tls.${key}`, `cannot read ${file}: ${(err as Error).message}`);
     }
   };
   const cert = read("cert_file", cert_file);
@@ -35,7 +41,7 @@ function checkKeyPair(certPem: string, certFile: string, keyPem: string, keyFile
     try {
       return f();
     } catch (err) {
-      throw new ConfigError(`config: tls.${key}: ${file} is not ${what}: ${(err as Error).message}`);
+      throw new ConfigError(`tls.${key}`, `${file} is not ${what}: ${(err as Error).message}`);
     }
   };
   // The first certificate of the chain is the server's own.
@@ -43,7 +49,8 @@ function checkKeyPair(certPem: string, certFile: string, keyPem: string, keyFile
   const key = parse("key_file", keyFile, "a PEM private key", () => createPrivateKey(keyPem));
   if (!cert.checkPrivateKey(key)) {
     throw new ConfigError(
-      `config: tls.key_file: ${keyFile} is not the private key of the certificate in tls.cert_file (${certFile})`,
+      "tls.key_file",
+      `${keyFile} is not the private key of the certificate in tls.cert_file (${certFile})`,
     );
   }
 }

@@ -6,6 +6,7 @@
  */
 import { BlockList, isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
+import { ConfigError } from "../errors.ts";
 import { PerSecondCounts } from "../per-second.ts";
 import type { Refusal, RefusalReason } from "../protocol/refusal.ts";
 
@@ -24,19 +25,30 @@ export type Admission = { ok: true; ip: string } | { ok: false; refusal: Refusal
 /** "::ffff:10.0.0.1" → "10.0.0.1": one spelling per client, for the rate table and the logs. */
 export const normalizeIp = (ip: string): string => (ip.startsWith("::ffff:") ? ip.slice(7) : ip);
 
-function buildTrusted(entries: readonly string[]): BlockList | undefined {
+/** trusted_proxies as a BlockList; undefined when empty. Throws a ConfigError naming the entry that is not an address. */
+export function trustedProxies(entries: readonly string[]): BlockList | undefined {
   if (entries.length === 0) return undefined;
   const list = new BlockList();
-  for (const e of entries) {
-    const [addr, bits] = e.split("/");
-    const family = isIP(addr ?? "");
-    if (family === 0) throw new Error(`trusted_proxies: expected an IP address or CIDR range, got "${e}"`);
+  for (const [i, e] of entries.entries()) {
+    const [addr, bits, ...more] = e.split("/");
+    const family = more.length === 0 ? isIP(addr ?? "") : 0;
+    if (family === 0) {
+      throw new ConfigError(
+        `trusted_proxies[${i}]`,
+        `expected an IP address or CIDR range like 10.0.0.0/8, got ${JSON.stringify(e)}`,
+      );
+    }
     const type = family === 6 ? "ipv6" : "ipv4";
     if (bits === undefined) list.addAddress(addr as string, type);
     else {
-      const prefix = Number(bits);
-      if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-        throw new Error(`trusted_proxies: bad prefix length in "${e}"`);
+      const most = family === 6 ? 128 : 32;
+      // Digits only: Number("") is 0, and "10.0.0.0/" would trust every address.
+      const prefix = /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
+      if (Number.isNaN(prefix) || prefix > most) {
+        throw new ConfigError(
+          `trusted_proxies[${i}]`,
+          `expected a prefix length from 0 to ${most} after "/", got ${JSON.stringify(e)}`,
+        );
       }
       list.addSubnet(addr as string, prefix, type);
     }
@@ -57,7 +69,7 @@ export class Admitter {
 
   constructor(cfg: Config) {
     this.origins = cfg.allowed_origins.length ? new Set(cfg.allowed_origins.map((o) => o.toLowerCase())) : undefined;
-    this.trusted = buildTrusted(cfg.trusted_proxies);
+    this.trusted = trustedProxies(cfg.trusted_proxies);
     this.perIp = cfg.limits.connects_per_ip_per_second;
   }
 

@@ -6,7 +6,8 @@ import { AdminAuth } from "../auth/admin.ts";
 import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "../auth/failures.ts";
 import { buildVerifier } from "../auth/jwt.ts";
 import { instanceId } from "./id.ts";
-import { ConfigError, parseListen } from "../config/load.ts";
+import { parseListen } from "../config/load.ts";
+import { checkRuntime } from "../config/preflight.ts";
 import type { Config, Listen } from "../config/schema.ts";
 import { checkStrength } from "../config/strength.ts";
 import { readTls } from "../config/tls.ts";
@@ -41,23 +42,6 @@ export interface Core {
   readonly part: Part;
 }
 
-/** Refuses, naming the key, what the runtime cannot serve. */
-function checkCapabilities(config: Config, runtime: RuntimeAdapter): void {
-  const refuse = (key: string, why: string) => {
-    throw new ConfigError(`config: ${key}: ${why}`);
-  };
-  if (config.grpc.listen && !runtime.capabilities.grpc) refuse("grpc.listen", `gRPC is not served on ${runtime.name}`);
-  if (config.ui.enabled && !runtime.capabilities.demoPage) {
-    refuse("ui.enabled", `the demo page is not served on ${runtime.name}`);
-  }
-  if (config.websocket.compression === "on" && !runtime.capabilities.compression) {
-    refuse(
-      "websocket.compression",
-      `on needs permessage-deflate, which ${runtime.name} cannot negotiate; set it off, or run on Bun`,
-    );
-  }
-}
-
 function adminAuth(config: Config, api: ApiMetrics): AdminAuth {
   const failures = (outcome: string) => {
     const c = api.adminAuthFailures.with({ outcome });
@@ -77,9 +61,10 @@ export async function makeCore(config: Config, log: Logger): Promise<Core> {
   checkStrength(config);
   const keys = buildVerifier(config);
   const runtime = await runtimeAdapter();
-  checkCapabilities(config, runtime);
+  // Workers are the supervisor's to check (workers/start.ts): an instance is one of them.
+  checkRuntime(config, 1);
   const grpcAddr = config.grpc.listen ? parseListen("grpc.listen", config.grpc.listen) : undefined;
-  const tls = readTls(config);
+  const tls = config.tls.cert_file || config.tls.key_file ? readTls(config) : undefined;
   const registry = new Registry();
   const api = apiMetrics(registry);
   const hub = new Hub({

@@ -12,6 +12,9 @@ export const capabilities: Capabilities = isBun
   ? { grpc: true, demoPage: true, compression: true, workers: true }
   : { grpc: false, demoPage: false, compression: false, workers: false };
 
+/** The runtime's name, for messages only: code asks for a capability, never for the name. */
+export const runtimeName: string = isBun ? "bun" : isDeno ? "deno" : "this runtime";
+
 /** How a person runs a script of this project on the runtime that runs this one. */
 export function runScriptCommand(script: string): string {
   return isBun ? `bun ${script}` : `deno run -A ${script}`;

@@ -82,7 +82,7 @@ describe("mqtt config", () => {
     ],
     [
       "mqtt: {url: 'mqtt://x', embedded: {listen: '127.0.0.1:1883'}}",
-      "config: mqtt.url and mqtt.embedded.listen are both set",
+      "config: mqtt.url: set, and so is mqtt.embedded.listen",
     ],
     ["mqtt: {embedded: {listen: 'nowhere'}}", "config: mqtt.embedded.listen: expected HOST:PORT"],
     [
@@ -91,7 +91,7 @@ describe("mqtt config", () => {
     ],
     [
       "mqtt: {url: 'mqtts://x', tls: {cert_file: /etc/hostname}}",
-      "config: mqtt.tls.cert_file and mqtt.tls.key_file: set both",
+      "config: mqtt.tls.key_file: empty, but mqtt.tls.cert_file is set: set both or neither",
     ],
     [
       "mqtt: {url: 'mqtts://x', tls: {ca_file: /nonexistent/ca.pem}}",
@@ -180,7 +180,7 @@ describe("the embedded broker's accounts and limits", () => {
   test("a malformed publisher from the environment is named by its index, its password never shown", () => {
     const env = { COMET_MQTT_EMBEDDED_PUBLISHERS: "good:pw,no-colon-secret" };
     expect(() => settings(`mqtt: {${accounts}, embedded: {listen: '127.0.0.1:0'}}`, env)).toThrow(
-      "config: mqtt.embedded.publishers (from COMET_MQTT_EMBEDDED_PUBLISHERS)[1].username: expected a non-empty string",
+      "config: mqtt.embedded.publishers[1].username (from COMET_MQTT_EMBEDDED_PUBLISHERS): expected a non-empty string",
     );
     try {
       settings(`mqtt: {${accounts}, embedded: {listen: '127.0.0.1:0'}}`, env);

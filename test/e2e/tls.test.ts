@@ -60,7 +60,10 @@ describe("TLS", () => {
   });
 
   test("only one of the two TLS files is a start-up error", async () => {
-    await expect(startTest("tls: {cert_file: /x.pem}")).rejects.toThrow("tls: set both tls.cert_file and tls.key_file");
+    await expect(startTest("tls: {cert_file: /x.pem}")).rejects.toThrow(
+      "config: tls.key_file: empty, but tls.cert_file is set: set both",
+    );
+    await expect(startTest("tls: {key_file: /x.pem}")).rejects.toThrow("config: tls.cert_file: empty");
   });
 
   test("a key that is not the certificate's stops the start, naming tls.key_file", async () => {

@@ -94,7 +94,7 @@ describe("config loader", () => {
     ["listen: 'x:99999'", "config: listen: expected HOST:PORT"],
     ["namespace: 5", "config: namespace: expected a string, got 5"],
     ["auth: 5", "config: auth: expected a mapping of keys"],
-    ["- a\n- b", "config: (top level): expected a mapping of keys"],
+    ["- a\n- b", "config: expected a mapping of keys at the top level"],
     ["namespace: a\nnamespace: b", "config: (inline):2: namespace: key given twice"],
     ["namespace: [unclosed", "config: (inline):"],
   ])("bad config %p names the key", (yaml, message) => {

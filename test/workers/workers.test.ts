@@ -305,9 +305,9 @@ if (TEST_RUNTIME === "deno") {
       const r = await run(SOURCE, ["serve", "--listen", "127.0.0.1:0", "--workers", "2"], {
         env: hostEnv({ COMET_TLS_CERT_FILE: join(dir, "absent.pem"), COMET_TLS_KEY_FILE: join(dir, "absent.key") }),
       });
-      // A config failure exits 2 (issue 28: every config failure is a ConfigError), in the worker and the host.
+      // A config the worker refuses exits it 2, and the host with it.
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain("tls.cert_file: cannot read");
+      expect(r.stderr).toContain("config: tls.cert_file: cannot read");
       expect(r.stderr).toMatch(/serve: worker [12] exited with status 2 while starting/);
       const pids = [...r.stderr.matchAll(/"msg":"mqtt bridge starting","worker":\d,[^\n]*"server":"[^"]*-(\d+)-/g)].map(
         (m) => Number(m[1]),
