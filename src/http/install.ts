@@ -31,7 +31,14 @@ export async function installHttp(
   },
 ): Promise<HttpPart> {
   const { config, gateway, admin, log } = core;
-  const api = createApi({ config, broker: deps.broker, admin, metrics: core.api, presence: deps.presence });
+  const api = createApi({
+    config,
+    broker: deps.broker,
+    admin,
+    metrics: core.api,
+    presence: deps.presence,
+    revocations: core.revocations,
+  });
   // Loaded only when enabled: the page's assets are embedded by a build-time macro.
   const ui = config.ui.enabled
     ? await (await import("../ui/routes.ts")).createUi(() => gateway.config, admin)

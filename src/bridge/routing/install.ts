@@ -4,6 +4,7 @@
  * reach (a cluster DumpSession every instance answers; with mqtt.forward_api, deliveries sent on).
  */
 import { type Broker, LocalBroker } from "../../broker/broker.ts";
+import { Close } from "../../protocol/codes.ts";
 import type { Delivery } from "../../protocol/commands.ts";
 import type { BridgeContext, BridgePiece } from "../context.ts";
 import { routeActivity } from "./activity-routes.ts";
@@ -79,6 +80,7 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     server: id,
     qos: settings.qos,
     dump: (withTransport) => gather.gather(withTransport),
+    disconnect: (uid, reason) => ({ disconnected: hub.kick(uid, Close.Disconnected, reason) ? 1 : 0 }),
     forwarded: ctx.counters.forwarded,
   });
 }
