@@ -14,16 +14,18 @@ rabbitmqctl add_vhost "$vhost"
 
 # Comet instances (mqtt.username comet:comet on every instance): publish and read every Comet
 # topic, comet/events, comet/events/..., comet/user-activity, comet/presence and comet/servers/...
-# (statuses, last wills and views, retained; the cluster-wide DumpSession). An instance's client id is
-# comet-<16 hex digits>, so its queues are mqtt-subscription-comet-...
+# (statuses, last wills and views, retained; the cluster-wide DumpSession and Disconnect), and the
+# revocations, io.goeasy/revoked/<uid> (the namespace as it is: its "." stays "." in a routing key;
+# change it with your namespace). An instance's client id is comet-<16 hex digits>, so its queues
+# are mqtt-subscription-comet-...
 rabbitmqctl add_user comet "$INSTANCES_PASSWORD"
 rabbitmqctl set_permissions -p "$vhost" comet \
   '^mqtt-subscription-comet-.*$' \
   '^(amq\.topic|mqtt-subscription-comet-.*)$' \
   '^(amq\.topic|mqtt-subscription-comet-.*)$'
 rabbitmqctl set_topic_permissions -p "$vhost" comet amq.topic \
-  '^comet\.(events|events\..+|user-activity|presence|servers\..+)$' \
-  '^comet\.(events|events\..+|user-activity|presence|servers\..+)$'
+  '^(comet\.(events|events\..+|user-activity|presence|servers\..+)|io\.goeasy\.revoked\..+)$' \
+  '^(comet\.(events|events\..+|user-activity|presence|servers\..+)|io\.goeasy\.revoked\..+)$'
 
 # A backend (comet:billing): publishes Events (comet/events, comet/events/...), reads activity and
 # presence (comet/user-activity, comet/presence), and never touches an instance's queue: its own subscription needs a

@@ -36,6 +36,9 @@ export type RevocationListener = (r: Revocation) => void;
 export class RevocationTable implements RevocationStore {
   private readonly byUid = new Map<string, Revocation>();
   private readonly listeners: RevocationListener[] = [];
+  private readonly lapseListeners: RevocationListener[] = [];
+  /** The earliest expiry held (or later): a sweep before it has nothing to do. */
+  private nextLapse = Number.POSITIVE_INFINITY;
 
   constructor(
     /** auth.revocation_ttl, in ms. */
@@ -61,6 +64,7 @@ export class RevocationTable implements RevocationStore {
     const held = this.byUid.get(r.uid);
     if (held && (held.at > r.at || (held.at === r.at && held.expires >= r.expires))) return false;
     this.byUid.set(r.uid, r);
+    this.nextLapse = Math.min(this.nextLapse, r.expires);
     return true;
   }
 
@@ -68,7 +72,7 @@ export class RevocationTable implements RevocationStore {
   get(uid: string): Revocation | undefined {
     const r = this.byUid.get(uid);
     if (r && r.expires <= this.now()) {
-      this.byUid.delete(uid);
+      this.lapsed(r);
       return undefined;
     }
     return r;
@@ -86,28 +90,44 @@ export class RevocationTable implements RevocationStore {
     return [...this.byUid.values()].sort((a, b) => compareUtf8(a.uid, b.uid));
   }
 
-  /** Drops the revocations that have lapsed; answers them. */
-  sweep(): Revocation[] {
+  /** Drops the revocations that have lapsed. */
+  sweep(): void {
     const now = this.now();
-    const gone: Revocation[] = [];
-    for (const [uid, r] of this.byUid) {
-      if (r.expires > now) continue;
-      this.byUid.delete(uid);
-      gone.push(r);
+    if (now < this.nextLapse) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const r of this.byUid.values()) {
+      if (r.expires <= now) this.lapsed(r);
+      else next = Math.min(next, r.expires);
     }
-    return gone;
+    this.nextLapse = next;
   }
 
+  private lapsed(r: Revocation): void {
+    this.byUid.delete(r.uid);
+    for (const l of [...this.lapseListeners]) l(r);
+  }
+
+  /** Revocations in force (those that lapsed are dropped first). */
   get size(): number {
+    this.sweep();
     return this.byUid.size;
   }
 
   /** Called with each revocation made here (revoke), not those added from elsewhere. */
   onRevoke(listener: RevocationListener): () => void {
-    this.listeners.push(listener);
-    return () => {
-      const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    return listen(this.listeners, listener);
   }
+
+  /** Called with each revocation dropped because it lapsed, whichever call noticed. */
+  onLapse(listener: RevocationListener): () => void {
+    return listen(this.lapseListeners, listener);
+  }
+}
+
+function listen(list: RevocationListener[], listener: RevocationListener): () => void {
+  list.push(listener);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
 }

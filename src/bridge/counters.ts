@@ -44,6 +44,10 @@ export function bridgeCounters(registry: Registry) {
       "comet_bridge_disconnects_in_total",
       "Cluster Disconnect requests and answers read, by kind and outcome (done, own, merged, late, invalid, unsigned, stale, duplicate)",
     ),
+    revocationsIn: registry.counter(
+      "comet_revocations_in_total",
+      "Retained revocations read from the broker, by outcome (kept, known, expired, cleared, invalid, unsigned)",
+    ),
     forwarded: registry.counter(
       "comet_bridge_forwarded_total",
       "API deliveries sent on to the cluster (mqtt.forward_api), by outcome (local = the user is here)",

@@ -17,6 +17,7 @@ import type { Registry } from "../metrics/registry.ts";
 import type { PresenceTransition, PresenceView } from "../presence/view.ts";
 import { installActivity, installServers, makeServerRegistry } from "./cluster/install.ts";
 import { installPresenceLink, type PresencePiece } from "./cluster/presence.ts";
+import { installRevocations, type RevocationsPiece } from "./cluster/revocations.ts";
 import type { LiveServers, ServerRegistry } from "./cluster/servers.ts";
 import type { BridgeContext, BridgePiece } from "./context.ts";
 import { bridgeCounters } from "./counters.ts";
@@ -83,6 +84,7 @@ export class Bridge {
   /** The installed parts, closed last first. */
   private readonly pieces: BridgePiece[] = [];
   private readonly presence: PresencePiece | undefined;
+  private readonly revocations: RevocationsPiece | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -124,6 +126,10 @@ export class Bridge {
       this.pieces.push(this.presence);
     }
     this.broker = installApiReach(ctx, events.routed);
+    if (revocations) {
+      this.revocations = installRevocations(ctx, deps.config.namespace, revocations);
+      this.pieces.push(this.revocations);
+    }
     registry.gauge("comet_bridge_connected", "1 while connected to the broker and subscribed, else 0", () =>
       this.link.ready ? 1 : 0,
     );
@@ -142,7 +148,7 @@ export class Bridge {
 
   /** For /readyz: undefined when ready, else why not. */
   notReady(): string | undefined {
-    return this.link.notReady();
+    return this.link.notReady() ?? this.revocations?.notReady();
   }
 
   /** Stops reconnecting, sends what the client already holds, disconnects, stops the embedded broker. */

@@ -84,6 +84,7 @@ export async function makeCore(config: Config, log: Logger): Promise<Core> {
     collectGarbage: runtime.collectGarbage,
   });
   registerHubMetrics(registry, hub);
+  registry.gauge("comet_revocations", "Revocations in force (a Disconnect's revoke), this instance's view", () => revocations.size);
   registerProcessMetrics(registry);
   const admin = adminAuth(config, api);
   const part: Part = {

@@ -261,6 +261,24 @@ function brokerTests(kind: string, get: () => Setup) {
     user.close();
   }, 30_000);
 
+  test(`${kind}: a revocation made on one instance reaches the others under these rules; a backend cannot publish one`, async () => {
+    const s = get();
+    const [a] = s.routed;
+    const uid = `${kind}-revoked`;
+    const listed = async (c: Comet) =>
+      ((await api(c, "Revocations", {})).json.revocations as Array<{ uid: string }>).map((r) => r.uid);
+    // s.comet has no forward_api: the revocation reaches a as the retained message alone.
+    expect((await api(s.comet, "Disconnect", { uid, revoke: true })).status).toBe(200);
+    await waitFor(async () => (await listed(a)).includes(uid), "the revocation on the other instance", 10_000);
+    const forger = await client(s, s.backend);
+    const now = Date.now();
+    const forged = JSON.stringify({ uid: `${kind}-victim`, at: now, expires: now + 60_000 });
+    await publishMaybeRefused(forger, `io.goeasy/revoked/${kind}-victim`, forged);
+    await instanceSends(s);
+    await Bun.sleep(300);
+    expect(await listed(a)).not.toContain(`${kind}-victim`);
+  }, 30_000);
+
   test(`${kind}: the instance keeps its retained status on comet/servers/<id>; a backend reads presence, and cannot forge a status`, async () => {
     const s = get();
     const id = s.comet.bridge!.id;

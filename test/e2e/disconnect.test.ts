@@ -4,34 +4,9 @@
  * by `event: close`, the API's refusals, and revoked tokens refused 4401 until the revocation lapses.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SignJWT } from "jose";
-import { api, Client, connect, NAMESPACE, SECRET, startTest, type TestServer, token, waitFor } from "../helpers.ts";
+import { api, connect, startTest, type TestServer, token, waitFor } from "../helpers.ts";
+import { authOutcome, tokenIssuedAt } from "../support/revoked.ts";
 import { StreamClient } from "../support/stream-client.ts";
-
-/** A subscriber token issued at `iat` (seconds; undefined: no iat claim at all). */
-export async function tokenIssuedAt(uid: string, iat: number | undefined): Promise<string> {
-  let j = new SignJWT({})
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuer(NAMESPACE)
-    .setSubject(uid)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600);
-  if (iat !== undefined) j = j.setIssuedAt(iat);
-  return j.sign(new TextEncoder().encode(SECRET));
-}
-
-/** The close of a fresh WebSocket that AUTHs with tok, or undefined when it went live instead. */
-export async function authOutcome(server: TestServer, uid: string, tok: string): Promise<{ code: number; reason: string } | "live"> {
-  const c = new Client(server.ws);
-  await c.opened;
-  c.send({ t: "AUTH", auth: { token: tok } });
-  const live = waitFor(() => server.hub.sessions.has(uid), `session ${uid}`, 3000).then(() => "live" as const);
-  const out = await Promise.race([live.catch(() => c.closed), c.closed]);
-  if (out === "live") {
-    c.close();
-    await c.closed;
-  }
-  return out;
-}
 
 describe("Disconnect", () => {
   let server: TestServer;
