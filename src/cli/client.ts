@@ -9,7 +9,14 @@ import { CliError, usageError } from "./output.ts";
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
 const TIMEOUT_MS = 30_000;
 
-export type ApiMethod = "Publish" | "Broadcast" | "DumpSession" | "Batch" | "Presence";
+export type ApiMethod =
+  | "Publish"
+  | "Broadcast"
+  | "DumpSession"
+  | "Batch"
+  | "Presence"
+  | "Disconnect"
+  | "Revocations";
 
 export interface ApiOptions {
   server?: string;

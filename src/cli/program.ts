@@ -4,6 +4,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { registerBroadcast } from "./broadcast.ts";
 import { generateSecret } from "../config/strength.ts";
 import { readConfig, registerConfig } from "./config.ts";
+import { registerDisconnect } from "./disconnect.ts";
 import { registerDump } from "./dump.ts";
 import { registerPresence } from "./presence.ts";
 import { fail, oneLineErrors } from "./output.ts";
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   registerDump(program);
   registerSubscribe(program);
   registerPresence(program);
+  registerDisconnect(program);
   registerWatch(program);
   registerConfig(program);
 
