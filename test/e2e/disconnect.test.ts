@@ -91,6 +91,10 @@ describe("revoke", () => {
     const revokedAt = Date.now();
     expect(await authOutcome(server, "rv-1", old)).toEqual({ code: 4401, reason: "token revoked" });
     expect(await authOutcome(server, "rv-1", noIat)).toEqual({ code: 4401, reason: "token revoked" });
+    // An SSE stream is refused before it starts, 401 with the same words.
+    const es = new StreamClient(server.url, { path: "/comet/sse", bearer: old, kind: "sse" });
+    await es.done;
+    expect([es.status, JSON.parse(es.body).detail]).toEqual([401, "token revoked"]);
     // Someone else's token is not touched.
     expect(await authOutcome(server, "rv-other", await token("rv-other"))).toBe("live");
     // Issued after: iat has a resolution of a second, so the next second's token is the first that works.

@@ -61,113 +61,152 @@ export function parseRevocation(payload: Uint8Array): (Revocation & { sig: unkno
 }
 
 export function installRevocations(ctx: BridgeContext, namespace: string, table: RevocationTable): RevocationsPiece {
-  const { link, settings, counters, servers, log, id } = ctx;
-  const { clusterKey } = settings;
+  const piece = new BrokerRevocations(ctx, namespace, table);
+  // RabbitMQ hands a topic back from its routing key, where a namespace's dots were level
+  // separators: io.goeasy/revoked/u arrives as io/goeasy/revoked/u, so that form is read too.
   const prefix = revocationPrefix(namespace);
-  const marker = `${SERVERS_TOPIC}/${escapeLevel(id)}/revocations-read`;
-  const invalid = new RateLimitedWarn(log, "mqtt: revocation not understood");
-  const forged = new RateLimitedWarn(log, "mqtt: revocation without a valid cluster_key signature ignored");
-  const count = (outcome: string) => counters.revocationsIn.inc({ outcome });
+  for (const p of new Set([prefix, prefix.replaceAll(".", "/")])) {
+    ctx.link.readFilter(`${p}+`, (topic, payload) => piece.receive(topic, payload));
+  }
+  ctx.link.read(piece.marker, (payload) => piece.markerBack(payload));
+  ctx.link.whenConnected(() => piece.connected());
+  return piece;
+}
+
+/** The table kept in step with the broker, for one instance (see the top of this file). */
+class BrokerRevocations implements RevocationsPiece {
+  /** Where this instance sends itself its marker. */
+  readonly marker: string;
   /** This connection's marker, until it comes back. */
-  let nonce: string | undefined;
-  let synced = false;
+  private nonce: string | undefined;
+  private synced = false;
   /** What the broker sent on this connection: uid → the latest `at`. */
-  const onBroker = new Map<string, number>();
+  private readonly onBroker = new Map<string, number>();
+  private resend: ReturnType<typeof setInterval> | undefined;
+  private readonly sweep: ReturnType<typeof setInterval>;
+  private readonly unlisten: Array<() => void>;
+  private readonly invalid: RateLimitedWarn;
+  private readonly forged: RateLimitedWarn;
 
-  const publish = (r: Revocation) =>
-    link.publishRetained({ topic: revocationTopic(namespace, r.uid), payload: encodeRevocation(r, clusterKey), qos: 1, retain: true });
-  // One instance clears what lapsed, so that the broker does not keep it for ever.
-  const clears = () => servers.live()[0] === id;
-  const clear = (uid: string) => link.publishRetained({ topic: revocationTopic(namespace, uid), payload: "", qos: 1, retain: true });
+  constructor(
+    private readonly ctx: BridgeContext,
+    private readonly namespace: string,
+    private readonly table: RevocationTable,
+  ) {
+    this.marker = `${SERVERS_TOPIC}/${escapeLevel(ctx.id)}/revocations-read`;
+    this.invalid = new RateLimitedWarn(ctx.log, "mqtt: revocation not understood");
+    this.forged = new RateLimitedWarn(ctx.log, "mqtt: revocation without a valid cluster_key signature ignored");
+    const { servers } = ctx;
+    this.unlisten = [
+      table.onRevoke((r) => this.publish(r)),
+      // A broker that keeps retained messages from wildcard subscriptions (RabbitMQ) leaves a
+      // newcomer without them: the smallest live instance sends them again (later than ready, there).
+      servers.onChange((c) => {
+        if (c.change === "joined" && this.clears()) for (const r of table.list()) this.publish(r);
+      }),
+      table.onLapse((r) => {
+        // Not when a newer one of the uid was seen on the broker: that one stays.
+        if (this.clears() && (this.onBroker.get(r.uid) ?? r.at) <= r.at) this.clear(r.uid);
+      }),
+    ];
+    // Lapses are noticed when a check, a list or this sweep meets them; revocations made elsewhere
+    // carry their own expiry, so the sweep does not wait for this instance's ttl.
+    this.sweep = setInterval(() => table.sweep(), 1000);
+    this.sweep.unref?.();
+  }
 
-  function receive(topic: string, payload: Buffer): void {
+  notReady(): string | undefined {
+    return this.synced ? undefined : "mqtt: reading the revocations retained on the broker";
+  }
+
+  /** A message on <namespace>/revoked/+. */
+  receive(topic: string, payload: Buffer): void {
+    const { counters, settings } = this.ctx;
     if (payload.byteLength === 0) {
-      count("cleared");
+      this.count("cleared");
       return;
     }
     const r = parseRevocation(payload);
-    const expected = r && revocationTopic(namespace, r.uid);
+    const expected = r && revocationTopic(this.namespace, r.uid);
     if (!r || (topic !== expected && topic !== expected?.replaceAll(".", "/"))) {
-      count("invalid");
-      invalid.warn({ topic, bytes: payload.byteLength });
+      this.count("invalid");
+      this.invalid.warn({ topic, bytes: payload.byteLength });
       return;
     }
-    if (clusterKey && !listSignatureValid(clusterKey, fields(r), r.sig)) {
-      count("unsigned");
+    if (settings.clusterKey && !listSignatureValid(settings.clusterKey, fields(r), r.sig)) {
+      this.count("unsigned");
       counters.activityIn.inc({ outcome: "unsigned" });
-      forged.warn({ topic, uid: r.uid });
+      this.forged.warn({ topic, uid: r.uid });
       return;
     }
-    onBroker.set(r.uid, Math.max(r.at, onBroker.get(r.uid) ?? r.at));
+    this.onBroker.set(r.uid, Math.max(r.at, this.onBroker.get(r.uid) ?? r.at));
     if (r.expires <= Date.now()) {
-      count("expired");
-      if (clears()) clear(r.uid);
+      this.count("expired");
+      if (this.clears()) this.clear(r.uid);
       return;
     }
-    count(table.add({ uid: r.uid, at: r.at, expires: r.expires }) ? "kept" : "known");
+    this.count(this.table.add({ uid: r.uid, at: r.at, expires: r.expires }) ? "kept" : "known");
   }
 
-  function markerBack(payload: Buffer): void {
-    if (payload.toString() !== nonce) return;
-    nonce = undefined;
-    synced = true;
-    clearInterval(resend);
-    let published = 0;
-    for (const r of table.list()) {
-      if ((onBroker.get(r.uid) ?? -1) >= r.at) continue;
-      publish(r);
-      published++;
-    }
-    log.info("revocations read from the broker", { in_force: table.size, published_again: published });
-  }
-
-  let resend: ReturnType<typeof setInterval> | undefined;
-  const sendMarker = () => {
-    if (nonce !== undefined && link.connected) link.publish(marker, nonce, 1);
-  };
-
-  // RabbitMQ hands a topic back from its routing key, where a namespace's dots were level
-  // separators: io.goeasy/revoked/u arrives as io/goeasy/revoked/u, so that form is read too.
-  for (const p of new Set([prefix, prefix.replaceAll(".", "/")])) link.readFilter(`${p}+`, receive);
-  link.read(marker, (payload) => markerBack(payload));
-  link.whenConnected(() => {
-    synced = false;
-    onBroker.clear();
-    nonce = randomBytes(9).toString("base64url");
+  /** Each connection reads the retained revocations again: not ready until its marker is back. */
+  connected(): void {
+    const { link } = this.ctx;
+    this.synced = false;
+    this.onBroker.clear();
+    this.nonce = randomBytes(9).toString("base64url");
     const gen = link.generation;
     // A second SUBSCRIBE, acknowledged after the first: its retained messages are on their way.
-    link.subscribe([marker], 1, (err) => {
+    link.subscribe([this.marker], 1, (err) => {
       if (err || gen !== link.generation) return;
-      sendMarker();
-      clearInterval(resend);
+      this.sendMarker();
+      clearInterval(this.resend);
       // A marker lost with its connection is sent again by the next; one the broker dropped, here.
-      resend = setInterval(sendMarker, 2000);
-      resend.unref?.();
+      this.resend = setInterval(() => this.sendMarker(), 2000);
+      this.resend.unref?.();
     });
-  });
-  const unlisten = [
-    table.onRevoke(publish),
-    // A broker that keeps retained messages from wildcard subscriptions (RabbitMQ) leaves a
-    // newcomer without them: the smallest live instance sends them again (later than ready, there).
-    servers.onChange((c) => {
-      if (c.change === "joined" && clears() && link.connected) for (const r of table.list()) publish(r);
-    }),
-    table.onLapse((r) => {
-      // Not when a newer one of the uid was seen on the broker: that one stays.
-      if (clears() && link.connected && (onBroker.get(r.uid) ?? r.at) <= r.at) clear(r.uid);
-    }),
-  ];
-  // Lapses are noticed when a check, a list or this sweep meets them; revocations made elsewhere
-  // carry their own expiry, so the sweep does not wait for this instance's ttl.
-  const sweep = setInterval(() => table.sweep(), 1000);
-  sweep.unref?.();
+  }
 
-  return {
-    notReady: () => (synced ? undefined : "mqtt: reading the revocations retained on the broker"),
-    close() {
-      for (const u of unlisten) u();
-      clearInterval(sweep);
-      clearInterval(resend);
-    },
-  };
+  /** The marker came back: the retained revocations are read; what the broker lacks goes again. */
+  markerBack(payload: Buffer): void {
+    if (payload.toString() !== this.nonce) return;
+    this.nonce = undefined;
+    this.synced = true;
+    clearInterval(this.resend);
+    let published = 0;
+    for (const r of this.table.list()) {
+      if ((this.onBroker.get(r.uid) ?? -1) >= r.at) continue;
+      this.publish(r);
+      published++;
+    }
+    this.ctx.log.info("revocations read from the broker", { in_force: this.table.size, published_again: published });
+  }
+
+  close(): void {
+    for (const u of this.unlisten) u();
+    clearInterval(this.sweep);
+    clearInterval(this.resend);
+  }
+
+  private sendMarker(): void {
+    const { link } = this.ctx;
+    if (this.nonce !== undefined && link.connected) link.publish(this.marker, this.nonce, 1);
+  }
+
+  private publish(r: Revocation): void {
+    const payload = encodeRevocation(r, this.ctx.settings.clusterKey);
+    this.ctx.link.publishRetained({ topic: revocationTopic(this.namespace, r.uid), payload, qos: 1, retain: true });
+  }
+
+  /** One instance clears what lapsed, so that the broker does not keep it for ever. */
+  private clears(): boolean {
+    return this.ctx.link.connected && this.ctx.servers.live()[0] === this.ctx.id;
+  }
+
+  private clear(uid: string): void {
+    this.ctx.link.publishRetained({ topic: revocationTopic(this.namespace, uid), payload: "", qos: 1, retain: true });
+  }
+
+  private count(outcome: string): void {
+    this.ctx.counters.revocationsIn.inc({ outcome });
+  }
 }
