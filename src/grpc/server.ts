@@ -54,14 +54,12 @@ export interface GrpcDeps {
   log: Logger;
 }
 
-export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
-  const { config, gateway, broker, admin, fanout, registry, log } = deps;
-  const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
-
+/** The service as grpc-js serves it: Subscribe reads uplinks itself; every unary request is bounded. */
+function serviceDefinition(config: Config): ServiceDefinition {
   const base = packageDefinition["comet.Comet"] as ServiceDefinition;
   const method = (name: string) => base[name] as MethodDefinition<unknown, unknown>;
   const maxBody = config.limits.max_body_bytes;
-  const service: ServiceDefinition = {
+  return {
     Subscribe: {
       ...method("Subscribe"),
       requestDeserialize: uplinkReader(config.limits.max_uplink_bytes),
@@ -73,7 +71,10 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     Batch: boundedMethod(method("Batch"), maxBody),
     Presence: boundedMethod(method("Presence"), maxBody),
   };
+}
 
+/** The TCP connections of the gRPC port, each closed when it holds no call for too long. */
+function tcpGuard(config: Config, registry: Registry): TcpGuard {
   const tcp = new TcpGuard(
     // A connection must open its first call within auth.timeout, as a stream must AUTH within it.
     // Idle is counted from the last call: a live Subscribe stream is never idle, and a channel
@@ -82,6 +83,16 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     registry.counter("comet_grpc_tcp_closed_total", "gRPC TCP connections closed for holding no call, by reason"),
   );
   registry.gauge("comet_grpc_tcp_connections", "TCP connections open on the gRPC port", () => tcp.size);
+  return tcp;
+}
+
+export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
+  const { config, gateway, broker, admin, fanout, registry, log } = deps;
+  const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
+
+  const service = serviceDefinition(config);
+
+  const tcp = tcpGuard(config, registry);
 
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_STREAMS_PER_CONNECTION,
