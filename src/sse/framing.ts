@@ -6,7 +6,7 @@
  */
 import { Downlink } from "../protocol/downlink.ts";
 import type { Recover } from "../protocol/frames.ts";
-import { encodeEventId } from "./event-id.ts";
+import { encodeEventId } from "../protocol/event-id.ts";
 import { bytesOf, type EventBytes } from "./formats.ts";
 
 export type Write = (chunk: Uint8Array) => void;
