@@ -13,7 +13,7 @@ import type { HostView } from "./http/routes.ts";
 import type { Hub } from "./hub/hub.ts";
 import { makeCore } from "./instance/core.ts";
 import { listenAll } from "./instance/listen.ts";
-import { Parts } from "./instance/part.ts";
+import { Parts } from "./part.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { installPresence } from "./presence/install.ts";
 import type { PresenceView } from "./presence/view.ts";

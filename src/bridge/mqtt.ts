@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { Broker } from "../broker/broker.ts";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
-import { instanceId } from "../instance/id.ts";
+import { instanceId } from "../util/instance-id.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { PresenceTransition, PresenceView } from "../presence/view.ts";

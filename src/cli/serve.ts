@@ -6,7 +6,7 @@ import { showAddress } from "../util/address.ts";
 import { describeKeySource } from "../auth/jwt.ts";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { checkRuntime, requireSecrets } from "../config/preflight.ts";
+import { checkRuntime, requireSecrets } from "../instance/preflight.ts";
 import { generateSecret } from "../config/strength.ts";
 import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";

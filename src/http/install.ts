@@ -4,7 +4,12 @@
  */
 import type { Broker } from "../broker/broker.ts";
 import type { PresenceSource } from "../broker/execute.ts";
-import type { Core } from "../instance/core.ts";
+import type { AdminAuth } from "../auth/admin.ts";
+import type { Config } from "../config/schema.ts";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { Logger } from "../log.ts";
+import type { ApiMetrics } from "../metrics/api.ts";
+import type { Registry } from "../metrics/registry.ts";
 import { LoopFanout } from "../runtime/loop-fanout.ts";
 import type { ServeHandlers } from "../runtime/types.ts";
 import { type StreamTransport, streamTransport } from "../sse/subscribe.ts";
@@ -21,7 +26,7 @@ export interface HttpPart {
 }
 
 export async function installHttp(
-  core: Core,
+  core: { config: Config; gateway: Gateway; admin: AdminAuth; log: Logger; registry: Registry; api: ApiMetrics },
   deps: {
     broker: Broker;
     presence: PresenceSource;

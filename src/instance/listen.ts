@@ -12,7 +12,7 @@ import { LoopFanout } from "../runtime/loop-fanout.ts";
 import type { Listener } from "../runtime/types.ts";
 import { showAddress } from "../util/address.ts";
 import type { Core } from "./core.ts";
-import type { Parts } from "./part.ts";
+import type { Parts } from "../part.ts";
 
 export interface Listening {
   listener: Listener;

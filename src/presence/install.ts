@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
-import type { Part } from "../instance/part.ts";
+import type { Part } from "../part.ts";
 import type { Registry } from "../metrics/registry.ts";
 import { type PresenceTransition, PresenceView, soloServers } from "./view.ts";
 
