@@ -261,6 +261,18 @@ describe("weak settings stop comet serve, naming the key and how to make a stron
     expect(empty.stderr.trim()).toBe(`comet: config: admin.tokens[1]: empty, at least 16 are needed: ${how}`);
   });
 
+  test("an mqtt.cluster_key under 32 bytes", async () => {
+    const r = await run(["serve", "--listen", "127.0.0.1:0"], {
+      COMET_AUTH_JWT_HS256_SECRET: SECRET,
+      COMET_ADMIN_TOKENS: ADMIN,
+      COMET_MQTT_EMBEDDED_LISTEN: "127.0.0.1:0",
+      COMET_MQTT_CLUSTER_KEY: "abcde",
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`comet: config: mqtt.cluster_key: 5 bytes, at least 32 are needed: ${how}`);
+    expect(r.stderr).not.toContain("abcde");
+  });
+
   test("`comet token --gen-secret` prints a fresh secret that serve accepts as either", async () => {
     const [a, b] = await Promise.all([run(["token", "--gen-secret"]), run(["token", "--gen-secret"])]);
     expect(a.code).toBe(0);
