@@ -6,6 +6,7 @@ import { describeKeySource } from "../auth/jwt.ts";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { generateSecret } from "../config/strength.ts";
+import { takeHeldSignals } from "./early-signals.ts";
 import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
 import { SupervisorChannel, workerRole } from "../workers/channel.ts";
@@ -42,6 +43,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const early: string[] = [];
   const onSignal = (signal: string) => (running ? act(running, signal) : early.push(signal));
   for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"]) process.on(signal, () => onSignal(signal));
+  // What came while the program loaded (bin/comet.ts held it), in the order it came.
+  early.push(...takeHeldSignals());
   // A terminal that hung up (the SIGHUP a session's end sends) fails every write to it with EIO or
   // EPIPE, as an 'error' event that would end the process: its log lines are lost, the service not.
   process.stderr.on("error", () => {});
@@ -160,6 +163,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
   process.stderr.on("error", () => {});
   process.on("SIGINT", () => {});
   process.on("SIGHUP", () => {});
+  takeHeldSignals();
   const { cfg } = serveConfig(opts);
   const named: { worker: number | string } = { worker: role };
   const log = withFields(createLogger(cfg.log.level, cfg.log.format), named);
