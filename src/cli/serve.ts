@@ -5,7 +5,7 @@
 import { describeKeySource } from "../auth/jwt.ts";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { generateSecret } from "../config/strength.ts";
+import { checkStrength, generateSecret } from "../config/strength.ts";
 import { takeHeldSignals } from "./early-signals.ts";
 import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
@@ -149,7 +149,33 @@ async function superviseWorkers(
     throw explainStart(err);
   }
   if (opts.dev) printDevBanner(host.url, host.grpcAt, generated, count);
-  return host;
+  return {
+    reload() {
+      reloadSupervisor(opts, generated, log);
+      host.reload();
+    },
+    drain: () => host.drain(),
+    kill: () => host.kill(),
+  };
+}
+
+/**
+ * The supervisor's own part of a SIGHUP: its log.level (the only key of its own it can apply while
+ * running). The workers read the file themselves; a file they refuse is refused here too, and
+ * changes nothing.
+ */
+function reloadSupervisor(opts: ServeOptions, generated: Generated, log: Logger): void {
+  let level: Config["log"]["level"];
+  try {
+    const cfg = serveConfig(opts, generated).cfg;
+    checkStrength(cfg);
+    level = cfg.log.level;
+  } catch (err) {
+    log.error("config reload refused: the running config stays", { reason: (err as Error).message });
+    return;
+  }
+  log.setLevel(level);
+  log.info("config reloaded", { log_level: level });
 }
 
 /**
