@@ -100,7 +100,7 @@ function bridgeCounters(registry: Registry) {
     presenceDropped: registry.counter("comet_presence_dropped_total", "Presence transitions not sent, by reason"),
     viewsIn: registry.counter(
       "comet_bridge_views_in_total",
-      "Presence view snapshots read from other instances, by outcome (merged, own, invalid, unsigned)",
+      "Presence view snapshots read from other instances, by outcome (merged, own, invalid, unsigned, stale)",
     ),
     statusIn: registry.counter(
       "comet_bridge_server_status_in_total",

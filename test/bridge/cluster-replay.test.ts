@@ -4,7 +4,7 @@
  * instances in this process (or Deno processes).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { ADMIN } from "../helpers.ts";
+import { ADMIN, connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";
 
@@ -65,4 +65,39 @@ test("a signed online replayed after its instance stopped is stale: the live cou
   const { ms, body } = await dump();
   expect(body.unanswered).toBeUndefined();
   expect(ms).toBeLessThan(1000);
+});
+
+async function online(uid: string): Promise<unknown[]> {
+  const res = await fetch(`${a.url}/comet/Comet/Presence`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify({ uids: [uid] }),
+  });
+  return ((await res.json()) as { online: unknown[] }).online;
+}
+
+test("a signed presence view replayed after its user left is stale: the user stays offline", async () => {
+  const b = await startComet(`mqtt: {url: "${broker.url}", cluster_key: "${KEY}"}`);
+  try {
+    await waitReadyz(b, 200);
+    const topic = `comet/servers/${b.bridge!.id}/view`;
+    const user = await connect(b, "rp-view");
+    await waitFor(async () => (await online("rp-view")).length === 1, "A to see rp-view online");
+    // An instance that joins makes every instance publish its view: B's then holds rp-view.
+    const c = await startComet(`mqtt: {url: "${broker.url}", cluster_key: "${KEY}"}`);
+    await c.stop();
+    await obs.until(() => obs.messages.some((m) => m.topic === topic && m.text.includes('"rp-view"')), "B's view");
+    const view = obs.messages.find((m) => m.topic === topic && m.text.includes('"rp-view"'))?.text as string;
+    user.close();
+    await waitFor(async () => (await online("rp-view")).length === 0, "A to see rp-view offline");
+    const stale = await metric(a, "comet_bridge_views_in_total", { outcome: "stale" });
+    await obs.publish(topic, view);
+    await waitFor(
+      async () => (await metric(a, "comet_bridge_views_in_total", { outcome: "stale" })) === stale + 1,
+      "A to count the replayed view as stale",
+    );
+    expect(await online("rp-view")).toEqual([]);
+  } finally {
+    await b.stop();
+  }
 });
