@@ -106,6 +106,10 @@ function bridgeCounters(registry: Registry) {
       "comet_bridge_server_status_in_total",
       "Server statuses read on comet/servers/+, by outcome (online, offline, stale, cleared, invalid, unsigned, own)",
     ),
+    dumpsIn: registry.counter(
+      "comet_bridge_dumps_in_total",
+      "Cluster DumpSession messages read, by kind (request, answer) and outcome (answered, merged, own, late, duplicate, invalid, unsigned, stale)",
+    ),
     reconnects: registry.counter(
       "comet_bridge_reconnects_total",
       "Times the bridge got back to the broker after losing it",
@@ -261,6 +265,9 @@ export class Bridge {
       qos: settings.qos,
       maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
       timeoutMs: GATHER_TIMEOUT_MS,
+      clusterKey: settings.clusterKey,
+      received: counters.dumpsIn,
+      unsigned: counters.activityIn,
       log,
     });
     gather = g;

@@ -160,7 +160,7 @@ export const SCHEMA = {
     password: str("", "broker password (env COMET_MQTT_PASSWORD keeps it out of files)"),
     cluster_key: str(
       "",
-      "signs activity, server statuses and presence (HMAC-SHA256); instances then ignore any without a valid signature",
+      "signs activity, server statuses, presence and cluster DumpSession messages (HMAC-SHA256, a key of at least 32 bytes); instances then ignore any without a valid signature",
     ),
     routing: oneOf(
       ["off", "on"],

@@ -1,10 +1,13 @@
 /**
- * Replays on a shared broker with mqtt.cluster_key: a reader of the broker holds signed messages
- * and may publish them again later. None may bring back what has ended. Real Mosquitto (or aedes),
- * instances in this process (or Deno processes).
+ * Replays and forgeries on a shared broker with mqtt.cluster_key: a reader of the broker holds
+ * signed messages and may publish them again later, and anyone who may publish there may make up
+ * more. None may bring back what has ended, nor make an instance send its sessions to anyone.
+ * Real Mosquitto (or aedes), instances in this process (or Deno processes).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ADMIN, connect } from "../helpers.ts";
+import { encodeStatus } from "../../src/bridge/cluster/servers.ts";
+import { listSignature } from "../../src/bridge/cluster/signature.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";
 
@@ -85,8 +88,11 @@ test("a signed presence view replayed after its user left is stale: the user sta
     await waitFor(async () => (await online("rp-view")).length === 1, "A to see rp-view online");
     // An instance that joins makes every instance publish its view: B's then holds rp-view.
     const c = await startComet(`mqtt: {url: "${broker.url}", cluster_key: "${KEY}"}`);
-    await c.stop();
-    await obs.until(() => obs.messages.some((m) => m.topic === topic && m.text.includes('"rp-view"')), "B's view");
+    try {
+      await obs.until(() => obs.messages.some((m) => m.topic === topic && m.text.includes('"rp-view"')), "B's view");
+    } finally {
+      await c.stop();
+    }
     const view = obs.messages.find((m) => m.topic === topic && m.text.includes('"rp-view"'))?.text as string;
     user.close();
     await waitFor(async () => (await online("rp-view")).length === 0, "A to see rp-view offline");
@@ -101,3 +107,75 @@ test("a signed presence view replayed after its user left is stale: the user sta
     await b.stop();
   }
 });
+
+test("cluster DumpSession: requests and answers are signed; a forged or replayed request is answered by no one, a forged answer adds no one", async () => {
+  const b = await startComet(`mqtt: {url: "${broker.url}", cluster_key: "${KEY}"}`);
+  const user = await connect(b, "rp-dump");
+  const aId = a.bridge!.id;
+  const bId = b.bridge!.id;
+  const dumps = (kind: string, outcome: string) => metric(b, "comet_bridge_dumps_in_total", { kind, outcome });
+  const answersTo = (topic: string) => obs.messages.filter((m) => m.topic === topic);
+  try {
+    await waitReadyz(b, 200);
+    await waitFor(async () => (await live()) === 2, "A to see B");
+    const first = await dump();
+    expect(JSON.stringify(first.body)).toContain('"rp-dump"');
+    const request = obs.messages.find((m) => m.topic === `comet/servers/${aId}/dump`)?.text as string;
+    const sent = JSON.parse(request) as Record<string, unknown>;
+    expect(Object.keys(sent)).toEqual(["id", "origin", "transport", "time", "sig"]);
+    const answer = JSON.parse(answersTo(`comet/servers/${aId}/answers`)[0]!.text) as Record<string, unknown>;
+    expect(answer.sig).toMatch(/^[0-9a-f]{64}$/);
+
+    // Forged: unsigned, or signed with another key, asking for the answers on the forger's topic.
+    const unsigned = await metric(b, "comet_bridge_activity_in_total", { outcome: "unsigned" });
+    const forged = { id: "forged-1", origin: "evil", transport: true, time: String(BigInt(Date.now()) * 1_000_000n) };
+    await obs.publish("comet/servers/evil/dump", JSON.stringify(forged));
+    const wrong = listSignature("a-guessed-key-that-is-long-enough-too", [
+      "dump",
+      "forged-2",
+      "evil",
+      "transport",
+      forged.time,
+    ]);
+    await obs.publish("comet/servers/evil/dump", JSON.stringify({ ...forged, id: "forged-2", sig: wrong }));
+    // A's request replayed: B answered that id already.
+    const answered = answersTo(`comet/servers/${aId}/answers`).length;
+    await obs.publish(`comet/servers/${aId}/dump`, request);
+    await waitFor(async () => (await dumps("request", "unsigned")) === 2, "B to count two unsigned requests");
+    await waitFor(async () => (await dumps("request", "stale")) === 1, "B to count the replay as stale");
+    expect(await metric(b, "comet_bridge_activity_in_total", { outcome: "unsigned" })).toBe(unsigned + 2);
+    await Bun.sleep(100);
+    expect(answersTo("comet/servers/evil/answers")).toEqual([]);
+    expect(answersTo(`comet/servers/${aId}/answers`)).toHaveLength(answered);
+
+    // An instance that never answers keeps A's DumpSession open for its 2 s: time to forge an answer.
+    const ghost = "zz-ghost";
+    const time = String(BigInt(Date.now()) * 1_000_000n);
+    await obs.publish(`comet/servers/${ghost}`, encodeStatus("online", ghost, time, KEY));
+    await waitFor(async () => (await live()) === 3, "A to take the ghost for live");
+    const pending = dump();
+    // Besides the first and its replay (the observer hears its own publish too): the new one.
+    const fresh = () =>
+      obs.messages
+        .filter((m) => m.topic === `comet/servers/${aId}/dump`)
+        .map((m) => (JSON.parse(m.text) as { id: string }).id)
+        .find((x) => x !== sent.id);
+    await obs.until(() => fresh() !== undefined, "A's second request");
+    const id = fresh() as string;
+    const fake = { uid: "rp-forged", rid: "", birth: "2026-01-01T00:00:00.000Z" };
+    await obs.publish(
+      `comet/servers/${aId}/answers`,
+      JSON.stringify({ id, server: ghost, parts: 1, part: 0, sessions: [fake], sig: "0".repeat(64) }),
+    );
+    const { body } = await pending;
+    expect(body.unanswered).toEqual([ghost]);
+    expect(JSON.stringify(body)).toContain('"rp-dump"');
+    expect(JSON.stringify(body)).not.toContain("rp-forged");
+    expect(await metric(a, "comet_bridge_dumps_in_total", { kind: "answer", outcome: "unsigned" })).toBe(1);
+    await obs.publish(`comet/servers/${ghost}`, encodeStatus("offline", ghost, time, KEY));
+    await waitFor(async () => (await live()) === 2, "A to drop the ghost");
+  } finally {
+    user.close();
+    await b.stop();
+  }
+}, 15_000);
