@@ -252,6 +252,12 @@ describe("recover", () => {
           { recover: { w: { epoch: (victim.w as { epoch: string }).epoch, seq: "18446744073709551615" } } },
           { w: false },
         ],
+        // Past 2^64 too, as a string or a number: ahead, not a wrong type.
+        [
+          { recover: { w: { epoch: (victim.w as { epoch: string }).epoch, seq: "99999999999999999999999" } } },
+          { w: false },
+        ],
+        [{ recover: { w: { epoch: (victim.w as { epoch: string }).epoch, seq: 1e23 } } }, { w: false }],
         [{ recover: { r: victim.r } }, { r: false }], // in no room: nothing to recover
         [{ join: { rid: "other-room" }, recover: { r: victim.r } }, { r: false }],
       ];
@@ -263,6 +269,25 @@ describe("recover", () => {
         c.close();
         await c.closed;
       }
+    });
+
+    test("a seq of 23 digits on its own stream's epoch: ahead (false), the session goes on", async () => {
+      const server = await start();
+      const pos = await leaveAfterOne(server, "ahead", "ahead-room");
+      const u = pos.u as { epoch: string; seq: number };
+      const c = await reconnect(server, "ahead", {
+        recover: { u: { epoch: u.epoch, seq: "99999999999999999999999" } },
+      });
+      expect((await recoveredOf(c)).recovered).toEqual({ u: false });
+      await api(server, "Publish", { uid: "ahead", evt: "still here" });
+      await c.waitPushes(1);
+      expect(pushesOf(c).map((p) => p.evt)).toEqual(["still here"]);
+      expect(c.closeInfo).toBeUndefined();
+      // A leading zero is no digit more: 2 is 2.
+      const d = await reconnect(server, "ahead", { recover: { u: { epoch: u.epoch, seq: `${"0".repeat(30)}2` } } });
+      expect((await recoveredOf(d)).recovered).toEqual({ u: true });
+      c.close();
+      d.close();
     });
 
     test("the victim itself still recovers", async () => {
@@ -282,6 +307,8 @@ describe("recover", () => {
       ["a position not an object", { u: "x" }],
       ["epoch not a string", { u: { epoch: 5, seq: 1 } }],
       ["seq a word", { u: { epoch: "e", seq: "x" } }],
+      ["seq a signed string", { u: { epoch: "e", seq: "+1" } }],
+      ["seq an exponent string", { u: { epoch: "e", seq: "1e5" } }],
       ["seq negative", { w: { epoch: "e", seq: -1 } }],
       ["seq a fraction", { w: { epoch: "e", seq: 1.5 } }],
       ["seq a boolean", { r: { epoch: "e", seq: true } }],
