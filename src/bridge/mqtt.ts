@@ -54,6 +54,10 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
       host,
       port,
       maxPacketBytes,
+      refused: deps.registry.counter(
+        "comet_embedded_refused_total",
+        "Connections the embedded broker refused or ended for its limits, by reason (connect_too_large, packet_too_large, pending_full, pending_per_address, connect_timeout)",
+      ),
       access: {
         instance,
         publishers,

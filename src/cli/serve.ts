@@ -7,7 +7,8 @@ import { describeKeySource } from "../auth/jwt.ts";
 import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { checkRuntime, requireSecrets } from "../instance/preflight.ts";
-import { generateSecret } from "../config/strength.ts";
+import { checkStrength, generateSecret } from "../config/strength.ts";
+import { takeHeldSignals } from "./early-signals.ts";
 import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
 import { SupervisorChannel, workerRole } from "../workers/channel.ts";
@@ -44,6 +45,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const early: string[] = [];
   const onSignal = (signal: string) => (running ? act(running, signal) : early.push(signal));
   for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"]) process.on(signal, () => onSignal(signal));
+  // What came while the program loaded (bin/comet.ts held it), in the order it came.
+  early.push(...takeHeldSignals());
   // A terminal that hung up (the SIGHUP a session's end sends) fails every write to it with EIO or
   // EPIPE, as an 'error' event that would end the process: its log lines are lost, the service not.
   process.stderr.on("error", () => {});
@@ -143,7 +146,33 @@ async function superviseWorkers(
     throw explainStart(err);
   }
   if (opts.dev) printDevBanner(host.url, host.grpcAt, generated, count);
-  return host;
+  return {
+    reload() {
+      reloadSupervisor(opts, generated, log);
+      host.reload();
+    },
+    drain: () => host.drain(),
+    kill: () => host.kill(),
+  };
+}
+
+/**
+ * The supervisor's own part of a SIGHUP: its log.level (the only key of its own it can apply while
+ * running). The workers read the file themselves; a file they refuse is refused here too, and
+ * changes nothing.
+ */
+function reloadSupervisor(opts: ServeOptions, generated: Generated, log: Logger): void {
+  let level: Config["log"]["level"];
+  try {
+    const cfg = serveConfig(opts, generated).cfg;
+    checkStrength(cfg);
+    level = cfg.log.level;
+  } catch (err) {
+    log.error("config reload refused: the running config stays", { reason: (err as Error).message });
+    return;
+  }
+  log.setLevel(level);
+  log.info("config reloaded", { log_level: level });
 }
 
 /**
@@ -157,6 +186,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
   process.stderr.on("error", () => {});
   process.on("SIGINT", () => {});
   process.on("SIGHUP", () => {});
+  takeHeldSignals();
   const { cfg } = serveConfig(opts);
   const named: { worker: number | string } = { worker: role };
   const log = withFields(createLogger(cfg.log.level, cfg.log.format), named);

@@ -100,7 +100,7 @@ const MQTT = section(
     password: str("", "broker password; better from the environment: COMET_MQTT_PASSWORD"),
     cluster_key: str(
       "",
-      'recommended on a shared broker: activity, server statuses and presence are signed (HMAC-SHA256, "sig"), and any without a valid signature never closes a session or changes the presence view here; the same on every instance',
+      'recommended on a shared broker: activity, server statuses, presence views and cluster DumpSession messages are signed (HMAC-SHA256, "sig"; a key of at least 32 bytes), and any without a valid signature never closes a session, changes the presence view or is answered here; the same on every instance',
     ),
     routing: oneOf(
       ["off", "on"],

@@ -75,6 +75,11 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       ping(ws: ServerWebSocket<SocketData>) {
         eventsOf(ws)?.onPing();
       },
+      // The server never pings, so every pong is unsolicited (RFC 6455 allows them): it costs
+      // like a ping, and a pong flood is cut like a ping flood.
+      pong(ws: ServerWebSocket<SocketData>) {
+        eventsOf(ws)?.onPing();
+      },
       close(ws: ServerWebSocket<SocketData>, code: number, reason: string) {
         eventsOf(ws)?.onClosed(code === 1006 ? sentByBun(reason) : code, reason);
       },

@@ -67,8 +67,8 @@ export interface SocketEvents {
    */
   onUplink(d: Decoded): void;
   /**
-   * A WebSocket ping came. It costs the server like a frame, so it is rate limited like one, but
-   * it says nothing of the session: it does not answer a heartbeat.
+   * A WebSocket ping (or an unsolicited pong) came. It costs the server like a frame, so it is
+   * rate limited like one, but it says nothing of the session: it does not answer a heartbeat.
    */
   onPing(): void;
   /** The socket is gone (peer closed, network lost, terminated). */

@@ -107,7 +107,8 @@ export class StreamSocket extends LoopSocket {
 
   /**
    * Before the stream started: the answer is the close code as an HTTP status. After: the stream
-   * ends after what is queued (an HTTP stream has no close code; the reason is in the server's log).
+   * ends after what is queued, SSE's with an `event: close` that carries the code and reason
+   * (framing.ts), which an HTTP stream has no other way to tell its reader.
    */
   close(code?: number, reason?: string): void {
     if (this.ended) return;
@@ -119,6 +120,9 @@ export class StreamSocket extends LoopSocket {
       return;
     }
     try {
+      // Past max_send_buffer too: a few bytes more, and the reader learns why.
+      const last = this.framing.closing(code ?? 1000, reason ?? "");
+      if (last) this.write(last);
       this.controller.close();
     } catch {
       // Already errored or cancelled by the runtime.

@@ -118,6 +118,12 @@ describe("a stream is a session", () => {
       const es = await sse(server, "same", { rid: "r1" });
       const ws = await connect(server, "same", { rid: "r2" });
       await es.waitEnd();
+      // Its last event says why, as a close code says it on a WebSocket.
+      const last = es.events.at(-1);
+      expect(last?.event).toBe("close");
+      expect(JSON.parse(last?.data as string)).toEqual({ code: 4409, reason: expect.any(String) });
+      expect(last?.id).toBeUndefined();
+      expect(es.text.endsWith(`event: close\ndata: ${last?.data}\n\n`)).toBe(true);
       expect(server.hub.sessions.get("same")?.rid).toBe("r2");
       await api(server, "Publish", { uid: "same", evt: "to the websocket" });
       expect(await ws.waitPushes(1)).toEqual(["to the websocket"]);
@@ -350,6 +356,8 @@ describe("operations", () => {
       expect(c.status).toBe(200);
       await waitFor(() => server.hub.sessions.has("brief"), "the session");
       await c.waitEnd(4000);
+      expect(c.events.at(-1)?.event).toBe("close");
+      expect((JSON.parse(c.events.at(-1)?.data as string) as { code: number }).code).toBe(4401);
       await waitFor(() => !server.hub.sessions.has("brief"), "the session to end");
       expect(await metricsText(server)).toContain('comet_disconnects_total{code="4401"} 1');
     } finally {
@@ -370,6 +378,9 @@ describe("operations", () => {
       await drained;
       await es.waitEnd();
       await nd.waitEnd();
+      expect(JSON.parse(es.events.at(-1)?.data as string)).toEqual({ code: 1001, reason: expect.any(String) });
+      // NDJSON has no close line (the protocol names none): its last line is a frame, or the opening HB.
+      expect(nd.lines.every((l) => typeof l.t === "string")).toBe(true);
       expect(server.hub.sessions.size).toBe(0);
     } finally {
       await server.stop();

@@ -67,6 +67,9 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     qos: settings.qos,
     maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
     timeoutMs: GATHER_TIMEOUT_MS,
+    clusterKey: settings.clusterKey,
+    received: ctx.counters.dumpsIn,
+    unsigned: ctx.counters.activityIn,
     log,
   });
   link.readFilter(DUMP_REQUESTS, (_topic, payload) => gather.onRequest(payload));
