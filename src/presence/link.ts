@@ -13,34 +13,36 @@
 import type { Counter } from "../metrics/registry.ts";
 import { nowNs } from "../hub/activity.ts";
 import type { Logger } from "../log.ts";
+import type { ServerChanges } from "./types.ts";
 import type { PresenceTransition, PresenceView, SnapshotSeat } from "./view.ts";
 import { jsonObjectOf } from "../protocol/json.ts";
-import type { Outbox } from "../bridge/wire/outbox.ts";
 import { RateLimitedWarn } from "../util/ratelog.ts";
-import { type LiveServers, SERVERS_TOPIC } from "../bridge/cluster/servers.ts";
-import type { Qos } from "../bridge/wire/qos.ts";
-import { activitySignature, signatureValid } from "../bridge/cluster/signature.ts";
-
-export const VIEWS_FILTER = `${SERVERS_TOPIC}/+/view`;
+import { activitySignature, signatureValid } from "../util/signature.ts";
 
 /** Seats per snapshot message: a few tens of KiB, well within any broker's packet limit. */
 const SEATS_PER_MESSAGE = 500;
 /** Joins that come together (a broker restart: every instance at once) cost one snapshot. */
 const SNAPSHOT_DELAY_MS = 50;
 
-/** What the presence link sends through (the broker link). */
+/** What the presence link sends its snapshots through (the broker link, at the bridge's QoS). */
 export interface ViewWire {
   readonly connected: boolean;
-  publish(topic: string, payload: string, qos: Qos): void;
+  publish(topic: string, payload: string): void;
+}
+
+/** Where transitions go out (an outbox to mqtt.presence_topic), by type. */
+export interface TransitionsOut {
+  send(type: string, payload: string): void;
 }
 
 export interface PresenceLinkOptions {
   view: PresenceView;
-  servers: LiveServers;
+  servers: ServerChanges;
   wire: ViewWire;
   /** Transitions go out through it, to mqtt.presence_topic. */
-  outbox: Outbox;
-  qos: Qos;
+  outbox: TransitionsOut;
+  /** Where instances keep their statuses and views: a view is on `<serversTopic>/<server>/view`. */
+  serversTopic: string;
   clusterKey?: string;
   /** Snapshots read, by outcome: merged, own, invalid, unsigned, stale. */
   received: Counter;
@@ -148,7 +150,7 @@ export class PresenceLink {
   /** A message on VIEWS_FILTER. */
   receive(topic: string, payload: Uint8Array): void {
     const { view, servers, received, clusterKey } = this.options;
-    const server = topic.slice(SERVERS_TOPIC.length + 1, -"/view".length);
+    const server = topic.slice(this.options.serversTopic.length + 1, -"/view".length);
     if (server === servers.self) {
       received.inc({ outcome: "own" });
       return;
@@ -186,16 +188,16 @@ export class PresenceLink {
   }
 
   private publishSnapshot(): void {
-    const { wire, view, servers, qos, clusterKey } = this.options;
+    const { wire, view, servers, clusterKey, serversTopic } = this.options;
     if (!wire.connected) return;
     const seats = view.snapshot();
-    const topic = `${SERVERS_TOPIC}/${servers.self}/view`;
+    const topic = `${serversTopic}/${servers.self}/view`;
     // An empty snapshot is sent too: it is how an instance that joins knows this one holds no one.
     for (let i = 0; i === 0 || i < seats.length; i += SEATS_PER_MESSAGE) {
       const now = BigInt(nowNs());
       this.lastSent = now > this.lastSent ? now : this.lastSent + 1n;
       const part = seats.slice(i, i + SEATS_PER_MESSAGE);
-      wire.publish(topic, encodeView(servers.self, part, clusterKey, String(this.lastSent)), qos);
+      wire.publish(topic, encodeView(servers.self, part, clusterKey, String(this.lastSent)));
     }
   }
 

@@ -43,6 +43,12 @@ export interface ServerList {
   isLive(server: string): boolean;
 }
 
+/** The live instances, with their joins and leaves (the bridge's registry, bridge/cluster/servers.ts). */
+export interface ServerChanges extends ServerList {
+  /** Called on every join and leave of another instance; returns the unsubscribe. */
+  onChange(listener: (c: { server: string; change: "joined" | "left" }) => void): () => void;
+}
+
 /** Activity of another instance, as read back from the broker. */
 export interface ClusterActivity {
   type: Activity["type"];

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ADMIN, connect } from "../helpers.ts";
 import { encodeStatus } from "../../src/bridge/cluster/servers.ts";
-import { listSignature } from "../../src/bridge/cluster/signature.ts";
+import { listSignature } from "../../src/util/signature.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";
 

@@ -5,7 +5,6 @@
 import { expect, test } from "bun:test";
 import { createLogger } from "../../src/log.ts";
 import { Registry } from "../../src/metrics/registry.ts";
-import type { Outbox } from "../../src/bridge/wire/outbox.ts";
 import { PresenceLink } from "../../src/presence/link.ts";
 import { PresenceView, type ServerList } from "../../src/presence/view.ts";
 
@@ -27,8 +26,8 @@ function instance(self: string, other: string, sessions = new Map<string, { rid:
     view,
     servers: s,
     wire: { connected: true, publish: (topic, payload) => sent.push({ topic, payload }) },
-    outbox: {} as Outbox,
-    qos: 0,
+    outbox: { send: () => {} },
+    serversTopic: "comet/servers",
     clusterKey: KEY,
     received,
     unsigned: registry.counter("unsigned", "unsigned"),

@@ -17,7 +17,7 @@ import { compareUtf8 } from "../../hub/order.ts";
 import type { Logger } from "../../log.ts";
 import { jsonObjectOf } from "../../protocol/json.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";
-import { activitySignature, signatureValid } from "./signature.ts";
+import { activitySignature, signatureValid } from "../../util/signature.ts";
 
 /** Where statuses live: one retained message per instance under it. */
 export const SERVERS_TOPIC = "comet/servers";

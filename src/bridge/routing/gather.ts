@@ -27,7 +27,7 @@ import type { Dump, SessionView } from "../../hub/session.ts";
 import type { Logger } from "../../log.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";
 import { type LiveServers, SERVERS_TOPIC } from "../cluster/servers.ts";
-import { listSignature, listSignatureValid } from "../cluster/signature.ts";
+import { listSignature, listSignatureValid } from "../../util/signature.ts";
 import type { Qos } from "../wire/qos.ts";
 import { escapeLevel } from "./topics.ts";
 

@@ -21,7 +21,14 @@ export interface EventRoutes extends BridgePiece {
 export function installEvents(ctx: BridgeContext): EventRoutes {
   const { settings, hub, counters, link, log, id } = ctx;
   const { eventsTopic } = settings;
-  const eventsIn = new EventsIn({ hub, topic: eventsTopic, limits: settings.limits, received: counters.eventsIn, server: id, log });
+  const eventsIn = new EventsIn({
+    hub,
+    topic: eventsTopic,
+    limits: settings.limits,
+    received: counters.eventsIn,
+    server: id,
+    log,
+  });
   // The legacy events topic stays: backends that publish there reach every instance as before.
   link.read(eventsTopic, (payload, retained) => eventsIn.receive(payload, retained));
   if (!settings.routing) return { routed: undefined, close() {} };
@@ -37,7 +44,11 @@ export function installEvents(ctx: BridgeContext): EventRoutes {
   });
   link.whenConnected(() => subs.connected());
   const { registry } = ctx;
-  registry.gauge("comet_bridge_routes", "Routed topics subscribed, or lingering a second before they go", () => subs.size);
+  registry.gauge(
+    "comet_bridge_routes",
+    "Routed topics subscribed, or lingering a second before they go",
+    () => subs.size,
+  );
   registry.gauge(
     "comet_bridge_routes_pending",
     "Routed topics held whose subscription the broker has not acknowledged yet",
