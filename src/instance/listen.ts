@@ -63,6 +63,7 @@ async function listenHttp(core: Core, parts: Parts, http: HttpPart, reusePort?: 
     async close() {
       // A runtime's stop waits for the responses it is still sending: end the streams first.
       http.streams.closeAll();
+      http.consoleStreams?.closeAll();
       await listener.stop();
     },
   });
