@@ -13,11 +13,11 @@ export interface ActivityLimits {
   readers: number;
   /** Bytes queued for one reader before it is dropped. */
   queued: number;
-  /** A comment line after this much silence, so that proxies keep the stream. */
+  /** A comment line this often, so that neither Bun (10 s idle timeout per request) nor a proxy cuts a quiet stream. */
   keepaliveMs: number;
 }
 
-export const ACTIVITY_LIMITS: ActivityLimits = { readers: 16, queued: 256 * 1024, keepaliveMs: 15_000 };
+export const ACTIVITY_LIMITS: ActivityLimits = { readers: 16, queued: 256 * 1024, keepaliveMs: 5_000 };
 
 /** How the streams reach the hub's activity: answers how to stop listening. */
 export type ActivitySource = (listener: (a: Activity) => void) => () => void;
