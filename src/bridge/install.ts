@@ -12,8 +12,8 @@ export interface BridgePart extends Part {
 }
 
 export async function installBridge(core: Core, presence: PresencePart): Promise<BridgePart | undefined> {
-  const { config, hub, registry, log, id } = core;
-  const bridge = await startBridge({ config, hub, registry, log, id, presence: presence.view });
+  const { config, hub, registry, log, id, revocations } = core;
+  const bridge = await startBridge({ config, hub, registry, log, id, presence: presence.view, revocations });
   if (!bridge) return undefined;
   presence.onTransition((t) => bridge.presenceTransition(t));
   return { bridge, ready: () => bridge.notReady(), close: () => bridge.close() };

@@ -38,7 +38,14 @@ export async function installHttp(
 ): Promise<HttpPart> {
   const { config, gateway, admin, log } = core;
   const { presence } = deps;
-  const api = createApi({ config, broker: deps.broker, admin, metrics: core.api, presence });
+  const api = createApi({
+    config,
+    broker: deps.broker,
+    admin,
+    metrics: core.api,
+    presence,
+    revocations: core.revocations,
+  });
   const ui = config.ui.enabled ? await installUi(core, () => presence.liveServers()) : undefined;
   const routes = createRoutes({
     api,

@@ -89,6 +89,7 @@ async function listenGrpcPart(
       gateway: core.gateway,
       broker: deps.broker,
       presence: deps.presence,
+      revocations: core.revocations,
       admin: core.admin,
       fanout: loop,
       registry: core.registry,

@@ -11,6 +11,7 @@ import type { Recover } from "../protocol/frames.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { LoopSocket } from "../runtime/loop-socket.ts";
 import type { Framing } from "./framing.ts";
+import { bytesOf } from "./formats.ts";
 
 export type StreamKind = "sse" | "ndjson";
 
@@ -107,7 +108,9 @@ export class StreamSocket extends LoopSocket {
 
   /**
    * Before the stream started: the answer is the close code as an HTTP status. After: the stream
-   * ends after what is queued (an HTTP stream has no close code; the reason is in the server's log).
+   * ends after what is queued; SSE has no close code, so its last event says it (`event: close`,
+   * data `{"code","reason"}`), which the SDK reads as a WebSocket's close: 4410 and the other final
+   * codes stop it rather than reconnect.
    */
   close(code?: number, reason?: string): void {
     if (this.ended) return;
@@ -119,6 +122,9 @@ export class StreamSocket extends LoopSocket {
       return;
     }
     try {
+      if (this.transport === "sse" && code !== undefined) {
+        this.write(bytesOf(`event: close\ndata: ${JSON.stringify({ code, reason: reason ?? "" })}\n\n`));
+      }
       this.controller.close();
     } catch {
       // Already errored or cancelled by the runtime.
