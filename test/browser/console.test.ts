@@ -130,6 +130,22 @@ test("the token is asked once; a session shows with its activity, presence, hist
   await page.close();
 }, 60_000);
 
+test("Disconnect from the page closes the session with 4410 and the reason", async () => {
+  const { page, violations } = await openConsole();
+  await withScreenshot(page, "console-disconnect", async () => {
+    const c = await client("to-kick");
+    await page.getByRole("button", { name: "Disconnect to-kick" }).click({ timeout: 6000 });
+    expect(await page.getByLabel("Disconnect user").inputValue()).toBe("to-kick");
+    await page.getByLabel("Reason").fill("maintenance window");
+    await page.getByRole("button", { name: "Disconnect", exact: true }).click();
+    expect(await c.waitClose(5000)).toEqual({ code: 4410, reason: "maintenance window" });
+    await page.locator("#action-result", { hasText: "1 session(s) of to-kick" }).waitFor({ timeout: 5000 });
+    await page.locator("#instances tr", { hasText: "to-kick" }).waitFor({ state: "detached", timeout: 6000 });
+    expect(violations).toEqual([]);
+  });
+  await page.close();
+}, 30_000);
+
 test("HTML in uids, rooms and events is shown as text: no element made, the text visible", async () => {
   const uid = '<img src=x onerror="window.__pwned=1">';
   const rid = "<img src=x onerror=window.__pwned=2>";
