@@ -146,9 +146,10 @@ onSubmit("broadcast-form", "Broadcast", async () => {
 });
 onSubmit("disconnect-form", "Disconnect", async () => {
   const uid = $("dc-uid").value.trim();
-  const { disconnected } = await api("Disconnect", { uid, reason: $("dc-reason").value });
+  const { disconnected, unanswered } = await api("Disconnect", { uid, reason: $("dc-reason").value });
   refreshInstances();
-  return `Disconnect: ${disconnected ?? 0} session(s) of ${uid} closed at ${at()}`;
+  const missing = unanswered?.length ? ` (no answer from ${unanswered.join(", ")})` : "";
+  return `Disconnect: ${disconnected ?? 0} session(s) of ${uid} closed at ${at()}${missing}`;
 });
 onSubmit(
   "presence-form",
