@@ -3,7 +3,7 @@ export class AuthError extends Error {
   override name = "AuthError";
   constructor(
     readonly reason: string,
-    readonly kind: "missing" | "invalid" | "expired" | "issuer" | "audience" | "claims",
+    readonly kind: "missing" | "invalid" | "expired" | "issuer" | "audience" | "claims" | "revoked",
   ) {
     super(reason);
   }

@@ -16,6 +16,8 @@ export interface Identity {
   uid: string;
   /** Expiry in ms since the epoch, or undefined for a token without `exp`. */
   expMs: number | undefined;
+  /** Issued at (`iat`) in ms since the epoch, or undefined: a revocation compares it (revocations.ts). */
+  iatMs: number | undefined;
   rooms: RoomAccess;
 }
 
@@ -113,7 +115,8 @@ export function buildVerifier(
       rooms = compiled;
     }
     const exp = typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
-    return { uid: sub, expMs: exp, rooms };
+    const iat = typeof payload.iat === "number" ? payload.iat * 1000 : undefined;
+    return { uid: sub, expMs: exp, iatMs: iat, rooms };
   };
   return { verify, fingerprint: createHash("sha256").update(material).digest("hex") };
 }

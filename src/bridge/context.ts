@@ -1,4 +1,5 @@
 /** What every part of the bridge is installed with: its settings, the link, the live instances. */
+import type { RevocationTable } from "../auth/revocations.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/registry.ts";
@@ -19,6 +20,8 @@ export interface BridgeContext {
   /** The live instances on the broker (comet/servers/+). */
   readonly servers: ServerRegistry;
   readonly counters: BridgeCounters;
+  /** The instance's revoked tokens, kept in step with the broker (cluster/revocations.ts). */
+  readonly revocations?: RevocationTable;
 }
 
 /** What the bridge keeps of a part once installed: how to stop it. */

@@ -44,6 +44,10 @@ export function bridgeCounters(registry: Registry) {
       "comet_bridge_routes_refused_total",
       "Routed topics the broker refused to subscribe (its ACL)",
     ),
+    disconnectsIn: registry.counter(
+      "comet_bridge_disconnects_in_total",
+      "Cluster Disconnect requests and answers read, by kind and outcome (done, own, merged, late, invalid, unsigned, stale, duplicate)",
+    ),
     forwarded: registry.counter(
       "comet_bridge_forwarded_total",
       "API deliveries sent on to the cluster (mqtt.forward_api), by outcome (local = the user is here)",

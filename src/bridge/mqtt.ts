@@ -7,6 +7,7 @@
  * (cluster/presence.ts).
  */
 import { randomBytes } from "node:crypto";
+import type { RevocationTable } from "../auth/revocations.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
@@ -33,6 +34,8 @@ export interface BridgeDeps {
   id?: string;
   /** The presence view, fed with the cluster's activity and instances and published from. */
   presence?: PresenceView;
+  /** The instance's revoked tokens: kept in step with the broker's retained revocations. */
+  revocations?: RevocationTable;
 }
 
 /** Starts the bridge (and the embedded broker when configured); undefined when mqtt is off. */
@@ -114,7 +117,8 @@ export class Bridge {
       reconnects: counters.reconnects,
       log,
     });
-    const ctx: BridgeContext = { settings, hub, registry, log, id: this.id, link: this.link, servers, counters };
+    const { revocations } = deps;
+    const ctx: BridgeContext = { settings, hub, registry, log, id: this.id, link: this.link, servers, counters, revocations };
     this.pieces.push(installServers(ctx));
     const events = installEvents(ctx);
     this.pieces.push(events);

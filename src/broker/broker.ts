@@ -11,6 +11,8 @@
  *   the other instances, whose bridges hand it to their own Hub.deliver).
  * - history: a stream's numbering and kept messages. Today the hub's own (hub/history.ts, in
  *   memory, per instance); a shared log (Redis Streams) is another implementation of it.
+ * - operators' controls: `disconnect` closes a uid's session 4410 here (LocalBroker) or on every
+ *   live instance (ClusterBroker, which asks them over the broker and sums their answers).
  * - membership: which users and rooms have sessions here. It reaches a cluster broker as the hub's
  *   activity (Hub.onActivity: ONLINE/OFFLINE, ENTER_ROOM/LEAVE_ROOM), from which the bridge
  *   subscribes to the routed topics this instance needs (bridge/routing/activity-routes.ts), as
@@ -18,6 +20,9 @@
  */
 import type { Dump } from "../hub/session.ts";
 import type { Delivery } from "../protocol/commands.ts";
+import { Close } from "../protocol/codes.ts";
+import type { DisconnectAnswer } from "../protocol/operator.ts";
+import type { Revocation } from "../auth/revocations.ts";
 
 export interface Broker {
   /**
@@ -27,12 +32,20 @@ export interface Broker {
   publish(d: Delivery): number;
   /** DumpSession: every session this broker reaches (this instance's, or the cluster's). */
   dump(withTransport: boolean): Dump | Promise<Dump>;
+  /**
+   * Closes uid's session with 4410 and reason wherever this broker reaches. `revoked`: the
+   * revocation the command made here, which a cluster broker hands to every instance with the
+   * request, so that each refuses the old token before it closes the session (a client that
+   * reconnects at once must not beat the retained revocation to an instance).
+   */
+  disconnect(uid: string, reason: string, revoked?: Revocation): DisconnectAnswer | Promise<DisconnectAnswer>;
 }
 
 /** What a broker delivers through on this instance: the one handler of every publication here. */
 export interface LocalDelivery {
   deliver(d: Delivery): number;
   dump(withTransport: boolean): Dump;
+  kick(uid: string, code: number, reason: string): boolean;
 }
 
 /** One process, no cluster: a publication is delivered here and nowhere else. */
@@ -45,5 +58,9 @@ export class LocalBroker implements Broker {
 
   dump(withTransport: boolean): Dump {
     return this.hub.dump(withTransport);
+  }
+
+  disconnect(uid: string, reason: string): DisconnectAnswer {
+    return { disconnected: this.hub.kick(uid, Close.Disconnected, reason) ? 1 : 0 };
   }
 }

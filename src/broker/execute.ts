@@ -1,7 +1,7 @@
 /**
  * The one place a decoded command meets its broker, for the request/answer ways in (HTTP, gRPC):
  * deliveries go through Broker.publish (this instance's, or with mqtt.forward_api the cluster's);
- * a dump answers the session lists.
+ * a dump answers the session lists; a Disconnect revokes (when asked) then closes the sessions.
  */
 import type { Broker } from "./broker.ts";
 import type { Batch } from "../protocol/batch.ts";
@@ -9,18 +9,31 @@ import { STATUS_OF_ERROR } from "../protocol/commands.ts";
 import type { Command } from "../protocol/request.ts";
 import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
 import type { Dump } from "../hub/session.ts";
-
+import type { Revocation, RevocationStore } from "../auth/revocations.ts";
+import type { DisconnectAnswer, RevocationsAnswer, RevocationView } from "../protocol/operator.ts";
 
 /** One command's answer in a batch: `{}`, or why it was refused (its HTTP status and the words). */
 export type BatchReply = Record<string, never> | { error: { code: 400 | 413; detail: string } };
 
 /** The answer of a command: `{}` for a delivery, the sessions for a dump, a reply per command of a batch. */
-export type Reply = Record<string, never> | Dump | { replies: BatchReply[] } | PresenceAnswer;
+export type Reply =
+  | Record<string, never>
+  | Dump
+  | { replies: BatchReply[] }
+  | PresenceAnswer
+  | DisconnectAnswer
+  | RevocationsAnswer;
 
 /** Who is online, as the presence view answers it (presence/view.ts). */
 export interface PresenceSource {
   query(uids: readonly string[]): PresenceEntry[];
   room(rid: string): PresenceEntry[];
+}
+
+/** What answers besides the broker: who is online, and the revocations. */
+export interface Sources {
+  presence?: PresenceSource;
+  revocations?: RevocationStore;
 }
 
 /** Shared by every delivered command of a batch: the answer is the same empty object. */
@@ -29,13 +42,23 @@ const DELIVERED: Record<string, never> = Object.freeze({});
 /**
  * presence: answers Presence from the presence view, which is cluster-wide whenever the bridge is on
  * (with or without mqtt.forward_api), so it is not the target's to answer; without it, no one is online.
+ * revocations: where a Disconnect's revoke is kept (cluster-wide with the bridge, whatever
+ * mqtt.forward_api says), and what Revocations lists.
  */
-export function execute(broker: Broker, cmd: Command, presence?: PresenceSource): Reply | Promise<Reply> {
+export function execute(broker: Broker, cmd: Command, sources: Sources = {}): Reply | Promise<Reply> {
+  const { presence, revocations } = sources;
   switch (cmd.kind) {
     case "presence": {
       if (!presence) return { online: [] };
       return { online: cmd.uids ? presence.query(cmd.uids) : presence.room(cmd.rid) };
     }
+    case "disconnect": {
+      // Revoked first: the client of a session closed below cannot come back with its old token.
+      const revoked = cmd.revoke ? revocations?.revoke(cmd.uid) : undefined;
+      return broker.disconnect(cmd.uid, cmd.reason, revoked);
+    }
+    case "revocations":
+      return { revocations: (revocations?.list() ?? []).map(revocationView) };
     case "dump":
       return broker.dump(cmd.transport);
     case "batch":
@@ -44,6 +67,12 @@ export function execute(broker: Broker, cmd: Command, presence?: PresenceSource)
       broker.publish(cmd);
       return {};
   }
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function revocationView(r: Revocation): RevocationView {
+  return { uid: r.uid, at: iso(r.at), expires: iso(r.expires) };
 }
 
 /** In order; a refused command answers its error and the next one goes on. */

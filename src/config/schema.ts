@@ -47,6 +47,10 @@ const AUTH = {
     ["open", "claim"],
     "open",
     'a token\'s rooms claim lists the rooms it may join (exact rids, and prefixes ending in *: "team-42/*"); without one, open: any room, claim: no room (Publish and world Broadcast still arrive)',
+  ),  revocation_ttl: dur(
+    "24h",
+    "how long a Disconnect's revoke refuses the uid's tokens issued until then (AUTH closed 4401 token revoked); set it to your longest token lifetime. Kept cluster-wide on the broker with the bridge, else in this instance's memory",
+    1000,
   ),
 };
 

@@ -16,7 +16,6 @@ import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
 
 
-
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -159,7 +158,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     this.ctx.verify(f.token).then(
       (id) => {
         if (this.state === State.Closed) return;
-        this.authenticated(id, f);
+        if (this.ctx.revoked(id.uid, id.iatMs)) this.fail(new AuthError("token revoked", "revoked"));
+        else this.authenticated(id, f);
         this.replayWaiting();
       },
       (err: unknown) => {

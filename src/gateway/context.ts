@@ -19,6 +19,8 @@ export interface ConnectionContext<C> {
   readonly config: Config;
   /** Verifies a token with the keys of now (a reload can rotate them). */
   verify(token: string): Promise<Identity>;
+  /** Whether a verified token of uid issued at iatMs was revoked since (an operator's Disconnect). */
+  revoked(uid: string, iatMs: number | undefined): boolean;
   /** websocket.compression_min_bytes when compression is on, else NEVER. */
   readonly compressMinBytes: number;
   readonly counters: Pick<GatewayCounters, "uplinkFrames" | "authFailures" | "heartbeatTimeouts">;

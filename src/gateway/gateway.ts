@@ -46,6 +46,8 @@ export interface GatewayOptions {
   config: Config;
   hub: Hub;
   verify: Verify;
+  /** Tokens an operator revoked (auth/revocations.ts); none when not given. */
+  revoked?: (uid: string, iatMs: number | undefined) => boolean;
   registry: Registry;
   log: Logger;
   /**
@@ -94,6 +96,7 @@ export class Gateway {
         return gateway.current;
       },
       verify: (token) => gateway.verifier(token),
+      revoked: opts.revoked ?? (() => false),
       // A restart key, so read once.
       compressMinBytes: ws.compression === "on" ? ws.compression_min_bytes : NEVER,
       counters: this.counters,

@@ -9,6 +9,7 @@ import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { PresenceSource } from "../broker/execute.ts";
+import type { RevocationStore } from "../auth/revocations.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { Close } from "../protocol/codes.ts";
@@ -48,6 +49,8 @@ export interface GrpcDeps {
   broker: Broker;
   /** Answers the Presence method. */
   presence?: PresenceSource;
+  /** Where a Disconnect's revoke is kept, and what Revocations lists. */
+  revocations?: RevocationStore;
   admin: AdminAuth;
   fanout: LoopFanout;
   registry: Registry;
@@ -70,6 +73,8 @@ function serviceDefinition(config: Config): ServiceDefinition {
     DumpSession: boundedMethod(method("DumpSession"), maxBody),
     Batch: boundedMethod(method("Batch"), maxBody),
     Presence: boundedMethod(method("Presence"), maxBody),
+    Disconnect: boundedMethod(method("Disconnect"), maxBody),
+    Revocations: boundedMethod(method("Revocations"), maxBody),
   };
 }
 
@@ -108,6 +113,7 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     ...unaryMethods({
       broker,
       presence: deps.presence,
+      revocations: deps.revocations,
       admin,
       limits: commandLimits(config.limits),
       requests,

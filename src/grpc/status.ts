@@ -19,6 +19,8 @@ const BY_CLOSE: Record<number, status> = {
   // ABORTED rather than ALREADY_EXISTS: the stream that ends is the older one, cut short by a
   // concurrent login; nothing this client tried to create was refused.
   [Close.Replaced]: status.ABORTED,
+  // An operator ended the session (and may have revoked its tokens): not a failure to retry.
+  [Close.Disconnected]: status.PERMISSION_DENIED,
   [Close.RateLimited]: status.RESOURCE_EXHAUSTED,
   [Close.Overloaded]: status.RESOURCE_EXHAUSTED,
 };

@@ -1,5 +1,6 @@
 /**
- * The unary methods of comet.Comet (Publish, Broadcast, DumpSession, Batch, Presence): the admin check, then the
+ * The unary methods of comet.Comet (Publish, Broadcast, DumpSession, Batch, Presence, Disconnect,
+ * Revocations): the admin check, then the
  * request decoded into a command by the rules every way in shares, then the hub. Each refusal
  * maps onto a gRPC status as the HTTP API maps it onto a status code.
  */
@@ -7,6 +8,7 @@ import { type MethodDefinition, type ServerUnaryCall, type sendUnaryData, status
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Broker } from "../broker/broker.ts";
 import { execute, type PresenceSource } from "../broker/execute.ts";
+import type { RevocationStore } from "../auth/revocations.ts";
 import type { Counter } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { type CommandError, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
@@ -53,6 +55,8 @@ export interface UnaryDeps {
   broker: Broker;
   /** Answers Presence; without it, no one is online. */
   presence?: PresenceSource;
+  /** Where a Disconnect's revoke is kept, and what Revocations lists. */
+  revocations?: RevocationStore;
   admin: AdminAuth;
   limits: CommandLimits;
   /** comet_grpc_requests_total, by method and status code. */
@@ -64,10 +68,11 @@ export interface UnaryDeps {
   log: Logger;
 }
 
-export function unaryMethods(
-  deps: UnaryDeps,
-): Record<"Publish" | "Broadcast" | "DumpSession" | "Batch" | "Presence", Unary> {
+export type UnaryName = "Publish" | "Broadcast" | "DumpSession" | "Batch" | "Presence" | "Disconnect" | "Revocations";
+
+export function unaryMethods(deps: UnaryDeps): Record<UnaryName, Unary> {
   const { broker, admin, limits, requests, log } = deps;
+  const sources = { presence: deps.presence, revocations: deps.revocations };
 
   /** The answer to one call: a reply, or a status with details. */
   async function answer(
@@ -94,7 +99,7 @@ export function unaryMethods(
     const read = readRequest(kind, call.request, limits);
     if (!read.ok) return { code: STATUS_OF[read.error.code], details: read.error.detail };
     try {
-      return { reply: await execute(broker, read.command, deps.presence) };
+      return { reply: await execute(broker, read.command, sources) };
     } catch (err) {
       log.error("grpc handler failed", { method, error: String(err) });
       return { code: status.INTERNAL, details: "internal error" };
@@ -123,5 +128,7 @@ export function unaryMethods(
     DumpSession: unary("DumpSession", "dump"),
     Batch: unary("Batch", "batch"),
     Presence: unary("Presence", "presence"),
+    Disconnect: unary("Disconnect", "disconnect"),
+    Revocations: unary("Revocations", "revocations"),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, Batch and Presence. The body
+ * The HTTP API of the Comet service: POST /comet/Comet/{Publish,Broadcast,DumpSession}, Batch, Presence, and the
+ * operators' Disconnect and Revocations. The body
  * decodes into a command by the rules every way in shares (protocol/commands.ts); this file maps
  * the outcome onto HTTP. When several errors apply, the first of this order answers: 404, 405,
  * 401 (or 429 past the failures allowed to the address), 413 (body), 400, 413 (evt).
@@ -8,6 +9,7 @@ import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Broker } from "../broker/broker.ts";
 import { execute, type PresenceSource } from "../broker/execute.ts";
+import type { RevocationStore } from "../auth/revocations.ts";
 import {
   type CommandError,
   commandLimits,
@@ -26,6 +28,8 @@ const KINDS: ReadonlyMap<string, CommandKind> = new Map([
   ["DumpSession", "dump"],
   ["Batch", "batch"],
   ["Presence", "presence"],
+  ["Disconnect", "disconnect"],
+  ["Revocations", "revocations"],
 ]);
 const PREFIX = "/comet/Comet/";
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
@@ -44,8 +48,11 @@ export function createApi(deps: {
   metrics: ApiMetrics;
   /** Answers Presence; without it, no one is online. */
   presence?: PresenceSource;
+  /** Where a Disconnect's revoke is kept, and what Revocations lists. */
+  revocations?: RevocationStore;
 }) {
-  const { config, broker, admin, metrics, presence } = deps;
+  const { config, broker, admin, metrics } = deps;
+  const sources = { presence: deps.presence, revocations: deps.revocations };
   const limits = commandLimits(config.limits);
 
   async function handle(req: Request, kind: CommandKind, client: () => string): Promise<Response> {
@@ -65,7 +72,7 @@ export function createApi(deps: {
     if (!body.ok) return refusal(body.error);
     const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
-    const reply = await execute(broker, read.command, presence);
+    const reply = await execute(broker, read.command, sources);
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 

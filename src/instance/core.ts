@@ -5,6 +5,7 @@
 import { AdminAuth } from "../auth/admin.ts";
 import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "../auth/failures.ts";
 import { buildVerifier } from "../auth/jwt.ts";
+import { RevocationTable } from "../auth/revocations.ts";
 import { instanceId } from "../util/instance-id.ts";
 import { parseListen } from "../config/load.ts";
 import { checkRuntime } from "./preflight.ts";
@@ -33,6 +34,8 @@ export interface Core {
   readonly hub: Hub;
   readonly gateway: Gateway;
   readonly admin: AdminAuth;
+  /** Revoked tokens: every AUTH asks; the bridge, when on, keeps them in step with the broker. */
+  readonly revocations: RevocationTable;
   /** grpc.listen parsed; undefined when it is empty. */
   readonly grpcAddr: Listen | undefined;
   readonly tls: { cert: string; key: string } | undefined;
@@ -70,10 +73,12 @@ export async function makeCore(config: Config, log: Logger): Promise<Core> {
   const hub = new Hub({
     history: { size: config.history.size, ttl: config.history.ttl, maxBytes: config.history.max_bytes },
   });
+  const revocations = new RevocationTable(config.auth.revocation_ttl);
   const gateway = new Gateway({
     config,
     hub,
     verify: keys.verify,
+    revoked: (uid, iatMs) => revocations.revoked(uid, iatMs),
     registry,
     log,
     collectGarbage: runtime.collectGarbage,
@@ -96,6 +101,7 @@ export async function makeCore(config: Config, log: Logger): Promise<Core> {
     hub,
     gateway,
     admin,
+    revocations,
     grpcAddr,
     tls,
     keysFingerprint: keys.fingerprint,

@@ -63,6 +63,7 @@ async function listenHttp(core: Core, parts: Parts, http: HttpPart, reusePort?: 
     async close() {
       // A runtime's stop waits for the responses it is still sending: end the streams first.
       http.streams.closeAll();
+      http.consoleStreams?.closeAll();
       await listener.stop();
     },
   });
@@ -88,6 +89,7 @@ async function listenGrpcPart(
       gateway: core.gateway,
       broker: deps.broker,
       presence: deps.presence,
+      revocations: core.revocations,
       admin: core.admin,
       fanout: loop,
       registry: core.registry,

@@ -67,6 +67,11 @@ export class PresenceView {
     return this.servers.self;
   }
 
+  /** The live instances this view knows, this one included (the console lists them). */
+  liveServers(): readonly string[] {
+    return this.servers.live();
+  }
+
   /** The bridge's registry, once it runs. */
   useServers(servers: ServerList): void {
     this.servers = servers;

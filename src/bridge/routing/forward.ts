@@ -8,7 +8,9 @@ import type { Counter } from "../../metrics/registry.ts";
 import type { Broker } from "../../broker/broker.ts";
 import type { Hub } from "../../hub/hub.ts";
 import type { Dump } from "../../hub/session.ts";
+import type { Revocation } from "../../auth/revocations.ts";
 import type { Delivery } from "../../protocol/commands.ts";
+import type { DisconnectAnswer } from "../../protocol/operator.ts";
 import { encodeForwarded } from "../wire/event.ts";
 import type { Qos } from "../wire/qos.ts";
 
@@ -29,6 +31,8 @@ export interface ForwardOptions {
   qos: Qos;
   /** The cluster's sessions (gather.ts), or this instance's alone. */
   dump: (withTransport: boolean) => Dump | Promise<Dump>;
+  /** A Disconnect on every live instance (disconnect.ts). */
+  disconnect: (uid: string, reason: string, revoked?: Revocation) => DisconnectAnswer | Promise<DisconnectAnswer>;
   /** By outcome: sent, local (the user is here), not_connected, backlog, failed. */
   forwarded: Counter;
 }
@@ -86,5 +90,9 @@ export class ClusterBroker implements Broker {
 
   dump(withTransport: boolean): Dump | Promise<Dump> {
     return this.options.dump(withTransport);
+  }
+
+  disconnect(uid: string, reason: string, revoked?: Revocation): DisconnectAnswer | Promise<DisconnectAnswer> {
+    return this.options.disconnect(uid, reason, revoked);
   }
 }

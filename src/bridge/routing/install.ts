@@ -8,6 +8,7 @@ import type { Delivery } from "../../protocol/commands.ts";
 import type { BridgeContext, BridgePiece } from "../context.ts";
 import { routeActivity } from "./activity-routes.ts";
 import { EventsIn } from "./events-in.ts";
+import { ClusterDisconnect, DISCONNECT_REQUESTS, disconnectAnswers } from "./disconnect.ts";
 import { ClusterBroker } from "./forward.ts";
 import { DUMP_REQUESTS, DumpGather, GATHER_TIMEOUT_MS, replyTopic } from "./gather.ts";
 import { Subscriptions } from "./subscriptions.ts";
@@ -65,8 +66,9 @@ export function installEvents(ctx: BridgeContext): EventRoutes {
 }
 
 /**
- * Every live instance answers a cluster DumpSession, whatever its own mqtt.forward_api: those with
- * it ask, and wait for everyone live. With forward_api the API's broker is the cluster's.
+ * Every live instance answers a cluster DumpSession and Disconnect, whatever its own
+ * mqtt.forward_api: those with it ask, and wait for everyone live. With forward_api the API's
+ * broker is the cluster's.
  */
 export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undefined): Broker {
   const { settings, hub, link, log, id } = ctx;
@@ -84,8 +86,23 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     log,
   });
   link.readFilter(DUMP_REQUESTS, (_topic, payload) => gather.onRequest(payload));
+  const disconnect = new ClusterDisconnect({
+    hub,
+    wire: link,
+    servers: ctx.servers,
+    server: id,
+    qos: settings.qos,
+    timeoutMs: GATHER_TIMEOUT_MS,
+    revocations: ctx.revocations,
+    clusterKey: settings.clusterKey,
+    received: ctx.counters.disconnectsIn,
+    unsigned: ctx.counters.activityIn,
+    log,
+  });
+  link.readFilter(DISCONNECT_REQUESTS, (_topic, payload) => disconnect.onRequest(payload));
   if (!settings.forwardApi) return new LocalBroker(hub);
   link.read(replyTopic(id), (payload) => gather.onReply(payload));
+  link.read(disconnectAnswers(id), (payload) => disconnect.onReply(payload));
   return new ClusterBroker({
     hub,
     wire: link,
@@ -93,6 +110,7 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     server: id,
     qos: settings.qos,
     dump: (withTransport) => gather.gather(withTransport),
+    disconnect: (uid, reason, revoked) => disconnect.disconnect(uid, reason, revoked),
     forwarded: ctx.counters.forwarded,
   });
 }

@@ -75,6 +75,11 @@ export class RoutedTopics {
   }
 }
 
+/** An id as one topic level, or undefined when it holds what no topic may (UNROUTABLE). */
+export function routableLevel(id: string): string | undefined {
+  return UNROUTABLE.test(id) ? undefined : escapeLevel(id);
+}
+
 function routable(prefix: string, id: string): string | undefined {
   return UNROUTABLE.test(id) ? undefined : prefix + escapeLevel(id);
 }

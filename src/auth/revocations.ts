@@ -1,0 +1,113 @@
+/**
+ * Revoked tokens (`"revoke": true` on a Disconnect): every token of a uid issued at or before the
+ * revocation is refused at AUTH and re-AUTH (4401 `token revoked`) until the revocation lapses,
+ * auth.revocation_ttl later; a token without `iat` counts as issued before.
+ *
+ * The store is an interface because where revocations are kept depends on the instance: the
+ * RevocationTable below is this instance's memory, which every check reads (it runs for every
+ * AUTH, so it is synchronous and local). With the MQTT bridge, bridge/cluster/revocations.ts keeps
+ * the table in step with the broker: each revocation a retained message, read back by every
+ * instance, and read in full before an instance is ready. Without a bridge, the table is all
+ * there is: revocations hold on this instance and are gone with its process.
+ */
+import { compareUtf8 } from "../hub/order.ts";
+
+export interface Revocation {
+  readonly uid: string;
+  /** ms since the epoch: tokens issued at or before it are refused. */
+  readonly at: number;
+  /** ms since the epoch: when the revocation lapses. */
+  readonly expires: number;
+}
+
+/** What the API and the connections ask of revocations, wherever they are kept. */
+export interface RevocationStore {
+  /** Revokes uid's tokens issued until now; answers the revocation, as it is kept. */
+  revoke(uid: string): Revocation;
+  /** Whether a token of uid issued at iatMs (undefined: no `iat`) is refused. */
+  revoked(uid: string, iatMs: number | undefined): boolean;
+  /** The revocations in force, by uid (UTF-8 byte order). */
+  list(): Revocation[];
+}
+
+export type RevocationListener = (r: Revocation) => void;
+
+/** The revocations this instance knows: made here, or (with the bridge) read from the broker. */
+export class RevocationTable implements RevocationStore {
+  private readonly byUid = new Map<string, Revocation>();
+  private readonly listeners: RevocationListener[] = [];
+
+  constructor(
+    /** auth.revocation_ttl, in ms. */
+    readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  revoke(uid: string): Revocation {
+    const at = this.now();
+    const r: Revocation = { uid, at, expires: at + this.ttlMs };
+    this.add(r);
+    for (const l of [...this.listeners]) l(r);
+    return r;
+  }
+
+  /**
+   * A revocation made elsewhere (another instance, or this one before a restart). Kept when it is
+   * in force and reaches further than the one held for its uid (a later `at`, or the same `at` and
+   * a later expiry); answers whether it was kept.
+   */
+  add(r: Revocation): boolean {
+    if (r.expires <= this.now()) return false;
+    const held = this.byUid.get(r.uid);
+    if (held && (held.at > r.at || (held.at === r.at && held.expires >= r.expires))) return false;
+    this.byUid.set(r.uid, r);
+    return true;
+  }
+
+  /** The revocation in force for uid, if any. */
+  get(uid: string): Revocation | undefined {
+    const r = this.byUid.get(uid);
+    if (r && r.expires <= this.now()) {
+      this.byUid.delete(uid);
+      return undefined;
+    }
+    return r;
+  }
+
+  revoked(uid: string, iatMs: number | undefined): boolean {
+    // The common case, no revocation at all, costs one lookup in an empty map.
+    if (this.byUid.size === 0) return false;
+    const r = this.get(uid);
+    return r !== undefined && (iatMs === undefined || iatMs <= r.at);
+  }
+
+  list(): Revocation[] {
+    this.sweep();
+    return [...this.byUid.values()].sort((a, b) => compareUtf8(a.uid, b.uid));
+  }
+
+  /** Drops the revocations that have lapsed; answers them. */
+  sweep(): Revocation[] {
+    const now = this.now();
+    const gone: Revocation[] = [];
+    for (const [uid, r] of this.byUid) {
+      if (r.expires > now) continue;
+      this.byUid.delete(uid);
+      gone.push(r);
+    }
+    return gone;
+  }
+
+  get size(): number {
+    return this.byUid.size;
+  }
+
+  /** Called with each revocation made here (revoke), not those added from elsewhere. */
+  onRevoke(listener: RevocationListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+}
