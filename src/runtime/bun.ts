@@ -6,7 +6,7 @@ import type { Server, ServerWebSocket } from "bun";
 import { NEVER, worthCompressing } from "../protocol/compressible.ts";
 import { type Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import { pathOf } from "./path.ts";
-import { type Fanout, type Listener, type ListenOptions, type SocketEvents, Upgrade } from "./types.ts";
+import { type Fanout, type Listener, type ListenOptions, type SocketEvents, Streaming, Upgrade } from "./types.ts";
 
 /**
  * A socket's data: its client's IP from the upgrade until it opens, then its events handler (or
@@ -47,6 +47,10 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     reusePort: opts.reusePort === true,
     fetch(req, srv) {
       const answer = handlers.request(req, pathOf(req.url), () => srv.requestIP(req)?.address ?? "");
+      if (answer instanceof Streaming) {
+        srv.timeout(req, 0);
+        return answer.response;
+      }
       if (!(answer instanceof Upgrade)) return answer;
       if (srv.upgrade(req, { data: answer.ip })) return undefined;
       return handlers.upgradeFailed();

@@ -87,13 +87,21 @@ export class Upgrade {
   constructor(readonly ip: string) {}
 }
 
+/**
+ * The answer to a request that is an HTTP stream (SSE, NDJSON): quiet between events for up to
+ * heartbeat.interval, so a runtime must not close it for idling (Bun's idle timeout is 10 s).
+ */
+export class Streaming {
+  constructor(readonly response: Response | Promise<Response>) {}
+}
+
 /** What a runtime adapter calls for each HTTP request and each WebSocket it opens. */
 export interface ServeHandlers {
   /**
    * A request's answer, or an Upgrade. `path` is the URL's path; `peer` reads the TCP peer's
    * address (only upgrades need it, so it is asked for lazily).
    */
-  request(req: Request, path: string, peer: () => string): Response | Promise<Response> | Upgrade;
+  request(req: Request, path: string, peer: () => string): Response | Promise<Response> | Upgrade | Streaming;
   /** The answer to an Upgrade the runtime could not carry out (a malformed handshake). */
   upgradeFailed(): Response;
   /** The answer when request() threw. */

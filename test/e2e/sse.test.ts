@@ -179,6 +179,39 @@ describe("a stream is a session", () => {
   });
 });
 
+describe("a quiet stream", () => {
+  // Bun closes an HTTP response that sends nothing for its idle timeout (10 s by default): a
+  // stream, quiet for up to heartbeat.interval (60 s by default), must be left open. Read by curl:
+  // Bun's own fetch keeps the server's timer from firing, a real EventSource or curl does not.
+  test("outlives the runtime's idle timeout: 13 s without a byte, then a PUSH still arrives", async () => {
+    const server = await startTest("heartbeat: {interval: 60s}");
+    try {
+      const curl = Bun.spawn(["curl", "-sN", "-m", "20", `${server.url}/comet/sse?token=${await token("quiet")}`], {
+        stdout: "pipe",
+        stderr: "ignore",
+      });
+      await waitFor(() => server.hub.sessions.has("quiet"), "curl's session");
+      // Bun's timer fires between 10 and 12 s of silence.
+      await Bun.sleep(13_500);
+      expect(curl.exitCode).toBeNull();
+      expect(server.hub.sessions.has("quiet")).toBe(true);
+      await api(server, "Publish", { uid: "quiet", evt: "still here" });
+      const reader = curl.stdout.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      while (!text.includes("still here")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      expect(text).toContain("still here");
+      curl.kill();
+    } finally {
+      await server.stop();
+    }
+  }, 25_000);
+});
+
 describe("refusals come as HTTP statuses before any stream byte", () => {
   const get = (server: Server, path: string, headers: Record<string, string> = {}) =>
     fetch(`${server.url}${path}`, { headers: { accept: "text/event-stream", ...headers } });

@@ -35,6 +35,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
 
 /** Tests (a part of the name) that run on Bun only, and why. */
 const BUN_ONLY_TESTS: Record<string, string> = {
+  "outlives the runtime's idle timeout": "Bun's idle timeout on HTTP responses; Deno.serve has none to outlive",
   "a broker that stops reading: unsent bytes stay bounded": "calls hub.heard() by the hundred thousand, in process",
   "the decoder never throws": "a pure function: no server",
   "any cut of any stream": "a pure function: no server",
