@@ -105,7 +105,10 @@ export const SCHEMA = {
     interval: dur("60s", "probe a connection silent this long; close it after 3x"),
   },
   limits: {
-    max_connections: int(0, "0 = no limit"),
+    max_connections: int(
+      0,
+      "open connections per process (per worker under --workers: a full one stops accepting until down to 90%); 0 = the open-file limit less 64 and 2% for the process's own files; over it: close 4503",
+    ),
     max_uplink_bytes: int(4096, "larger uplink frames are closed 1009", 16),
     max_evt_bytes: int(65536, "larger evt (UTF-8 bytes) is refused 413", 1),
     max_body_bytes: int(1048576, "larger HTTP API bodies are refused 413", 16),

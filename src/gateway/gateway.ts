@@ -12,6 +12,7 @@ import { Close, closeLabel } from "../protocol/codes.ts";
 import { NEVER } from "../protocol/compressible.ts";
 import type { PushSocket } from "../runtime/types.ts";
 import { type Admission, Admitter, type ConnectInfo } from "./admission.ts";
+import { Capacity } from "./capacity.ts";
 import { Connection, type SweepLimits } from "./connection.ts";
 import { LinkedSet } from "./list.ts";
 
@@ -21,6 +22,8 @@ export const SETTLE_AFTER = 1000;
 export class Gateway {
   readonly connections = new LinkedSet<Connection>();
   readonly admitter: Admitter;
+  /** limits.max_connections as it applies here (a restart key, so read once). */
+  readonly capacity: Capacity;
   /** comet_uplink_frames_total: valid frames by MsgType (HB, AUTH, JOIN), and invalid ones. */
   readonly uplinkFrames: { readonly byType: ReadonlyArray<{ inc(): void }>; readonly invalid: { inc(): void } };
   /**
@@ -50,6 +53,7 @@ export class Gateway {
     private readonly collectGarbage?: () => void,
   ) {
     this.admitter = new Admitter(current);
+    this.capacity = Capacity.of(current.limits.max_connections);
     const ws = current.websocket;
     this.compressMinBytes = ws.compression === "on" ? ws.compression_min_bytes : NEVER;
     this.uplinkFrames = {
@@ -90,14 +94,14 @@ export class Gateway {
 
   /** A new socket of an admitted client; its Connection, or undefined when refused (and closed 4503). */
   open(socket: PushSocket, ip: string): Connection | undefined {
-    const max = this.config.limits.max_connections;
-    if (max > 0 && this.connections.size >= max) {
+    if (!this.capacity.fits(this.connections.size)) {
       this.metrics.rejected.inc({ reason: "max_connections" });
       socket.close(Close.Overloaded, "too many connections");
       return undefined;
     }
     const c = new Connection(socket, this, ip);
     this.connections.add(c);
+    this.capacity.opened(this.connections.size);
     this.churn++;
     this.metrics.connects.inc();
     return c;
@@ -106,6 +110,7 @@ export class Gateway {
   /** Called once per connection when it ends, whoever ended it. */
   closed(c: Connection, code: number, reason: string, session: Session | null): void {
     this.connections.delete(c);
+    this.capacity.closed(this.connections.size);
     this.churn++;
     this.metrics.disconnects.inc({ code: closeLabel(code) });
     if (session || this.log.enabled("debug")) {

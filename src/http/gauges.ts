@@ -19,6 +19,11 @@ export function registerGauges(
     "Open connections (WebSockets, gRPC streams, SSE and NDJSON streams)",
     () => gateway.connections.size,
   );
+  registry.gauge(
+    "comet_connections_max",
+    "limits.max_connections as it applies (0 in the config: the open-file limit less the process's own files); 0 = no limit",
+    () => gateway.capacity.max,
+  );
   registry.gauge("comet_sessions", "Authenticated sessions", () => hub.sessions.size);
   registry.gauge("comet_rooms", "Rooms with at least one session", () => hub.rooms.size);
   registry.counterFn("comet_pushes_delivered_total", "PUSH frames handed to sessions", () => hub.stats.pushesDelivered);
