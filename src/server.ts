@@ -47,6 +47,13 @@ export interface RunningServer {
   /** This instance's own metrics and readiness (a worker answers them to its supervisor). */
   metricsText(): string;
   notReady(): string | undefined;
+  /**
+   * Stops taking new connections on every port and keeps those open, or takes them again: a full
+   * worker leaves its ports' SO_REUSEPORT groups (src/workers/capacity.ts). Only where the runtime
+   * can (capabilities.workers).
+   */
+  pause(): void;
+  resume(): Promise<void>;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -68,12 +75,21 @@ export async function startServer(
   return (await prepareServer(config, log, worker)).listen();
 }
 
-/** An instance made but not listening yet: a spare worker waits so (src/workers/), to start at once. */
+/**
+ * An instance made but not listening yet: every worker waits so (src/workers/) until the host
+ * listens, and a spare until it takes a dead worker's place.
+ */
 export interface PreparedServer {
-  listen(): Promise<RunningServer>;
+  /** `at`: ports other than the config's (a worker given the port that worker 1 bound for port 0). */
+  listen(at?: ListenAt): Promise<RunningServer>;
   reload(read: () => Config): ReloadOutcome;
   /** Gives up without listening: the bridge closes. */
   close(): Promise<void>;
+}
+
+export interface ListenAt {
+  port: number;
+  grpcPort?: number;
 }
 
 export async function prepareServer(
@@ -201,8 +217,9 @@ export async function prepareServer(
       await bridge?.close();
       await stopPresence();
     },
-    async listen(): Promise<RunningServer> {
-      const { host, port } = config.listen;
+    async listen(at?: ListenAt): Promise<RunningServer> {
+      const { host } = config.listen;
+      const port = at?.port ?? config.listen.port;
       let listener: Listener;
       try {
         listener = await runtime.listen({
@@ -227,7 +244,8 @@ export async function prepareServer(
         const loop = new LoopFanout();
         try {
           grpc = await listenGrpc({
-            ...grpcAddr,
+            host: grpcAddr.host,
+            port: at?.grpcPort ?? grpcAddr.port,
             reusePort: worker?.reusePort,
             tls,
             config,
@@ -273,6 +291,14 @@ export async function prepareServer(
         reload: (read) => reloader.reload(read),
         metricsText: () => registry.render(),
         notReady: () => readiness.notReady(),
+        pause() {
+          listener.pause?.();
+          grpc?.pause();
+        },
+        async resume() {
+          await listener.resume?.();
+          await grpc?.resume();
+        },
         async drain() {
           const started = Date.now();
           const sessions = hub.sessions.size;
