@@ -1,21 +1,14 @@
 /**
  * The supervisor of `comet serve --workers N`: it starts N workers (this same program, as
- * `serve`, with WORKER_ENV set), restarts one that dies with a backoff, relays stop and reload,
- * and answers the host-wide questions (/metrics summed, /readyz) by asking every worker over the
- * pipe. It holds no client's socket: the workers share the listening ports themselves.
+ * `serve`, with WORKER_ENV set), restarts one that dies with a backoff (backoff.ts), relays stop
+ * and reload, and answers the host-wide questions (/metrics summed, /readyz) by asking every
+ * worker over the pipe (host-answers.ts). It holds no client's socket: the workers share the listening ports themselves.
  */
 import type { Subprocess } from "bun";
 import type { Logger } from "../log.ts";
+import { BACKOFF_MAX_MS, restartAfter } from "./backoff.ts";
+import { hostMetrics, hostReady, Questions } from "./host-answers.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
-import { sumMetrics } from "./sum-metrics.ts";
-
-/** Restart delays: 100 ms after the first death, doubled per death in a row, at most 5 s. */
-export const BACKOFF_MIN_MS = 100;
-export const BACKOFF_MAX_MS = 5000;
-/** A worker that lived this long before dying is not part of a crash loop: its backoff starts over. */
-const STABLE_MS = 10_000;
-/** From this many deaths in a row, each restart is logged as an error: a crash loop. */
-const CRASH_LOOP = 3;
 /**
  * A spare: a worker process started ahead, its server made (config read, bridge connected) but
  * not listening, that waits to be given a number. A restart hands the dead worker's number to
@@ -23,9 +16,6 @@ const CRASH_LOOP = 3;
  * making its server (a second or more on a busy host); then a new spare starts in the background.
  */
 const SPARE = "spare";
-
-/** A worker that does not answer the supervisor's question within this is left out (metrics) or not ready. */
-const ANSWER_MS = 2000;
 
 export interface SupervisorOptions {
   count: number;
@@ -53,13 +43,11 @@ interface Slot {
   deaths: number;
   restarts: number;
   restart: ReturnType<typeof setTimeout> | undefined;
-  /** Questions sent to it and not answered yet. */
-  readonly asked: Map<number, { ok(answer: string | null): void; fail(err: Error): void }>;
+  readonly questions: Questions;
 }
 
 export class Supervisor {
   private readonly slots: Slot[];
-  private nextId = 1;
   private stopping = false;
   private starting = true;
   private startFailed: ((err: WorkerStartError) => void) | undefined;
@@ -70,16 +58,19 @@ export class Supervisor {
   private spare: { proc: Subprocess; loaded: boolean } | undefined;
 
   constructor(private readonly o: SupervisorOptions) {
-    this.slots = Array.from({ length: o.count }, (_, i) => ({
-      n: i + 1,
-      proc: undefined,
-      up: false,
-      startedAt: 0,
-      deaths: 0,
-      restarts: 0,
-      restart: undefined,
-      asked: new Map(),
-    }));
+    this.slots = Array.from({ length: o.count }, (_, i) => {
+      const slot: Slot = {
+        n: i + 1,
+        proc: undefined,
+        up: false,
+        startedAt: 0,
+        deaths: 0,
+        restarts: 0,
+        restart: undefined,
+        questions: new Questions(i + 1, (m) => this.send(slot, m)),
+      };
+      return slot;
+    });
   }
 
   /** Starts every worker; resolves once all listen, rejects when one exits first (and stops the rest). */
@@ -131,37 +122,7 @@ export class Supervisor {
 
   /** The host's answer: every worker's metrics summed, or why the host is not ready (null: ready). */
   async answer(q: Question): Promise<string | null> {
-    if (q === "ready") {
-      for (const slot of this.slots) {
-        if (!slot.up) return `worker ${slot.n} is not running`;
-      }
-      const whys = await Promise.all(this.slots.map((s) => this.ask(s, "ready").catch((e: Error) => e.message)));
-      const i = whys.findIndex((w) => w !== null);
-      return i < 0 ? null : `worker ${i + 1}: ${whys[i]}`;
-    }
-    const texts = await Promise.all(this.slots.map((s) => (s.up ? this.ask(s, "metrics").catch(() => null) : null)));
-    return sumMetrics(texts.filter((t): t is string => t !== null)) + this.ownMetrics(texts);
-  }
-
-  /**
-   * The supervisor's own families: how many workers there are, which are up, how often each
-   * restarted, and each one's connections (how evenly the kernel spreads them).
-   */
-  private ownMetrics(texts: ReadonlyArray<string | null>): string {
-    let out = "# HELP comet_workers Worker processes configured (workers)\n# TYPE comet_workers gauge\n";
-    out += `comet_workers ${this.slots.length}\n`;
-    out += "# HELP comet_worker_up 1 while the worker listens, else 0\n# TYPE comet_worker_up gauge\n";
-    for (const s of this.slots) out += `comet_worker_up{worker="${s.n}"} ${s.up ? 1 : 0}\n`;
-    out +=
-      "# HELP comet_worker_restarts_total Workers restarted after they died, by worker\n# TYPE comet_worker_restarts_total counter\n";
-    for (const s of this.slots) out += `comet_worker_restarts_total{worker="${s.n}"} ${s.restarts}\n`;
-    out +=
-      "# HELP comet_worker_connections Open connections, by worker (absent: no answer)\n# TYPE comet_worker_connections gauge\n";
-    for (const [i, text] of texts.entries()) {
-      const m = text === null ? null : /^comet_connections (\S+)$/m.exec(text);
-      if (m) out += `comet_worker_connections{worker="${i + 1}"} ${m[1]}\n`;
-    }
-    return out;
+    return q === "ready" ? hostReady(this.slots) : hostMetrics(this.slots);
   }
 
   /**
@@ -238,12 +199,9 @@ export class Supervisor {
         }
         return;
       }
-      case "answer": {
-        const q = slot.asked.get(msg.id);
-        slot.asked.delete(msg.id);
-        q?.ok(msg.answer);
+      case "answer":
+        slot.questions.answered(msg.id, msg.answer);
         return;
-      }
       case "host":
         this.answer(msg.q).then(
           (answer) => this.send(slot, { t: "host", id: msg.id, answer }),
@@ -267,8 +225,7 @@ export class Supervisor {
     }
     if (!slot || slot.proc !== proc) return;
     slot.up = false;
-    for (const q of slot.asked.values()) q.fail(new Error(`worker ${slot.n} exited`));
-    slot.asked.clear();
+    slot.questions.failAll();
     const how = { worker: slot.n, pid: proc.pid, code, signal: proc.signalCode ?? undefined };
     if (this.stopping) {
       this.o.log.info("worker exited", how);
@@ -286,41 +243,20 @@ export class Supervisor {
       return;
     }
     const lived = Date.now() - slot.startedAt;
-    slot.deaths = lived >= STABLE_MS ? 1 : slot.deaths + 1;
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (slot.deaths - 1));
-    const fields = { ...how, lived_ms: lived, restart_in_ms: delay, deaths_in_a_row: slot.deaths };
-    if (slot.deaths >= CRASH_LOOP) this.o.log.error("worker crash loop: restarts backed off", fields);
+    const next = restartAfter(slot.deaths, lived);
+    slot.deaths = next.deaths;
+    const fields = { ...how, lived_ms: lived, restart_in_ms: next.delay, deaths_in_a_row: next.deaths };
+    if (next.crashLoop) this.o.log.error("worker crash loop: restarts backed off", fields);
     else this.o.log.warn("worker died: restarting", fields);
     slot.restart = setTimeout(() => {
       slot.restart = undefined;
       slot.restarts++;
       this.spawn(slot);
-    }, delay);
+    }, next.delay);
   }
 
   private checkExited(): void {
     if (this.slots.every((s) => !s.proc || s.proc.exitCode !== null || s.proc.signalCode !== null)) this.allExited?.();
-  }
-
-  private ask(slot: Slot, q: Question): Promise<string | null> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        slot.asked.delete(id);
-        reject(new Error(`worker ${slot.n} did not answer within ${ANSWER_MS} ms`));
-      }, ANSWER_MS);
-      slot.asked.set(id, {
-        ok: (answer) => {
-          clearTimeout(timer);
-          resolve(answer);
-        },
-        fail: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      this.send(slot, { t: "ask", id, q });
-    });
   }
 
   private send(slot: Slot, m: ToWorker): void {
