@@ -15,7 +15,14 @@ import { type RunningHost, startHost, workerCount } from "../workers/start.ts";
 import { WorkerStartError } from "../workers/supervisor.ts";
 import { ListenError } from "../errors.ts";
 import { capabilities, runScriptCommand } from "../runtime/listen.ts";
-import { type PreparedServer, prepareServer, type RunningServer, startServer, type WorkerRole } from "../server.ts";
+import {
+  type ListenAt,
+  type PreparedServer,
+  prepareServer,
+  type RunningServer,
+  startServer,
+  type WorkerRole,
+} from "../server.ts";
 import { readConfig } from "./config.ts";
 import { CliError, fail, usageError } from "./output.ts";
 
@@ -154,7 +161,8 @@ async function superviseWorkers(
  * every log line naming it. Its supervisor tells it to stop or reload over the pipe; SIGINT and
  * SIGHUP reach the whole process group from a terminal and are the supervisor's to act on, so
  * they are ignored here. SIGTERM (systemd's stop reaches every process of the unit) drains, once.
- * A spare makes its server ahead and listens once it is given a number (src/workers/supervisor.ts).
+ * Every worker makes its server and waits to be told to listen: the host listens once every worker
+ * can (src/workers/supervisor.ts); a spare waits to be given a dead worker's number.
  */
 async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<void> {
   process.stderr.on("error", () => {});
@@ -183,12 +191,12 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
       },
     );
   };
-  const begin = async (n: number) => {
+  const begin = async (n: number, at?: ListenAt) => {
     named.worker = n;
     process.env[WORKER_ENV] = String(n);
     if (!prepared || stopping) return;
     try {
-      server = await prepared.listen();
+      server = await prepared.listen(at);
     } catch (err) {
       throw explainStart(err);
     }
@@ -202,7 +210,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
   const channel = new SupervisorChannel({
     stop,
     reload: () => (server ?? prepared)?.reload(() => serveConfig(opts).cfg),
-    become: (n) => begin(n).catch(fail),
+    become: (n, at) => begin(n, at).catch(fail),
   });
   process.on("SIGTERM", stop);
   try {
@@ -211,8 +219,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
     throw explainStart(err);
   }
   if (stopping) return stop();
-  if (role === "spare") channel.loaded();
-  else await begin(role);
+  // Numbered or spare, it listens when told: at the host's start, once every worker is made.
+  channel.loaded();
 }
 
 /**

@@ -19,8 +19,8 @@ export interface WorkerSelf {
 export interface ChannelEvents {
   stop(): void;
   reload(): void;
-  /** A spare is given its worker number. */
-  become(n: number): void;
+  /** Listen as worker n (on `at`'s ports, when given). */
+  become(n: number, at?: { port: number; grpcPort?: number }): void;
 }
 
 /**
@@ -52,7 +52,7 @@ export class SupervisorChannel implements HostView {
     this.self = self;
   }
 
-  /** A spare: made, ready to become a worker. */
+  /** Made, ready to become a worker. */
   loaded(): void {
     this.send({ t: "loaded" });
   }
@@ -107,7 +107,7 @@ export class SupervisorChannel implements HostView {
         this.events.reload();
         return;
       case "become":
-        this.events.become(msg.n);
+        this.events.become(msg.n, msg.at);
         return;
     }
   }

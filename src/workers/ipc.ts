@@ -20,11 +20,14 @@ export type ToWorker =
   | { t: "stop" }
   /** Read the config again (the supervisor got SIGHUP). */
   | { t: "reload" }
-  /** To a spare: become worker n. */
-  | { t: "become"; n: number };
+  /**
+   * To a worker made and waiting (at the host's start, or a spare): listen as worker n, on `at`'s
+   * ports rather than the config's (port 0 shared: the ones worker 1 bound).
+   */
+  | { t: "become"; n: number; at?: { port: number; grpcPort?: number } };
 
 export type ToSupervisor =
-  /** A spare: loaded, ready to become a worker. */
+  /** Made (config read, bridge started), ready to become a worker and listen. */
   | { t: "loaded" }
   /** Listening; `listen` (and `grpc`, when served) the bound HOST:PORT. */
   | { t: "up"; listen: string; grpc?: string }

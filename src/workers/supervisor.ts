@@ -1,7 +1,7 @@
 /**
  * The supervisor of `comet serve --workers N`: it starts N workers (this same program, as
- * `serve`, with WORKER_ENV set), restarts one that dies with a backoff (backoff.ts), relays stop
- * and reload, and answers the host-wide questions (/metrics summed, /readyz) by asking every
+ * `serve`, with WORKER_ENV set) and has them listen once all are made, restarts one that dies
+ * with a backoff (backoff.ts), relays stop and reload, and answers the host-wide questions (/metrics summed, /readyz) by asking every
  * worker over the pipe (host-answers.ts). It holds no client's socket: the workers share the listening ports themselves.
  */
 import type { Subprocess } from "bun";
@@ -24,10 +24,10 @@ export interface SupervisorOptions {
   /** Added to this process's environment for every worker. */
   env: Record<string, string>;
   /**
-   * With a port 0 to share: worker 1 starts alone, binds it, and its "up" tells the port; what this
-   * answers is added to the environment of every worker started after. A port settled by this
-   * process and released could be taken meanwhile (by any outgoing connection); one a worker holds
-   * cannot.
+   * With a port 0 to share: worker 1 listens first, binds it, and its "up" tells the port, which
+   * the others are given; what this answers is added to the environment of every worker started
+   * after (spares, restarts). A port settled by this process and released could be taken meanwhile
+   * (by any outgoing connection); one a worker holds cannot.
    */
   settle?: (first: { listen: string; grpc?: string }) => Record<string, string>;
   log: Logger;
@@ -38,6 +38,8 @@ interface Slot {
   proc: Subprocess | undefined;
   /** Listening and not stopped since. */
   up: boolean;
+  /** Made (config read, bridge started) and waiting to be told to listen: the host's start waits for every one. */
+  loaded: boolean;
   startedAt: number;
   /** Deaths in a row (reset by a stable run). */
   deaths: number;
@@ -63,6 +65,7 @@ export class Supervisor {
         n: i + 1,
         proc: undefined,
         up: false,
+        loaded: false,
         startedAt: 0,
         deaths: 0,
         restarts: 0,
@@ -73,13 +76,17 @@ export class Supervisor {
     });
   }
 
-  /** Starts every worker; resolves once all listen, rejects when one exits first (and stops the rest). */
+  /**
+   * Starts every worker; resolves once all listen, rejects when one exits first (and stops the
+   * rest). None listens before all are made: a worker that listened alone would take every
+   * connection of a reconnect storm until the others came, up to its open-file limit.
+   */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => {
       this.allUp = resolve;
       this.startFailed = reject;
     });
-    for (const slot of this.o.settle ? this.slots.slice(0, 1) : this.slots) this.spawn(slot);
+    for (const slot of this.slots) this.spawn(slot);
     return ready;
   }
 
@@ -115,7 +122,7 @@ export class Supervisor {
   }
 
   reload(): void {
-    for (const slot of this.slots) if (slot.up) this.send(slot, { t: "reload" });
+    for (const slot of this.slots) if (slot.loaded) this.send(slot, { t: "reload" });
     // The spare read the config when it started: it reads it again with the others.
     if (this.spare?.loaded) this.spare.proc.send({ t: "reload" } satisfies ToWorker);
   }
@@ -136,7 +143,8 @@ export class Supervisor {
       this.spare = undefined;
       this.owner.set(spare.proc, slot);
       slot.proc = spare.proc;
-      if (spare.loaded) spare.proc.send({ t: "become", n: slot.n } satisfies ToWorker);
+      slot.loaded = spare.loaded;
+      if (spare.loaded) this.send(slot, { t: "become", n: slot.n });
       this.spawnSpare();
       return;
     }
@@ -177,28 +185,11 @@ export class Supervisor {
     if (!slot) return;
     switch (msg.t) {
       case "loaded":
-        // A spare claimed while it was loading.
-        this.send(slot, { t: "become", n: slot.n });
+        this.onLoaded(slot);
         return;
-      case "up": {
-        slot.up = true;
-        this.o.log.info("worker listening", {
-          worker: slot.n,
-          pid: slot.proc?.pid,
-          listen: msg.listen,
-          grpc: msg.grpc,
-        });
-        if (this.starting && this.o.settle && slot.n === 1) {
-          Object.assign(this.o.env, this.o.settle(msg));
-          for (const s of this.slots.slice(1)) this.spawn(s);
-        }
-        if (this.starting && this.slots.every((s) => s.up)) {
-          this.starting = false;
-          this.allUp?.();
-          this.spawnSpare();
-        }
+      case "up":
+        this.onUp(slot, msg);
         return;
-      }
       case "answer":
         slot.questions.answered(msg.id, msg.answer);
         return;
@@ -208,6 +199,35 @@ export class Supervisor {
           (err: Error) => this.send(slot, { t: "host", id: msg.id, answer: null, error: err.message }),
         );
         return;
+    }
+  }
+
+  /**
+   * A worker made and waiting. At the host's start, none listens until all are made; then all are
+   * told at once, or with a port 0 to share, worker 1 first (onUp tells the others its port).
+   * Later (a restart, or a spare claimed while it was loading), it listens at once.
+   */
+  private onLoaded(slot: Slot): void {
+    slot.loaded = true;
+    if (!this.starting) this.send(slot, { t: "become", n: slot.n });
+    else if (this.slots.every((s) => s.loaded)) {
+      for (const s of this.o.settle ? this.slots.slice(0, 1) : this.slots) this.send(s, { t: "become", n: s.n });
+    }
+  }
+
+  private onUp(slot: Slot, msg: Extract<ToSupervisor, { t: "up" }>): void {
+    slot.up = true;
+    this.o.log.info("worker listening", { worker: slot.n, pid: slot.proc?.pid, listen: msg.listen, grpc: msg.grpc });
+    if (this.starting && this.o.settle && slot.n === 1) {
+      Object.assign(this.o.env, this.o.settle(msg));
+      const portOf = (at: string) => Number(/:(\d+)$/.exec(at)?.[1]);
+      const at = { port: portOf(msg.listen), grpcPort: msg.grpc === undefined ? undefined : portOf(msg.grpc) };
+      for (const s of this.slots.slice(1)) this.send(s, { t: "become", n: s.n, at });
+    }
+    if (this.starting && this.slots.every((s) => s.up)) {
+      this.starting = false;
+      this.allUp?.();
+      this.spawnSpare();
     }
   }
 
@@ -225,6 +245,7 @@ export class Supervisor {
     }
     if (!slot || slot.proc !== proc) return;
     slot.up = false;
+    slot.loaded = false;
     slot.questions.failAll();
     const how = { worker: slot.n, pid: proc.pid, code, signal: proc.signalCode ?? undefined };
     if (this.stopping) {
