@@ -23,6 +23,7 @@ import {
   startServer,
   type WorkerRole,
 } from "../server.ts";
+import { WorkerCapacity } from "../workers/capacity.ts";
 import { readConfig } from "./config.ts";
 import { CliError, fail, usageError } from "./output.ts";
 
@@ -173,6 +174,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
   const log = withFields(createLogger(cfg.log.level, cfg.log.format), named);
   let prepared: PreparedServer | undefined;
   let server: RunningServer | undefined;
+  let capacity: WorkerCapacity | undefined;
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -183,6 +185,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
       return;
     }
     log.info("shutting down");
+    // A paused worker that drains below its lower mark does not listen again.
+    capacity?.stop();
     server.drain().then(
       () => process.exit(0),
       (err) => {
@@ -200,6 +204,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
     } catch (err) {
       throw explainStart(err);
     }
+    capacity = new WorkerCapacity(server.gateway.capacity, server, (t) => channel.capacity(t), log);
     channel.serve(server);
     const grpcHost = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
     channel.up(
@@ -211,6 +216,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
     stop,
     reload: () => (server ?? prepared)?.reload(() => serveConfig(opts).cfg),
     become: (n, at) => begin(n, at).catch(fail),
+    capacity: (say) => capacity?.on(say),
   });
   process.on("SIGTERM", stop);
   try {

@@ -8,13 +8,16 @@
  */
 import { openFileLimit } from "../util/open-files.ts";
 
-/** Files a process keeps for itself: the runtime's own, its listeners, the broker link, HTTP requests in flight, sockets being refused. */
+/**
+ * Files a process keeps for itself: the runtime's own, its listeners, the broker link, HTTP
+ * requests in flight, and the sockets it is refusing (a refusal needs the connection accepted).
+ */
 export const ownFiles = (limit: number): number => 64 + Math.ceil(limit * 0.02);
 
 /** A full worker takes connections again once it holds this share of its limit or fewer. */
 export const LOW_MARK = 0.9;
 
-/** limits.max_connections as it applies: 0 is derived from the open-file limit (still 0, no limit, when there is none). */
+/** limits.max_connections as it applies: 0 is derived from the open-file limit (still 0, no limit, without one). */
 export function effectiveMax(configured: number, files: number | undefined): number {
   if (configured > 0) return configured;
   return files === undefined ? 0 : Math.max(1, files - ownFiles(files));
@@ -33,7 +36,7 @@ export class Capacity {
   full = false;
   watcher: CapacityWatcher | undefined;
 
-  /** `max`: as effectiveMax() gives it. */
+  /** `max`: as effectiveMax() gives it (0: no limit). */
   constructor(readonly max: number) {
     this.low = Math.floor(max * LOW_MARK);
   }

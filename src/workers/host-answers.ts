@@ -1,7 +1,7 @@
 /**
  * The host's answers to /metrics and /readyz, which the supervisor makes by asking every worker
  * over its pipe (a worker that does not answer within ANSWER_MS is left out of the metrics, and
- * is not ready), with its own families added: how many workers, which are up, restarted.
+ * is not ready), with its own families added: how many workers, which are up, restarted, full.
  */
 import type { Question, ToWorker } from "./ipc.ts";
 import { sumMetrics } from "./sum-metrics.ts";
@@ -57,17 +57,24 @@ export class Questions {
 export interface WorkerState {
   readonly n: number;
   readonly up: boolean;
+  readonly full: boolean;
   readonly restarts: number;
   readonly questions: Questions;
 }
 
-/** Why the host is not ready (null: ready). */
-export async function hostReady(workers: readonly WorkerState[]): Promise<string | null> {
+/** Why the host is not ready (null: ready), and which workers are full. */
+export async function hostReady(workers: readonly WorkerState[]): Promise<{ answer: string | null; full: number[] }> {
+  const full = workers.filter((w) => w.up && w.full).map((w) => w.n);
   const down = workers.find((w) => !w.up);
-  if (down) return `worker ${down.n} is not running`;
+  if (down) return { answer: `worker ${down.n} is not running`, full };
   const whys = await Promise.all(workers.map((w) => w.questions.ask("ready").catch((e: Error) => e.message)));
   const i = whys.findIndex((w) => w !== null);
-  return i < 0 ? null : `worker ${i + 1}: ${whys[i]}`;
+  if (i >= 0) return { answer: `worker ${i + 1}: ${whys[i]}`, full };
+  // A host that takes no new connection is not ready for one; the worker that still listens refuses them 4503.
+  if (full.length === workers.length) {
+    return { answer: "every worker is full (limits.max_connections): new connections are refused", full };
+  }
+  return { answer: null, full };
 }
 
 /** Every worker's metrics summed, and the supervisor's own families. */
@@ -77,17 +84,27 @@ export async function hostMetrics(workers: readonly WorkerState[]): Promise<stri
 }
 
 /**
- * How many workers there are, which are up, how often each restarted, and each one's connections
- * (how evenly the kernel spreads them).
+ * How many workers there are, which are up, how often each restarted, which are full, and each
+ * one's connections (how evenly the kernel spreads them).
  */
 function ownMetrics(workers: readonly WorkerState[], texts: ReadonlyArray<string | null>): string {
   const family = (name: string, help: string, type: string) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
   let out = family("comet_workers", "Worker processes configured (workers)", "gauge");
   out += `comet_workers ${workers.length}\n`;
-  out += family("comet_worker_up", "1 while the worker listens, else 0", "gauge");
+  out += family(
+    "comet_worker_up",
+    "1 while the worker runs and listens (or, full, has left the listening group: comet_worker_full), else 0",
+    "gauge",
+  );
   for (const w of workers) out += `comet_worker_up{worker="${w.n}"} ${w.up ? 1 : 0}\n`;
   out += family("comet_worker_restarts_total", "Workers restarted after they died, by worker", "counter");
   for (const w of workers) out += `comet_worker_restarts_total{worker="${w.n}"} ${w.restarts}\n`;
+  out += family(
+    "comet_worker_full",
+    "1 while the worker is at limits.max_connections (it takes no new connection until it is down to 90%)",
+    "gauge",
+  );
+  for (const w of workers) out += `comet_worker_full{worker="${w.n}"} ${w.up && w.full ? 1 : 0}\n`;
   out += family("comet_worker_connections", "Open connections, by worker (absent: no answer)", "gauge");
   for (const [i, text] of texts.entries()) {
     const m = text === null ? null : /^comet_connections (\S+)$/m.exec(text);

@@ -1,16 +1,20 @@
 /**
  * The supervisor of `comet serve --workers N`: it starts N workers (this same program, as
- * `serve`, with WORKER_ENV set) and has them listen once all are made, restarts one that dies
- * with a backoff (backoff.ts), relays stop and reload, and answers the host-wide questions (/metrics summed, /readyz) by asking every
- * worker over the pipe (host-answers.ts). It holds no client's socket: the workers share the listening ports themselves.
+ * `serve`, with WORKER_ENV set) and has them listen once all are made, restarts one that dies with
+ * a backoff (backoff.ts), relays stop and reload, tells a full worker to leave the listening group
+ * or stay (listening.ts), and answers the host-wide questions (/metrics summed, /readyz) by asking
+ * every worker over the pipe (host-answers.ts). It holds no client's socket: the workers share the
+ * listening ports themselves.
  */
 import type { Subprocess } from "bun";
 import type { Logger } from "../log.ts";
 import { BACKOFF_MAX_MS, restartAfter } from "./backoff.ts";
 import { hostMetrics, hostReady, Questions } from "./host-answers.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
+import { fresh, type Member, rebalance } from "./listening.ts";
+
 /**
- * A spare: a worker process started ahead, its server made (config read, bridge connected) but
+ * A spare: a worker process started ahead, its server made (config read, bridge started) but
  * not listening, that waits to be given a number. A restart hands the dead worker's number to
  * it, so the new worker listens at once, without starting a runtime, loading the program and
  * making its server (a second or more on a busy host); then a new spare starts in the background.
@@ -33,12 +37,9 @@ export interface SupervisorOptions {
   log: Logger;
 }
 
-interface Slot {
-  readonly n: number;
+interface Slot extends Member {
   proc: Subprocess | undefined;
-  /** Listening and not stopped since. */
-  up: boolean;
-  /** Made (config read, bridge started) and waiting to be told to listen: the host's start waits for every one. */
+  /** Made and waiting to be told to listen: the host's start waits for every one. */
   loaded: boolean;
   startedAt: number;
   /** Deaths in a row (reset by a stable run). */
@@ -65,6 +66,8 @@ export class Supervisor {
         n: i + 1,
         proc: undefined,
         up: false,
+        full: false,
+        paused: false,
         loaded: false,
         startedAt: 0,
         deaths: 0,
@@ -104,7 +107,7 @@ export class Supervisor {
     for (const slot of this.slots) {
       clearTimeout(slot.restart);
       slot.restart = undefined;
-      slot.up = false;
+      fresh(slot, false);
       if (slot.proc && slot.proc.exitCode === null && slot.proc.signalCode === null) this.send(slot, { t: "stop" });
     }
     this.checkExited();
@@ -127,9 +130,10 @@ export class Supervisor {
     if (this.spare?.loaded) this.spare.proc.send({ t: "reload" } satisfies ToWorker);
   }
 
-  /** The host's answer: every worker's metrics summed, or why the host is not ready (null: ready). */
-  async answer(q: Question): Promise<string | null> {
-    return q === "ready" ? hostReady(this.slots) : hostMetrics(this.slots);
+  /** The host's answer: every worker's metrics summed, or why it is not ready (null: ready) and who is full. */
+  async answer(q: Question): Promise<{ answer: string | null; full?: number[] }> {
+    if (q === "ready") return hostReady(this.slots);
+    return { answer: await hostMetrics(this.slots) };
   }
 
   /**
@@ -195,9 +199,16 @@ export class Supervisor {
         return;
       case "host":
         this.answer(msg.q).then(
-          (answer) => this.send(slot, { t: "host", id: msg.id, answer }),
+          (a) => this.send(slot, { t: "host", id: msg.id, ...a }),
           (err: Error) => this.send(slot, { t: "host", id: msg.id, answer: null, error: err.message }),
         );
+        return;
+      case "full":
+      case "room":
+        slot.full = msg.t === "full";
+        // Listening again (room) is the worker's own doing: it needs nobody's leave.
+        if (!slot.full) slot.paused = false;
+        this.rebalance();
         return;
     }
   }
@@ -216,7 +227,7 @@ export class Supervisor {
   }
 
   private onUp(slot: Slot, msg: Extract<ToSupervisor, { t: "up" }>): void {
-    slot.up = true;
+    fresh(slot, true);
     this.o.log.info("worker listening", { worker: slot.n, pid: slot.proc?.pid, listen: msg.listen, grpc: msg.grpc });
     if (this.starting && this.o.settle && slot.n === 1) {
       Object.assign(this.o.env, this.o.settle(msg));
@@ -228,6 +239,18 @@ export class Supervisor {
       this.starting = false;
       this.allUp?.();
       this.spawnSpare();
+    }
+    // A worker that listens again lets a full one that stayed leave.
+    this.rebalance();
+  }
+
+  private rebalance(): void {
+    if (this.stopping) return;
+    for (const order of rebalance(this.slots)) {
+      const slot = this.slots[order.n - 1] as Slot;
+      const why = order.t === "leave" ? "full worker leaves the listening group" : "full worker listens: no other does";
+      this.o.log.info(why, { worker: slot.n });
+      this.send(slot, { t: order.t });
     }
   }
 
@@ -244,7 +267,7 @@ export class Supervisor {
       return;
     }
     if (!slot || slot.proc !== proc) return;
-    slot.up = false;
+    fresh(slot, false);
     slot.loaded = false;
     slot.questions.failAll();
     const how = { worker: slot.n, pid: proc.pid, code, signal: proc.signalCode ?? undefined };
@@ -274,6 +297,8 @@ export class Supervisor {
       slot.restarts++;
       this.spawn(slot);
     }, next.delay);
+    // The others may all have left the listening group: one listens again meanwhile.
+    this.rebalance();
   }
 
   private checkExited(): void {
