@@ -28,6 +28,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/grpc/": "gRPC is served on Bun only (refused on Deno, whose node:http2 is not tried here)",
   "test/workers/scale.test.ts":
     "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal); its generators are Bun processes",
+  "test/workers/storm.test.ts": "workers > 1 is served on Bun only; its generators are Bun processes",
 };
 
 /** Tests (a part of the name) that run on Bun only, and why. */
