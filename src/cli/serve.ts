@@ -16,10 +16,18 @@ import { showListen } from "../workers/ports.ts";
 import { type RunningHost, startHost, workerCount } from "../workers/start.ts";
 import { WorkerStartError } from "../workers/supervisor.ts";
 import { ListenError } from "../errors.ts";
-import { type PreparedServer, prepareServer, type RunningServer, startServer, type WorkerRole } from "../server.ts";
+import {
+  type ListenAt,
+  type PreparedServer,
+  prepareServer,
+  type RunningServer,
+  startServer,
+  type WorkerRole,
+} from "../server.ts";
+import { WorkerCapacity } from "../workers/capacity.ts";
 import { readConfig } from "./config.ts";
-import { devConfig, type Generated, printDevBanner, } from "./dev.ts";
-import { CliError, fail, } from "./output.ts";
+import { devConfig, type Generated, printDevBanner } from "./dev.ts";
+import { CliError, fail } from "./output.ts";
 
 export interface ServeOptions {
   config?: string;
@@ -176,7 +184,8 @@ function reloadSupervisor(opts: ServeOptions, generated: Generated, log: Logger)
  * every log line naming it. Its supervisor tells it to stop or reload over the pipe; SIGINT and
  * SIGHUP reach the whole process group from a terminal and are the supervisor's to act on, so
  * they are ignored here. SIGTERM (systemd's stop reaches every process of the unit) drains, once.
- * A spare makes its server ahead and listens once it is given a number (src/workers/supervisor.ts).
+ * Every worker makes its server and waits to be told to listen: the host listens once every worker
+ * can (src/workers/supervisor.ts); a spare waits to be given a dead worker's number.
  */
 async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<void> {
   process.stderr.on("error", () => {});
@@ -188,6 +197,7 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
   const log = withFields(createLogger(cfg.log.level, cfg.log.format), named);
   let prepared: PreparedServer | undefined;
   let server: RunningServer | undefined;
+  let capacity: WorkerCapacity | undefined;
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -198,6 +208,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
       return;
     }
     log.info("shutting down");
+    // A paused worker that drains below its lower mark does not listen again.
+    capacity?.stop();
     server.drain().then(
       () => process.exit(0),
       (err) => {
@@ -206,15 +218,16 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
       },
     );
   };
-  const begin = async (n: number) => {
+  const begin = async (n: number, at?: ListenAt) => {
     named.worker = n;
     process.env[WORKER_ENV] = String(n);
     if (!prepared || stopping) return;
     try {
-      server = await prepared.listen();
+      server = await prepared.listen(at);
     } catch (err) {
       throw explainStart(err);
     }
+    capacity = new WorkerCapacity(server.gateway.capacity, server, (t) => channel.capacity(t), log);
     channel.serve(server);
     const grpcHost = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
     channel.up(
@@ -225,7 +238,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
   const channel = new SupervisorChannel({
     stop,
     reload: () => (server ?? prepared)?.reload(() => serveConfig(opts).cfg),
-    become: (n) => begin(n).catch(fail),
+    become: (n, at) => begin(n, at).catch(fail),
+    capacity: (say) => capacity?.on(say),
   });
   process.on("SIGTERM", stop);
   try {
@@ -234,8 +248,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
     throw explainStart(err);
   }
   if (stopping) return stop();
-  if (role === "spare") channel.loaded();
-  else await begin(role);
+  // Numbered or spare, it listens when told: at the host's start, once every worker is made.
+  channel.loaded();
 }
 
 /**

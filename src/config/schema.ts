@@ -57,7 +57,7 @@ const AUTH = {
 const LIMITS = {
   max_connections: int(
     0,
-    "subscribers' connections (WebSocket, gRPC, SSE/NDJSON) per instance, per worker under workers; 0 = no limit; over it: close 4503",
+    "subscribers' connections (WebSocket, gRPC, SSE/NDJSON) per instance, per worker under workers (a full worker stops accepting until it is down to 90%, and the others take the new ones); 0 = the open-file limit less 64 and 2% for the process's own files; over it: close 4503",
   ),
   max_uplink_bytes: int(4096, "a larger uplink frame closes the connection 1009", 16),
   max_evt_bytes: int(65536, "a larger evt (UTF-8 bytes) in the API is refused 413", 1),

@@ -4,6 +4,7 @@
  * unary methods share the admin check and the request checks of the HTTP API.
  */
 import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import type net from "node:net";
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
@@ -35,6 +36,10 @@ export interface GrpcListener {
   readonly port: number;
   /** Ends every stream 1001 (UNAVAILABLE), then closes the port. */
   stop(): Promise<void>;
+  /** Stops listening, keeping every connection (a full worker: src/workers/capacity.ts). */
+  pause(): void;
+  /** Listens again on the same port; rejects with the listen error. */
+  resume(): Promise<void>;
 }
 
 export interface GrpcDeps {
@@ -131,18 +136,14 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       )
     : ServerCredentials.createInsecure();
   const injector = server.createConnectionInjector(credentials);
-  let listener: Awaited<ReturnType<typeof listenTcp>>;
+  const take = (socket: net.Socket) => {
+    socket.on("error", () => {});
+    tcp.add(socket);
+    injector.injectConnection(socket);
+  };
+  let listener: Awaited<ReturnType<typeof listenTcp>> | undefined;
   try {
-    listener = await listenTcp(
-      deps.host,
-      deps.port,
-      (socket) => {
-        socket.on("error", () => {});
-        tcp.add(socket);
-        injector.injectConnection(socket);
-      },
-      deps.reusePort,
-    );
+    listener = await listenTcp(deps.host, deps.port, take, deps.reusePort);
   } catch (err) {
     tcp.stop();
     injector.destroy();
@@ -153,8 +154,15 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   return {
     host: deps.host,
     port,
+    pause() {
+      listener?.close();
+      listener = undefined;
+    },
+    async resume() {
+      listener ??= await listenTcp(deps.host, port, take, deps.reusePort);
+    },
     async stop() {
-      listener.close();
+      listener?.close();
       const ended = gateway.closeTransport("grpc", Close.GoingAway, "server shutting down");
       // Streams just ended need a moment for their trailers; connections still open are then cut.
       injector.drain(250);

@@ -138,6 +138,13 @@ export interface Listener {
   readonly fanout: Fanout;
   /** Closes every socket (1001) and the port. */
   stop(): Promise<void>;
+  /**
+   * Stops listening and keeps every open connection: the port leaves the SO_REUSEPORT group,
+   * and the kernel gives new connections to the other workers. Where `workers` is a capability.
+   */
+  pause?(): void;
+  /** Listens again on the same port, after pause(); rejects with the listen error. */
+  resume?(): Promise<void>;
 }
 
 /** What a runtime can do beyond the contract; the rest of the code asks these, never the runtime's name. */

@@ -31,6 +31,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/workers/supervisor-signals.test.ts": "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal)",
   "test/workers/scale.test.ts":
     "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal); its generators are Bun processes",
+  "test/workers/storm.test.ts": "workers > 1 is served on Bun only; its generators are Bun processes",
 };
 
 /** Tests (a part of the name) that run on Bun only, and why. */
