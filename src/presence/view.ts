@@ -14,7 +14,7 @@
  * here (a reconnect within the grace). An idle connection costs the view nothing.
  */
 import { type Activity, nowNs } from "../hub/activity.ts";
-import { compareUtf8 } from "../hub/order.ts";
+import { compareUtf8 } from "../util/order.ts";
 import type { PresenceEntry } from "../protocol/presence.ts";
 import {
   type ClusterActivity,

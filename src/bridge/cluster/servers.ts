@@ -13,7 +13,7 @@
 
 import type { Counter } from "../../metrics/registry.ts";
 import { nowNs } from "../../hub/activity.ts";
-import { compareUtf8 } from "../../hub/order.ts";
+import { compareUtf8 } from "../../util/order.ts";
 import type { Logger } from "../../log.ts";
 import { jsonObjectOf } from "../../protocol/json.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";

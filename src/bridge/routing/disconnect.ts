@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import type { Revocation } from "../../auth/revocations.ts";
 import { nowNs } from "../../hub/activity.ts";
 import type { Hub } from "../../hub/hub.ts";
-import { compareUtf8 } from "../../hub/order.ts";
+import { compareUtf8 } from "../../util/order.ts";
 import type { Logger } from "../../log.ts";
 import type { Counter } from "../../metrics/registry.ts";
 import { Close } from "../../protocol/codes.ts";

@@ -22,7 +22,7 @@ import { nowNs } from "../../hub/activity.ts";
 import type { Counter } from "../../metrics/registry.ts";
 import { assembleDump } from "../../hub/dump.ts";
 import type { Hub } from "../../hub/hub.ts";
-import { compareUtf8 } from "../../hub/order.ts";
+import { compareUtf8 } from "../../util/order.ts";
 import type { Dump, SessionView } from "../../hub/session.ts";
 import type { Logger } from "../../log.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";

@@ -34,13 +34,11 @@ export interface EmbeddedOptions {
   log: Logger;
 }
 
-export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker({
-    // One subscriber that stops reading must not stall delivery to everyone (aedes' own advice).
-    drainTimeout: 10_000,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    ...accessHooks(o.access),
-  });
+/**
+ * What the broker does with each TCP connection before aedes reads it: strangers (no CONNECT yet)
+ * are capped overall and per address, and a packet past its limit ends the connection.
+ */
+function admitter(broker: Aedes, o: EmbeddedOptions, sockets: Set<Socket>): (socket: Socket) => void {
   const count = (reason: string) => o.refused?.inc({ reason });
   broker.on("clientError", (client, err) =>
     o.log.debug("mqtt embedded: client error", { client: client.id, error: err.message }),
@@ -58,8 +56,7 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
     count("connect_timeout");
     strangers.warn({ reason: "connect_timeout", connect_timeout_ms: CONNECT_TIMEOUT_MS });
   });
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  return (socket: Socket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const refusal = pending.admit(socket, socket.remoteAddress ?? "");
     if (refusal) {
@@ -83,7 +80,18 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
       }
     });
     broker.handle(socket);
+  };
+}
+
+export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker({
+    // One subscriber that stops reading must not stall delivery to everyone (aedes' own advice).
+    drainTimeout: 10_000,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    ...accessHooks(o.access),
   });
+  const sockets = new Set<Socket>();
+  const server = createServer(admitter(broker, o, sockets));
   const where = showAddress(o.host, o.port);
   try {
     await new Promise<void>((resolve, reject) => {
