@@ -82,6 +82,9 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         concurrency: number;
         deflate?: boolean;
         sse?: boolean;
+        /** Make the clients (tokens signed, frames built) and return: "reconnect" dials them. */
+        defer?: boolean;
+        handshakeMs?: number;
       };
       const frames: Uint8Array[] = [];
       const requests: Uint8Array[] = [];
@@ -109,12 +112,15 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         deflate: o.deflate,
         sse: o.sse ? (i) => requests[i] as Uint8Array : undefined,
         localAddresses: o.host.startsWith("127.") ? sourceAddresses() : undefined,
+        handshakeMs: o.handshakeMs,
       });
+      if (o.defer) return {};
       return { ...(await pool.connectAll(o.concurrency)) };
     }
     case "reconnect":
       // The clients a server closed or lost (a worker killed), connected and authenticated again.
       if (!pool) throw new Error("reconnect: no subscribers");
+      if (req.port !== undefined) pool.retarget(Number(req.port));
       return { ...(await pool.connectAll(Number(req.concurrency ?? 256))) };
     case "reset":
       pool?.resetStats(Number(req.seqs ?? 0));

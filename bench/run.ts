@@ -131,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const t = targets(bestAll, runs);
   console.log(
-    `## targets (issues 8 and 22; set for --full)${p.name === "full" ? "" : ": this is the " + p.name + " profile"}\n`,
+    `## targets (issues 8 and 22; set for --full)${p.name === "full" ? "" : `: this is the ${p.name} profile`}\n`,
   );
   console.log(`${targetTable(t)}\n`);
   const file = writeReport(args, started, info, runs, t, errors);

@@ -9,7 +9,7 @@ import { planReload } from "./config/reload.ts";
 import type { Config } from "./config/schema.ts";
 import { checkStrength } from "./config/strength.ts";
 import type { Gateway } from "./gateway/gateway.ts";
-import type { Parts } from "./instance/part.ts";
+import type { Parts } from "./part.ts";
 import type { Counter } from "./metrics/registry.ts";
 import type { Logger } from "./log.ts";
 

@@ -12,8 +12,10 @@ import { installHttp } from "./http/install.ts";
 import type { HostView } from "./http/routes.ts";
 import type { Hub } from "./hub/hub.ts";
 import { makeCore } from "./instance/core.ts";
-import { listenAll } from "./instance/listen.ts";
-import { Parts } from "./instance/part.ts";
+import { type ListenAt, listenAll } from "./instance/listen.ts";
+
+export type { ListenAt } from "./instance/listen.ts";
+import { Parts } from "./part.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { installPresence } from "./presence/install.ts";
 import type { PresenceView } from "./presence/view.ts";
@@ -42,6 +44,13 @@ export interface RunningServer {
   /** This instance's own metrics and readiness (a worker answers them to its supervisor). */
   metricsText(): string;
   notReady(): string | undefined;
+  /**
+   * Stops taking new connections on every port and keeps those open, or takes them again: a full
+   * worker leaves its ports' SO_REUSEPORT groups (src/workers/capacity.ts). Only where the runtime
+   * can (capabilities.workers).
+   */
+  pause(): void;
+  resume(): Promise<void>;
   /** Graceful shutdown: not ready at once, sessions closed 1001 over shutdown.drain, then stop. */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -63,9 +72,13 @@ export async function startServer(
   return (await prepareServer(config, log, worker)).listen();
 }
 
-/** An instance made but not listening yet: a spare worker waits so (src/workers/), to start at once. */
+/**
+ * An instance made but not listening yet: every worker waits so (src/workers/) until the host
+ * listens, and a spare until it takes a dead worker's place.
+ */
 export interface PreparedServer {
-  listen(): Promise<RunningServer>;
+  /** `at`: ports other than the config's (a worker given the port that worker 1 bound for port 0). */
+  listen(at?: ListenAt): Promise<RunningServer>;
   reload(read: () => Config): ReloadOutcome;
   /** Gives up without listening: the bridge closes. */
   close(): Promise<void>;
@@ -104,8 +117,9 @@ export async function prepareServer(
   return {
     reload: (read) => reloader.reload(read),
     close: () => parts.close(),
-    async listen(): Promise<RunningServer> {
+    async listen(at?: ListenAt): Promise<RunningServer> {
       const { listener, grpc } = await listenAll(core, parts, {
+        at,
         http,
         broker,
         presence: presence.view,
@@ -128,6 +142,14 @@ export async function prepareServer(
         reload: (read) => reloader.reload(read),
         metricsText: () => registry.render(),
         notReady: () => parts.notReady(),
+        pause() {
+          listener.pause?.();
+          grpc?.pause();
+        },
+        async resume() {
+          await listener.resume?.();
+          await grpc?.resume();
+        },
         async drain() {
           const started = Date.now();
           const sessions = hub.sessions.size;

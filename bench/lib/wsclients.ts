@@ -25,6 +25,8 @@ interface Client {
   rest: Uint8Array | null;
   pending: Uint8Array | null;
   attempts: number;
+  /** performance.now() of its latest dial: how long its connect and upgrade took, or have taken so far. */
+  dialedAt: number;
   /** SSE: bytes left of the current HTTP chunk; -1 before a size line, -2 before a chunk's CRLF. */
   chunkLeft: number;
   /** SSE: the start of a line that a chunk or a read cut. */
@@ -48,6 +50,11 @@ export interface PoolOptions {
   deflate?: boolean;
   /** SSE streams: each client's request (a GET with its token and room), answered 200. */
   sse?: (i: number) => Uint8Array;
+  /**
+   * A dial whose upgrade is not answered within this many ms fails ("no answer"), without a
+   * retry: a connect left hanging (queued where nobody accepts it) is a failure, not a wait.
+   */
+  handshakeMs?: number;
 }
 
 /** RFC 7692 §7.2.2: the tail a sender strips from each compressed message. */
@@ -56,7 +63,8 @@ const INFLATE_OPTS = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
 
 export class Pool extends Received {
   readonly clients: Client[] = [];
-  private readonly request: Uint8Array;
+  private request: Uint8Array;
+  private port: number;
   // connect bookkeeping
   private open = 0;
   private failed = 0;
@@ -66,6 +74,8 @@ export class Pool extends Received {
   private queue: number[] = [];
   private concurrency = 256;
   private waiting: { target: number; resolve: () => void } | undefined;
+  /** The longest dial-to-upgrade of this round, in ms. */
+  private slowest = 0;
   private readonly evt = { seq: 0, t: 0 };
 
   constructor(private readonly o: PoolOptions) {
@@ -78,15 +88,28 @@ export class Pool extends Received {
         rest: null,
         pending: null,
         attempts: 0,
+        dialedAt: 0,
         chunkLeft: -1,
         line: null,
       });
-    this.request = Buffer.from(
-      `GET ${o.path} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    this.port = o.port;
+    this.request = this.upgradeRequest();
+  }
+
+  private upgradeRequest(): Uint8Array {
+    const o = this.o;
+    return Buffer.from(
+      `GET ${o.path} HTTP/1.1\r\nHost: ${o.host}:${this.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
         (o.deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
         "\r\n",
     );
+  }
+
+  /** Dials go to this port from now on (a server whose port was not known when the clients were made). */
+  retarget(port: number): void {
+    this.port = port;
+    this.request = this.upgradeRequest();
   }
 
   get upgraded(): number {
@@ -99,16 +122,21 @@ export class Pool extends Received {
     this.failed = 0;
     this.retries = 0;
     this.statuses.clear();
+    this.slowest = 0;
     this.concurrency = concurrency;
     this.queue = [];
     for (const c of this.clients) if (c.phase === Phase.Closed) this.queue.push(c.i);
     const target = this.open + this.queue.length;
+    const bound = this.o.handshakeMs;
+    const watch = bound === undefined ? undefined : setInterval(() => this.giveUp(bound), Math.min(100, bound / 4));
     await new Promise<void>((resolve) => {
       this.waiting = { target, resolve };
       this.pump();
       this.check();
     });
+    clearInterval(watch);
     return {
+      slowest_ms: Math.round(this.slowest),
       upgraded: this.open,
       failed: this.failed,
       retries: this.retries,
@@ -180,6 +208,11 @@ export class Pool extends Received {
   private readonly handlers: SocketHandler<Client> = {
     open: (s) => {
       const c = s.data;
+      // Given up on (handshakeMs) while it was connecting.
+      if (c.phase !== Phase.Connecting) {
+        s.terminate();
+        return;
+      }
       c.sock = s;
       c.phase = Phase.Handshake;
       s.setNoDelay(true);
@@ -202,18 +235,32 @@ export class Pool extends Received {
       if (s.data.sock === s) this.onGone(s.data, "error");
     },
     connectError: (s) => {
-      this.redial(s.data, "connect error");
+      if (s.data.phase === Phase.Connecting) this.redial(s.data, "connect error");
     },
   };
 
+  /** Dials not answered within `bound` ms fail. */
+  private giveUp(bound: number): void {
+    const now = performance.now();
+    for (const c of this.clients) {
+      if ((c.phase !== Phase.Connecting && c.phase !== Phase.Handshake) || now - c.dialedAt <= bound) continue;
+      const s = c.sock;
+      c.sock = undefined;
+      c.phase = Phase.Closed;
+      s?.terminate();
+      this.settle(c, false, `no answer within ${bound} ms`);
+    }
+  }
+
   private dial(c: Client): void {
+    c.dialedAt = performance.now();
     c.phase = Phase.Connecting;
     c.rest = null;
     c.pending = null;
     c.chunkLeft = -1;
     c.line = null;
     const la = this.o.localAddresses;
-    const opts = { hostname: this.o.host, port: this.o.port, data: c, socket: this.handlers };
+    const opts = { hostname: this.o.host, port: this.port, data: c, socket: this.handlers };
     // `localAddress` works in Bun.connect (it binds before connecting) but is not in its types.
     if (la && la.length > 0) Object.assign(opts, { localAddress: la[c.i % la.length] });
     Bun.connect<Client>(opts).catch(() => {});
@@ -223,7 +270,8 @@ export class Pool extends Received {
     if (c.attempts < 5) {
       c.attempts++;
       this.retries++;
-      setTimeout(() => this.dial(c), 20 * c.attempts);
+      // Not when given up on meanwhile (handshakeMs).
+      setTimeout(() => c.phase === Phase.Connecting && this.dial(c), 20 * c.attempts);
       return;
     }
     c.phase = Phase.Closed;
@@ -276,6 +324,7 @@ export class Pool extends Received {
       }
       c.phase = Phase.Open;
       c.attempts = 0;
+      this.slowest = Math.max(this.slowest, performance.now() - c.dialedAt);
       this.settle(c, true);
       off = end + 4;
       this.wireBytes += b.length - off;

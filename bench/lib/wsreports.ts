@@ -25,4 +25,6 @@ export interface ConnectResult {
   t0_us: number;
   t1_us: number;
   statuses: Record<string, number>;
+  /** The longest dial-to-upgrade of the round, in ms (a generator's round; not summed). */
+  slowest_ms?: number;
 }

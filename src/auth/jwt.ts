@@ -79,62 +79,7 @@ export function buildVerifier(
         : `${set} keys configured: set only one of hs256_secret, public_key_file, jwks_file`,
     );
   }
-  let key: Key;
-  let hmacKey: Promise<CryptoKey> | undefined;
-  let secret: Uint8Array | undefined;
-  let algorithms: string[];
-  let material: string;
-  if (j.hs256_secret) {
-    material = j.hs256_secret;
-    secret = new TextEncoder().encode(j.hs256_secret);
-    key = secret;
-    // Imported once: given the raw secret, jose imports a WebCrypto key on every verification.
-    if (opts.engine === "jose")
-      hmacKey = crypto.subtle.importKey(
-        "raw",
-        key as Uint8Array<ArrayBuffer>,
-        { name: "HMAC", hash: "SHA-256" },
-        false,
-        ["verify"],
-      );
-    algorithms = ["HS256"];
-  } else if (j.public_key_file) {
-    let pem: string;
-    try {
-      pem = readFileSync(j.public_key_file, "utf8");
-    } catch (err) {
-      throw new ConfigError("auth.jwt.public_key_file", `cannot read ${j.public_key_file}: ${(err as Error).message}`);
-    }
-    material = pem;
-    let ko: KeyObject;
-    try {
-      ko = createPublicKey(pem);
-    } catch (err) {
-      throw new ConfigError(
-        "auth.jwt.public_key_file",
-        `${j.public_key_file} is not a PEM public key: ${(err as Error).message}`,
-      );
-    }
-    key = ko;
-    algorithms = algorithmsFor(ko, j.public_key_file);
-  } else {
-    let doc: unknown;
-    try {
-      material = readFileSync(j.jwks_file, "utf8");
-      doc = JSON.parse(material);
-    } catch (err) {
-      throw new ConfigError(
-        "auth.jwt.jwks_file",
-        `cannot read a JSON document from ${j.jwks_file}: ${(err as Error).message}`,
-      );
-    }
-    try {
-      key = createLocalJWKSet(doc as Parameters<typeof createLocalJWKSet>[0]);
-    } catch (err) {
-      throw new ConfigError("auth.jwt.jwks_file", `${j.jwks_file} is not a JWKS: ${(err as Error).message}`);
-    }
-    algorithms = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
-  }
+  const { key, hmacKey, secret, algorithms, material } = loadKey(cfg, opts.engine);
 
   const options = {
     algorithms,
@@ -174,6 +119,66 @@ export function buildVerifier(
     return { uid: sub, expMs: exp, iatMs: iat, rooms };
   };
   return { verify, fingerprint: createHash("sha256").update(material).digest("hex") };
+}
+
+/** The key material of auth.jwt, read once: what verification needs, and the bytes it came from. */
+interface LoadedKey {
+  key: Key;
+  /** HS256 under jose: the WebCrypto key, imported once (given the raw secret, jose imports one per call). */
+  hmacKey?: Promise<CryptoKey>;
+  /** HS256: the raw secret (the native verifier's). */
+  secret?: Uint8Array;
+  algorithms: string[];
+  material: string;
+}
+
+function loadKey(cfg: Config, engine: "native" | "jose" | undefined): LoadedKey {
+  const j = cfg.auth.jwt;
+  if (j.hs256_secret) {
+    const secret = new TextEncoder().encode(j.hs256_secret);
+    const hmacKey =
+      engine === "jose"
+        ? crypto.subtle.importKey("raw", secret as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, [
+            "verify",
+          ])
+        : undefined;
+    return { key: secret, hmacKey, secret, algorithms: ["HS256"], material: j.hs256_secret };
+  }
+  return j.public_key_file ? loadPublicKey(j.public_key_file) : loadJwks(j.jwks_file);
+}
+
+function loadPublicKey(file: string): LoadedKey {
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError("auth.jwt.public_key_file", `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let ko: KeyObject;
+  try {
+    ko = createPublicKey(pem);
+  } catch (err) {
+    throw new ConfigError("auth.jwt.public_key_file", `${file} is not a PEM public key: ${(err as Error).message}`);
+  }
+  return { key: ko, algorithms: algorithmsFor(ko, file), material: pem };
+}
+
+function loadJwks(file: string): LoadedKey {
+  let material: string;
+  let doc: unknown;
+  try {
+    material = readFileSync(file, "utf8");
+    doc = JSON.parse(material);
+  } catch (err) {
+    throw new ConfigError("auth.jwt.jwks_file", `cannot read a JSON document from ${file}: ${(err as Error).message}`);
+  }
+  let key: Key;
+  try {
+    key = createLocalJWKSet(doc as Parameters<typeof createLocalJWKSet>[0]);
+  } catch (err) {
+    throw new ConfigError("auth.jwt.jwks_file", `${file} is not a JWKS: ${(err as Error).message}`);
+  }
+  return { key, algorithms: ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"], material };
 }
 
 function toAuthError(err: unknown): AuthError {

@@ -10,7 +10,7 @@
  * instance, and read in full before an instance is ready. Without a bridge, the table is all
  * there is: revocations hold on this instance and are gone with its process.
  */
-import { compareUtf8 } from "../hub/order.ts";
+import { compareUtf8 } from "../util/order.ts";
 
 export interface Revocation {
   readonly uid: string;

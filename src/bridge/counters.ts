@@ -22,11 +22,15 @@ export function bridgeCounters(registry: Registry) {
     presenceDropped: registry.counter("comet_presence_dropped_total", "Presence transitions not sent, by reason"),
     viewsIn: registry.counter(
       "comet_bridge_views_in_total",
-      "Presence view snapshots read from other instances, by outcome (merged, own, invalid, unsigned)",
+      "Presence view snapshots read from other instances, by outcome (merged, own, invalid, unsigned, stale)",
     ),
     statusIn: registry.counter(
       "comet_bridge_server_status_in_total",
       "Server statuses read on comet/servers/+, by outcome (online, offline, stale, cleared, invalid, unsigned, own)",
+    ),
+    dumpsIn: registry.counter(
+      "comet_bridge_dumps_in_total",
+      "Cluster DumpSession messages read, by kind (request, answer) and outcome (answered, merged, own, late, duplicate, invalid, unsigned, stale)",
     ),
     reconnects: registry.counter(
       "comet_bridge_reconnects_total",

@@ -11,7 +11,7 @@ import type { RevocationTable } from "../auth/revocations.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
-import { instanceId } from "../instance/id.ts";
+import { instanceId } from "../util/instance-id.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { PresenceTransition, PresenceView } from "../presence/view.ts";
@@ -58,6 +58,10 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
       host,
       port,
       maxPacketBytes,
+      refused: deps.registry.counter(
+        "comet_embedded_refused_total",
+        "Connections the embedded broker refused or ended for its limits, by reason (connect_too_large, packet_too_large, pending_full, pending_per_address, connect_timeout)",
+      ),
       access: {
         instance,
         publishers,

@@ -73,6 +73,60 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
     activity.add(name);
   }
   if (mqtt.qos > 2) fail("mqtt.qos", "0, 1 or 2", mqtt.qos);
+  checkTopics(mqtt);
+  const embedded = embeddedSettings(config);
+  if (embedded && mqtt.url !== "") {
+    throw new ConfigError(
+      "mqtt.url",
+      "set, and so is mqtt.embedded.listen: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
+    );
+  }
+  if (mqtt.url === "" && !embedded) {
+    // Both act through the broker: without one, the operator would believe in a cluster that is not there.
+    if (mqtt.routing === "on")
+      fail("mqtt.routing", '"off" while the bridge is off (mqtt.url and mqtt.embedded.listen empty)', mqtt.routing);
+    if (mqtt.forward_api)
+      fail("mqtt.forward_api", "false while the bridge is off (mqtt.url and mqtt.embedded.listen empty)", true);
+    return undefined;
+  }
+  let scheme: BrokerScheme = "mqtt";
+  if (mqtt.url !== "") {
+    let u: URL;
+    try {
+      u = new URL(mqtt.url);
+    } catch {
+      return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', mqtt.url);
+    }
+    const given = brokerScheme(mqtt.url);
+    if (!given || u.hostname === "") {
+      return fail("mqtt.url", `a URL like "mqtt://127.0.0.1:1883" (schemes: ${BROKER_SCHEMES.join(", ")})`, mqtt.url);
+    }
+    scheme = given;
+  }
+  const tls = brokerTls(mqtt, scheme, embedded !== undefined);
+  return {
+    url: mqtt.url === "" ? undefined : mqtt.url,
+    eventsTopic: mqtt.events_topic,
+    activityTopic: mqtt.activity_topic,
+    presenceTopic: mqtt.presence_topic,
+    activity,
+    qos: mqtt.qos as Qos,
+    queue: mqtt.queue,
+    username: mqtt.username || undefined,
+    password: mqtt.password || undefined,
+    clusterKey: mqtt.cluster_key || undefined,
+    tls,
+    embedded,
+    limits: commandLimits(config.limits),
+    routing: mqtt.routing === "on",
+    forwardApi: mqtt.forward_api,
+  };
+}
+
+type MqttConfig = Config["mqtt"];
+
+/** The three topics are valid, apart, and outside comet/servers. */
+function checkTopics(mqtt: MqttConfig): void {
   checkTopic("mqtt.events_topic", mqtt.events_topic);
   checkTopic("mqtt.activity_topic", mqtt.activity_topic);
   checkTopic("mqtt.presence_topic", mqtt.presence_topic);
@@ -96,37 +150,12 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
       `${JSON.stringify(mqtt.presence_topic)} is under comet/servers, where instances keep their statuses`,
     );
   }
-  const embedded = embeddedSettings(config);
-  if (embedded && mqtt.url !== "") {
-    throw new ConfigError(
-      "mqtt.url",
-      "set, and so is mqtt.embedded.listen: set mqtt.url to bridge to a broker, or mqtt.embedded.listen to run one in-process and bridge to it",
-    );
-  }
+}
+
+/** mqtt.tls.*: only with a TLS scheme, cert and key together; the PEM files read. */
+function brokerTls(mqtt: MqttConfig, scheme: BrokerScheme, embedded: boolean): BridgeSettings["tls"] {
   const tlsKeys = { ca_file: mqtt.tls.ca_file, cert_file: mqtt.tls.cert_file, key_file: mqtt.tls.key_file };
   const tlsSet = Object.entries(tlsKeys).filter(([, v]) => v !== "");
-  if (mqtt.url === "" && !embedded) {
-    // Both act through the broker: without one, the operator would believe in a cluster that is not there.
-    if (mqtt.routing === "on")
-      fail("mqtt.routing", '"off" while the bridge is off (mqtt.url and mqtt.embedded.listen empty)', mqtt.routing);
-    if (mqtt.forward_api)
-      fail("mqtt.forward_api", "false while the bridge is off (mqtt.url and mqtt.embedded.listen empty)", true);
-    return undefined;
-  }
-  let scheme: BrokerScheme = "mqtt";
-  if (mqtt.url !== "") {
-    let u: URL;
-    try {
-      u = new URL(mqtt.url);
-    } catch {
-      return fail("mqtt.url", 'a URL like "mqtt://127.0.0.1:1883"', mqtt.url);
-    }
-    const given = brokerScheme(mqtt.url);
-    if (!given || u.hostname === "") {
-      return fail("mqtt.url", `a URL like "mqtt://127.0.0.1:1883" (schemes: ${BROKER_SCHEMES.join(", ")})`, mqtt.url);
-    }
-    scheme = given;
-  }
   if (tlsSet.length > 0 && !TLS_SCHEMES.includes(scheme)) {
     const [key] = tlsSet[0] as [string, string];
     const why = embedded
@@ -142,23 +171,7 @@ export function bridgeSettings(config: Config): BridgeSettings | undefined {
   if (mqtt.tls.ca_file) tls.ca = readPem("mqtt.tls.ca_file", mqtt.tls.ca_file);
   if (mqtt.tls.cert_file) tls.cert = readPem("mqtt.tls.cert_file", mqtt.tls.cert_file);
   if (mqtt.tls.key_file) tls.key = readPem("mqtt.tls.key_file", mqtt.tls.key_file);
-  return {
-    url: mqtt.url === "" ? undefined : mqtt.url,
-    eventsTopic: mqtt.events_topic,
-    activityTopic: mqtt.activity_topic,
-    presenceTopic: mqtt.presence_topic,
-    activity,
-    qos: mqtt.qos as Qos,
-    queue: mqtt.queue,
-    username: mqtt.username || undefined,
-    password: mqtt.password || undefined,
-    clusterKey: mqtt.cluster_key || undefined,
-    tls,
-    embedded,
-    limits: commandLimits(config.limits),
-    routing: mqtt.routing === "on",
-    forwardApi: mqtt.forward_api,
-  };
+  return tls;
 }
 
 /** The least a packet limit may be: the bridge's own CONNECT and activity must fit with room to spare. */

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { renderDefaults } from "../config/defaults.ts";
 import { loadConfig } from "../config/load.ts";
-import { preflight } from "../config/preflight.ts";
+import { preflight } from "../instance/preflight.ts";
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
 import { oneLineErrors } from "./output.ts";

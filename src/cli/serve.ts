@@ -3,11 +3,11 @@
  * tokens it refuses, unless --dev, which binds to loopback, makes its own secrets and says so loudly.
  */
 import { showAddress } from "../util/address.ts";
-import { describeKeySource } from "../auth/jwt.ts";
-import { ConfigError, isLoopback, parseListen } from "../config/load.ts";
+import { ConfigError, parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { checkRuntime, requireSecrets } from "../config/preflight.ts";
-import { generateSecret } from "../config/strength.ts";
+import { checkRuntime, requireSecrets } from "../instance/preflight.ts";
+import { checkStrength, } from "../config/strength.ts";
+import { takeHeldSignals } from "./early-signals.ts";
 import { createLogger, type Logger, withFields } from "../log.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
 import { SupervisorChannel, workerRole } from "../workers/channel.ts";
@@ -16,10 +16,18 @@ import { showListen } from "../workers/ports.ts";
 import { type RunningHost, startHost, workerCount } from "../workers/start.ts";
 import { WorkerStartError } from "../workers/supervisor.ts";
 import { ListenError } from "../errors.ts";
-import { capabilities, runScriptCommand } from "../runtime/listen.ts";
-import { type PreparedServer, prepareServer, type RunningServer, startServer, type WorkerRole } from "../server.ts";
+import {
+  type ListenAt,
+  type PreparedServer,
+  prepareServer,
+  type RunningServer,
+  startServer,
+  type WorkerRole,
+} from "../server.ts";
+import { WorkerCapacity } from "../workers/capacity.ts";
 import { readConfig } from "./config.ts";
-import { CliError, fail, usageError } from "./output.ts";
+import { devConfig, type Generated, printDevBanner } from "./dev.ts";
+import { CliError, fail } from "./output.ts";
 
 export interface ServeOptions {
   config?: string;
@@ -29,9 +37,6 @@ export interface ServeOptions {
   workers?: number;
 }
 
-const DEV_GRPC_PORT = 9090;
-
-type Generated = { secret?: string; admin?: string };
 
 export async function serve(opts: ServeOptions): Promise<void> {
   const role = workerRole();
@@ -44,6 +49,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const early: string[] = [];
   const onSignal = (signal: string) => (running ? act(running, signal) : early.push(signal));
   for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"]) process.on(signal, () => onSignal(signal));
+  // What came while the program loaded (bin/comet.ts held it), in the order it came.
+  early.push(...takeHeldSignals());
   // A terminal that hung up (the SIGHUP a session's end sends) fails every write to it with EIO or
   // EPIPE, as an 'error' event that would end the process: its log lines are lost, the service not.
   process.stderr.on("error", () => {});
@@ -143,7 +150,33 @@ async function superviseWorkers(
     throw explainStart(err);
   }
   if (opts.dev) printDevBanner(host.url, host.grpcAt, generated, count);
-  return host;
+  return {
+    reload() {
+      reloadSupervisor(opts, generated, log);
+      host.reload();
+    },
+    drain: () => host.drain(),
+    kill: () => host.kill(),
+  };
+}
+
+/**
+ * The supervisor's own part of a SIGHUP: its log.level (the only key of its own it can apply while
+ * running). The workers read the file themselves; a file they refuse is refused here too, and
+ * changes nothing.
+ */
+function reloadSupervisor(opts: ServeOptions, generated: Generated, log: Logger): void {
+  let level: Config["log"]["level"];
+  try {
+    const cfg = serveConfig(opts, generated).cfg;
+    checkStrength(cfg);
+    level = cfg.log.level;
+  } catch (err) {
+    log.error("config reload refused: the running config stays", { reason: (err as Error).message });
+    return;
+  }
+  log.setLevel(level);
+  log.info("config reloaded", { log_level: level });
 }
 
 /**
@@ -151,17 +184,20 @@ async function superviseWorkers(
  * every log line naming it. Its supervisor tells it to stop or reload over the pipe; SIGINT and
  * SIGHUP reach the whole process group from a terminal and are the supervisor's to act on, so
  * they are ignored here. SIGTERM (systemd's stop reaches every process of the unit) drains, once.
- * A spare makes its server ahead and listens once it is given a number (src/workers/supervisor.ts).
+ * Every worker makes its server and waits to be told to listen: the host listens once every worker
+ * can (src/workers/supervisor.ts); a spare waits to be given a dead worker's number.
  */
 async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<void> {
   process.stderr.on("error", () => {});
   process.on("SIGINT", () => {});
   process.on("SIGHUP", () => {});
+  takeHeldSignals();
   const { cfg } = serveConfig(opts);
   const named: { worker: number | string } = { worker: role };
   const log = withFields(createLogger(cfg.log.level, cfg.log.format), named);
   let prepared: PreparedServer | undefined;
   let server: RunningServer | undefined;
+  let capacity: WorkerCapacity | undefined;
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -172,6 +208,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
       return;
     }
     log.info("shutting down");
+    // A paused worker that drains below its lower mark does not listen again.
+    capacity?.stop();
     server.drain().then(
       () => process.exit(0),
       (err) => {
@@ -180,15 +218,16 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
       },
     );
   };
-  const begin = async (n: number) => {
+  const begin = async (n: number, at?: ListenAt) => {
     named.worker = n;
     process.env[WORKER_ENV] = String(n);
     if (!prepared || stopping) return;
     try {
-      server = await prepared.listen();
+      server = await prepared.listen(at);
     } catch (err) {
       throw explainStart(err);
     }
+    capacity = new WorkerCapacity(server.gateway.capacity, server, (t) => channel.capacity(t), log);
     channel.serve(server);
     const grpcHost = server.grpcPort === undefined ? "" : parseListen("grpc.listen", cfg.grpc.listen).host;
     channel.up(
@@ -199,7 +238,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
   const channel = new SupervisorChannel({
     stop,
     reload: () => (server ?? prepared)?.reload(() => serveConfig(opts).cfg),
-    become: (n) => begin(n).catch(fail),
+    become: (n, at) => begin(n, at).catch(fail),
+    capacity: (say) => capacity?.on(say),
   });
   process.on("SIGTERM", stop);
   try {
@@ -208,8 +248,8 @@ async function serveWorker(opts: ServeOptions, role: number | "spare"): Promise<
     throw explainStart(err);
   }
   if (stopping) return stop();
-  if (role === "spare") channel.loaded();
-  else await begin(role);
+  // Numbered or spare, it listens when told: at the host's start, once every worker is made.
+  channel.loaded();
 }
 
 /**
@@ -223,82 +263,4 @@ function serveConfig(opts: ServeOptions, kept?: Generated): { cfg: Config; gener
   const { cfg, generated } = opts.dev ? devConfig(read, opts, kept) : { cfg: read, generated: {} };
   requireSecrets(cfg);
   return { cfg, generated };
-}
-
-function devConfig(cfg: Config, opts: ServeOptions, kept?: Generated): { cfg: Config; generated: Generated } {
-  const listenGiven = opts.listen ?? process.env.COMET_LISTEN;
-  let listen = `127.0.0.1:${cfg.listen.port}`;
-  if (listenGiven) {
-    if (!isLoopback(cfg.listen.host))
-      throw usageError(`serve --dev binds to loopback only, got --listen ${listenGiven}`);
-    listen = showAddress(cfg.listen.host, cfg.listen.port);
-  }
-  const generated: Generated = {};
-  // The demo page's assets are embedded by a build-time macro: where it is not served, --dev runs without it.
-  const overrides: Record<string, unknown> = { listen, "ui.enabled": String(capabilities.demoPage) };
-  // The embedded broker too: on loopback only, whoever reaches it can push to any user.
-  const embedded = cfg.mqtt.embedded.listen;
-  if (embedded && !isLoopback(parseListen("mqtt.embedded.listen", embedded).host))
-    throw usageError(`serve --dev binds to loopback only, got mqtt.embedded.listen ${embedded}`);
-  if (cfg.grpc.listen) {
-    if (!isLoopback(parseListen("grpc.listen", cfg.grpc.listen).host))
-      throw usageError(`serve --dev binds to loopback only, got grpc.listen ${cfg.grpc.listen}`);
-  } else if (capabilities.grpc) {
-    // gRPC on in dev mode at its usual port; on an ephemeral one when HTTP asked for one (port
-    // 0), so that several dev instances, tests among them, never collide on 9090.
-    overrides["grpc.listen"] = `127.0.0.1:${cfg.listen.port === 0 ? 0 : DEV_GRPC_PORT}`;
-  }
-  // On a reload, a secret the start did not make (the file had its own) is not made now either:
-  // with the file's own removed, the reload is refused as a start without one would be.
-  if (!describeKeySource(cfg)) {
-    generated.secret = kept ? kept.secret : generateSecret();
-    if (generated.secret) overrides["auth.jwt.hs256_secret"] = generated.secret;
-  }
-  if (cfg.admin.tokens.length === 0) {
-    generated.admin = kept ? kept.admin : generateSecret();
-    if (generated.admin) overrides["admin.tokens"] = generated.admin;
-  }
-  return { cfg: readConfig(opts.config, overrides), generated };
-}
-
-/** How this program is run, so that printed commands can be pasted as they are. */
-export function selfCommand(): string {
-  const main = process.argv[1] ?? "";
-  if (main.endsWith(".ts") || main.endsWith(".js")) {
-    const rel = main.startsWith(`${process.cwd()}/`) ? main.slice(process.cwd().length + 1) : main;
-    return `${process.env.npm_config_user_agent ? "npx " : ""}${runScriptCommand(rel)}`;
-  }
-  return process.execPath;
-}
-
-function printDevBanner(url: string, grpcAt: string | undefined, g: Generated, workers = 1): void {
-  const self = selfCommand();
-  const lines = [
-    "",
-    "  ================ COMET DEV MODE: not for production ================",
-    `  listening on ${url} (loopback only)${capabilities.demoPage ? `; the demo page is at ${url}/` : ""}`,
-    grpcAt === undefined ? "" : `  gRPC (comet.Comet) on ${grpcAt}`,
-    workers > 1 ? `  ${workers} worker processes share these ports (SO_REUSEPORT); this one supervises them` : "",
-  ];
-  if (g.secret || g.admin) lines.push("  secrets generated for this run only:");
-  if (g.admin) lines.push(`    admin token (API):       ${g.admin}`);
-  if (g.secret) lines.push(`    JWT HS256 secret:        ${g.secret}`);
-  lines.push(
-    "",
-    "  in another shell:",
-    `    export COMET_URL=${url}`,
-    g.admin ? `    export COMET_ADMIN_TOKEN=${g.admin}` : "    export COMET_ADMIN_TOKEN=<one of admin.tokens>",
-    g.secret ? `    export COMET_AUTH_JWT_HS256_SECRET=${g.secret}` : "",
-    `    ${self} subscribe --uid alice --rid lobby   # a client that prints each event`,
-    `    ${self} publish --uid alice --evt hello     # push to it`,
-    `    ${self} token --uid alice                   # a subscriber JWT for your own client`,
-    "  =====================================================================",
-    "",
-  );
-  process.stderr.write(
-    `${lines
-      .filter((l) => l !== "")
-      .join("\n")
-      .replace("\n  in another", "\n\n  in another")}\n\n`,
-  );
 }

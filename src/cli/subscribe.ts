@@ -38,7 +38,13 @@ export function subscribeUrl(server: string | undefined): string {
   return ws.href;
 }
 
-export async function subscribe(o: SubscribeOptions): Promise<void> {
+/** The options checked (each conflict a usage error), and the token or how to mint the next one. */
+async function readSubscribeOptions(o: SubscribeOptions): Promise<{
+  url: string;
+  limit: number | undefined;
+  heartbeat: number | undefined;
+  token: string | (() => Promise<string>);
+}> {
   if (o.token === undefined && o.uid === undefined) {
     throw usageError("subscribe: give --token JWT, or --uid UID to mint one from the serve config's secret");
   }
@@ -74,7 +80,12 @@ export async function subscribe(o: SubscribeOptions): Promise<void> {
   } else {
     token = o.token as string;
   }
+  return { url, limit, heartbeat, token };
 
+}
+
+export async function subscribe(o: SubscribeOptions): Promise<void> {
+  const { url, limit, heartbeat, token } = await readSubscribeOptions(o);
   // --json shows positions; --resume also recovers from them after each reconnect.
   const client = new CometClient({
     url,

@@ -4,7 +4,7 @@
  * events mean to the client (a frame, a loss, a final close), its watchdog and its token refresh.
  * One link at a time; the client (client.ts) decides what follows its end.
  */
-import { encodeEventId } from "../sse/event-id.ts";
+import { encodeEventId } from "../protocol/event-id.ts";
 import { readClose } from "./downlink.ts";
 import { Liveness } from "./liveness.ts";
 import { ABNORMAL_CODE, type ClientSettings, FINAL_CLOSE_CODES, SILENT_LINK_CODE } from "./options.ts";

@@ -4,7 +4,7 @@
  * writes the `recover` of a reconnect (an AUTH, or an SSE stream's Last-Event-ID) and of a JOIN back.
  */
 import type { Recover } from "../protocol/frames.ts";
-import { parseEventId } from "../sse/event-id.ts";
+import { parseEventId } from "../protocol/event-id.ts";
 import { type Accepted, PositionBook, type PushPosition } from "./positions.ts";
 
 export class Resume {

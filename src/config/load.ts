@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { parseSize } from "./size.ts";
 import { ConfigError } from "../errors.ts";
-import { ACTIVITY_NAMES } from "../hub/activity.ts";
+import { ACTIVITY_NAMES } from "../protocol/activity.ts";
 import {
   type Account,
   type Config,

@@ -57,7 +57,7 @@ const AUTH = {
 const LIMITS = {
   max_connections: int(
     0,
-    "subscribers' connections (WebSocket, gRPC, SSE/NDJSON) per instance, per worker under workers; 0 = no limit; over it: close 4503",
+    "subscribers' connections (WebSocket, gRPC, SSE/NDJSON) per instance, per worker under workers (a full worker stops accepting until it is down to 90%, and the others take the new ones); 0 = the open-file limit less 64 and 2% for the process's own files; over it: close 4503",
   ),
   max_uplink_bytes: int(4096, "a larger uplink frame closes the connection 1009", 16),
   max_evt_bytes: int(65536, "a larger evt (UTF-8 bytes) in the API is refused 413", 1),
@@ -104,7 +104,7 @@ const MQTT = section(
     password: str("", "broker password; better from the environment: COMET_MQTT_PASSWORD"),
     cluster_key: str(
       "",
-      'recommended on a shared broker: activity, server statuses and presence are signed (HMAC-SHA256, "sig"), and any without a valid signature never closes a session or changes the presence view here; the same on every instance',
+      'recommended on a shared broker: activity, server statuses, presence views and cluster DumpSession messages are signed (HMAC-SHA256, "sig"; a key of at least 32 bytes), and any without a valid signature never closes a session, changes the presence view or is answered here; the same on every instance',
     ),
     routing: oneOf(
       ["off", "on"],

@@ -1,7 +1,9 @@
 /**
  * Settings too weak to start with. Checked when a server starts (not when a config is read, so
  * that `comet token` and the client commands still read an old file): a short HS256 secret can be
- * brute-forced offline from any one token it signed, and a short admin token online.
+ * brute-forced offline from any one token it signed, and a short admin token online. A short
+ * mqtt.cluster_key likewise falls to an offline search from any one signed status or activity that
+ * a reader of the broker sees.
  */
 import { randomBytes } from "node:crypto";
 import { ConfigError } from "./load.ts";
@@ -10,6 +12,8 @@ import type { Config } from "./schema.ts";
 /** RFC 7518 §3.2: an HS256 key at least as long as the hash output. */
 export const MIN_HS256_SECRET_BYTES = 32;
 export const MIN_ADMIN_TOKEN_CHARS = 16;
+/** An HMAC-SHA256 key like hs256_secret, so the same floor. */
+export const MIN_CLUSTER_KEY_BYTES = 32;
 
 const HOW = "generate one with `comet token --gen-secret`";
 
@@ -23,6 +27,12 @@ export function checkStrength(cfg: Config): void {
       "auth.jwt.hs256_secret",
       `${bytes} bytes, at least ${MIN_HS256_SECRET_BYTES} are needed (RFC 7518 §3.2): ${HOW}`,
     );
+  }
+  // Used as its UTF-8 bytes too (bridge/cluster/signature.ts); empty means no signatures at all.
+  const key = cfg.mqtt.cluster_key;
+  const keyBytes = Buffer.byteLength(key, "utf8");
+  if (key !== "" && keyBytes < MIN_CLUSTER_KEY_BYTES) {
+    throw new ConfigError("mqtt.cluster_key", `${keyBytes} bytes, at least ${MIN_CLUSTER_KEY_BYTES} are needed: ${HOW}`);
   }
   for (const [i, t] of cfg.admin.tokens.entries()) {
     const chars = [...t].length;

@@ -100,7 +100,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   }
 
   /**
-   * A WebSocket ping: against the rate limit, so that a ping flood is cut like a frame flood, but
+   * A WebSocket ping or pong: against the rate limit, so that a ping flood is cut like a frame flood, but
    * not for the heartbeat, which asks whether the client's code still runs: a WebSocket library
    * can keep pinging while the application above it is stuck.
    */

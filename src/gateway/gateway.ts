@@ -13,6 +13,7 @@ import { Close, closeLabel } from "../protocol/codes.ts";
 import { NEVER } from "../protocol/compressible.ts";
 import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
 import { type Admission, Admitter, type ConnectInfo, type Refusal } from "./admission.ts";
+import { Capacity } from "./capacity.ts";
 import { Connection } from "./connection.ts";
 import type { ConnectionContext, SweepLimits } from "./context.ts";
 import { LinkedSet } from "./list.ts";
@@ -62,6 +63,8 @@ export interface GatewayOptions {
 export class Gateway {
   readonly connections = new LinkedSet<Connection>();
   readonly admitter: Admitter;
+  /** limits.max_connections as it applies here (a restart key, so read once). */
+  readonly capacity: Capacity;
   readonly hub: Hub;
   readonly log: Logger;
   /** Open connections and live sessions by transport (comet_connections_by_transport). */
@@ -86,8 +89,9 @@ export class Gateway {
     this.log = opts.log;
     this.collectGarbage = opts.collectGarbage;
     this.admitter = new Admitter(opts.config);
+    this.capacity = Capacity.of(opts.config.limits.max_connections);
     this.counters = gatewayCounters(opts.registry);
-    registerGatewayGauges(opts.registry, () => this.connections.size, this.byTransport);
+    registerGatewayGauges(opts.registry, () => this.connections.size, () => this.capacity.max, this.byTransport);
     const ws = opts.config.websocket;
     const gateway = this;
     this.context = {
@@ -153,14 +157,14 @@ export class Gateway {
       if (!a.ok) return a;
       ip = a.ip;
     }
-    const max = this.config.limits.max_connections;
-    if (max > 0 && this.connections.size >= max) {
+    if (!this.capacity.fits(this.connections.size)) {
       this.counters.rejected.inc({ reason: "max_connections" });
       socket.close(Close.Overloaded, "too many connections");
       return { ok: false };
     }
     const c = new Connection(socket, this.context, ip);
     this.connections.add(c);
+    this.capacity.opened(this.connections.size);
     this.byTransport[c.transport].connections++;
     this.churn++;
     this.counters.connects.inc();
@@ -171,6 +175,7 @@ export class Gateway {
   /** Called once per connection when it ends, whoever ended it; `session` is the one it had, if it went live. */
   closed(c: Connection, code: number, reason: string, session: Session | null): void {
     this.connections.delete(c);
+    this.capacity.closed(this.connections.size);
     const counts = this.byTransport[c.transport];
     counts.connections--;
     if (session) counts.sessions--;

@@ -53,8 +53,18 @@ export const emptyTransportCounts = (): TransportCounts => ({
 });
 
 /** The gauges read at scrape time off what the gateway already counts. */
-export function registerGatewayGauges(registry: Registry, open: () => number, counts: TransportCounts): void {
+export function registerGatewayGauges(
+  registry: Registry,
+  open: () => number,
+  max: () => number,
+  counts: TransportCounts,
+): void {
   registry.gauge("comet_connections", "Open connections (WebSockets, gRPC streams, SSE and NDJSON streams)", open);
+  registry.gauge(
+    "comet_connections_max",
+    "limits.max_connections as it applies (0 in the config: the open-file limit less the process's own files); 0 = no limit",
+    max,
+  );
   const series = (field: "connections" | "sessions") => () =>
     (Object.keys(counts) as Transport[]).map((transport): [Record<string, string>, number] => [
       { transport },

@@ -4,6 +4,7 @@
  * unary methods share the admin check and the request checks of the HTTP API.
  */
 import { type MethodDefinition, Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
+import type net from "node:net";
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
@@ -35,6 +36,10 @@ export interface GrpcListener {
   readonly port: number;
   /** Ends every stream 1001 (UNAVAILABLE), then closes the port. */
   stop(): Promise<void>;
+  /** Stops listening, keeping every connection (a full worker: src/workers/capacity.ts). */
+  pause(): void;
+  /** Listens again on the same port; rejects with the listen error. */
+  resume(): Promise<void>;
 }
 
 export interface GrpcDeps {
@@ -57,14 +62,12 @@ export interface GrpcDeps {
   log: Logger;
 }
 
-export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
-  const { config, gateway, broker, admin, fanout, registry, log } = deps;
-  const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
-
+/** The service as grpc-js serves it: Subscribe reads uplinks itself; every unary request is bounded. */
+function serviceDefinition(config: Config): ServiceDefinition {
   const base = packageDefinition["comet.Comet"] as ServiceDefinition;
   const method = (name: string) => base[name] as MethodDefinition<unknown, unknown>;
   const maxBody = config.limits.max_body_bytes;
-  const service: ServiceDefinition = {
+  return {
     Subscribe: {
       ...method("Subscribe"),
       requestDeserialize: uplinkReader(config.limits.max_uplink_bytes),
@@ -78,7 +81,10 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     Disconnect: boundedMethod(method("Disconnect"), maxBody),
     Revocations: boundedMethod(method("Revocations"), maxBody),
   };
+}
 
+/** The TCP connections of the gRPC port, each closed when it holds no call for too long. */
+function tcpGuard(config: Config, registry: Registry): TcpGuard {
   const tcp = new TcpGuard(
     // A connection must open its first call within auth.timeout, as a stream must AUTH within it.
     // Idle is counted from the last call: a live Subscribe stream is never idle, and a channel
@@ -87,6 +93,16 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
     registry.counter("comet_grpc_tcp_closed_total", "gRPC TCP connections closed for holding no call, by reason"),
   );
   registry.gauge("comet_grpc_tcp_connections", "TCP connections open on the gRPC port", () => tcp.size);
+  return tcp;
+}
+
+export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
+  const { config, gateway, broker, admin, fanout, registry, log } = deps;
+  const requests = registry.counter("comet_grpc_requests_total", "gRPC unary calls, by method and status code");
+
+  const service = serviceDefinition(config);
+
+  const tcp = tcpGuard(config, registry);
 
   const server = new Server({
     "grpc.max_concurrent_streams": MAX_STREAMS_PER_CONNECTION,
@@ -120,18 +136,14 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
       )
     : ServerCredentials.createInsecure();
   const injector = server.createConnectionInjector(credentials);
-  let listener: Awaited<ReturnType<typeof listenTcp>>;
+  const take = (socket: net.Socket) => {
+    socket.on("error", () => {});
+    tcp.add(socket);
+    injector.injectConnection(socket);
+  };
+  let listener: Awaited<ReturnType<typeof listenTcp>> | undefined;
   try {
-    listener = await listenTcp(
-      deps.host,
-      deps.port,
-      (socket) => {
-        socket.on("error", () => {});
-        tcp.add(socket);
-        injector.injectConnection(socket);
-      },
-      deps.reusePort,
-    );
+    listener = await listenTcp(deps.host, deps.port, take, deps.reusePort);
   } catch (err) {
     tcp.stop();
     injector.destroy();
@@ -142,8 +154,15 @@ export async function listenGrpc(deps: GrpcDeps): Promise<GrpcListener> {
   return {
     host: deps.host,
     port,
+    pause() {
+      listener?.close();
+      listener = undefined;
+    },
+    async resume() {
+      listener ??= await listenTcp(deps.host, port, take, deps.reusePort);
+    },
     async stop() {
-      listener.close();
+      listener?.close();
       const ended = gateway.closeTransport("grpc", Close.GoingAway, "server shutting down");
       // Streams just ended need a moment for their trailers; connections still open are then cut.
       injector.drain(250);

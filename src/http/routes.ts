@@ -17,15 +17,25 @@ export interface Readiness {
  */
 export interface HostView {
   metrics(): Promise<string>;
-  notReady(): Promise<string | undefined>;
+  readiness(): Promise<HostReadiness>;
+}
+
+export interface HostReadiness {
+  /** undefined when ready, else why not. */
+  notReady: string | undefined;
+  /** The workers at limits.max_connections, which take no new connection. */
+  full: number[];
 }
 
 const METRICS_HEADERS = { "content-type": "text/plain; version=0.0.4; charset=utf-8" };
 
-const readyResponse = (why: string | undefined): Response =>
-  why === undefined
-    ? Response.json({ status: "ready" })
-    : Response.json({ status: "not ready", reason: why }, { status: 503 });
+const readyResponse = (why: string | undefined, full: number[] = []): Response => {
+  // Named only when some are, so that a host with room answers as a lone instance does.
+  const named = full.length > 0 ? { full } : {};
+  return why === undefined
+    ? Response.json({ status: "ready", ...named })
+    : Response.json({ status: "not ready", reason: why, ...named }, { status: 503 });
+};
 
 export function createRoutes(deps: {
   api: ReturnType<typeof createApi>;
@@ -49,7 +59,7 @@ export function createRoutes(deps: {
         // A worker that is itself not ready says so without asking the others.
         const why = readiness.notReady();
         if (why !== undefined || !host) return readyResponse(why);
-        return host.notReady().then(readyResponse);
+        return host.readiness().then((r) => readyResponse(r.notReady, r.full));
       }
       if (path === "/metrics") {
         if (host) return host.metrics().then((text) => new Response(text, { headers: METRICS_HEADERS }));

@@ -6,7 +6,7 @@
 import type { Gateway } from "../gateway/gateway.ts";
 import type { Logger } from "../log.ts";
 import { errorResponse, internalError } from "../protocol/errors.ts";
-import { type ServeHandlers, Upgrade } from "../runtime/types.ts";
+import { type ServeHandlers, Streaming, Upgrade } from "../runtime/types.ts";
 import { SSE_PATH, type StreamTransport, streamKind } from "../sse/subscribe.ts";
 import { refusalResponse } from "../protocol/refusal.ts";
 
@@ -45,7 +45,7 @@ export function serveHandlers(deps: {
       if (subscribePath || path === SSE_PATH) {
         if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) return streams.preflight(req);
         const kind = streamKind(path, req.headers.get("accept"), subscribePath);
-        if (kind) return streams.open(req, kind, peer);
+        if (kind) return new Streaming(streams.open(req, kind, peer));
       }
       // Read only when needed (a failed admin check): most requests never ask for it.
       const client = () =>

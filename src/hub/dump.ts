@@ -3,7 +3,7 @@
  * first (equal births: by uid), `rooms` by rid, strings in UTF-8 byte order. One instance's hub and
  * the cluster's gather (bridge/routing/gather.ts) both answer through here.
  */
-import { compareUtf8 } from "./order.ts";
+import { compareUtf8 } from "../util/order.ts";
 import type { Dump, SessionView } from "./session.ts";
 
 /** RFC 3339 with milliseconds, all UTC and one width: the strings order as the times do. */

@@ -3,6 +3,14 @@
  * its messages (`seq` from 1 under an `epoch`) and keeps its last `size` of them for `ttl`, all
  * streams within one byte budget for the instance, oldest first out. Pure: time comes in as an
  * argument; no timers, no I/O (the gateway's sweep calls sweep()).
+ *
+ * The budget counts the streams too, from when they are made: each costs STREAM_OVERHEAD plus its
+ * key's bytes, kept messages or not, so that a client JOINing room after room of long names (each
+ * left behind for `ttl`) is bounded by max_bytes like a publisher. Over the budget, streams nobody
+ * holds go first, the longest released first (their messages with them), then the oldest messages
+ * of any stream. A held stream (a session's, a room's with members) is never dropped: when held
+ * streams alone pass the budget it is counted as it is and nothing is refused; what bounds them
+ * is the sessions (limits.max_connections), each holding at most its user's stream and its room's.
  */
 
 export interface HistoryLimits {
@@ -31,7 +39,10 @@ export interface Position {
  */
 export const ENTRY_OVERHEAD = 192;
 
-/** What a stream that keeps messages costs beyond them (the Stream and its array; measured ~100). */
+/**
+ * What a live stream costs beyond its key and its messages (the Stream, its array when it keeps
+ * any, its epoch's text, its map slot while released; measured ~100), from when it is made.
+ */
 export const STREAM_OVERHEAD = 160;
 
 export interface Entry {
@@ -80,6 +91,8 @@ export class Stream {
     /** As frames name it: "u", "w" or "r:<rid>". */
     readonly name: string,
     private readonly epochN: number,
+    /** Its own bytes in the budget while it lives: STREAM_OVERHEAD, its key, a room's name too. */
+    readonly cost: number,
   ) {}
 
   /** Opaque; another for every stream this process makes, and unlike any of another process. */
@@ -101,10 +114,12 @@ export class History {
   private held = 0;
   private oldest: Entry | null = null;
   private newest: Entry | null = null;
-  /** Bytes of every kept entry (evt in UTF-8 + ENTRY_OVERHEAD), and of each stream that keeps any. */
+  /** Bytes of every kept entry (evt in UTF-8 + ENTRY_OVERHEAD), and of every live stream (its cost). */
   bytes = 0;
   entries = 0;
   readonly evicted: Record<EvictReason, number> = { size: 0, ttl: 0, max_bytes: 0 };
+  /** Released streams dropped before their ttl to stay within max_bytes. */
+  streamsEvicted = 0;
 
   constructor(readonly limits: HistoryLimits) {
     this.world = this.make("w", "", "w");
@@ -112,7 +127,14 @@ export class History {
 
   private make(kind: Kind, key: string, name: string): Stream {
     this.held++;
-    return new Stream(kind, key, name, ++epochs);
+    // UTF-8 bytes, never fewer than the string holds in memory; a room's name ("r:" + rid) is a
+    // second string of them.
+    const keyBytes = Buffer.byteLength(key, "utf8");
+    const cost = STREAM_OVERHEAD + (kind === "r" ? 2 * keyBytes + 2 : keyBytes);
+    const s = new Stream(kind, key, name, ++epochs, cost);
+    this.bytes += cost;
+    if (this.bytes > this.limits.maxBytes) this.trim();
+    return s;
   }
 
   /** A released user's stream while it lives (less than ttl ago); a live session has its own. */
@@ -167,7 +189,7 @@ export class History {
 
   private alive(s: Stream | undefined, now: number): Stream | undefined {
     if (!s || now - s.releasedAt < this.limits.ttl) return s;
-    this.drop(s);
+    this.drop(s, "ttl");
     return undefined;
   }
 
@@ -183,17 +205,28 @@ export class History {
     if (this.newest) this.newest.newer = e;
     else this.oldest = e;
     this.newest = e;
-    if (!s.kept) {
-      s.kept = [];
-      this.bytes += STREAM_OVERHEAD;
-    }
+    s.kept ??= [];
     const kept = s.kept;
     kept.push(e);
     this.bytes += bytes;
     this.entries++;
     if (kept.length > size) this.evict(kept[0] as Entry, "size");
-    while (this.bytes > maxBytes && this.oldest) this.evict(this.oldest, "max_bytes");
+    if (this.bytes > maxBytes) this.trim();
     return seq;
+  }
+
+  /**
+   * Back within max_bytes, when it can be: released streams first (nobody holds them; the longest
+   * released first), then the oldest messages. Held streams' own cost stays, counted.
+   */
+  private trim(): void {
+    const { maxBytes } = this.limits;
+    for (const s of this.released) {
+      if (this.bytes <= maxBytes) return;
+      this.drop(s, "max_bytes");
+      this.streamsEvicted++;
+    }
+    while (this.bytes > maxBytes && this.oldest) this.evict(this.oldest, "max_bytes");
   }
 
   /**
@@ -215,7 +248,7 @@ export class History {
     while (this.oldest && now - this.oldest.at >= ttl) this.evict(this.oldest, "ttl");
     for (const s of this.released) {
       if (now - s.releasedAt < ttl) break;
-      this.drop(s);
+      this.drop(s, "ttl");
     }
   }
 
@@ -234,12 +267,14 @@ export class History {
     }
   }
 
-  private drop(s: Stream): void {
+  /** A released stream goes, with what it keeps. */
+  private drop(s: Stream, reason: EvictReason): void {
+    if (!this.released.delete(s)) return;
     const kept = s.kept;
-    while (kept && kept.length > 0) this.evict(kept[0] as Entry, "ttl");
-    this.released.delete(s);
+    while (kept && kept.length > 0) this.evict(kept[0] as Entry, reason);
     const map = s.kind === "u" ? this.users : this.rooms;
     if (map.get(s.key) === s) map.delete(s.key);
+    this.bytes -= s.cost;
   }
 
   /** Removes e, which is the oldest kept entry of its stream. */
@@ -247,10 +282,7 @@ export class History {
     const kept = e.stream.kept as Entry[];
     kept.shift();
     // An emptied stream gives its array back: most streams are quiet most of the time.
-    if (kept.length === 0) {
-      e.stream.kept = null;
-      this.bytes -= STREAM_OVERHEAD;
-    }
+    if (kept.length === 0) e.stream.kept = null;
     if (e.older) e.older.newer = e.newer;
     else this.oldest = e.newer;
     if (e.newer) e.newer.older = e.older;

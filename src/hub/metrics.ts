@@ -14,7 +14,7 @@ export function registerHubMetrics(registry: Registry, hub: Hub): void {
   const { history } = hub;
   registry.gauge(
     "comet_history_bytes",
-    "Bytes of kept messages (evt in UTF-8 plus a fixed cost each), within history.max_bytes",
+    "Bytes of kept messages (evt in UTF-8 plus a fixed cost each) and of live streams (a fixed cost plus their key), within history.max_bytes",
     () => history.bytes,
   );
   registry.gauge("comet_history_messages", "Messages kept for recovery, every stream", () => history.entries);
@@ -27,5 +27,10 @@ export function registerHubMetrics(registry: Registry, hub: Hub): void {
     "comet_history_evicted_total",
     "Kept messages dropped, by reason: size (history.size), ttl, max_bytes",
     () => (["size", "ttl", "max_bytes"] as const).map((reason) => [{ reason }, history.evicted[reason]]),
+  );
+  registry.counterFn(
+    "comet_history_streams_evicted_total",
+    "Streams nobody held, dropped before history.ttl (with what they kept) to stay within history.max_bytes",
+    () => history.streamsEvicted,
   );
 }

@@ -6,9 +6,9 @@ import { AdminAuth } from "../auth/admin.ts";
 import { ADMIN_FAILURES_PER_SECOND, FailureLimiter } from "../auth/failures.ts";
 import { buildVerifier } from "../auth/jwt.ts";
 import { RevocationTable } from "../auth/revocations.ts";
-import { instanceId } from "./id.ts";
+import { instanceId } from "../util/instance-id.ts";
 import { parseListen } from "../config/load.ts";
-import { checkRuntime } from "../config/preflight.ts";
+import { checkRuntime } from "./preflight.ts";
 import type { Config, Listen } from "../config/schema.ts";
 import { checkStrength } from "../config/strength.ts";
 import { readTls } from "../config/tls.ts";
@@ -21,7 +21,7 @@ import { registerProcessMetrics } from "../metrics/process.ts";
 import { Registry } from "../metrics/registry.ts";
 import { runtimeAdapter } from "../runtime/listen.ts";
 import type { RuntimeAdapter } from "../runtime/types.ts";
-import type { Part } from "./part.ts";
+import type { Part } from "../part.ts";
 
 export interface Core {
   readonly config: Config;

@@ -12,7 +12,13 @@ import { LoopFanout } from "../runtime/loop-fanout.ts";
 import type { Listener } from "../runtime/types.ts";
 import { showAddress } from "../util/address.ts";
 import type { Core } from "./core.ts";
-import type { Parts } from "./part.ts";
+import type { Parts } from "../part.ts";
+
+/** Ports other than the config's: a worker given the port that worker 1 bound for port 0. */
+export interface ListenAt {
+  port: number;
+  grpcPort?: number;
+}
 
 export interface Listening {
   listener: Listener;
@@ -23,10 +29,10 @@ export interface Listening {
 export async function listenAll(
   core: Core,
   parts: Parts,
-  deps: { http: HttpPart; broker: Broker; presence: PresenceSource; reusePort?: boolean },
+  deps: { at?: ListenAt; http: HttpPart; broker: Broker; presence: PresenceSource; reusePort?: boolean },
 ): Promise<Listening> {
   try {
-    const listener = await listenHttp(core, parts, deps.http, deps.reusePort);
+    const listener = await listenHttp(core, parts, deps.http, deps.at?.port, deps.reusePort);
     const grpc = await listenGrpcPart(core, parts, deps);
     core.gateway.start();
     parts.add({ close: () => core.gateway.stop() });
@@ -37,9 +43,16 @@ export async function listenAll(
   }
 }
 
-async function listenHttp(core: Core, parts: Parts, http: HttpPart, reusePort?: boolean): Promise<Listener> {
+async function listenHttp(
+  core: Core,
+  parts: Parts,
+  http: HttpPart,
+  at: number | undefined,
+  reusePort?: boolean,
+): Promise<Listener> {
   const { config, hub } = core;
-  const { host, port } = config.listen;
+  const host = config.listen.host;
+  const port = at ?? config.listen.port;
   let listener: Listener;
   try {
     listener = await core.runtime.listen({
@@ -63,6 +76,7 @@ async function listenHttp(core: Core, parts: Parts, http: HttpPart, reusePort?: 
     async close() {
       // A runtime's stop waits for the responses it is still sending: end the streams first.
       http.streams.closeAll();
+      http.consoleStreams?.closeAll();
       await listener.stop();
     },
   });
@@ -72,7 +86,7 @@ async function listenHttp(core: Core, parts: Parts, http: HttpPart, reusePort?: 
 async function listenGrpcPart(
   core: Core,
   parts: Parts,
-  deps: { broker: Broker; presence: PresenceSource; reusePort?: boolean },
+  deps: { at?: ListenAt; broker: Broker; presence: PresenceSource; reusePort?: boolean },
 ): Promise<GrpcListener | undefined> {
   const { config, grpcAddr } = core;
   if (!grpcAddr) return undefined;
@@ -81,7 +95,8 @@ async function listenGrpcPart(
   let grpc: GrpcListener;
   try {
     grpc = await listenGrpc({
-      ...grpcAddr,
+      host: grpcAddr.host,
+      port: deps.at?.grpcPort ?? grpcAddr.port,
       reusePort: deps.reusePort,
       tls: core.tls,
       config,

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
-import type { Part } from "../instance/part.ts";
+import type { Part } from "../part.ts";
 import type { Registry } from "../metrics/registry.ts";
 import { type PresenceTransition, PresenceView, soloServers } from "./view.ts";
 
@@ -18,7 +18,10 @@ export interface PresencePart extends Part {
 export function installPresence(core: { config: Config; hub: Hub; registry: Registry; id: string }): PresencePart {
   const { hub, registry } = core;
   const listeners: Array<(t: PresenceTransition) => void> = [];
-  const transitions = registry.counter("comet_presence_transitions_total", "Presence transitions emitted here, by type");
+  const transitions = registry.counter(
+    "comet_presence_transitions_total",
+    "Presence transitions emitted here, by type",
+  );
   const flaps = registry.counter(
     "comet_presence_flaps_suppressed_total",
     "Reconnects within presence.offline_grace: OFFLINE transitions that did not happen",

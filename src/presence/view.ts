@@ -13,72 +13,30 @@
  * has a session on another instance, is in its grace, or holds a span that began before its session
  * here (a reconnect within the grace). An idle connection costs the view nothing.
  */
-import type { Activity } from "../hub/activity.ts";
-import { nowNs } from "../hub/activity.ts";
-import { compareUtf8 } from "../hub/order.ts";
+import { type Activity, nowNs } from "../hub/activity.ts";
+import { compareUtf8 } from "../util/order.ts";
 import type { PresenceEntry } from "../protocol/presence.ts";
+import {
+  type ClusterActivity,
+  type Entry,
+  type LocalSession,
+  type PresenceTransition,
+  type PresenceType,
+  type ServerList,
+  type SnapshotSeat,
+  sinceOf,
+} from "./types.ts";
+import { GraceDeadlines } from "./grace.ts";
 
-export type PresenceType = "ONLINE" | "OFFLINE";
-
-/** A transition as it goes out (presence topic, webhooks): times in ns as decimal strings. */
-export interface PresenceTransition {
-  type: PresenceType;
-  uid: string;
-  rid: string;
-  /** The instance that emits it. */
-  server: string;
-  time: string;
-  /** When this online span began: the same in every copy of one transition. */
-  since: string;
-}
-
-/** A session on another instance. */
-interface Seat {
-  server: string;
-  rid: string;
-  /** Its ONLINE time, ns. */
-  time: bigint;
-}
-
-interface Entry {
-  since: bigint;
-  /** Sessions on other instances (this instance's own is the hub's). */
-  seats: Seat[];
-  /** While in the grace: when the last seat went (ns), and the server it was on. */
-  endedAt?: bigint;
-  owner?: string;
-}
-
-/** The registry as the view needs it (bridge/cluster/servers.ts; an instance alone without the bridge). */
-export interface ServerList {
-  readonly self: string;
-  live(): readonly string[];
-  isLive(server: string): boolean;
-}
-
-/** Activity of another instance, as read back from the broker. */
-export interface ClusterActivity {
-  type: Activity["type"];
-  uid: string;
-  rid: string;
-  time: bigint;
-  server: string;
-}
-
-/** One seat of a view snapshot: what an instance holds, for an instance that joins. */
-export interface SnapshotSeat {
-  uid: string;
-  rid: string;
-  time: string;
-  since: string;
-}
-
-/** A session on this instance, as the hub holds it. */
-export interface LocalSession {
-  readonly rid: string;
-  /** Its ONLINE time, µs since the epoch (the activity's time is this × 1000 ns). */
-  readonly onlineUs: number;
-}
+export type {
+  ClusterActivity,
+  LocalSession,
+  PresenceTransition,
+  PresenceType,
+  ServerList,
+  SnapshotSeat,
+} from "./types.ts";
+export { soloServers } from "./types.ts";
 
 export interface PresenceViewOptions {
   servers: ServerList;
@@ -90,29 +48,28 @@ export interface PresenceViewOptions {
   suppressed?: () => void;
 }
 
-export function soloServers(self: string): ServerList {
-  const list = [self];
-  return { self, live: () => list, isLive: (s) => s === self };
-}
-
 export class PresenceView {
   /** Uids with a session elsewhere, in their grace, or with a span older than their session here. */
   private readonly entries = new Map<string, Entry>();
-  /** uid → deadline (ms), in deadline order: the grace is one constant, so insertion order is it. */
-  private readonly pending = new Map<string, number>();
+  /** The uids in their grace. */
+  private readonly grace: GraceDeadlines;
   private readonly sessions: ReadonlyMap<string, LocalSession>;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = 0;
   private servers: ServerList;
   private closed = false;
 
   constructor(private readonly options: PresenceViewOptions) {
     this.servers = options.servers;
     this.sessions = options.sessions;
+    this.grace = new GraceDeadlines(options.graceMs, (uid) => this.graceOver(uid));
   }
 
   get self(): string {
     return this.servers.self;
+  }
+
+  /** The live instances this view knows, this one included (the console lists them). */
+  liveServers(): readonly string[] {
+    return this.servers.live();
   }
 
   /** The bridge's registry, once it runs. */
@@ -129,7 +86,7 @@ export class PresenceView {
 
   /** Uids in their grace. */
   get inGrace(): number {
-    return this.pending.size;
+    return this.grace.size;
   }
 
   /**
@@ -221,16 +178,14 @@ export class PresenceView {
   private startGrace(uid: string, e: Entry, owner: string, endedAt: bigint): void {
     e.endedAt = endedAt;
     e.owner = owner;
-    this.pending.delete(uid);
-    this.pending.set(uid, Date.now() + this.options.graceMs);
-    this.arm();
+    this.grace.start(uid);
   }
 
   /** A session came back within the grace: no transition (counted as a flap unless silent). */
   private endGrace(uid: string, e: Entry, counted: boolean): void {
     e.endedAt = undefined;
     e.owner = undefined;
-    this.pending.delete(uid);
+    this.grace.cancel(uid);
     if (counted) this.options.suppressed?.();
   }
 
@@ -322,36 +277,15 @@ export class PresenceView {
   /** Stops the timers; nothing is emitted after this (the other instances take over what was in its grace). */
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pending.clear();
+    this.grace.close();
   }
 
-  private arm(): void {
-    const first = this.pending.values().next();
-    if (first.done) return;
-    const at = first.value;
-    if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    // At least one turn of the event loop, even with no grace: a replacement on this instance
-    // emits OFFLINE then ONLINE in one go, and must come out as no transition.
-    this.timer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
-    this.timer.unref?.();
-  }
-
-  private expire(): void {
-    this.timer = undefined;
-    const now = Date.now();
-    for (const [uid, at] of this.pending) {
-      if (at > now) break;
-      this.pending.delete(uid);
-      const e = this.entries.get(uid);
-      if (!e || e.seats.length > 0 || e.endedAt === undefined || this.sessions.has(uid)) continue;
-      this.entries.delete(uid);
-      if (this.emitsFor(e.owner as string)) this.emit("OFFLINE", uid, "", e.endedAt, e.since);
-    }
-    this.arm();
+  /** A uid's grace ran out: its OFFLINE, unless a session came back meanwhile. */
+  private graceOver(uid: string): void {
+    const e = this.entries.get(uid);
+    if (!e || e.seats.length > 0 || e.endedAt === undefined || this.sessions.has(uid)) return;
+    this.entries.delete(uid);
+    if (this.emitsFor(e.owner as string)) this.emit("OFFLINE", uid, "", e.endedAt, e.since);
   }
 
   /** The last session's instance emits; when it is gone, the smallest live server id does. */
@@ -366,6 +300,3 @@ export class PresenceView {
     this.options.emit({ type, uid, rid, server: this.servers.self, time: String(time), since: String(since) });
   }
 }
-
-/** A session's ONLINE time in ns: the start of its span when nothing older holds one. */
-const sinceOf = (s: LocalSession): bigint => BigInt(s.onlineUs) * 1000n;

@@ -68,13 +68,16 @@ function readJoin(v: unknown): string | undefined | Decoded {
 
 /**
  * proto3 JSON writes a uint64 as a decimal string; a number is read too. A seq past 2^53 is
- * ahead of every stream: it is kept as the largest safe integer, which recovers nothing (false).
+ * ahead of every stream, however many digits it has (no stream gets there): it is kept as the
+ * largest safe integer, which recovers nothing (false). Only its type is refused (4400).
  */
 function readSeq(v: unknown): number | undefined {
   if (v === undefined || v === null) return 0;
   if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? Math.min(v, Number.MAX_SAFE_INTEGER) : undefined;
-  if (typeof v === "string" && /^\d{1,20}$/.test(v)) return Math.min(Number(v), Number.MAX_SAFE_INTEGER);
-  return undefined;
+  if (typeof v !== "string" || !/^\d+$/.test(v)) return undefined;
+  // Leading zeros count for nothing; past 16 significant digits it is past 2^53 (16 digits) anyway.
+  const digits = v.replace(/^0+(?=\d)/, "");
+  return digits.length > 16 ? Number.MAX_SAFE_INTEGER : Math.min(Number(digits), Number.MAX_SAFE_INTEGER);
 }
 
 /** Reads `recover` (absent or null: none). A field absent inside it is proto3's default ("", 0). */

@@ -5,7 +5,7 @@
 import { Close } from "../protocol/codes.ts";
 import { LoopFanout } from "./loop-fanout.ts";
 import { pathOf } from "./path.ts";
-import { type Listener, type ListenOptions, type PushSocket, type SocketEvents, Upgrade } from "./types.ts";
+import { type Listener, type ListenOptions, type PushSocket, type SocketEvents, Streaming, Upgrade } from "./types.ts";
 
 const OPEN = 1;
 // A server close waits until the peer has sent nothing for CLOSE_QUIET_MS, at most CLOSE_WAIT_MS.
@@ -125,6 +125,8 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
 
   const handler = (req: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
     const answer = handlers.request(req, pathOf(req.url), () => info.remoteAddr.hostname);
+    // Deno.serve closes no response for idling: a stream needs nothing more.
+    if (answer instanceof Streaming) return answer.response;
     if (!(answer instanceof Upgrade)) return answer;
     try {
       return upgrade(req, answer.ip);

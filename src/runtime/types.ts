@@ -67,8 +67,8 @@ export interface SocketEvents {
    */
   onUplink(d: Decoded): void;
   /**
-   * A WebSocket ping came. It costs the server like a frame, so it is rate limited like one, but
-   * it says nothing of the session: it does not answer a heartbeat.
+   * A WebSocket ping (or an unsolicited pong) came. It costs the server like a frame, so it is
+   * rate limited like one, but it says nothing of the session: it does not answer a heartbeat.
    */
   onPing(): void;
   /** The socket is gone (peer closed, network lost, terminated). */
@@ -87,13 +87,21 @@ export class Upgrade {
   constructor(readonly ip: string) {}
 }
 
+/**
+ * The answer to a request that is an HTTP stream (SSE, NDJSON): quiet between events for up to
+ * heartbeat.interval, so a runtime must not close it for idling (Bun's idle timeout is 10 s).
+ */
+export class Streaming {
+  constructor(readonly response: Response | Promise<Response>) {}
+}
+
 /** What a runtime adapter calls for each HTTP request and each WebSocket it opens. */
 export interface ServeHandlers {
   /**
    * A request's answer, or an Upgrade. `path` is the URL's path; `peer` reads the TCP peer's
    * address (only upgrades need it, so it is asked for lazily).
    */
-  request(req: Request, path: string, peer: () => string): Response | Promise<Response> | Upgrade;
+  request(req: Request, path: string, peer: () => string): Response | Promise<Response> | Upgrade | Streaming;
   /** The answer to an Upgrade the runtime could not carry out (a malformed handshake). */
   upgradeFailed(): Response;
   /** The answer when request() threw. */
@@ -130,6 +138,13 @@ export interface Listener {
   readonly fanout: Fanout;
   /** Closes every socket (1001) and the port. */
   stop(): Promise<void>;
+  /**
+   * Stops listening and keeps every open connection: the port leaves the SO_REUSEPORT group,
+   * and the kernel gives new connections to the other workers. Where `workers` is a capability.
+   */
+  pause?(): void;
+  /** Listens again on the same port, after pause(); rejects with the listen error. */
+  resume?(): Promise<void>;
 }
 
 /** What a runtime can do beyond the contract; the rest of the code asks these, never the runtime's name. */

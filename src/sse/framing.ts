@@ -2,11 +2,13 @@
  * What a reader of an HTTP stream writes around a frame's shared bytes. NDJSON writes them as they
  * are. SSE keeps the reader's position in its three streams for each event's `id:` line, and
  * answers a `Last-Event-ID` recovery: what the hub replays is held until its outcome is known, so
- * that a failure is the first event (`event: gap`), before the streams that did recover.
+ * that a failure is the first event (`event: gap`), before the streams that did recover. When the
+ * server ends an SSE stream, its last event says why (`event: close`), as a close code says it on a
+ * WebSocket; NDJSON has no such line (the protocol names none), its stream just ends.
  */
 import { Downlink } from "../protocol/downlink.ts";
 import type { Recover } from "../protocol/frames.ts";
-import { encodeEventId } from "./event-id.ts";
+import { encodeEventId } from "../protocol/event-id.ts";
 import { bytesOf, type EventBytes } from "./formats.ts";
 
 export type Write = (chunk: Uint8Array) => void;
@@ -16,6 +18,8 @@ export interface Framing {
   opening(heads: Recover): Uint8Array;
   /** One frame's shared bytes: written (with what this reader adds), or held back a moment. */
   frame(bytes: Uint8Array, write: Write): void;
+  /** The last bytes before the server ends the stream with this close code and reason, if any. */
+  closing(code: number, reason: string): Uint8Array | undefined;
 }
 
 const NDJSON_OPENING = bytesOf(`${Downlink.HB.json}\n`);
@@ -24,6 +28,7 @@ const NDJSON_OPENING = bytesOf(`${Downlink.HB.json}\n`);
 export const NDJSON_FRAMING: Framing = {
   opening: () => NDJSON_OPENING,
   frame: (bytes, write) => write(bytes),
+  closing: () => undefined,
 };
 
 const kindOf = (stream: string): "u" | "r" | "w" => (stream === "u" ? "u" : stream === "w" ? "w" : "r");
@@ -70,6 +75,15 @@ export class SseFraming implements Framing {
     if (f.stream !== "") this.at[kindOf(f.stream)] = { epoch: f.epoch, seq: f.seq };
     write(bytesOf(`id: ${encodeEventId(this.at)}\n`));
     write(ev);
+  }
+
+  /**
+   * `event: close`, data `{"code":N,"reason":"…"}`: the WebSocket close code the session would have
+   * had (4409 replaced, 4401 token expired, 1001 drain, ...). No id: it is no position. The reason
+   * is the server's own text, and JSON escapes any line break that would end the event early.
+   */
+  closing(code: number, reason: string): Uint8Array {
+    return bytesOf(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
   }
 
   /**

@@ -11,7 +11,6 @@ import type { Recover } from "../protocol/frames.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { LoopSocket } from "../runtime/loop-socket.ts";
 import type { Framing } from "./framing.ts";
-import { bytesOf } from "./formats.ts";
 
 export type StreamKind = "sse" | "ndjson";
 
@@ -108,9 +107,8 @@ export class StreamSocket extends LoopSocket {
 
   /**
    * Before the stream started: the answer is the close code as an HTTP status. After: the stream
-   * ends after what is queued; SSE has no close code, so its last event says it (`event: close`,
-   * data `{"code","reason"}`), which the SDK reads as a WebSocket's close: 4410 and the other final
-   * codes stop it rather than reconnect.
+   * ends after what is queued, SSE's with an `event: close` that carries the code and reason
+   * (framing.ts), which an HTTP stream has no other way to tell its reader.
    */
   close(code?: number, reason?: string): void {
     if (this.ended) return;
@@ -122,9 +120,9 @@ export class StreamSocket extends LoopSocket {
       return;
     }
     try {
-      if (this.transport === "sse" && code !== undefined) {
-        this.write(bytesOf(`event: close\ndata: ${JSON.stringify({ code, reason: reason ?? "" })}\n\n`));
-      }
+      // Past max_send_buffer too: a few bytes more, and the reader learns why.
+      const last = this.framing.closing(code ?? 1000, reason ?? "");
+      if (last) this.write(last);
       this.controller.close();
     } catch {
       // Already errored or cancelled by the runtime.

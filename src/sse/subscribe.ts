@@ -10,7 +10,7 @@ import { MsgType, type Recover, type Uplink } from "../protocol/frames.ts";
 import { errorResponse } from "../protocol/errors.ts";
 import type { LoopFanout } from "../runtime/loop-fanout.ts";
 import { refusalResponse } from "../protocol/refusal.ts";
-import { parseEventId } from "./event-id.ts";
+import { parseEventId } from "../protocol/event-id.ts";
 import { NDJSON_LINES, SSE_EVENTS } from "./formats.ts";
 import { NDJSON_FRAMING, SseFraming } from "./framing.ts";
 import { type StreamKind, StreamSocket } from "./socket.ts";

@@ -1,7 +1,8 @@
 /**
  * The demo page at / (ui.enabled; on in --dev), its script and stylesheet under /ui/, the client
- * SDK at /comet-client.js, and POST /ui/token, which mints a subscriber token for the page when the
- * caller holds an admin token and the server signs with an HS256 secret.
+ * SDK at /comet-client.js, the operators' console's shell at /console and its files under /ui/ (its
+ * data endpoints are console.ts's), and POST /ui/token, which mints a subscriber token for the page
+ * when the caller holds an admin token and the server signs with an HS256 secret.
  */
 import type { AdminAuth } from "../auth/admin.ts";
 import { signSubscriberToken } from "../auth/mint.ts";
@@ -30,7 +31,7 @@ export const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 /** On every answer of the UI's, so that no browser reads one as another type than it says. */
-function secured(res: Response): Response {
+export function secured(res: Response): Response {
   res.headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
   res.headers.set("x-content-type-options", "nosniff");
   return res;
@@ -38,7 +39,7 @@ function secured(res: Response): Response {
 
 /** `config` is asked on each mint, so that a reloaded HS256 secret signs the page's next token. */
 export async function createUi(config: () => Config, admin: AdminAuth): Promise<UiHandler> {
-  const { CLIENT_JS, PAGE_CSS, PAGE_HTML, PAGE_JS } = await import("./assets.ts");
+  const { CLIENT_JS, CONSOLE_FILES, PAGE_CSS, PAGE_HTML, PAGE_JS } = await import("./assets.ts");
   const page = PAGE_HTML.replace("__HEARTBEAT_MS__", String(config().heartbeat.interval));
   const asset = (body: string, type: string) => () =>
     new Response(body, { headers: { "content-type": `${type}; charset=utf-8`, "cache-control": "no-cache" } });
@@ -47,6 +48,8 @@ export async function createUi(config: () => Config, admin: AdminAuth): Promise<
     ["/ui/page.js", asset(PAGE_JS, "text/javascript")],
     ["/ui/page.css", asset(PAGE_CSS, "text/css")],
     ["/comet-client.js", asset(CLIENT_JS, "text/javascript")],
+    // The console's shell and scripts: no data in them (that comes from the admin endpoints).
+    ...CONSOLE_FILES.map(([path, body, type]) => [path, asset(body, type)] as const),
   ]);
 
   async function token(req: Request, client: () => string): Promise<Response> {

@@ -4,7 +4,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
-import type { Part } from "../instance/part.ts";
+import type { Part } from "../part.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import { Webhooks } from "./hooks.ts";

@@ -4,8 +4,10 @@
  * and reload. When the pipe closes the supervisor is gone: the worker drains and exits rather
  * than hold the port as an orphan.
  */
-import type { HostView } from "../http/routes.ts";
+import type { HostReadiness, HostView } from "../http/routes.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
+
+type HostAnswer = Extract<ToWorker, { t: "host" }>;
 
 /** How long a worker waits for the host's answer before /metrics or /readyz fails. */
 const HOST_ANSWER_MS = 5000;
@@ -19,8 +21,10 @@ export interface WorkerSelf {
 export interface ChannelEvents {
   stop(): void;
   reload(): void;
-  /** A spare is given its worker number. */
-  become(n: number): void;
+  /** Listen as worker n (on `at`'s ports, when given). */
+  become(n: number, at?: { port: number; grpcPort?: number }): void;
+  /** Full: leave the listening group, or listen again though full (src/workers/capacity.ts). */
+  capacity(say: "leave" | "rejoin"): void;
 }
 
 /**
@@ -38,7 +42,7 @@ export function workerRole(): number | "spare" | undefined {
 export class SupervisorChannel implements HostView {
   private self: WorkerSelf | undefined;
   private nextId = 1;
-  private readonly waiting = new Map<number, (answer: string | null, error?: string) => void>();
+  private readonly waiting = new Map<number, (answer: HostAnswer) => void>();
 
   /** `events` hears stop and reload from the start: one that comes while starting is the caller's to hold. */
   constructor(private readonly events: ChannelEvents) {
@@ -52,9 +56,14 @@ export class SupervisorChannel implements HostView {
     this.self = self;
   }
 
-  /** A spare: made, ready to become a worker. */
+  /** Made, ready to become a worker. */
   loaded(): void {
     this.send({ t: "loaded" });
+  }
+
+  /** At limits.max_connections, or down to the lower mark again. */
+  capacity(t: "full" | "room"): void {
+    this.send({ t });
   }
 
   up(listen: string, grpc?: string): void {
@@ -62,25 +71,26 @@ export class SupervisorChannel implements HostView {
   }
 
   metrics(): Promise<string> {
-    return this.ask("metrics").then((a) => a ?? "");
+    return this.ask("metrics").then((a) => a.answer ?? "");
   }
 
-  async notReady(): Promise<string | undefined> {
+  async readiness(): Promise<HostReadiness> {
     // No answer for the host is an answer too: it cannot say it is ready.
-    return (await this.ask("ready").catch((err: Error) => err.message)) ?? undefined;
+    const a = await this.ask("ready").catch((err: Error) => ({ answer: err.message, full: undefined }));
+    return { notReady: a.answer ?? undefined, full: a.full ?? [] };
   }
 
-  private ask(q: Question): Promise<string | null> {
+  private ask(q: Question): Promise<HostAnswer> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         reject(new Error(`workers: the supervisor did not answer for the host's ${q} within ${HOST_ANSWER_MS} ms`));
       }, HOST_ANSWER_MS);
-      this.waiting.set(id, (answer, error) => {
+      this.waiting.set(id, (msg) => {
         clearTimeout(timer);
-        if (error === undefined) resolve(answer);
-        else reject(new Error(`workers: the host's ${q}: ${error}`));
+        if (msg.error === undefined) resolve(msg);
+        else reject(new Error(`workers: the host's ${q}: ${msg.error}`));
       });
       this.send({ t: "host", id, q });
     });
@@ -97,7 +107,7 @@ export class SupervisorChannel implements HostView {
       case "host": {
         const done = this.waiting.get(msg.id);
         this.waiting.delete(msg.id);
-        done?.(msg.answer, msg.error);
+        done?.(msg);
         return;
       }
       case "stop":
@@ -107,7 +117,11 @@ export class SupervisorChannel implements HostView {
         this.events.reload();
         return;
       case "become":
-        this.events.become(msg.n);
+        this.events.become(msg.n, msg.at);
+        return;
+      case "leave":
+      case "rejoin":
+        this.events.capacity(msg.t);
         return;
     }
   }

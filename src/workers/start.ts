@@ -3,7 +3,6 @@
  * starts the host's broker, starts the workers and answers the signals; it serves no client.
  */
 import { showAddress } from "../util/address.ts";
-import { availableParallelism } from "node:os";
 import { parseListen } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
@@ -12,10 +11,7 @@ import { checkFree, showListen } from "./ports.ts";
 import { selfArgv } from "./self.ts";
 import { Supervisor } from "./supervisor.ts";
 
-/** `workers` as configured: 0 is one per CPU this process may use. */
-export function workerCount(configured: number): number {
-  return configured === 0 ? availableParallelism() : configured;
-}
+export { workerCount } from "../config/workers.ts";
 
 export interface HostStart {
   cfg: Config;

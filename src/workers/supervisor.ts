@@ -1,31 +1,25 @@
 /**
  * The supervisor of `comet serve --workers N`: it starts N workers (this same program, as
- * `serve`, with WORKER_ENV set), restarts one that dies with a backoff, relays stop and reload,
- * and answers the host-wide questions (/metrics summed, /readyz) by asking every worker over the
- * pipe. It holds no client's socket: the workers share the listening ports themselves.
+ * `serve`, with WORKER_ENV set) and has them listen once all are made, restarts one that dies with
+ * a backoff (backoff.ts), relays stop and reload, tells a full worker to leave the listening group
+ * or stay (listening.ts), and answers the host-wide questions (/metrics summed, /readyz) by asking
+ * every worker over the pipe (host-answers.ts). It holds no client's socket: the workers share the
+ * listening ports themselves.
  */
 import type { Subprocess } from "bun";
 import type { Logger } from "../log.ts";
+import { BACKOFF_MAX_MS, restartAfter } from "./backoff.ts";
+import { hostMetrics, hostReady, Questions } from "./host-answers.ts";
 import { isMessage, type Question, type ToSupervisor, type ToWorker, WORKER_ENV } from "./ipc.ts";
-import { sumMetrics } from "./sum-metrics.ts";
+import { fresh, type Member, rebalance } from "./listening.ts";
 
-/** Restart delays: 100 ms after the first death, doubled per death in a row, at most 5 s. */
-export const BACKOFF_MIN_MS = 100;
-export const BACKOFF_MAX_MS = 5000;
-/** A worker that lived this long before dying is not part of a crash loop: its backoff starts over. */
-const STABLE_MS = 10_000;
-/** From this many deaths in a row, each restart is logged as an error: a crash loop. */
-const CRASH_LOOP = 3;
 /**
- * A spare: a worker process started ahead, its server made (config read, bridge connected) but
+ * A spare: a worker process started ahead, its server made (config read, bridge started) but
  * not listening, that waits to be given a number. A restart hands the dead worker's number to
  * it, so the new worker listens at once, without starting a runtime, loading the program and
  * making its server (a second or more on a busy host); then a new spare starts in the background.
  */
 const SPARE = "spare";
-
-/** A worker that does not answer the supervisor's question within this is left out (metrics) or not ready. */
-const ANSWER_MS = 2000;
 
 export interface SupervisorOptions {
   count: number;
@@ -34,32 +28,29 @@ export interface SupervisorOptions {
   /** Added to this process's environment for every worker. */
   env: Record<string, string>;
   /**
-   * With a port 0 to share: worker 1 starts alone, binds it, and its "up" tells the port; what this
-   * answers is added to the environment of every worker started after. A port settled by this
-   * process and released could be taken meanwhile (by any outgoing connection); one a worker holds
-   * cannot.
+   * With a port 0 to share: worker 1 listens first, binds it, and its "up" tells the port, which
+   * the others are given; what this answers is added to the environment of every worker started
+   * after (spares, restarts). A port settled by this process and released could be taken meanwhile
+   * (by any outgoing connection); one a worker holds cannot.
    */
   settle?: (first: { listen: string; grpc?: string }) => Record<string, string>;
   log: Logger;
 }
 
-interface Slot {
-  readonly n: number;
+interface Slot extends Member {
   proc: Subprocess | undefined;
-  /** Listening and not stopped since. */
-  up: boolean;
+  /** Made and waiting to be told to listen: the host's start waits for every one. */
+  loaded: boolean;
   startedAt: number;
   /** Deaths in a row (reset by a stable run). */
   deaths: number;
   restarts: number;
   restart: ReturnType<typeof setTimeout> | undefined;
-  /** Questions sent to it and not answered yet. */
-  readonly asked: Map<number, { ok(answer: string | null): void; fail(err: Error): void }>;
+  readonly questions: Questions;
 }
 
 export class Supervisor {
   private readonly slots: Slot[];
-  private nextId = 1;
   private stopping = false;
   private starting = true;
   private startFailed: ((err: WorkerStartError) => void) | undefined;
@@ -70,25 +61,35 @@ export class Supervisor {
   private spare: { proc: Subprocess; loaded: boolean } | undefined;
 
   constructor(private readonly o: SupervisorOptions) {
-    this.slots = Array.from({ length: o.count }, (_, i) => ({
-      n: i + 1,
-      proc: undefined,
-      up: false,
-      startedAt: 0,
-      deaths: 0,
-      restarts: 0,
-      restart: undefined,
-      asked: new Map(),
-    }));
+    this.slots = Array.from({ length: o.count }, (_, i) => {
+      const slot: Slot = {
+        n: i + 1,
+        proc: undefined,
+        up: false,
+        full: false,
+        paused: false,
+        loaded: false,
+        startedAt: 0,
+        deaths: 0,
+        restarts: 0,
+        restart: undefined,
+        questions: new Questions(i + 1, (m) => this.send(slot, m)),
+      };
+      return slot;
+    });
   }
 
-  /** Starts every worker; resolves once all listen, rejects when one exits first (and stops the rest). */
+  /**
+   * Starts every worker; resolves once all listen, rejects when one exits first (and stops the
+   * rest). None listens before all are made: a worker that listened alone would take every
+   * connection of a reconnect storm until the others came, up to its open-file limit.
+   */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => {
       this.allUp = resolve;
       this.startFailed = reject;
     });
-    for (const slot of this.o.settle ? this.slots.slice(0, 1) : this.slots) this.spawn(slot);
+    for (const slot of this.slots) this.spawn(slot);
     return ready;
   }
 
@@ -106,7 +107,7 @@ export class Supervisor {
     for (const slot of this.slots) {
       clearTimeout(slot.restart);
       slot.restart = undefined;
-      slot.up = false;
+      fresh(slot, false);
       if (slot.proc && slot.proc.exitCode === null && slot.proc.signalCode === null) this.send(slot, { t: "stop" });
     }
     this.checkExited();
@@ -124,44 +125,15 @@ export class Supervisor {
   }
 
   reload(): void {
-    for (const slot of this.slots) if (slot.up) this.send(slot, { t: "reload" });
+    for (const slot of this.slots) if (slot.loaded) this.send(slot, { t: "reload" });
     // The spare read the config when it started: it reads it again with the others.
     if (this.spare?.loaded) this.spare.proc.send({ t: "reload" } satisfies ToWorker);
   }
 
-  /** The host's answer: every worker's metrics summed, or why the host is not ready (null: ready). */
-  async answer(q: Question): Promise<string | null> {
-    if (q === "ready") {
-      for (const slot of this.slots) {
-        if (!slot.up) return `worker ${slot.n} is not running`;
-      }
-      const whys = await Promise.all(this.slots.map((s) => this.ask(s, "ready").catch((e: Error) => e.message)));
-      const i = whys.findIndex((w) => w !== null);
-      return i < 0 ? null : `worker ${i + 1}: ${whys[i]}`;
-    }
-    const texts = await Promise.all(this.slots.map((s) => (s.up ? this.ask(s, "metrics").catch(() => null) : null)));
-    return sumMetrics(texts.filter((t): t is string => t !== null)) + this.ownMetrics(texts);
-  }
-
-  /**
-   * The supervisor's own families: how many workers there are, which are up, how often each
-   * restarted, and each one's connections (how evenly the kernel spreads them).
-   */
-  private ownMetrics(texts: ReadonlyArray<string | null>): string {
-    let out = "# HELP comet_workers Worker processes configured (workers)\n# TYPE comet_workers gauge\n";
-    out += `comet_workers ${this.slots.length}\n`;
-    out += "# HELP comet_worker_up 1 while the worker listens, else 0\n# TYPE comet_worker_up gauge\n";
-    for (const s of this.slots) out += `comet_worker_up{worker="${s.n}"} ${s.up ? 1 : 0}\n`;
-    out +=
-      "# HELP comet_worker_restarts_total Workers restarted after they died, by worker\n# TYPE comet_worker_restarts_total counter\n";
-    for (const s of this.slots) out += `comet_worker_restarts_total{worker="${s.n}"} ${s.restarts}\n`;
-    out +=
-      "# HELP comet_worker_connections Open connections, by worker (absent: no answer)\n# TYPE comet_worker_connections gauge\n";
-    for (const [i, text] of texts.entries()) {
-      const m = text === null ? null : /^comet_connections (\S+)$/m.exec(text);
-      if (m) out += `comet_worker_connections{worker="${i + 1}"} ${m[1]}\n`;
-    }
-    return out;
+  /** The host's answer: every worker's metrics summed, or why it is not ready (null: ready) and who is full. */
+  async answer(q: Question): Promise<{ answer: string | null; full?: number[] }> {
+    if (q === "ready") return hostReady(this.slots);
+    return { answer: await hostMetrics(this.slots) };
   }
 
   /**
@@ -175,7 +147,8 @@ export class Supervisor {
       this.spare = undefined;
       this.owner.set(spare.proc, slot);
       slot.proc = spare.proc;
-      if (spare.loaded) spare.proc.send({ t: "become", n: slot.n } satisfies ToWorker);
+      slot.loaded = spare.loaded;
+      if (spare.loaded) this.send(slot, { t: "become", n: slot.n });
       this.spawnSpare();
       return;
     }
@@ -216,40 +189,68 @@ export class Supervisor {
     if (!slot) return;
     switch (msg.t) {
       case "loaded":
-        // A spare claimed while it was loading.
-        this.send(slot, { t: "become", n: slot.n });
+        this.onLoaded(slot);
         return;
-      case "up": {
-        slot.up = true;
-        this.o.log.info("worker listening", {
-          worker: slot.n,
-          pid: slot.proc?.pid,
-          listen: msg.listen,
-          grpc: msg.grpc,
-        });
-        if (this.starting && this.o.settle && slot.n === 1) {
-          Object.assign(this.o.env, this.o.settle(msg));
-          for (const s of this.slots.slice(1)) this.spawn(s);
-        }
-        if (this.starting && this.slots.every((s) => s.up)) {
-          this.starting = false;
-          this.allUp?.();
-          this.spawnSpare();
-        }
+      case "up":
+        this.onUp(slot, msg);
         return;
-      }
-      case "answer": {
-        const q = slot.asked.get(msg.id);
-        slot.asked.delete(msg.id);
-        q?.ok(msg.answer);
+      case "answer":
+        slot.questions.answered(msg.id, msg.answer);
         return;
-      }
       case "host":
         this.answer(msg.q).then(
-          (answer) => this.send(slot, { t: "host", id: msg.id, answer }),
+          (a) => this.send(slot, { t: "host", id: msg.id, ...a }),
           (err: Error) => this.send(slot, { t: "host", id: msg.id, answer: null, error: err.message }),
         );
         return;
+      case "full":
+      case "room":
+        slot.full = msg.t === "full";
+        // Listening again (room) is the worker's own doing: it needs nobody's leave.
+        if (!slot.full) slot.paused = false;
+        this.rebalance();
+        return;
+    }
+  }
+
+  /**
+   * A worker made and waiting. At the host's start, none listens until all are made; then all are
+   * told at once, or with a port 0 to share, worker 1 first (onUp tells the others its port).
+   * Later (a restart, or a spare claimed while it was loading), it listens at once.
+   */
+  private onLoaded(slot: Slot): void {
+    slot.loaded = true;
+    if (!this.starting) this.send(slot, { t: "become", n: slot.n });
+    else if (this.slots.every((s) => s.loaded)) {
+      for (const s of this.o.settle ? this.slots.slice(0, 1) : this.slots) this.send(s, { t: "become", n: s.n });
+    }
+  }
+
+  private onUp(slot: Slot, msg: Extract<ToSupervisor, { t: "up" }>): void {
+    fresh(slot, true);
+    this.o.log.info("worker listening", { worker: slot.n, pid: slot.proc?.pid, listen: msg.listen, grpc: msg.grpc });
+    if (this.starting && this.o.settle && slot.n === 1) {
+      Object.assign(this.o.env, this.o.settle(msg));
+      const portOf = (at: string) => Number(/:(\d+)$/.exec(at)?.[1]);
+      const at = { port: portOf(msg.listen), grpcPort: msg.grpc === undefined ? undefined : portOf(msg.grpc) };
+      for (const s of this.slots.slice(1)) this.send(s, { t: "become", n: s.n, at });
+    }
+    if (this.starting && this.slots.every((s) => s.up)) {
+      this.starting = false;
+      this.allUp?.();
+      this.spawnSpare();
+    }
+    // A worker that listens again lets a full one that stayed leave.
+    this.rebalance();
+  }
+
+  private rebalance(): void {
+    if (this.stopping) return;
+    for (const order of rebalance(this.slots)) {
+      const slot = this.slots[order.n - 1] as Slot;
+      const why = order.t === "leave" ? "full worker leaves the listening group" : "full worker listens: no other does";
+      this.o.log.info(why, { worker: slot.n });
+      this.send(slot, { t: order.t });
     }
   }
 
@@ -266,9 +267,9 @@ export class Supervisor {
       return;
     }
     if (!slot || slot.proc !== proc) return;
-    slot.up = false;
-    for (const q of slot.asked.values()) q.fail(new Error(`worker ${slot.n} exited`));
-    slot.asked.clear();
+    fresh(slot, false);
+    slot.loaded = false;
+    slot.questions.failAll();
     const how = { worker: slot.n, pid: proc.pid, code, signal: proc.signalCode ?? undefined };
     if (this.stopping) {
       this.o.log.info("worker exited", how);
@@ -286,41 +287,22 @@ export class Supervisor {
       return;
     }
     const lived = Date.now() - slot.startedAt;
-    slot.deaths = lived >= STABLE_MS ? 1 : slot.deaths + 1;
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (slot.deaths - 1));
-    const fields = { ...how, lived_ms: lived, restart_in_ms: delay, deaths_in_a_row: slot.deaths };
-    if (slot.deaths >= CRASH_LOOP) this.o.log.error("worker crash loop: restarts backed off", fields);
+    const next = restartAfter(slot.deaths, lived);
+    slot.deaths = next.deaths;
+    const fields = { ...how, lived_ms: lived, restart_in_ms: next.delay, deaths_in_a_row: next.deaths };
+    if (next.crashLoop) this.o.log.error("worker crash loop: restarts backed off", fields);
     else this.o.log.warn("worker died: restarting", fields);
     slot.restart = setTimeout(() => {
       slot.restart = undefined;
       slot.restarts++;
       this.spawn(slot);
-    }, delay);
+    }, next.delay);
+    // The others may all have left the listening group: one listens again meanwhile.
+    this.rebalance();
   }
 
   private checkExited(): void {
     if (this.slots.every((s) => !s.proc || s.proc.exitCode !== null || s.proc.signalCode !== null)) this.allExited?.();
-  }
-
-  private ask(slot: Slot, q: Question): Promise<string | null> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        slot.asked.delete(id);
-        reject(new Error(`worker ${slot.n} did not answer within ${ANSWER_MS} ms`));
-      }, ANSWER_MS);
-      slot.asked.set(id, {
-        ok: (answer) => {
-          clearTimeout(timer);
-          resolve(answer);
-        },
-        fail: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      this.send(slot, { t: "ask", id, q });
-    });
   }
 
   private send(slot: Slot, m: ToWorker): void {

@@ -1,7 +1,7 @@
 /** mqtt.cluster_key on a shared broker: signed activity replaces as before; forged activity closes nothing. */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { encodeStatus } from "../../src/bridge/cluster/servers.ts";
-import { activitySignature } from "../../src/bridge/cluster/signature.ts";
+import { activitySignature } from "../../src/util/signature.ts";
 import { connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";

@@ -4,7 +4,7 @@
  * signature) published by a plain MQTT client closes nothing and is counted.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { listSignature } from "../../src/bridge/cluster/signature.ts";
+import { listSignature } from "../../src/util/signature.ts";
 import { api, connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
 import { type Comet, metric, Observer, startComet, waitFor, waitReadyz } from "./util.ts";

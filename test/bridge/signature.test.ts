@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { encodeActivity, parseActivity } from "../../src/bridge/wire/event.ts";
-import { activitySignature, signatureValid } from "../../src/bridge/cluster/signature.ts";
+import { activitySignature, signatureValid } from "../../src/util/signature.ts";
 
 const KEY = "cluster-key-for-tests";
 const fields = { type: "ONLINE", uid: "alice", rid: "", time: "1732290000123456000", server: "host-1" };

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN, readUntil, SECRET, token } from "../helpers.ts";
 import { TEST_RUNTIME } from "../support/runtime.ts";
+import { caught, catches } from "../support/signals.ts";
 import { ROOT, SOURCE } from "./run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "comet-serve-"));
@@ -101,6 +102,25 @@ describe("comet serve", () => {
       body: JSON.stringify({ uid: "proc-user", evt: "from a process" }),
     });
     expect(await got).toBe('{"t":"PUSH","push":{"evt":"from a process"}}');
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+  });
+
+  test("a SIGHUP from the first moment the process can catch one does not end it: it starts, answers /readyz, and reloads", async () => {
+    const env = { COMET_AUTH_JWT_HS256_SECRET: SECRET, COMET_ADMIN_TOKENS: ADMIN };
+    const p = comet(["serve", "--listen", "127.0.0.1:0"], env);
+    // Before SIGHUP is caught the runtime itself is starting, and no program can catch a signal.
+    // It must be caught before the program has loaded: on Bun, serve() catches SIGTERM once it
+    // runs (Deno's Node layer catches SIGHUP, SIGINT and SIGTERM together, at the first process.on).
+    await catches(p.pid, 1);
+    if (TEST_RUNTIME !== "deno") expect(caught(p.pid, 15)).toBe(false);
+    p.kill("SIGHUP");
+    const out = await readUntil(p.stderr, /"msg":"listening".*\n/);
+    const port = Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(out)?.[1]);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    // Held while loading, acted on once started: a reload, as at any other time.
+    await readUntil(p.stderr, /"msg":"config reloaded"/);
+    expect(p.exitCode).toBeNull();
     p.kill("SIGTERM");
     expect(await p.exited).toBe(0);
   });
@@ -259,6 +279,18 @@ describe("weak settings stop comet serve, naming the key and how to make a stron
     });
     expect(empty.code).toBe(2);
     expect(empty.stderr.trim()).toBe(`comet: config: admin.tokens[1]: empty, at least 16 are needed: ${how}`);
+  });
+
+  test("an mqtt.cluster_key under 32 bytes", async () => {
+    const r = await run(["serve", "--listen", "127.0.0.1:0"], {
+      COMET_AUTH_JWT_HS256_SECRET: SECRET,
+      COMET_ADMIN_TOKENS: ADMIN,
+      COMET_MQTT_EMBEDDED_LISTEN: "127.0.0.1:0",
+      COMET_MQTT_CLUSTER_KEY: "abcde",
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`comet: config: mqtt.cluster_key: 5 bytes, at least 32 are needed: ${how}`);
+    expect(r.stderr).not.toContain("abcde");
   });
 
   test("`comet token --gen-secret` prints a fresh secret that serve accepts as either", async () => {

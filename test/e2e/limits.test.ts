@@ -96,6 +96,31 @@ describe("limits", () => {
     bystander.close();
   });
 
+  test("a pong flood is closed 4429 like a ping flood, and a bystander is unharmed", async () => {
+    const bystander = await connect(server, "lim-bystander2");
+    const before = await disconnects("4429");
+    const ws = new WebSocket(server.ws);
+    const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
+    await new Promise((r) => ws.once("open", r));
+    ws.send(JSON.stringify({ t: "AUTH", auth: { token: await token("lim-ponger") } }));
+    await waitFor(() => server.hub.sessions.has("lim-ponger"));
+    // Unsolicited pongs (the server never pings), in a loop as a flooding client sends them.
+    const flood = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) for (let i = 0; i < 10; i++) ws.pong();
+    }, 5);
+    try {
+      const late = new Promise<string>((r) => setTimeout(() => r("not closed within 3 s"), 3000));
+      expect(await Promise.race([closed, late])).toBe(4429);
+    } finally {
+      clearInterval(flood);
+    }
+    await waitFor(() => !server.hub.sessions.has("lim-ponger"));
+    expect(await disconnects("4429")).toBe(before + 1);
+    await api(server, "Publish", { uid: "lim-bystander2", evt: "still here" });
+    expect(await bystander.waitPushes(1)).toEqual(["still here"]);
+    bystander.close();
+  });
+
   test("uplinks within the rate are fine", async () => {
     const c = await connect(server, "lim-slow");
     for (let i = 0; i < 6; i++) {

@@ -180,6 +180,35 @@ describe("recover", () => {
     expect(Number(/^comet_history_messages (\d+)$/m.exec(metrics)?.[1])).toBe(8 + 1 + 4);
   });
 
+  test("JOIN after JOIN to rooms of long names: the streams left behind stay within history.max_bytes; a held room keeps its history", async () => {
+    const server = await start("history: {max_bytes: 256KiB}\nlimits: {uplink_rate: 2000}");
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
+    };
+    const member = await subscribe(server, "jf-member", { positions: true, join: { rid: "jf-kept" } });
+    await api(server, "Broadcast", { rid: "jf-kept", evt: "kept" });
+    await member.waitPushes(1);
+    const r = lastPositions(pushesOf(member)).r;
+    // 3,000 rooms of 2,000-character names: 12 MB of streams were none of them dropped.
+    const c = await subscribe(server, "jf-joiner");
+    const long = "j".repeat(2000);
+    for (let i = 0; i < 3000; i++) c.send({ t: "JOIN", join: { rid: `${long}-${i}` } });
+    await waitFor(() => server.hub.sessions.get("jf-joiner")?.rid === `${long}-2999`, "the last JOIN", 10_000);
+    expect(await metric("comet_history_bytes")).toBeLessThanOrEqual(256 * 1024);
+    expect(await metric("comet_history_streams")).toBeLessThan(100);
+    expect(await metric("comet_history_streams_evicted_total")).toBeGreaterThan(2900);
+    expect(c.closeInfo).toBeUndefined();
+    // The room with a member kept its stream and its message: a member who comes back recovers.
+    member.close();
+    await member.closed;
+    const back = await reconnect(server, "jf-member", { join: { rid: "jf-kept" }, recover: { r: { ...r, seq: 0 } } });
+    expect((await recoveredOf(back)).recovered).toEqual({ r: true });
+    expect(pushesOf(back).map((p) => p.evt)).toEqual(["kept"]);
+    back.close();
+    c.close();
+  });
+
   test("history.ttl passed: false, nothing replayed", async () => {
     const server = await start("history: {ttl: 300ms}");
     const pos = await leaveAfterOne(server, "late", "late-room");
@@ -252,6 +281,12 @@ describe("recover", () => {
           { recover: { w: { epoch: (victim.w as { epoch: string }).epoch, seq: "18446744073709551615" } } },
           { w: false },
         ],
+        // Past 2^64 too, as a string or a number: ahead, not a wrong type.
+        [
+          { recover: { w: { epoch: (victim.w as { epoch: string }).epoch, seq: "99999999999999999999999" } } },
+          { w: false },
+        ],
+        [{ recover: { w: { epoch: (victim.w as { epoch: string }).epoch, seq: 1e23 } } }, { w: false }],
         [{ recover: { r: victim.r } }, { r: false }], // in no room: nothing to recover
         [{ join: { rid: "other-room" }, recover: { r: victim.r } }, { r: false }],
       ];
@@ -263,6 +298,25 @@ describe("recover", () => {
         c.close();
         await c.closed;
       }
+    });
+
+    test("a seq of 23 digits on its own stream's epoch: ahead (false), the session goes on", async () => {
+      const server = await start();
+      const pos = await leaveAfterOne(server, "ahead", "ahead-room");
+      const u = pos.u as { epoch: string; seq: number };
+      const c = await reconnect(server, "ahead", {
+        recover: { u: { epoch: u.epoch, seq: "99999999999999999999999" } },
+      });
+      expect((await recoveredOf(c)).recovered).toEqual({ u: false });
+      await api(server, "Publish", { uid: "ahead", evt: "still here" });
+      await c.waitPushes(1);
+      expect(pushesOf(c).map((p) => p.evt)).toEqual(["still here"]);
+      expect(c.closeInfo).toBeUndefined();
+      // A leading zero is no digit more: 2 is 2.
+      const d = await reconnect(server, "ahead", { recover: { u: { epoch: u.epoch, seq: `${"0".repeat(30)}2` } } });
+      expect((await recoveredOf(d)).recovered).toEqual({ u: true });
+      c.close();
+      d.close();
     });
 
     test("the victim itself still recovers", async () => {
@@ -282,6 +336,8 @@ describe("recover", () => {
       ["a position not an object", { u: "x" }],
       ["epoch not a string", { u: { epoch: 5, seq: 1 } }],
       ["seq a word", { u: { epoch: "e", seq: "x" } }],
+      ["seq a signed string", { u: { epoch: "e", seq: "+1" } }],
+      ["seq an exponent string", { u: { epoch: "e", seq: "1e5" } }],
       ["seq negative", { w: { epoch: "e", seq: -1 } }],
       ["seq a fraction", { w: { epoch: "e", seq: 1.5 } }],
       ["seq a boolean", { r: { epoch: "e", seq: true } }],

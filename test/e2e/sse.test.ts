@@ -118,6 +118,12 @@ describe("a stream is a session", () => {
       const es = await sse(server, "same", { rid: "r1" });
       const ws = await connect(server, "same", { rid: "r2" });
       await es.waitEnd();
+      // Its last event says why, as a close code says it on a WebSocket.
+      const last = es.events.at(-1);
+      expect(last?.event).toBe("close");
+      expect(JSON.parse(last?.data as string)).toEqual({ code: 4409, reason: expect.any(String) });
+      expect(last?.id).toBeUndefined();
+      expect(es.text.endsWith(`event: close\ndata: ${last?.data}\n\n`)).toBe(true);
       expect(server.hub.sessions.get("same")?.rid).toBe("r2");
       await api(server, "Publish", { uid: "same", evt: "to the websocket" });
       expect(await ws.waitPushes(1)).toEqual(["to the websocket"]);
@@ -171,6 +177,39 @@ describe("a stream is a session", () => {
       await server.stop();
     }
   });
+});
+
+describe("a quiet stream", () => {
+  // Bun closes an HTTP response that sends nothing for its idle timeout (10 s by default): a
+  // stream, quiet for up to heartbeat.interval (60 s by default), must be left open. Read by curl:
+  // Bun's own fetch keeps the server's timer from firing, a real EventSource or curl does not.
+  test("outlives the runtime's idle timeout: 13 s without a byte, then a PUSH still arrives", async () => {
+    const server = await startTest("heartbeat: {interval: 60s}");
+    try {
+      const curl = Bun.spawn(["curl", "-sN", "-m", "20", `${server.url}/comet/sse?token=${await token("quiet")}`], {
+        stdout: "pipe",
+        stderr: "ignore",
+      });
+      await waitFor(() => server.hub.sessions.has("quiet"), "curl's session");
+      // Bun's timer fires between 10 and 12 s of silence.
+      await Bun.sleep(13_500);
+      expect(curl.exitCode).toBeNull();
+      expect(server.hub.sessions.has("quiet")).toBe(true);
+      await api(server, "Publish", { uid: "quiet", evt: "still here" });
+      const reader = curl.stdout.getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      while (!text.includes("still here")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      expect(text).toContain("still here");
+      curl.kill();
+    } finally {
+      await server.stop();
+    }
+  }, 25_000);
 });
 
 describe("refusals come as HTTP statuses before any stream byte", () => {
@@ -350,6 +389,8 @@ describe("operations", () => {
       expect(c.status).toBe(200);
       await waitFor(() => server.hub.sessions.has("brief"), "the session");
       await c.waitEnd(4000);
+      expect(c.events.at(-1)?.event).toBe("close");
+      expect((JSON.parse(c.events.at(-1)?.data as string) as { code: number }).code).toBe(4401);
       await waitFor(() => !server.hub.sessions.has("brief"), "the session to end");
       expect(await metricsText(server)).toContain('comet_disconnects_total{code="4401"} 1');
     } finally {
@@ -370,6 +411,9 @@ describe("operations", () => {
       await drained;
       await es.waitEnd();
       await nd.waitEnd();
+      expect(JSON.parse(es.events.at(-1)?.data as string)).toEqual({ code: 1001, reason: expect.any(String) });
+      // NDJSON has no close line (the protocol names none): its last line is a frame, or the opening HB.
+      expect(nd.lines.every((l) => typeof l.t === "string")).toBe(true);
       expect(server.hub.sessions.size).toBe(0);
     } finally {
       await server.stop();

@@ -28,12 +28,15 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/browser/": "the demo page is Bun only: a Bun macro embeds its assets",
   "test/bench/": "the benchmark harness starts its own servers under Bun, pinned with taskset",
   "test/grpc/": "gRPC is served on Bun only (refused on Deno, whose node:http2 is not tried here)",
+  "test/workers/supervisor-signals.test.ts": "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal)",
   "test/workers/scale.test.ts":
     "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal); its generators are Bun processes",
+  "test/workers/storm.test.ts": "workers > 1 is served on Bun only; its generators are Bun processes",
 };
 
 /** Tests (a part of the name) that run on Bun only, and why. */
 const BUN_ONLY_TESTS: Record<string, string> = {
+  "outlives the runtime's idle timeout": "Bun's idle timeout on HTTP responses; Deno.serve has none to outlive",
   "a broker that stops reading: unsent bytes stay bounded": "calls hub.heard() by the hundred thousand, in process",
   "the decoder never throws": "a pure function: no server",
   "any cut of any stream": "a pure function: no server",
@@ -52,6 +55,7 @@ const BUN_ONLY_TESTS: Record<string, string> = {
     "Deno cannot negotiate it: its start with websocket.compression on is refused (tested)",
   "a ping flood is closed 4429 like a frame flood":
     "Deno answers pings itself and never shows them to the server's code",
+  "a pong flood is closed 4429 like a ping flood": "Deno never shows a pong to the server's code",
 };
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeEventId, parseEventId } from "../../src/sse/event-id.ts";
+import { encodeEventId, parseEventId } from "../../src/protocol/event-id.ts";
 
 describe("SSE event ids", () => {
   test("hold the three positions and read back as a recover", () => {

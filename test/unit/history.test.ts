@@ -3,6 +3,10 @@ import { ENTRY_OVERHEAD, History, STREAM_OVERHEAD } from "../../src/hub/history.
 
 const limits = { size: 4, ttl: 1000, maxBytes: 1 << 20 };
 const seqs = (list: ReadonlyArray<{ seq: number }> | null) => list?.map((e) => e.seq) ?? null;
+/** What a live stream costs in the budget: the world's, a user's, a room's (its key twice: rid and "r:" + rid). */
+const WORLD = STREAM_OVERHEAD;
+const user = (uid: string) => STREAM_OVERHEAD + Buffer.byteLength(uid);
+const room = (rid: string) => STREAM_OVERHEAD + 2 * Buffer.byteLength(rid) + 2;
 
 describe("history", () => {
   test("a stream numbers from 1 with no gaps and keeps its last `size` messages", () => {
@@ -41,7 +45,7 @@ describe("history", () => {
     const s = h.holdUser("alice", 0);
     expect(h.append(s, "a", 1)).toBe(1);
     expect(h.append(s, "b", 2)).toBe(2);
-    expect(h.bytes).toBe(0);
+    expect(h.bytes).toBe(WORLD + user("alice")); // the streams alone
     expect(seqs(h.recover(s, { epoch: s.epoch, seq: 1 }, 3))).toBeNull();
     expect(seqs(h.recover(s, { epoch: s.epoch, seq: 2 }, 3))).toEqual([]);
   });
@@ -63,7 +67,7 @@ describe("history", () => {
     expect(seqs(h.recover(s, { epoch: s.epoch, seq: 1 }, 1000))).toEqual([2]);
     h.sweep(1600);
     expect(h.entries).toBe(0);
-    expect(h.bytes).toBe(0);
+    expect(h.bytes).toBe(WORLD + user("alice")); // held: the stream stays, and its cost
     expect(h.evicted.ttl).toBe(2);
   });
 
@@ -106,12 +110,13 @@ describe("history", () => {
   test("one byte budget for the instance, oldest first out, whatever stream it is in", () => {
     const evt = "x".repeat(100);
     const cost = 100 + ENTRY_OVERHEAD;
-    const h = new History({ size: 100, ttl: 1e9, maxBytes: cost * 5 + 2 * STREAM_OVERHEAD });
+    const streams = WORLD + user("a") + user("b");
+    const h = new History({ size: 100, ttl: 1e9, maxBytes: cost * 5 + streams });
     const a = h.holdUser("a", 0);
     const b = h.holdUser("b", 0);
     for (let i = 0; i < 4; i++) h.append(a, evt, i);
     for (let i = 4; i < 8; i++) h.append(b, evt, i);
-    expect(h.bytes).toBeLessThanOrEqual(cost * 5 + 2 * STREAM_OVERHEAD);
+    expect(h.bytes).toBe(cost * 5 + streams);
     expect(h.evicted.max_bytes).toBe(3);
     expect(a.kept?.map((e) => e.seq)).toEqual([4]);
     expect(b.kept?.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
@@ -123,10 +128,68 @@ describe("history", () => {
     const h = new History(limits);
     const s = h.holdUser("a", 0);
     h.append(s, "é😀", 0);
-    expect(h.bytes).toBe(6 + ENTRY_OVERHEAD + STREAM_OVERHEAD);
+    expect(h.bytes).toBe(6 + ENTRY_OVERHEAD + WORLD + user("a"));
     h.append(s, "a", 0);
-    expect(h.bytes).toBe(7 + 2 * ENTRY_OVERHEAD + STREAM_OVERHEAD);
+    expect(h.bytes).toBe(7 + 2 * ENTRY_OVERHEAD + WORLD + user("a"));
     h.sweep(limits.ttl);
-    expect(h.bytes).toBe(0); // an emptied stream's own cost goes with its last message
+    expect(h.bytes).toBe(WORLD + user("a")); // a held stream's own cost stays while it lives
+    const r = h.holdRoom("é", limits.ttl);
+    expect(h.bytes).toBe(WORLD + user("a") + room("é"));
+    h.release(r, limits.ttl);
+    h.sweep(2 * limits.ttl);
+    expect(h.bytes).toBe(WORLD + user("a")); // a dropped one's goes with it
+  });
+
+  test("streams count from when they are made: rooms JOINed and left, each with a long name, stay within max_bytes", () => {
+    const rid = (i: number) => `${"r".repeat(4000)}-${i}`;
+    const maxBytes = 100 * room(rid(0));
+    const h = new History({ size: 4, ttl: 1e9, maxBytes });
+    const member = h.holdRoom("kept", 0);
+    h.append(member, "still here", 0);
+    // One client, room after room: each left behind (released) for ttl, with nothing in it.
+    let last = h.holdRoom(rid(0), 0);
+    for (let i = 1; i < 1000; i++) {
+      h.release(last, i);
+      last = h.holdRoom(rid(i), i);
+    }
+    expect(h.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(h.streams).toBeLessThan(110);
+    expect(h.streamsEvicted).toBeGreaterThan(890);
+    // The released went, the oldest first; the held stayed with what they keep.
+    expect(h.room(rid(0), 1000)).toBeUndefined();
+    expect(h.room(rid(998), 1000)).toBeDefined();
+    expect(member.kept?.map((e) => e.evt)).toEqual(["still here"]);
+    expect(last.held).toBe(true);
+  });
+
+  test("over max_bytes, released streams go before any held stream's messages", () => {
+    const evt = "x".repeat(100);
+    const cost = 100 + ENTRY_OVERHEAD;
+    const maxBytes = WORLD + user("live") + user("gone") + 3 * cost;
+    const h = new History({ size: 100, ttl: 1e9, maxBytes });
+    const live = h.holdUser("live", 0);
+    const gone = h.holdUser("gone", 0);
+    h.append(gone, evt, 0);
+    h.release(gone, 1);
+    h.append(live, evt, 2);
+    h.append(live, evt, 3);
+    expect(h.bytes).toBe(maxBytes);
+    h.append(live, evt, 4); // one too many: the released stream goes, with its message
+    expect(h.user("gone", 5)).toBeUndefined();
+    expect(live.kept?.length).toBe(3);
+    expect(h.streamsEvicted).toBe(1);
+    expect(h.evicted.max_bytes).toBe(1);
+    h.append(live, evt, 6); // nothing released left: the oldest message
+    expect(live.kept?.map((e) => e.seq)).toEqual([2, 3, 4]);
+  });
+
+  test("held streams alone past max_bytes: counted as they are, nothing refused", () => {
+    const h = new History({ size: 4, ttl: 1e9, maxBytes: 1000 });
+    const held = Array.from({ length: 10 }, (_, i) => h.holdRoom(`room-${i}`, 0));
+    expect(h.bytes).toBe(WORLD + held.reduce((n, s) => n + s.cost, 0));
+    expect(h.bytes).toBeGreaterThan(1000);
+    expect(h.append(held[0]!, "m", 1)).toBe(1); // numbered, and not kept: over the budget
+    expect(held[0]!.kept).toBeNull();
+    expect(h.streams).toBe(11);
   });
 });

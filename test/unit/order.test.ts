@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { compareUtf8 } from "../../src/hub/order.ts";
+import { compareUtf8 } from "../../src/util/order.ts";
 
 test("strings sort in UTF-8 byte order, as Go sorts them", () => {
   const input = ["b", "\u{1F600}", "\uFF5E", "a", "ab", "", "\u00e9", "Z"];

@@ -50,6 +50,20 @@ describe("PacketScanner", () => {
     expect(s.scan(Buffer.concat([header, Buffer.from(len)]))).toBe(1 + 4 + big);
   });
 
+  test("the first packet (the CONNECT) has a limit of its own; the packets after it the usual one", () => {
+    for (const step of [1, 3, 1000]) {
+      const scanner = new PacketScanner(1024, 100);
+      let refused: number | undefined;
+      const bytes = Buffer.concat([packet(97), packet(300)]);
+      for (let i = 0; i < bytes.length && refused === undefined; i += step)
+        refused = scanner.scan(bytes.subarray(i, i + step));
+      expect(refused).toBeUndefined();
+      const first = new PacketScanner(1024, 100);
+      expect(first.scan(packet(99))).toBe(101);
+      expect(first.atFirst).toBe(true);
+    }
+  });
+
   test("a fifth length byte is refused", () => {
     expect(new PacketScanner(1024).scan(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff]))).toBe(Number.POSITIVE_INFINITY);
   });

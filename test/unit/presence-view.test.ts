@@ -153,7 +153,7 @@ test("a dead instance: its sessions leave every view at once; after the grace on
 
 test("an instance whose last session was in its grace when it died: the smallest live id takes the OFFLINE over", async () => {
   const s = new Servers("b", "a");
-  const { v, local, out } = view(s, 40);
+  const { v, out } = view(s, 40);
   v.remote(remote("ONLINE", "y1", "a"));
   v.remote(remote("OFFLINE", "y1", "a"));
   s.kill("a");

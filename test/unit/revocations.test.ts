@@ -7,7 +7,7 @@ import {
   revocationPrefix,
   revocationTopic,
 } from "../../src/bridge/cluster/revocations.ts";
-import { listSignatureValid } from "../../src/bridge/cluster/signature.ts";
+import { listSignatureValid } from "../../src/util/signature.ts";
 
 describe("RevocationTable", () => {
   test("a token issued at or before the revocation is refused, one after is not, one without iat is", () => {

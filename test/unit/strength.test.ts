@@ -5,16 +5,16 @@ import { checkStrength, generateSecret } from "../../src/config/strength.ts";
 import { startServer } from "../../src/server.ts";
 import { ADMIN, SECRET } from "../helpers.ts";
 
-const config = (secret: string, tokens: string[]) =>
+const config = (secret: string, tokens: string[], clusterKey = "") =>
   loadConfig({
-    yaml: JSON.stringify({ admin: { tokens } }),
+    yaml: JSON.stringify({ admin: { tokens }, mqtt: { cluster_key: clusterKey } }),
     env: { COMET_AUTH_JWT_HS256_SECRET: secret },
     overrides: { listen: "127.0.0.1:0" },
   });
 
-const refusal = (secret: string, tokens: string[]): string | undefined => {
+const refusal = (secret: string, tokens: string[], clusterKey = ""): string | undefined => {
   try {
-    checkStrength(config(secret, tokens));
+    checkStrength(config(secret, tokens, clusterKey));
     return undefined;
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
@@ -55,6 +55,23 @@ describe("admin.tokens", () => {
     expect(refusal(SECRET, ["", ADMIN])).toBe(
       "config: admin.tokens[0]: empty, at least 16 are needed: generate one with `comet token --gen-secret`",
     );
+  });
+});
+
+describe("mqtt.cluster_key", () => {
+  test("31 bytes are refused, 32 accepted, counted in UTF-8 bytes; the message names the key, not its value", () => {
+    expect(refusal(SECRET, [ADMIN], "k".repeat(31))).toBe(
+      "config: mqtt.cluster_key: 31 bytes, at least 32 are needed: generate one with `comet token --gen-secret`",
+    );
+    expect(refusal(SECRET, [ADMIN], "k".repeat(32))).toBeUndefined();
+    expect(refusal(SECRET, [ADMIN], "é".repeat(16))).toBeUndefined();
+    expect(refusal(SECRET, [ADMIN], "abcde")).toBe(
+      "config: mqtt.cluster_key: 5 bytes, at least 32 are needed: generate one with `comet token --gen-secret`",
+    );
+  });
+
+  test("no key (no signatures) is not refused", () => {
+    expect(refusal(SECRET, [ADMIN], "")).toBeUndefined();
   });
 });
 

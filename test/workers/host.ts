@@ -35,7 +35,24 @@ export async function startHost(
   env: Record<string, string> = hostEnv(),
   cli: Cli = SOURCE,
 ): Promise<Host> {
-  const s = start(cli, ["serve", "--listen", "127.0.0.1:0", ...args], { env });
+  const launched = launchHost(args, env, cli);
+  const up = await launched.line((l) => l.msg === "listening" && l.worker === undefined, 20_000);
+  const h = hostAt(launched, Number(/:(\d+)$/.exec(up.listen as string)?.[1]));
+  // Listening comes before every worker's bridge is up: a Publish then would reach only its worker.
+  await until(async () => (await fetch(`${h.url}/readyz`)).status === 200, "the host ready", 15_000);
+  return h;
+}
+
+export type Launched = Omit<Host, "port" | "url" | "ws">;
+
+/** Starts `comet serve` with `args` on `listen` and returns at once: nothing waited for. */
+export function launchHost(
+  args: string[],
+  env: Record<string, string> = hostEnv(),
+  cli: Cli = SOURCE,
+  listen = "127.0.0.1:0",
+): Launched {
+  const s = start(cli, ["serve", "--listen", listen, ...args], { env });
   // Parsed as they come, once each: a scale test logs tens of thousands of lines.
   const parsed: Line[] = [];
   let upTo = 0;
@@ -60,18 +77,10 @@ export async function startHost(
       await Bun.sleep(10);
     }
   };
-  const up = await line((l) => l.msg === "listening" && l.worker === undefined, 20_000);
-  const port = Number(/:(\d+)$/.exec(up.listen as string)?.[1]);
-  const url = `http://127.0.0.1:${port}`;
-  // Listening comes before every worker's bridge is up: a Publish then would reach only its worker.
-  await until(async () => (await fetch(`${url}/readyz`)).status === 200, "the host ready", 15_000);
   return {
     proc: s.proc,
     stderr: s.stderr,
     finish: s.finish,
-    port,
-    url,
-    ws: `ws://127.0.0.1:${port}/comet/Comet/Subscribe`,
     lines,
     line,
     pid(n) {
@@ -80,6 +89,14 @@ export async function startHost(
     },
   };
 }
+
+/** A launched host that listens (or is to) on 127.0.0.1:port. */
+export const hostAt = (launched: Launched, port: number): Host => ({
+  ...launched,
+  port,
+  url: `http://127.0.0.1:${port}`,
+  ws: `ws://127.0.0.1:${port}/comet/Comet/Subscribe`,
+});
 
 export interface Login {
   client: Client;

@@ -9,7 +9,7 @@ import type { Logger } from "../../log.ts";
 import { Close } from "../../protocol/codes.ts";
 import { judgeRemoteActivity } from "./cluster-rule.ts";
 import { parseActivity, type RemoteActivity } from "../wire/event.ts";
-import { signatureValid } from "./signature.ts";
+import { signatureValid } from "../../util/signature.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";
 
 export interface ActivityInOptions {

@@ -6,7 +6,7 @@
  * remembers the ONLINE times and closes the session.
  */
 import type { ActivityName } from "../../hub/activity.ts";
-import { compareUtf8 } from "../../hub/order.ts";
+import { compareUtf8 } from "../../util/order.ts";
 
 export interface LocalOnline {
   /** The ONLINE time this instance published for its session, in ns since the epoch. */

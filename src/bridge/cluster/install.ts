@@ -45,7 +45,11 @@ export function installServers(ctx: BridgeContext): BridgePiece {
     link.publishRetained(servers.online());
     if (link.generation > 1) servers.resync();
   });
-  ctx.registry.gauge("comet_cluster_servers", "Live instances on the broker, this one included", () => servers.live().length);
+  ctx.registry.gauge(
+    "comet_cluster_servers",
+    "Live instances on the broker, this one included",
+    () => servers.live().length,
+  );
   return {
     close() {
       if (announceTimer) clearTimeout(announceTimer);

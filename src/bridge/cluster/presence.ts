@@ -2,10 +2,14 @@
  * The presence view's link over the bridge (presence/link.ts): its transitions out to
  * mqtt.presence_topic through an outbox of their own, the other instances' view snapshots in.
  */
-import { PresenceLink, VIEWS_FILTER } from "../../presence/link.ts";
+import { PresenceLink } from "../../presence/link.ts";
 import type { PresenceTransition, PresenceView } from "../../presence/view.ts";
 import type { BridgeContext, BridgePiece } from "../context.ts";
 import { Outbox } from "../wire/outbox.ts";
+import { SERVERS_TOPIC } from "./servers.ts";
+
+/** Every instance's view snapshots: `comet/servers/<id>/view`. */
+export const VIEWS_FILTER = `${SERVERS_TOPIC}/+/view`;
 
 export interface PresencePiece extends BridgePiece {
   transition(t: PresenceTransition): void;
@@ -33,9 +37,14 @@ export function installPresenceLink(ctx: BridgeContext, view: PresenceView): Pre
   const presence = new PresenceLink({
     view,
     servers: ctx.servers,
-    wire: link,
+    wire: {
+      get connected() {
+        return link.connected;
+      },
+      publish: (topic, payload) => link.publish(topic, payload, settings.qos),
+    },
     outbox: out,
-    qos: settings.qos,
+    serversTopic: SERVERS_TOPIC,
     clusterKey: settings.clusterKey,
     received: counters.viewsIn,
     unsigned: counters.activityIn,

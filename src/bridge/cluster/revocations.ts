@@ -23,7 +23,7 @@ import { RateLimitedWarn } from "../../util/ratelog.ts";
 import type { BridgeContext, BridgePiece } from "../context.ts";
 import { escapeLevel, routableLevel } from "../routing/topics.ts";
 import { SERVERS_TOPIC } from "./servers.ts";
-import { listSignature, listSignatureValid } from "./signature.ts";
+import { listSignature, listSignatureValid } from "../../util/signature.ts";
 
 export interface RevocationsPiece extends BridgePiece {
   /** For /readyz: undefined once this connection has read the broker's revocations. */

@@ -6,16 +6,18 @@
  *
  * A status is JSON `{"type":"online"|"offline","server","time"}` (plus `sig` with
  * mqtt.cluster_key): `time` is the connection's start, the same in its `online` and its will, so
- * that a status from an earlier connection (a replay, a late will) is recognised as stale.
+ * that a status from an earlier connection (a replay, a late will) is recognised as stale. Once an
+ * `offline` of time T is known, a status of time T or earlier changes nothing: the connection of
+ * time T is over, and a signed `online` of it replayed must not bring the instance back.
  */
 
 import type { Counter } from "../../metrics/registry.ts";
 import { nowNs } from "../../hub/activity.ts";
-import { compareUtf8 } from "../../hub/order.ts";
+import { compareUtf8 } from "../../util/order.ts";
 import type { Logger } from "../../log.ts";
 import { jsonObjectOf } from "../../protocol/json.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";
-import { activitySignature, signatureValid } from "./signature.ts";
+import { activitySignature, signatureValid } from "../../util/signature.ts";
 
 /** Where statuses live: one retained message per instance under it. */
 export const SERVERS_TOPIC = "comet/servers";
@@ -91,6 +93,8 @@ export interface ServerRegistryOptions {
 interface Known {
   time: bigint;
   live: boolean;
+  /** An `offline` of `time` was received: that connection is over, and nothing of it counts again. */
+  ended: boolean;
   /** Not heard from since this instance reconnected: dropped if still so when the resync ends. */
   unconfirmed: boolean;
 }
@@ -191,8 +195,10 @@ export class ServerRegistry implements LiveServers {
     }
     const k = this.known.get(server);
     if (s === "cleared") {
-      // Clearing only forgets an instance already gone: an empty payload cannot be signed.
-      if (k && !k.live) this.known.delete(server);
+      // Clearing only forgets an instance already gone: an empty payload cannot be signed. With a
+      // cluster key the end of its last connection is kept, or a replay of that connection's
+      // signed online would be believed again (one entry per instance that ever ran, as unsigned).
+      if (k && !k.live && !clusterKey) this.known.delete(server);
       received.inc({ outcome: "cleared" });
       return;
     }
@@ -202,7 +208,7 @@ export class ServerRegistry implements LiveServers {
       this.unsigned.warn({ topic, server });
       return;
     }
-    if (k && s.time < k.time) {
+    if (k && (s.time < k.time || (s.time === k.time && k.ended))) {
       received.inc({ outcome: "stale" });
       return;
     }
@@ -213,15 +219,17 @@ export class ServerRegistry implements LiveServers {
         k.unconfirmed = false;
         return;
       }
-      this.known.set(server, { time: s.time, live: true, unconfirmed: false });
+      // Back with a newer connection (or confirmed after a resync took it for gone).
+      this.known.set(server, { time: s.time, live: true, ended: false, unconfirmed: false });
       this.changed(server, "joined");
       return;
     }
     received.inc({ outcome: "offline" });
     if (k?.live) {
       k.time = s.time;
+      k.ended = true;
       this.leave(server, k);
-    } else this.known.set(server, { time: s.time, live: false, unconfirmed: false });
+    } else this.known.set(server, { time: s.time, live: false, ended: true, unconfirmed: false });
   }
 
   close(): void {

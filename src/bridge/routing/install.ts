@@ -22,7 +22,14 @@ export interface EventRoutes extends BridgePiece {
 export function installEvents(ctx: BridgeContext): EventRoutes {
   const { settings, hub, counters, link, log, id } = ctx;
   const { eventsTopic } = settings;
-  const eventsIn = new EventsIn({ hub, topic: eventsTopic, limits: settings.limits, received: counters.eventsIn, server: id, log });
+  const eventsIn = new EventsIn({
+    hub,
+    topic: eventsTopic,
+    limits: settings.limits,
+    received: counters.eventsIn,
+    server: id,
+    log,
+  });
   // The legacy events topic stays: backends that publish there reach every instance as before.
   link.read(eventsTopic, (payload, retained) => eventsIn.receive(payload, retained));
   if (!settings.routing) return { routed: undefined, close() {} };
@@ -38,7 +45,11 @@ export function installEvents(ctx: BridgeContext): EventRoutes {
   });
   link.whenConnected(() => subs.connected());
   const { registry } = ctx;
-  registry.gauge("comet_bridge_routes", "Routed topics subscribed, or lingering a second before they go", () => subs.size);
+  registry.gauge(
+    "comet_bridge_routes",
+    "Routed topics subscribed, or lingering a second before they go",
+    () => subs.size,
+  );
   registry.gauge(
     "comet_bridge_routes_pending",
     "Routed topics held whose subscription the broker has not acknowledged yet",
@@ -69,6 +80,9 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     qos: settings.qos,
     maxPartBytes: Math.max(1024, settings.limits.maxBodyBytes >> 1),
     timeoutMs: GATHER_TIMEOUT_MS,
+    clusterKey: settings.clusterKey,
+    received: ctx.counters.dumpsIn,
+    unsigned: ctx.counters.activityIn,
     log,
   });
   link.readFilter(DUMP_REQUESTS, (_topic, payload) => gather.onRequest(payload));

@@ -2,7 +2,8 @@
  * `mqtt.embedded.listen`: an MQTT broker (aedes) inside the comet process, on plain TCP, so that a
  * single binary gives backends an MQTT endpoint with no other infrastructure. The bridge connects
  * to it over loopback like to any other broker, so both modes run the same code. Who may do what
- * on it: embedded-access.ts; the packet size limit: packet-guard.ts.
+ * on it: embedded-access.ts; the packet size limit: packet-guard.ts; the bounds on connections that
+ * have not CONNECTed yet: strangers.ts.
  */
 import { showAddress } from "../../util/address.ts";
 import { createServer, type Socket } from "node:net";
@@ -12,6 +13,8 @@ import type { Logger } from "../../log.ts";
 import { type AccessRules, accessHooks } from "./embedded-access.ts";
 import { guardPackets } from "./packet-guard.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";
+import type { Counter } from "../../metrics/registry.ts";
+import { CONNECT_MAX_BYTES, CONNECT_TIMEOUT_MS, PendingConnects } from "./strangers.ts";
 
 export interface EmbeddedBroker {
   readonly host: string;
@@ -26,15 +29,17 @@ export interface EmbeddedOptions {
   port: number;
   access: AccessRules;
   maxPacketBytes: number;
+  /** Connections refused or ended by the broker's limits, by reason. */
+  refused?: Counter;
   log: Logger;
 }
 
-export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker({
-    // One subscriber that stops reading must not stall delivery to everyone (aedes' own advice).
-    drainTimeout: 10_000,
-    ...accessHooks(o.access),
-  });
+/**
+ * What the broker does with each TCP connection before aedes reads it: strangers (no CONNECT yet)
+ * are capped overall and per address, and a packet past its limit ends the connection.
+ */
+function admitter(broker: Aedes, o: EmbeddedOptions, sockets: Set<Socket>): (socket: Socket) => void {
+  const count = (reason: string) => o.refused?.inc({ reason });
   broker.on("clientError", (client, err) =>
     o.log.debug("mqtt embedded: client error", { client: client.id, error: err.message }),
   );
@@ -42,16 +47,51 @@ export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedB
     o.log,
     "mqtt embedded: packet over mqtt.embedded.max_packet_bytes, client disconnected",
   );
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    guardPackets(socket, o.maxPacketBytes, (announced) =>
-      tooLarge.warn({ peer, announced, max_packet_bytes: o.maxPacketBytes }),
-    );
-    broker.handle(socket);
+  const strangers = new RateLimitedWarn(o.log, "mqtt embedded: connection before CONNECT refused or ended");
+  const pending = new PendingConnects();
+  // Connected (the CONNECT read and its account accepted): no longer a stranger.
+  broker.on("client", (client) => pending.release(client.conn));
+  broker.on("connectionError", (_client, err) => {
+    if (!/connect did not arrive/.test(err.message)) return;
+    count("connect_timeout");
+    strangers.warn({ reason: "connect_timeout", connect_timeout_ms: CONNECT_TIMEOUT_MS });
   });
+  return (socket: Socket) => {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const refusal = pending.admit(socket, socket.remoteAddress ?? "");
+    if (refusal) {
+      socket.destroy();
+      count(refusal);
+      strangers.warn({ peer, reason: refusal, waiting: pending.size });
+      return;
+    }
+    sockets.add(socket);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      pending.release(socket);
+    });
+    guardPackets(socket, { maxBytes: o.maxPacketBytes, connectMaxBytes: CONNECT_MAX_BYTES }, (announced, first) => {
+      if (first) {
+        count("connect_too_large");
+        strangers.warn({ peer, reason: "connect_too_large", announced, connect_max_bytes: CONNECT_MAX_BYTES });
+      } else {
+        count("packet_too_large");
+        tooLarge.warn({ peer, announced, max_packet_bytes: o.maxPacketBytes });
+      }
+    });
+    broker.handle(socket);
+  };
+}
+
+export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedBroker> {
+  const broker = await Aedes.createBroker({
+    // One subscriber that stops reading must not stall delivery to everyone (aedes' own advice).
+    drainTimeout: 10_000,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    ...accessHooks(o.access),
+  });
+  const sockets = new Set<Socket>();
+  const server = createServer(admitter(broker, o, sockets));
   const where = showAddress(o.host, o.port);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -13,7 +13,7 @@ import {
   readEvent,
 } from "../../protocol/commands.ts";
 import { jsonObjectOf } from "../../protocol/json.ts";
-import { activitySignature } from "../cluster/signature.ts";
+import { activitySignature } from "../../util/signature.ts";
 
 export type EventResult =
   /** origin: the instance that forwarded it (mqtt.forward_api), when one did. */

@@ -4,7 +4,9 @@
  * client announcing 256 MB could make the process hold 256 MB. The guard reads each packet's
  * fixed header as the bytes go by (the type byte, then the remaining length, a varint of up to
  * four bytes) and ends the connection as soon as a packet announces more than the limit, so that
- * no more than the limit is ever held for it.
+ * no more than the limit is ever held for it. The first packet, which must be a CONNECT and comes
+ * from anyone who reaches the port, has a limit of its own, a few KiB: until a client has
+ * connected it is a stranger, and many strangers at once must cost little.
  */
 import type { Socket } from "node:net";
 
@@ -15,8 +17,18 @@ export class PacketScanner {
   /** Varint bytes read of the current header; -1 before its type byte. */
   private lengthBytes = -1;
   private length = 0;
+  /** No packet's header read whole yet: the next is the first, the CONNECT. */
+  private first = true;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly firstMaxBytes = maxBytes,
+  ) {}
+
+  /** True until the first packet's size is known (and past it, when that size was refused). */
+  get atFirst(): boolean {
+    return this.first;
+  }
 
   /** The size a packet in chunk announces past the limit (whole packet, header included), else undefined. */
   scan(chunk: Uint8Array): number | undefined {
@@ -44,7 +56,8 @@ export class PacketScanner {
         continue;
       }
       const total = 1 + this.lengthBytes + this.length;
-      if (total > this.maxBytes) return total;
+      if (total > (this.first ? Math.min(this.firstMaxBytes, this.maxBytes) : this.maxBytes)) return total;
+      this.first = false;
       this.body = this.length;
       this.lengthBytes = -1;
     }
@@ -57,8 +70,13 @@ export class PacketScanner {
  * 'readable'): a chunk that announces a packet too large is never handed over, and the socket is
  * destroyed at once.
  */
-export function guardPackets(socket: Socket, maxBytes: number, refused: (announced: number) => void): void {
-  const scanner = new PacketScanner(maxBytes);
+export function guardPackets(
+  socket: Socket,
+  limits: { maxBytes: number; connectMaxBytes: number },
+  /** first: the refused packet was the connection's first (its CONNECT). */
+  refused: (announced: number, first: boolean) => void,
+): void {
+  const scanner = new PacketScanner(limits.maxBytes, limits.connectMaxBytes);
   const read = socket.read.bind(socket);
   socket.read = (size?: number) => {
     if (socket.destroyed) return null;
@@ -75,7 +93,7 @@ export function guardPackets(socket: Socket, maxBytes: number, refused: (announc
     const announced = scanner.scan(chunk);
     if (announced === undefined) return chunk;
     socket.destroy();
-    refused(announced);
+    refused(announced, scanner.atFirst);
     return null;
   };
 }

@@ -11,11 +11,11 @@ import { bridgeSettings } from "../bridge/settings.ts";
 import { ConfigError } from "../errors.ts";
 import { trustedProxies } from "../gateway/admission.ts";
 import { capabilities, runtimeName } from "../runtime/listen.ts";
-import { workerCount } from "../workers/start.ts";
-import { parseListen } from "./load.ts";
-import type { Config } from "./schema.ts";
-import { checkStrength } from "./strength.ts";
-import { readTls } from "./tls.ts";
+import { workerCount } from "../config/workers.ts";
+import { parseListen } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { checkStrength } from "../config/strength.ts";
+import { readTls } from "../config/tls.ts";
 
 export interface PreflightOptions {
   /** `serve --workers N`, which overrides the `workers` key. */

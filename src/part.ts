@@ -3,7 +3,7 @@
  * ready, to take a reload, to close. server.ts is a list of parts; each area says in its own
  * install function what it needs and what it gives.
  */
-import type { Config } from "../config/schema.ts";
+import type { Config } from "./config/schema.ts";
 
 export interface Part {
   /** undefined when the part is ready to serve, else why not (/readyz names it). */

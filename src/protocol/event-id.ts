@@ -5,7 +5,7 @@
  * whatever it holds, the id keeps no comma, colon, CR, LF or NUL, which SSE would cut or drop).
  * `r` is the position in the room of the stream's `rid`, absent when it is in none. Pure.
  */
-import type { Position, Recover } from "../protocol/frames.ts";
+import type { Position, Recover } from "./frames.ts";
 
 const KINDS = ["u", "r", "w"] as const;
 
