@@ -4,6 +4,7 @@
  * signature) published by a plain MQTT client closes nothing and is counted.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { encodeStatus } from "../../src/bridge/cluster/servers.ts";
 import { listSignature } from "../../src/util/signature.ts";
 import { api, connect } from "../helpers.ts";
 import { TestBroker } from "./broker.ts";
@@ -67,5 +68,26 @@ test("a forged request, unsigned or signed with another key, closes nothing and 
   } finally {
     await mqtt.close();
     c.close();
+  }
+});
+
+test("an instance believed live that does not answer is named in unanswered after 2 s", async () => {
+  // A status signed with the cluster key: a and b take "ghost" for a live instance, which never answers.
+  const mqtt = await Observer.connect(broker.url, []);
+  const time = (BigInt(Date.now()) * 1_000_000n).toString();
+  const status = (type: "online" | "offline") => encodeStatus(type, "ghost", time, KEY);
+  try {
+    await mqtt.client.publishAsync("comet/servers/ghost", status("online"), { qos: 1, retain: true });
+    await waitFor(async () => (await metric(a, "comet_cluster_servers")) === 3, "a sees the ghost");
+    const c = await connect(b, "cd-ghost");
+    const started = Date.now();
+    const r = await api(a, "Disconnect", { uid: "cd-ghost" });
+    expect(r.json).toEqual({ disconnected: 1, unanswered: ["ghost"] });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect((await c.waitClose()).code).toBe(4410);
+  } finally {
+    await mqtt.client.publishAsync("comet/servers/ghost", status("offline"), { qos: 1, retain: true });
+    await mqtt.client.publishAsync("comet/servers/ghost", "", { qos: 1, retain: true });
+    await mqtt.close();
   }
 });
