@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../log.ts";
 import { type HistoryLog, HistoryUnavailable, type LogEntry, type Position } from "./history-log.ts";
-import { APPEND, READ, TOP } from "./redis-scripts.ts";
+import { APPEND, APPEND_ONCE, PEEK, READ, TOP } from "./redis-scripts.ts";
 import { Shard } from "./redis-shard.ts";
 import { redactUrl, shardOf } from "./shards.ts";
 
@@ -118,6 +118,25 @@ export class RedisLog implements HistoryLog {
       throw new HistoryUnavailable(context, { cause: failed, landed: out });
     }
     return out as Position[];
+  }
+
+  async appendOnce(stream: string, evt: string, mark: string, windowMs: number): Promise<Position & { first: boolean }> {
+    const shard = this.shards[this.shardIndex(stream)] as Shard;
+    const what = `append once ${stream}`;
+    const keys = [...this.keys(stream), `${this.opts.prefix}:once:${stream}:${mark}`];
+    const reply = await shard.run(APPEND_ONCE, keys, [this.size, this.ttl, nonce(), String(windowMs), evt], what);
+    if (!Array.isArray(reply) || reply.length !== 3) throw unexpected(`${what} on ${shard.name}`, reply);
+    const [p] = positions(reply.slice(0, 2), 1, `${what} on ${shard.name}`);
+    return { ...(p as Position), first: reply[2] === 1 };
+  }
+
+  async peek(stream: string): Promise<Position | null> {
+    const shard = this.shards[this.shardIndex(stream)] as Shard;
+    const what = `peek ${stream}`;
+    const reply = await shard.run(PEEK, [this.keys(stream)[0]], [], what);
+    if (reply === null) return null;
+    const [p] = positions(reply, 1, `${what} on ${shard.name}`);
+    return p as Position;
   }
 
   async since(stream: string, from: Position): Promise<LogEntry[] | null> {

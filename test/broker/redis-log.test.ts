@@ -384,3 +384,27 @@ test("onCommand meters every round trip, failed ones too", async () => {
   await failure(l.append("w", "4"));
   expect(seen.at(-1)?.[1]).toBe(false);
 });
+
+test("appendOnce: the same mark from two instances appends once, and both get its position", async () => {
+  const r = await server();
+  const a = await open([r.url]);
+  const b = await open([r.url]);
+  await a.append("r:ev", "before");
+  const [x, y] = await Promise.all([a.appendOnce("r:ev", "e1", "d1", 5000), b.appendOnce("r:ev", "e1", "d1", 5000)]);
+  expect([x.first, y.first].sort()).toEqual([false, true]);
+  expect({ epoch: x.epoch, seq: x.seq }).toEqual({ epoch: y.epoch, seq: 2 });
+  // Another mark is another Event; the window passed, the same mark appends again.
+  expect((await b.appendOnce("r:ev", "e2", "d2", 50)).seq).toBe(3);
+  await Bun.sleep(80);
+  expect(await a.appendOnce("r:ev", "e2", "d2", 50)).toMatchObject({ seq: 4, first: true });
+  expect((await a.since("r:ev", { epoch: x.epoch, seq: 1 }))?.map((e) => e.evt)).toEqual(["e1", "e2", "e2"]);
+});
+
+test("peek: the top without making the stream; null for a stream the store does not have", async () => {
+  const r = await server();
+  const a = await open([r.url]);
+  expect(await a.peek("u:nobody")).toBeNull();
+  expect(await (await r.client()).exists("comet:pos:u:nobody")).toBe(0);
+  const p = await a.append("u:somebody", "x");
+  expect(await a.peek("u:somebody")).toEqual(p);
+});
