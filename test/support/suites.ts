@@ -24,6 +24,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/webhooks/webhook.test.ts": "the webhook module against a real receiver: no comet server",
   "test/bridge/send.test.ts": "the CLI's MQTT sender against a broker: no comet server",
   "test/broker/redis-log.test.ts": "the log module against redis-server: no comet server (it runs the module on Deno itself)",
+  "test/broker/stream-order.test.ts": "the ordering module against redis-server: no comet server",
   "test/soak/": "measures the server's heap (Bun.gc) and reads its admission table, in process",
   "test/browser/": "the demo page is Bun only: a Bun macro embeds its assets",
   "test/bench/": "the benchmark harness starts its own servers under Bun, pinned with taskset",
