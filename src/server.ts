@@ -6,6 +6,7 @@
 import type { Bridge } from "./bridge/mqtt.ts";
 import { installBridge } from "./bridge/install.ts";
 import { LocalBroker } from "./broker/broker.ts";
+import { installHistoryStore } from "./broker/install.ts";
 import type { Config } from "./config/schema.ts";
 import type { Gateway } from "./gateway/gateway.ts";
 import { installHttp } from "./http/install.ts";
@@ -82,11 +83,15 @@ export async function prepareServer(
   parts.add(core.part);
   const webhooks = parts.add(installWebhooks(core));
   const presence = parts.add(installPresence(core));
-  const bridged = await installBridge(core, presence);
+  // history.store: redis: the shared log numbers every publication (broker/install.ts).
+  const store = await installHistoryStore(core);
+  if (store) parts.add(store);
+  const bridged = await installBridge(core, presence, store?.ingress);
   if (bridged) parts.add(bridged);
   presence.onTransition((t) => webhooks.hooks.presence(t));
   // With mqtt.forward_api the bridge's broker reaches the whole cluster; otherwise this instance.
-  const broker = bridged?.bridge.broker ?? new LocalBroker(hub);
+  const reach = bridged?.bridge.broker ?? new LocalBroker(hub);
+  const broker = store ? store.broker(bridged?.bridge.forwarder, (t) => reach.dump(t)) : reach;
   const readiness = { notReady: () => parts.notReady() };
   const http = await installHttp(core, { broker, presence: presence.view, readiness, host: worker?.host });
   const reloader = new Reloader(

@@ -3,6 +3,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { ServerRegistry } from "./cluster/servers.ts";
+import type { EventSink } from "./routing/events-in.ts";
 import type { BridgeCounters } from "./counters.ts";
 import type { BridgeSettings } from "./settings.ts";
 import type { BrokerLink } from "./wire/link.ts";
@@ -19,6 +20,8 @@ export interface BridgeContext {
   /** The live instances on the broker (comet/servers/+). */
   readonly servers: ServerRegistry;
   readonly counters: BridgeCounters;
+  /** Where Events go: the shared log's ingress (history.store: redis), else the hub. */
+  readonly ingress: EventSink;
 }
 
 /** What the bridge keeps of a part once installed: how to stop it. */

@@ -6,14 +6,19 @@ import type { Core } from "../instance/core.ts";
 import type { Part } from "../instance/part.ts";
 import type { PresencePart } from "../presence/install.ts";
 import { type Bridge, startBridge } from "./mqtt.ts";
+import type { EventSink } from "./routing/events-in.ts";
 
 export interface BridgePart extends Part {
   readonly bridge: Bridge;
 }
 
-export async function installBridge(core: Core, presence: PresencePart): Promise<BridgePart | undefined> {
+export async function installBridge(
+  core: Core,
+  presence: PresencePart,
+  ingress?: EventSink,
+): Promise<BridgePart | undefined> {
   const { config, hub, registry, log, id } = core;
-  const bridge = await startBridge({ config, hub, registry, log, id, presence: presence.view });
+  const bridge = await startBridge({ config, hub, registry, log, id, presence: presence.view, ingress });
   if (!bridge) return undefined;
   presence.onTransition((t) => bridge.presenceTransition(t));
   return { bridge, ready: () => bridge.notReady(), close: () => bridge.close() };

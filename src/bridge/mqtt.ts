@@ -19,6 +19,8 @@ import { installPresenceLink, type PresencePiece } from "./cluster/presence.ts";
 import type { LiveServers, ServerRegistry } from "./cluster/servers.ts";
 import type { BridgeContext, BridgePiece } from "./context.ts";
 import { bridgeCounters } from "./counters.ts";
+import type { EventSink } from "./routing/events-in.ts";
+import type { ClusterBroker } from "./routing/forward.ts";
 import { installApiReach, installEvents } from "./routing/install.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./wire/embedded.ts";
@@ -33,6 +35,8 @@ export interface BridgeDeps {
   id?: string;
   /** The presence view, fed with the cluster's activity and instances and published from. */
   presence?: PresenceView;
+  /** Where Events go: the shared log's ingress (history.store: redis); the hub by default. */
+  ingress?: EventSink;
 }
 
 /** Starts the bridge (and the embedded broker when configured); undefined when mqtt is off. */
@@ -75,6 +79,8 @@ export class Bridge {
   readonly url: string;
   /** Where the API's publications go: this instance, or with mqtt.forward_api the whole cluster. */
   readonly broker: Broker;
+  /** With mqtt.forward_api: what sends a publication on to the other instances (the shared log's broker uses it). */
+  readonly forwarder: ClusterBroker | undefined;
   private readonly link: BrokerLink;
   private readonly registry: ServerRegistry;
   /** The installed parts, closed last first. */
@@ -110,7 +116,8 @@ export class Bridge {
       reconnects: counters.reconnects,
       log,
     });
-    const ctx: BridgeContext = { settings, hub, registry, log, id: this.id, link: this.link, servers, counters };
+    const ingress = deps.ingress ?? hub;
+    const ctx: BridgeContext = { settings, hub, registry, log, id: this.id, link: this.link, servers, counters, ingress };
     this.pieces.push(installServers(ctx));
     const events = installEvents(ctx);
     this.pieces.push(events);
@@ -119,7 +126,9 @@ export class Bridge {
       this.presence = installPresenceLink(ctx, deps.presence);
       this.pieces.push(this.presence);
     }
-    this.broker = installApiReach(ctx, events.routed);
+    const reach = installApiReach(ctx, events.routed);
+    this.broker = reach.broker;
+    this.forwarder = reach.forwarder;
     registry.gauge("comet_bridge_connected", "1 while connected to the broker and subscribed, else 0", () =>
       this.link.ready ? 1 : 0,
     );

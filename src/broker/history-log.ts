@@ -76,6 +76,9 @@ export interface HistoryLog {
   close(): Promise<void>;
 }
 
+/** What the API answers (HTTP 503, gRPC UNAVAILABLE) when the store cannot take a publication. */
+export const HISTORY_UNAVAILABLE = "history store unavailable";
+
 /**
  * The store could not answer (unreachable, too slow, or it refused the command). The caller
  * answers 503 "history store unavailable" and delivers nothing of what did not land.

@@ -21,7 +21,7 @@ export interface EventRoutes extends BridgePiece {
 export function installEvents(ctx: BridgeContext): EventRoutes {
   const { settings, hub, counters, link, log, id } = ctx;
   const { eventsTopic } = settings;
-  const eventsIn = new EventsIn({ hub, topic: eventsTopic, limits: settings.limits, received: counters.eventsIn, server: id, log });
+  const eventsIn = new EventsIn({ sink: ctx.ingress, topic: eventsTopic, limits: settings.limits, received: counters.eventsIn, server: id, log });
   // The legacy events topic stays: backends that publish there reach every instance as before.
   link.read(eventsTopic, (payload, retained) => eventsIn.receive(payload, retained));
   if (!settings.routing) return { routed: undefined, close() {} };
@@ -57,7 +57,10 @@ export function installEvents(ctx: BridgeContext): EventRoutes {
  * Every live instance answers a cluster DumpSession, whatever its own mqtt.forward_api: those with
  * it ask, and wait for everyone live. With forward_api the API's broker is the cluster's.
  */
-export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undefined): Broker {
+export function installApiReach(
+  ctx: BridgeContext,
+  routed: RoutedTopics | undefined,
+): { broker: Broker; forwarder: ClusterBroker | undefined } {
   const { settings, hub, link, log, id } = ctx;
   const gather = new DumpGather({
     hub,
@@ -70,9 +73,9 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     log,
   });
   link.readFilter(DUMP_REQUESTS, (_topic, payload) => gather.onRequest(payload));
-  if (!settings.forwardApi) return new LocalBroker(hub);
+  if (!settings.forwardApi) return { broker: new LocalBroker(hub), forwarder: undefined };
   link.read(replyTopic(id), (payload) => gather.onReply(payload));
-  return new ClusterBroker({
+  const forwarder = new ClusterBroker({
     hub,
     wire: link,
     topicOf: routed ? (d: Delivery) => routed.of(d) : () => settings.eventsTopic,
@@ -81,4 +84,5 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     dump: (withTransport) => gather.gather(withTransport),
     forwarded: ctx.counters.forwarded,
   });
+  return { broker: forwarder, forwarder };
 }
