@@ -28,6 +28,7 @@ export interface HistoryStorePart extends Part {
 
 /** How long a start waits for Redis before it goes on not ready (it connects in the background). */
 const CONNECT_WAIT_MS = 2000;
+const PING_MS = 1000;
 
 export async function installHistoryStore(core: Core): Promise<HistoryStorePart | undefined> {
   const settings = redisStoreSettings(core.config);
@@ -80,6 +81,8 @@ export async function installHistoryStore(core: Core): Promise<HistoryStorePart 
   hub.addFanout(held);
   const recovery = new LogRecovery({ log, order, held });
   core.gateway.startFromLog(recovery);
+  // A Redis that hangs keeps its connections: a PING a second finds it out for /readyz.
+  const pings = setInterval(() => void log.ping(), PING_MS);
   logger.info("history store: redis", { shards: settings.urls.length, prefix: settings.prefix });
   return {
     log,
@@ -89,6 +92,7 @@ export async function installHistoryStore(core: Core): Promise<HistoryStorePart 
     broker: (forwarder, dump) => new LogBroker({ log, order, hub, forwarder, dump }),
     ready: () => log.notReady(),
     async close() {
+      clearInterval(pings);
       unlisten();
       await log.close();
     },

@@ -124,7 +124,8 @@ export class RedisLog implements HistoryLog {
     const shard = this.shards[this.shardIndex(stream)] as Shard;
     const what = `append once ${stream}`;
     const keys = [...this.keys(stream), `${this.opts.prefix}:once:${stream}:${mark}`];
-    const reply = await shard.run(APPEND_ONCE, keys, [this.size, this.ttl, nonce(), String(windowMs), evt], what);
+    const args = [this.size, this.ttl, nonce(), String(windowMs), evt, this.deadline()];
+    const reply = await shard.run(APPEND_ONCE, keys, args, what);
     if (!Array.isArray(reply) || reply.length !== 3) throw unexpected(`${what} on ${shard.name}`, reply);
     const [p] = positions(reply.slice(0, 2), 1, `${what} on ${shard.name}`);
     return { ...(p as Position), first: reply[2] === 1 };
@@ -166,8 +167,23 @@ export class RedisLog implements HistoryLog {
     return down.length === 0 ? undefined : down.join("; ");
   }
 
+  /** Checks every shard with a PING (a hung server is noticed between publications); never rejects. */
+  async ping(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.ping()));
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.close()));
+  }
+
+  /**
+   * When a caller stops waiting for an append (the command timeout), as Redis should read it: a
+   * command that reaches a server that hung is run when it wakes, after its caller answered 503;
+   * the script then appends nothing. Assumes this host's clock and Redis's agree within a fraction
+   * of the timeout (NTP does).
+   */
+  private deadline(): string {
+    return String(Date.now() + (this.opts.commandTimeoutMs ?? 1000));
   }
 
   private keys(stream: string): [string, string] {
@@ -178,8 +194,9 @@ export class RedisLog implements HistoryLog {
     const shard = this.shards[s] as Shard;
     const what = items.length === 1 ? `append ${items[0]?.stream}` : `append of ${items.length} messages`;
     const keys = items.flatMap((i) => this.keys(i.stream));
-    const args = [this.size, this.ttl, nonce(), ...items.map((i) => i.evt)];
+    const args = [this.size, this.ttl, nonce(), this.deadline(), ...items.map((i) => i.evt)];
     const reply = await shard.run(APPEND, keys, args, what);
+    if (reply === null) throw new HistoryUnavailable(`${what} on ${shard.name}: ran after its deadline, not appended`);
     return positions(reply, items.length, `${what} on ${shard.name}`);
   }
 

@@ -96,17 +96,20 @@ end
 `;
 
 /**
- * KEYS: pos and log of each item, in pairs. ARGV: size, ttl (ms), nonce, then one evt per item.
- * Answers, per item in order, its epoch and seq. size 0 numbers and keeps nothing.
+ * KEYS: pos and log of each item, in pairs. ARGV: size, ttl (ms), nonce, deadline (ms since the
+ * epoch, 0 = none), then one evt per item. Answers, per item in order, its epoch and seq; nil when
+ * it runs after the deadline (the caller gave up on it: it must not land). size 0 numbers and keeps
+ * nothing.
  */
 export const APPEND = script(`#!lua
 ${COMMON}
 ${APPEND_ONE}
-local size, ttl, nonce = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local size, ttl, nonce, deadline = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local ms = now_ms()
+if deadline > 0 and ms > deadline then return false end
 local out = {}
 for i = 1, #KEYS / 2 do
-  local epoch, seq = append_one(KEYS[2 * i - 1], KEYS[2 * i], size, ttl, ms, nonce, ARGV[3 + i])
+  local epoch, seq = append_one(KEYS[2 * i - 1], KEYS[2 * i], size, ttl, ms, nonce, ARGV[4 + i])
   out[2 * i - 1] = epoch
   out[2 * i] = seq
 end
@@ -116,18 +119,21 @@ return out
 /**
  * An append that happens once however many instances ask within a window: a broker Event reaches
  * every instance that reads its topic, and each asks. KEYS: pos, log, mark (the Event's digest).
- * ARGV: size, ttl (ms), nonce, window (ms), evt. Answers {epoch, seq, 1} when this call appended,
- * {epoch, seq, 0} when an earlier one did (the position it got).
+ * ARGV: size, ttl (ms), nonce, window (ms), evt, deadline (as APPEND's). Answers {epoch, seq, 1}
+ * when this call appended, {epoch, seq, 0} when an earlier one did (the position it got), nil
+ * past the deadline.
  */
 export const APPEND_ONCE = script(`#!lua
 ${COMMON}
 ${APPEND_ONE}
+local ms = now_ms()
+if tonumber(ARGV[6]) > 0 and ms > tonumber(ARGV[6]) then return false end
 local seen = redis.call('GET', KEYS[3])
 if seen then
   local epoch, seq = string.match(seen, '^(.*):(%d+)$')
   return {epoch, tonumber(seq), 0}
 end
-local epoch, seq = append_one(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms(), ARGV[3], ARGV[5])
+local epoch, seq = append_one(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), ms, ARGV[3], ARGV[5])
 redis.call('SET', KEYS[3], epoch .. ':' .. seq, 'PX', tonumber(ARGV[4]))
 return {epoch, seq, 1}
 `);

@@ -105,6 +105,19 @@ export class Shard {
     }
   }
 
+  /**
+   * A round trip that reads nothing: a server that hangs keeps its connections open, and only a
+   * command that goes unanswered tells; this one tells while no publication is sent (readiness).
+   */
+  async ping(): Promise<void> {
+    try {
+      await this.withDeadline(this.client.sendCommand(["PING"]));
+      if (this.why && this.client.isReady) this.why = undefined;
+    } catch {
+      // Offline, or no answer in time (withDeadline marked the shard): notReady() says which.
+    }
+  }
+
   async close(): Promise<void> {
     if (!this.client.isOpen) return;
     // A connected client says goodbye after its last answers, unless they do not come (a server
