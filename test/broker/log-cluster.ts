@@ -29,7 +29,7 @@ export async function startLogCluster(
   const urls = (redis as TestRedis[]).map((r) => `"${r.url}"`).join(", ");
   const yaml = [
     `mqtt: {url: "${b.url}", forward_api: true${opts.extra ? `, ${opts.extra}` : ""}}`,
-    `history: {store: redis, ttl: 1m, redis: {urls: [${urls}], fill_wait: ${opts.fillWait ?? "100ms"}}}`,
+    `history: {store: redis, size: 1000, ttl: 1m, redis: {urls: [${urls}], fill_wait: ${opts.fillWait ?? "100ms"}}}`,
   ].join("\n");
   const instances = await Promise.all(Array.from({ length: opts.instances ?? 2 }, () => startComet(yaml)));
   await Promise.all(instances.map((c) => waitReadyz(c, 200)));
