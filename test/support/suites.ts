@@ -29,6 +29,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/browser/": "the demo page is Bun only: a Bun macro embeds its assets",
   "test/bench/": "the benchmark harness starts its own servers under Bun, pinned with taskset",
   "test/grpc/": "gRPC is served on Bun only (refused on Deno, whose node:http2 is not tried here)",
+  "test/workers/log-workers.test.ts": "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal)",
   "test/workers/scale.test.ts":
     "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal); its generators are Bun processes",
 };
