@@ -150,7 +150,10 @@ export class StreamOrder {
       st.last = first ? Math.min(top.seq, first.seq - 1) : top.seq;
     }
     for (const e of early) this.receive(stream, e.epoch, e.seq, e.d);
-    this.wake(st);
+    // A recovery that waited for the seed read the log up to its position: fill up to there.
+    for (const w of st.waiters ?? []) if (w.epoch === st.epoch && w.seq > st.known) st.known = w.seq;
+    if (st.epoch !== undefined) this.drain(stream, st);
+    else this.wake(st);
   }
 
   /** The log lost the stream and numbers it again from 1: what waited of the old numbering goes out as it is. */

@@ -155,4 +155,6 @@ test("every instance restarted: the epochs are the same, and a client recovers f
     "k3@4:true",
   ]);
   back.close();
+  // The streams of this file are spread over both shards.
+  for (const r of cluster.redis) expect((await (await r.client()).keys("comet:pos:*")).length).toBeGreaterThan(0);
 });
