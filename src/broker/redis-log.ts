@@ -4,6 +4,7 @@
  * and an instance after a restart, sees the same seq and epoch. The layout in Redis and the Lua
  * that keeps it are in redis-scripts.ts; connections and failing fast in redis-shard.ts.
  */
+import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
 import { type HistoryLog, HistoryUnavailable, type LogEntry, type Position } from "./history-log.ts";
 import { APPEND, APPEND_ONCE, PEEK, READ, TOP } from "./redis-scripts.ts";
@@ -42,8 +43,20 @@ function nonce(): string {
 
 const isSeq = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
+/** Appends coalesced into one script call, at most (a script runs alone on its server: keep each short). */
+const MAX_COALESCED = 256;
+
+interface Queued {
+  stream: string;
+  evt: string;
+  resolve(p: Position): void;
+  reject(err: unknown): void;
+}
+
 export class RedisLog implements HistoryLog {
   private readonly shards: Shard[];
+  /** Appends waiting for the end of this turn of the event loop, per shard. */
+  private queued: Map<number, Queued[]> | undefined;
   private readonly size: string;
   private readonly ttl: string;
 
@@ -80,9 +93,40 @@ export class RedisLog implements HistoryLog {
     return shardOf(stream, this.shards.length);
   }
 
-  async append(stream: string, evt: string): Promise<Position> {
-    const [p] = await this.appendOn(this.shardIndex(stream), [{ stream, evt }]);
-    return p as Position;
+  /**
+   * Appends that come within one turn of the event loop (concurrent API requests) share one script
+   * call per shard, in the order they came: one round trip and one reply to read for all of them.
+   */
+  append(stream: string, evt: string): Promise<Position> {
+    return new Promise((resolve, reject) => {
+      const s = this.shardIndex(stream);
+      if (!this.queued) {
+        this.queued = new Map();
+        setImmediate(() => this.flush());
+      }
+      const list = this.queued.get(s);
+      const item = { stream, evt, resolve, reject };
+      if (list) list.push(item);
+      else this.queued.set(s, [item]);
+    });
+  }
+
+  private flush(): void {
+    const queued = this.queued;
+    this.queued = undefined;
+    for (const [s, all] of queued ?? []) {
+      for (let i = 0; i < all.length; i += MAX_COALESCED) {
+        const part = all.slice(i, i + MAX_COALESCED);
+        this.appendOn(s, part).then(
+          (ps) => {
+            for (let k = 0; k < part.length; k++) (part[k] as Queued).resolve(ps[k] as Position);
+          },
+          (err: unknown) => {
+            for (const item of part) item.reject(err);
+          },
+        );
+      }
+    }
   }
 
   async appendMany(items: ReadonlyArray<{ stream: string; evt: string }>): Promise<Position[]> {

@@ -410,3 +410,16 @@ test("peek: the top without making the stream; null for a stream the store does 
   const p = await a.append("u:somebody", "x");
   expect(await a.peek("u:somebody")).toEqual(p);
 });
+
+test("appends made in one turn of the event loop share one script call per shard, numbered in call order", async () => {
+  const r = await server();
+  let calls = 0;
+  const l = await open([r.url], { onCommand: () => calls++ });
+  await l.append("r:warm", "w");
+  calls = 0;
+  const got = await Promise.all(Array.from({ length: 300 }, (_, i) => l.append(i % 2 ? "r:odd" : "r:even", `m${i}`)));
+  // 300 appends on one shard: two calls of at most 256.
+  expect(calls).toBe(2);
+  expect(got.filter((_, i) => i % 2 === 0).map((p) => p.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+  expect(got.filter((_, i) => i % 2 === 1).map((p) => p.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+});
