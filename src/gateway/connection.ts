@@ -290,10 +290,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     if (this.state === State.Closed) return;
     // No close frame: the network went, or the runtime terminated a slow consumer over
     // limits.max_send_buffer; Bun reports both alike.
-    this.finish(
-      code,
-      reason || (code === 1006 ? "connection lost without a close frame (network, or slow consumer)" : ""),
-    );
+    const lost = "connection lost without a close frame (network, or slow consumer)";
+    this.finish(code, reason || (code === 1006 ? lost : ""));
   }
 
   private finish(code: number, reason: string): void {
