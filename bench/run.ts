@@ -7,6 +7,7 @@
  *   bun run bench -- --full       # the large one: 10,000 fanout, 19,000 idle connections, 10,000 storm
  *   bun bench/run.ts --only compression   # 2 KiB JSON fanout, websocket.compression off vs on
  *   bun bench/run.ts --only sse           # fanout to WebSockets vs to SSE streams
+ *   bun bench/run.ts --only history-store # unicast, Batch, fanout with history.store memory vs redis
  *   bun bench/run.ts --only fanout,storm --repeat 2
  *
  * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (keep the best run) ·
@@ -31,6 +32,7 @@ import { unicastScenario } from "./scenarios/unicast.ts";
 import { batchScenario } from "./scenarios/batch.ts";
 import { compressionScenario } from "./scenarios/compression.ts";
 import { sseScenario } from "./scenarios/sse.ts";
+import { storeScenario } from "./scenarios/store.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -77,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
       for (const mode of ["plain", "deflate"] as const)
         jobs.push({ name: s, target: mode, run: () => compressionScenario(ctx, mode, p.compression) });
     }
+    // history.store memory, then redis: unicast, Batch and fanout saturated; Redis's memory after.
+    if (s === "history-store") jobs.push({ name: s, target: "memory+redis", run: () => storeScenario(ctx, p) });
     if (s === "sse") {
       // Comet against itself: the same room fanout to WebSockets, then to SSE streams.
       for (const mode of ["websocket", "sse"] as const)
@@ -113,11 +117,13 @@ export async function main(argv: string[]): Promise<number> {
       fanout: ["fanout", "fanout-light"],
       unicast: ["unicast", "unicast-paced"],
       batch: ["batch", "batch-paced"],
+      "history-store": ["store-unicast", "store-batch", "store-fanout", "store-redis-memory"],
     };
     for (const rn of rows[name] ?? [name]) {
       const best: Result[] = [];
-      for (const j of mine) {
-        const b = pickBest(rn, runs.get(`${rn}/${j.target}`) ?? []);
+      // Per target that reported this result, in the order they ran.
+      for (const key of [...runs.keys()].filter((k) => k.startsWith(`${rn}/`))) {
+        const b = pickBest(rn, runs.get(key) ?? []);
         if (b) best.push(b);
       }
       printScenario(rn, best, runs);

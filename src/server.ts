@@ -6,12 +6,13 @@
 import type { Bridge } from "./bridge/mqtt.ts";
 import { installBridge } from "./bridge/install.ts";
 import { LocalBroker } from "./broker/broker.ts";
+import { installHistoryStore } from "./shared-log/install.ts";
 import type { Config } from "./config/schema.ts";
 import type { Gateway } from "./gateway/gateway.ts";
 import { installHttp } from "./http/install.ts";
 import type { HostView } from "./http/routes.ts";
 import type { Hub } from "./hub/hub.ts";
-import { makeCore } from "./instance/core.ts";
+import { type Core, makeCore } from "./instance/core.ts";
 import { type ListenAt, listenAll } from "./instance/listen.ts";
 
 export type { ListenAt } from "./instance/listen.ts";
@@ -95,25 +96,18 @@ export async function prepareServer(
   parts.add(core.part);
   const webhooks = parts.add(installWebhooks(core));
   const presence = parts.add(installPresence(core));
-  const bridged = await installBridge(core, presence);
+  // history.store: redis: the shared log numbers every publication (src/shared-log/install.ts).
+  const store = await installHistoryStore(core);
+  if (store) parts.add(store);
+  const bridged = await installBridge(core, presence, store?.ingress);
   if (bridged) parts.add(bridged);
   presence.onTransition((t) => webhooks.hooks.presence(t));
   // With mqtt.forward_api the bridge's broker reaches the whole cluster; otherwise this instance.
-  const broker = bridged?.bridge.broker ?? new LocalBroker(hub);
+  const reach = bridged?.bridge.broker ?? new LocalBroker(hub);
+  const broker = store ? store.broker(bridged?.bridge.forwarder, reach) : reach;
   const readiness = { notReady: () => parts.notReady() };
   const http = await installHttp(core, { broker, presence: presence.view, readiness, host: worker?.host });
-  const reloader = new Reloader(
-    {
-      gateway: core.gateway,
-      log,
-      parts,
-      reloads: registry.counter(
-        "comet_config_reloads_total",
-        "Config reloads (SIGHUP), by outcome: ok, or invalid (refused; the running config stays)",
-      ),
-    },
-    core.keysFingerprint,
-  );
+  const reloader = reloaderOf(core, parts);
   return {
     reload: (read) => reloader.reload(read),
     close: () => parts.close(),
@@ -162,4 +156,13 @@ export async function prepareServer(
       };
     },
   };
+}
+
+/** SIGHUP's way through the instance: the gateway's keys and the log level here, the rest by each part. */
+function reloaderOf(core: Core, parts: Parts): Reloader {
+  const reloads = core.registry.counter(
+    "comet_config_reloads_total",
+    "Config reloads (SIGHUP), by outcome: ok, or invalid (refused; the running config stays)",
+  );
+  return new Reloader({ gateway: core.gateway, log: core.log, parts, reloads }, core.keysFingerprint);
 }

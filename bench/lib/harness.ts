@@ -19,6 +19,8 @@ export interface Ctx {
   /** Comet's --workers. */
   workers: number;
   cpuProfDir?: string;
+  /** Config every Comet of the run gets beyond the scenario's own (history-store: the store). */
+  extraYaml?: string;
   log: (msg: string) => void;
 }
 
@@ -27,7 +29,7 @@ export type Metrics = Record<string, number | string | null>;
 export interface Result {
   scenario: string;
   /** What ran: Comet or the floor; for compression, Comet plain or with deflate. */
-  target: "comet" | "floor" | "plain" | "deflate" | "websocket" | "sse";
+  target: "comet" | "floor" | "plain" | "deflate" | "websocket" | "sse" | "memory" | "redis";
   params: Record<string, number | string>;
   metrics: Metrics;
   skipped?: string;

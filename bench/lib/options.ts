@@ -68,10 +68,22 @@ export const SCENARIOS = [
   "mqtt-ingest",
   "compression",
   "sse",
+  "history-store",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** What the scenarios report: fanout reports its light phase as a result of its own. */
-export type ResultName = ScenarioName | "fanout-light" | "unicast-paced" | "batch-paced";
+export type ResultName =
+  | ScenarioName
+  | "fanout-light"
+  | "unicast-paced"
+  | "batch-paced"
+  | "store-unicast"
+  | "store-batch"
+  | "store-fanout"
+  | "store-redis-memory";
+
+/** Run only when named with --only: it needs redis-server, and repeats three scenarios twice. */
+const OPT_IN: readonly ScenarioName[] = ["history-store"];
 
 export interface Args {
   profile: Profile;
@@ -92,7 +104,7 @@ export function parseArgs(argv: string[]): Args {
   const root = resolve(import.meta.dir, "../..");
   const a: Args = {
     profile: PROFILES.quick as Profile,
-    only: [...SCENARIOS],
+    only: SCENARIOS.filter((s) => !OPT_IN.includes(s)),
     repeat: 1,
     out: join(root, "bench", "results"),
     floor: true,

@@ -85,6 +85,11 @@ const BEST: Record<ResultName, { metric: string; higher: boolean }> = {
   "mqtt-ingest": { metric: "events_per_s", higher: true },
   compression: { metric: "server_cpu_us_per_delivery", higher: false },
   sse: { metric: "deliveries_per_cpu_s", higher: true },
+  "history-store": { metric: "publishes_per_s", higher: true },
+  "store-unicast": { metric: "publishes_per_s", higher: true },
+  "store-batch": { metric: "publishes_per_s", higher: true },
+  "store-fanout": { metric: "deliveries_per_cpu_s", higher: true },
+  "store-redis-memory": { metric: "bytes_per_kept_message", higher: false },
 };
 
 export function pickBest(name: ResultName, rs: Result[]): Result | undefined {

@@ -12,7 +12,7 @@ export function startTarget(ctx: Ctx, kind: "comet" | "floor", extraYaml?: strin
     root: ctx.root,
     maxSeconds: ctx.maxSeconds,
     logLevel: ctx.logLevel,
-    extraYaml,
+    extraYaml: [ctx.extraYaml, extraYaml].filter(Boolean).join("\n"),
     cpuProfDir: ctx.cpuProfDir,
     runtime: ctx.runtime,
     workers: ctx.workers,

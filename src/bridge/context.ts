@@ -4,6 +4,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { ServerRegistry } from "./cluster/servers.ts";
+import type { EventSink } from "./routing/events-in.ts";
 import type { BridgeCounters } from "./counters.ts";
 import type { BridgeSettings } from "./settings.ts";
 import type { BrokerLink } from "./wire/link.ts";
@@ -22,6 +23,8 @@ export interface BridgeContext {
   readonly counters: BridgeCounters;
   /** The instance's revoked tokens, kept in step with the broker (cluster/revocations.ts). */
   readonly revocations?: RevocationTable;
+  /** Where Events go: the shared log's ingress (history.store: redis), else the hub. */
+  readonly ingress: EventSink;
 }
 
 /** What the bridge keeps of a part once installed: how to stop it. */

@@ -21,6 +21,8 @@ import { installRevocations, type RevocationsPiece } from "./cluster/revocations
 import type { LiveServers, ServerRegistry } from "./cluster/servers.ts";
 import type { BridgeContext, BridgePiece } from "./context.ts";
 import { bridgeCounters } from "./counters.ts";
+import type { EventSink } from "./routing/events-in.ts";
+import type { ClusterBroker } from "./routing/forward.ts";
 import { installApiReach, installEvents } from "./routing/install.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./wire/embedded.ts";
@@ -37,6 +39,8 @@ export interface BridgeDeps {
   presence?: PresenceView;
   /** The instance's revoked tokens: kept in step with the broker's retained revocations. */
   revocations?: RevocationTable;
+  /** Where Events go: the shared log's ingress (history.store: redis); the hub by default. */
+  ingress?: EventSink;
 }
 
 /** Starts the bridge (and the embedded broker when configured); undefined when mqtt is off. */
@@ -83,6 +87,8 @@ export class Bridge {
   readonly url: string;
   /** Where the API's publications go: this instance, or with mqtt.forward_api the whole cluster. */
   readonly broker: Broker;
+  /** With mqtt.forward_api: what sends a publication on to the other instances (the shared log's broker uses it). */
+  readonly forwarder: ClusterBroker | undefined;
   private readonly link: BrokerLink;
   private readonly registry: ServerRegistry;
   /** The installed parts, closed last first. */
@@ -120,7 +126,19 @@ export class Bridge {
       log,
     });
     const { revocations } = deps;
-    const ctx: BridgeContext = { settings, hub, registry, log, id: this.id, link: this.link, servers, counters, revocations };
+    const ingress = deps.ingress ?? hub;
+    const ctx: BridgeContext = {
+      settings,
+      hub,
+      registry,
+      log,
+      id: this.id,
+      link: this.link,
+      servers,
+      counters,
+      revocations,
+      ingress,
+    };
     this.pieces.push(installServers(ctx));
     const events = installEvents(ctx);
     this.pieces.push(events);
@@ -129,7 +147,9 @@ export class Bridge {
       this.presence = installPresenceLink(ctx, deps.presence);
       this.pieces.push(this.presence);
     }
-    this.broker = installApiReach(ctx, events.routed);
+    const reach = installApiReach(ctx, events.routed);
+    this.broker = reach.broker;
+    this.forwarder = reach.forwarder;
     if (revocations) {
       this.revocations = installRevocations(ctx, deps.config.namespace, revocations);
       this.pieces.push(this.revocations);

@@ -27,9 +27,17 @@ import type { Revocation } from "../auth/revocations.ts";
 export interface Broker {
   /**
    * Delivers d wherever it must go: this instance's sessions and, in a cluster, the others'.
-   * Answers the recipients on this instance.
+   * Answers the recipients on this instance; a promise of them when the publication is first
+   * appended to the shared log (history.store: redis), which rejects with HistoryUnavailable
+   * when the log cannot take it (then nothing was delivered).
    */
-  publish(d: Delivery): number;
+  publish(d: Delivery): number | Promise<number>;
+  /**
+   * A Batch's deliveries, in order, where the shared log takes them in one round trip per shard.
+   * Answers per delivery whether it was delivered (false: its shard could not take it); rejects
+   * with HistoryUnavailable when none could be. Absent: each goes through publish.
+   */
+  publishMany?(ds: readonly Delivery[]): Promise<boolean[]>;
   /** DumpSession: every session this broker reaches (this instance's, or the cluster's). */
   dump(withTransport: boolean): Dump | Promise<Dump>;
   /**

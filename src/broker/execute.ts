@@ -5,15 +5,18 @@
  */
 import type { Broker } from "./broker.ts";
 import type { Batch } from "../protocol/batch.ts";
-import { STATUS_OF_ERROR } from "../protocol/commands.ts";
+import { type Delivery, STATUS_OF_ERROR } from "../protocol/commands.ts";
 import type { Command } from "../protocol/request.ts";
 import type { PresenceAnswer, PresenceEntry } from "../protocol/presence.ts";
 import type { Dump } from "../hub/session.ts";
 import type { Revocation, RevocationStore } from "../auth/revocations.ts";
 import type { DisconnectAnswer, RevocationsAnswer, RevocationView } from "../protocol/operator.ts";
 
-/** One command's answer in a batch: `{}`, or why it was refused (its HTTP status and the words). */
-export type BatchReply = Record<string, never> | { error: { code: 400 | 413; detail: string } };
+/**
+ * One command's answer in a batch: `{}`, or why it was refused (its HTTP status and the words; 503
+ * when the shared log could not take it while it took others).
+ */
+export type BatchReply = Record<string, never> | { error: { code: 400 | 413 | 503; detail: string } };
 
 /** The answer of a command: `{}` for a delivery, the sessions for a dump, a reply per command of a batch. */
 export type Reply =
@@ -62,10 +65,12 @@ export function execute(broker: Broker, cmd: Command, sources: Sources = {}): Re
     case "dump":
       return broker.dump(cmd.transport);
     case "batch":
+      if (broker.publishMany) return executeBatchMany(broker.publishMany.bind(broker), cmd);
       return { replies: executeBatch(broker, cmd) };
-    default:
-      broker.publish(cmd);
-      return {};
+    default: {
+      const here = broker.publish(cmd);
+      return typeof here === "number" ? {} : here.then(() => DELIVERED);
+    }
   }
 }
 
@@ -73,6 +78,30 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function revocationView(r: Revocation): RevocationView {
   return { uid: r.uid, at: iso(r.at), expires: iso(r.expires) };
+}
+
+/** What a Batch command answers when the shared log took its neighbours but not it. */
+const NOT_LANDED: BatchReply = Object.freeze({ error: { code: 503 as const, detail: "history store unavailable" } });
+
+/** The shared log's way: every delivery appended at once, then delivered in order. */
+async function executeBatchMany(
+  publishMany: NonNullable<Broker["publishMany"]>,
+  batch: Batch,
+): Promise<{ replies: BatchReply[] }> {
+  const replies = new Array<BatchReply>(batch.commands.length);
+  const deliveries: Delivery[] = [];
+  const at: number[] = [];
+  batch.commands.forEach((read, i) => {
+    if (read.ok) {
+      deliveries.push(read.command);
+      at.push(i);
+    } else replies[i] = { error: { code: STATUS_OF_ERROR[read.error.code], detail: read.error.detail } };
+  });
+  const landed = deliveries.length > 0 ? await publishMany(deliveries) : [];
+  at.forEach((i, k) => {
+    replies[i] = landed[k] ? DELIVERED : NOT_LANDED;
+  });
+  return { replies };
 }
 
 /** In order; a refused command answers its error and the next one goes on. */

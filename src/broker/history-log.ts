@@ -38,6 +38,19 @@ export interface HistoryLog {
   appendMany(items: ReadonlyArray<{ stream: string; evt: string }>): Promise<Position[]>;
 
   /**
+   * An append that happens once for every caller that names the same `mark` within `windowMs`: a
+   * broker Event reaches several instances, and each appends it with the Event's digest as its
+   * mark. The first call numbers it (`first`); the others get that same position.
+   */
+  appendOnce(stream: string, evt: string, mark: string, windowMs: number): Promise<Position & { first: boolean }>;
+
+  /**
+   * The stream's top as the store has it, without making it: null when the store has no such
+   * stream (its next append starts a new epoch at seq 1).
+   */
+  peek(stream: string): Promise<Position | null>;
+
+  /**
    * What follows `from`, oldest first, when ALL of it is still kept: never a partial list. [] when
    * `from` is the top. null when it cannot be recovered: another epoch (or a stream the store does
    * not have), a seq ahead of the stream, a message after it trimmed by size or older than ttl.
@@ -62,6 +75,9 @@ export interface HistoryLog {
   /** Closes the connections; calls after it reject. */
   close(): Promise<void>;
 }
+
+/** What the API answers (HTTP 503, gRPC UNAVAILABLE) when the store cannot take a publication. */
+export const HISTORY_UNAVAILABLE = "history store unavailable";
 
 /**
  * The store could not answer (unreachable, too slow, or it refused the command). The caller

@@ -163,7 +163,23 @@ export const SCHEMA = {
     {
       size: int(32, "messages kept per stream; 0 = none (positions are still sent)"),
       ttl: dur("2m", "how long a message is kept, and a stream outlives its last session (or room member)"),
-      max_bytes: size("64MiB", "one budget for every kept message of the instance, oldest out first"),
+      max_bytes: size("64MiB", "one budget for every kept message of the instance, oldest out first (memory store)"),
+      store: oneOf(
+        ["memory", "redis"],
+        "memory",
+        "memory: each instance numbers and keeps its own streams (a reconnect to another instance or worker recovers nothing); redis: one log per stream in Redis, shared by every instance and kept across restarts, so positions are the cluster's and recover works anywhere",
+      ),
+      redis: section("the shared log, with store: redis (Redis 7 or Valkey 7+; no Redis Cluster needed)", {
+        urls: strings(
+          [],
+          "one redis:// or rediss:// URL per shard (redis://:PASSWORD@host:6379/0); the streams are spread over them by name, each on exactly one; add shards at the end. Empty = redis://127.0.0.1:6379",
+        ),
+        prefix: str("comet", 'starts every key ("<prefix>:pos:<stream>", "<prefix>:log:<stream>"), so deployments can share a server'),
+        fill_wait: dur(
+          "100ms",
+          "a receiving instance that misses a message of a stream waits this long for it (from the broker, else read from the log) before it delivers what follows as a jump in seq",
+        ),
+      }),
     },
   ),
   allowed_origins: strings(

@@ -9,17 +9,17 @@ import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
 import { worthCompressing } from "../protocol/compressible.ts";
 import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
-import { type Decoded, decodeUplink, MsgType, type Recover, type Uplink } from "../protocol/frames.ts";
+import { type Decoded, decodeUplink, MsgType, type Recover, type Uplink, utf8Text } from "../protocol/frames.ts";
 import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
 import type { ConnectionContext, SweepLimits } from "./context.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import { Holding, type LogStart } from "./holding.ts";
 import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
-
+import { positionsTopic } from "../hub/topics.ts";
 
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class Connection implements SessionLink, SocketEvents, Listed<Connection>, BucketState {
   // The gateway's list of open connections (see list.ts).
@@ -30,17 +30,17 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private session: Session | null = null;
   /** When the socket opened, ms since the epoch. */
   readonly openedAt: number;
-  private lastUplink: number;
-  private lastProbe = 0;
-  /** A oneWay socket's frame count at the last sweep that saw it move. */
-  private sentSeen = 0;
+  /** The last uplink and probe, for the sweep. */
+  private readonly beat: Heartbeat;
   private expMs: number | undefined;
   private rooms: RoomAccess | undefined;
   // The uplink rate bucket (limits.ts), kept here rather than in an object of its own.
   tokens: number;
   tokensAt: number;
-  /** Non-null while a token is being verified: frames that arrive meanwhile, in order. */
+  /** Non-null while a token is verified (or a start from the log runs): frames that arrive meanwhile, in order. */
   private waiting: Array<string | Decoded> | null = null;
+  /** While a start or recovery from the shared log runs: the live deliveries it holds. */
+  private holding: Holding | null = null;
 
   constructor(
     readonly socket: PushSocket,
@@ -49,8 +49,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   ) {
     const now = Date.now();
     this.openedAt = now;
-    this.lastUplink = now;
-    this.lastProbe = now;
+    this.beat = new Heartbeat(now);
     this.tokens = ctx.config.limits.uplink_rate * 2;
     this.tokensAt = now;
   }
@@ -74,15 +73,10 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   /** An uplink frame from the transport (text, or binary holding UTF-8 JSON). */
   onMessage(data: string | Uint8Array): void {
     if (!this.countUplink()) return;
-    let text: string;
-    if (typeof data === "string") text = data;
-    else {
-      try {
-        text = utf8.decode(data);
-      } catch {
-        this.close(Close.BadFrame, "binary frame is not UTF-8");
-        return;
-      }
+    const text = typeof data === "string" ? data : utf8Text(data);
+    if (text === undefined) {
+      this.close(Close.BadFrame, "binary frame is not UTF-8");
+      return;
     }
     if (this.waiting) this.waiting.push(text);
     else this.handle(text);
@@ -112,7 +106,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private countUplink(): boolean {
     if (this.state === State.Closed) return false;
     const now = Date.now();
-    this.lastUplink = now;
+    this.beat.lastUplink = now;
     return this.withinRate(now);
   }
 
@@ -160,7 +154,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
         if (this.state === State.Closed) return;
         if (this.ctx.revoked(id.uid, id.iatMs)) this.fail(new AuthError("token revoked", "revoked"));
         else this.authenticated(id, f);
-        this.replayWaiting();
+        // A start from the log hands the waiting frames on when it ends.
+        if (!this.holding) this.replayWaiting();
       },
       (err: unknown) => {
         if (this.state === State.Closed) return;
@@ -207,13 +202,19 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
         return;
       }
       this.state = State.Live;
+      // With the shared log, the answers come later: the session's deliveries are held until then.
+      const log = recover || this.socket.started ? this.ctx.logStart : undefined;
+      if (log) this.holding = new Holding(log.held);
       const s = this.ctx.hub.login(id.uid, this, positions || this.socket.positions === true, join);
       this.session = s;
       this.ctx.wentLive(this);
       this.ctx.log.debug("session start", { uid: id.uid, ip: this.ip });
-      // Before a recover's replay: an HTTP stream's opening bytes come first.
-      this.socket.started?.(this.ctx.hub.positionsOf(s));
-      if (recover) this.ctx.hub.recover(s, recover);
+      if (log) this.fromLog(s, recover, true);
+      else {
+        // Before a recover's replay: an HTTP stream's opening bytes come first.
+        this.socket.started?.(this.ctx.hub.positionsOf(s));
+        if (recover) this.ctx.hub.recover(s, recover);
+      }
       return;
     }
     const s = this.session as Session;
@@ -224,7 +225,26 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     if (positions) this.ctx.hub.startPositions(s);
     if (join !== undefined) this.join(join, recover);
     else if (s.rid !== "" && !id.rooms.allows(s.rid)) this.close(Close.Forbidden, "room no longer allowed");
+    else if (recover && this.ctx.logStart) this.fromLog(s, recover, false, positionsTopic(s.rid));
     else if (recover) this.ctx.hub.recover(s, recover);
+  }
+
+  /** With the shared log: its start or recovery holds the session's deliveries, and later frames wait, until it ends. */
+  private fromLog(s: Session, recover: Recover | undefined, opening: boolean, heldTopic?: string): void {
+    const start = this.ctx.logStart as LogStart;
+    this.holding ??= new Holding(start.held);
+    const holding = this.holding;
+    this.waiting ??= [];
+    holding.run(start, s, {
+      socket: this.socket,
+      steps: { recover, opening, heldTopic },
+      send: (f) => this.sendNow(f),
+      current: () => this.holding === holding && this.state === State.Live,
+      done: () => {
+        this.holding = null;
+        this.replayWaiting();
+      },
+    });
   }
 
   private join(rid: string, recover: Recover | undefined): void {
@@ -234,8 +254,11 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       return;
     }
     if (recover) this.ctx.hub.startPositions(s);
+    // With the shared log, the room's deliveries are held from the moment it is entered.
+    if (recover && this.ctx.logStart) this.holding = new Holding(this.ctx.logStart.held);
     this.ctx.hub.join(s, rid);
-    if (recover) this.ctx.hub.recover(s, recover);
+    if (recover && this.ctx.logStart) this.fromLog(s, recover, false);
+    else if (recover) this.ctx.hub.recover(s, recover);
   }
 
   /** Called by the gateway's periodic sweep: auth timeout, token expiry, heartbeat probe and timeout. */
@@ -249,37 +272,10 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.close(Close.Unauthorized, "token expired");
       return;
     }
-    const { interval } = limits;
-    if (this.socket.oneWay) {
-      this.probeDownlinkSilence(now, interval);
-      return;
-    }
-    if (now - this.lastUplink > 3 * interval) {
+    const probe = () => this.send(Downlink.HB);
+    if (this.beat.check(now, limits.interval, this.socket, probe) === "timeout") {
       this.ctx.counters.heartbeatTimeouts.inc();
       this.close(Close.Timeout, "heartbeat timeout");
-      return;
-    }
-    if (now - Math.max(this.lastUplink, this.lastProbe) >= interval) {
-      this.lastProbe = now;
-      this.send(Downlink.HB);
-    }
-  }
-
-  /**
-   * A downlink-only stream cannot answer a probe: it gets one after `interval` of downlink
-   * silence, so that proxies keep it open and the client sees the link alive. `lastProbe` holds
-   * when the sweep last saw the stream's frame count move: a frame is noticed up to one sweep
-   * late, so a probe may come late, never early.
-   */
-  private probeDownlinkSilence(now: number, interval: number): void {
-    const sent = this.socket.sent ?? 0;
-    if (sent !== this.sentSeen) {
-      this.sentSeen = sent;
-      this.lastProbe = now;
-    } else if (now - this.lastProbe >= interval) {
-      this.send(Downlink.HB);
-      this.sentSeen = this.socket.sent ?? 0;
-      this.lastProbe = now;
     }
   }
 
@@ -295,31 +291,35 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     if (this.state === State.Closed) return;
     // No close frame: the network went, or the runtime terminated a slow consumer over
     // limits.max_send_buffer; Bun reports both alike.
-    this.finish(
-      code,
-      reason || (code === 1006 ? "connection lost without a close frame (network, or slow consumer)" : ""),
-    );
+    const lost = "connection lost without a close frame (network, or slow consumer)";
+    this.finish(code, reason || (code === 1006 ? lost : ""));
   }
 
   private finish(code: number, reason: string): void {
     this.state = State.Closed;
     this.waiting = null;
+    this.holding?.drop();
     const s = this.session;
     this.session = null;
     if (s) this.ctx.hub.logout(s);
     this.ctx.closed(this, code, reason, s);
   }
 
-  // SessionLink: how the hub reaches this connection.
+  // SessionLink: how the hub reaches this connection (through the holding while one runs).
   send(frame: Downlink): void {
+    if (this.holding) this.holding.push(frame);
+    else this.sendNow(frame);
+  }
+  private sendNow(frame: Downlink): void {
     const data = frame.encoded(this.socket.format ?? JSON_TEXT);
     this.socket.send(data, worthCompressing(data, this.ctx.compressMinBytes));
   }
   subscribe(topic: string): void {
-    this.socket.subscribe(topic);
+    if (this.holding) this.holding.subscribe(topic);
+    else this.socket.subscribe(topic);
   }
   unsubscribe(topic: string): void {
-    this.socket.unsubscribe(topic);
+    if (!this.holding?.unsubscribe(topic)) this.socket.unsubscribe(topic);
   }
   kick(code: number, reason: string): void {
     // The hub already ended the session. It stays here until finish(), for the line that logs its

@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Session } from "../hub/session.ts";
 import type { Logger } from "../log.ts";
+import type { LogStart } from "./holding.ts";
 import type { GatewayCounters } from "./metrics.ts";
 
 /**
@@ -25,6 +26,11 @@ export interface ConnectionContext<C> {
   readonly compressMinBytes: number;
   readonly counters: Pick<GatewayCounters, "uplinkFrames" | "authFailures" | "heartbeatTimeouts">;
   readonly log: Logger;
+  /**
+   * With the shared log (history.store: redis): a recover and an HTTP stream's first positions are
+   * read from it (asynchronously); else the hub answers both at once.
+   */
+  readonly logStart?: LogStart;
   /** Once, when its AUTH is verified and the session starts. */
   wentLive(c: C): void;
   /** Once, when it ends, whoever ended it; with the session it had, if it went live. */

@@ -16,6 +16,7 @@ import { type Admission, Admitter, type ConnectInfo, type Refusal } from "./admi
 import { Capacity } from "./capacity.ts";
 import { Connection } from "./connection.ts";
 import type { ConnectionContext, SweepLimits } from "./context.ts";
+import type { LogStart } from "./holding.ts";
 import { LinkedSet } from "./list.ts";
 import {
   emptyTransportCounts,
@@ -74,6 +75,7 @@ export class Gateway {
   private readonly context: ConnectionContext<Connection>;
   private current: Config;
   private verifier: Verify;
+  private logStart: LogStart | undefined;
   private readonly collectGarbage?: () => void;
   /** Set once a graceful shutdown starts: new upgrades are refused 503. */
   draining = false;
@@ -105,6 +107,9 @@ export class Gateway {
       compressMinBytes: ws.compression === "on" ? ws.compression_min_bytes : NEVER,
       counters: this.counters,
       log: opts.log,
+      get logStart() {
+        return gateway.logStart;
+      },
       wentLive: (c) => {
         this.byTransport[c.transport].sessions++;
       },
@@ -115,6 +120,11 @@ export class Gateway {
 
   get config(): Config {
     return this.current;
+  }
+
+  /** history.store: redis: sessions start and recover from the shared log (src/shared-log/log-recovery.ts). */
+  startFromLog(start: LogStart): void {
+    this.logStart = start;
   }
 
   get verify(): Verify {

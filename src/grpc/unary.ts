@@ -9,6 +9,7 @@ import type { AdminAuth } from "../auth/admin.ts";
 import type { Broker } from "../broker/broker.ts";
 import { execute, type PresenceSource } from "../broker/execute.ts";
 import type { RevocationStore } from "../auth/revocations.ts";
+import { HISTORY_UNAVAILABLE, HistoryUnavailable } from "../broker/history-log.ts";
 import type { Counter } from "../metrics/registry.ts";
 import type { Logger } from "../log.ts";
 import { type CommandError, type CommandLimits, requestTooLarge } from "../protocol/commands.ts";
@@ -101,6 +102,7 @@ export function unaryMethods(deps: UnaryDeps): Record<UnaryName, Unary> {
     try {
       return { reply: await execute(broker, read.command, sources) };
     } catch (err) {
+      if (err instanceof HistoryUnavailable) return { code: status.UNAVAILABLE, details: HISTORY_UNAVAILABLE };
       log.error("grpc handler failed", { method, error: String(err) });
       return { code: status.INTERNAL, details: "internal error" };
     }

@@ -10,6 +10,7 @@ import type { Config } from "../config/schema.ts";
 import type { Broker } from "../broker/broker.ts";
 import { execute, type PresenceSource } from "../broker/execute.ts";
 import type { RevocationStore } from "../auth/revocations.ts";
+import { HISTORY_UNAVAILABLE, HistoryUnavailable } from "../broker/history-log.ts";
 import {
   type CommandError,
   commandLimits,
@@ -72,7 +73,14 @@ export function createApi(deps: {
     if (!body.ok) return refusal(body.error);
     const read = readRequest(kind, body.value, limits);
     if (!read.ok) return refusal(read.error);
-    const reply = await execute(broker, read.command, sources);
+    let reply: Awaited<ReturnType<typeof execute>>;
+    try {
+      reply = await execute(broker, read.command, sources);
+    } catch (err) {
+      // The shared log could not number it (history.store: redis): nothing was delivered; retry.
+      if (err instanceof HistoryUnavailable) return errorResponse(503, "history_store_unavailable", HISTORY_UNAVAILABLE);
+      throw err;
+    }
     return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 

@@ -4,7 +4,7 @@
  * the cluster's gather (bridge/routing/gather.ts) both answer through here.
  */
 import { compareUtf8 } from "../util/order.ts";
-import type { Dump, SessionView } from "./session.ts";
+import type { Dump, Session, SessionView } from "./session.ts";
 
 /** RFC 3339 with milliseconds, all UTC and one width: the strings order as the times do. */
 const byBirth = (a: SessionView, b: SessionView): number =>
@@ -22,4 +22,16 @@ export function assembleDump(views: SessionView[]): Dump {
   }
   const rooms = [...members.entries()].sort(([a], [b]) => compareUtf8(a, b)).map(([rid, room]) => ({ rid, room }));
   return { world: views, rooms };
+}
+
+/** Every session as DumpSession shows it, unsorted; `withTransport` adds each one's transport. */
+export function sessionViews(sessions: Iterable<Session>, count: number, withTransport: boolean): SessionView[] {
+  const out = new Array<SessionView>(count);
+  let i = 0;
+  for (const s of sessions) {
+    const v: SessionView = { uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() };
+    if (withTransport) v.transport = s.link.transport;
+    out[i++] = v;
+  }
+  return out;
 }

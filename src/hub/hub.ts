@@ -18,43 +18,15 @@ import type { Recover } from "../protocol/frames.ts";
 import type { Fanout } from "../runtime/types.ts";
 import { type ActivityName, nowUs } from "./activity.ts";
 import { ActivityListeners, type HubActivityListener } from "./listeners.ts";
-import { assembleDump } from "./dump.ts";
-import { recoverStreams } from "./recovery.ts";
-import { History, type HistoryLimits, type Stream } from "./history.ts";
+import { assembleDump, sessionViews } from "./dump.ts";
+import { headsOf, recoverStreams } from "./recovery.ts";
+import { History } from "./history.ts";
 import { type Dump, Session, type SessionLink, type SessionView } from "./session.ts";
 import { LOBBY_POSITIONS_TOPIC, LOBBY_TOPIC, positionsTopic, roomTopic } from "./topics.ts";
+import { DEFAULT_HISTORY, type HubOptions, type HubStats, type Room } from "./types.ts";
 import { UidTable } from "./uid-table.ts";
 
-/** The history config's defaults (config/schema.ts), for a hub made without a config (tests). */
-export const DEFAULT_HISTORY: HistoryLimits = { size: 32, ttl: 120_000, maxBytes: 64 * 1024 * 1024 };
-
-export interface HubOptions {
-  history?: HistoryLimits;
-  fanouts?: Fanout[];
-}
-
-export interface HubStats {
-  pushesDelivered: number;
-  /** Publishes and broadcasts that found no recipient on this instance. */
-  pushesUnrouted: number;
-}
-
-/**
- * A room is its member count: who is in it is each session's `rid` (DumpSession collects them).
- * A Set of members would cost ~140 bytes per session in JavaScriptCore.
- */
-export interface Room {
-  /** The room's id; its members' `rid` is this very string (one copy per room, not per session). */
-  readonly rid: string;
-  readonly topic: string;
-  /** The twin topic of its members with positions. */
-  readonly ptopic: string;
-  readonly stream: Stream;
-  size: number;
-  /** Members with positions (also counted in size). */
-  psize: number;
-}
-
+export { DEFAULT_HISTORY, type HubOptions, type HubStats, type Room } from "./types.ts";
 export type { HubActivityListener } from "./listeners.ts";
 
 export class Hub {
@@ -217,14 +189,7 @@ export class Hub {
    * event id, so that a reconnect from it misses nothing that came after the session started.
    */
   positionsOf(s: Session): Recover {
-    const at = (stream: Stream) => ({ epoch: stream.epoch, seq: stream.seq });
-    const room = s.rid === "" ? undefined : this.rooms.get(s.rid);
-    // Its user's stream is made now rather than at the first Publish: a position in it is what
-    // lets a reconnect get what was published to the user while away.
-    s.stream ??= this.history.holdUser(s.uid, Date.now());
-    const p: Recover = { u: at(s.stream), w: at(this.history.world) };
-    if (room) p.r = at(room.stream);
-    return p;
+    return headsOf(this.history, s, s.rid === "" ? undefined : this.rooms.get(s.rid)?.stream);
   }
 
   /**
@@ -281,15 +246,50 @@ export class Hub {
         return 0;
       }
       const { stream } = room;
-      const seq = this.history.append(stream, evt, now);
-      if (room.size > room.psize) this.publishTopic(room.topic, Downlink.push(evt));
-      if (room.psize > 0) this.publishTopic(room.ptopic, Downlink.pushAt(evt, stream.name, seq, stream.epoch));
-      this.stats.pushesDelivered += room.size;
-      return room.size;
+      return this.toRoom(room, evt, this.history.append(stream, evt, now), stream.epoch);
     }
     // The world's stream lives always: a broadcast is numbered and kept even with no one here.
     const world = this.history.world;
-    const seq = this.history.append(world, evt, now);
+    return this.toWorld(evt, this.history.append(world, evt, now), world.epoch);
+  }
+
+  /**
+   * A publication already numbered by the shared log (history.store: redis): delivered here at
+   * that position, numbered and kept by nobody here (the log keeps it). The caller delivers a
+   * stream's positions in order (src/shared-log/stream-order.ts).
+   */
+  deliverAt(d: Delivery, seq: number, epoch: string): number {
+    if (d.kind === "publish") {
+      const s = this.sessions.get(d.uid);
+      if (!s) {
+        this.stats.pushesUnrouted++;
+        return 0;
+      }
+      s.link.send(s.positions ? Downlink.pushAt(d.evt, "u", seq, epoch) : Downlink.push(d.evt));
+      this.stats.pushesDelivered++;
+      return 1;
+    }
+    if (d.rid === "") return this.toWorld(d.evt, seq, epoch);
+    const room = this.rooms.get(d.rid);
+    if (room) return this.toRoom(room, d.evt, seq, epoch);
+    this.stats.pushesUnrouted++;
+    return 0;
+  }
+
+  /** The sessions here a delivery would reach now (its user, its room's members, everyone). */
+  reach(d: Delivery): number {
+    if (d.kind === "publish") return this.sessions.has(d.uid) ? 1 : 0;
+    return d.rid === "" ? this.sessions.size : (this.rooms.get(d.rid)?.size ?? 0);
+  }
+
+  private toRoom(room: Room, evt: string, seq: number, epoch: string): number {
+    if (room.size > room.psize) this.publishTopic(room.topic, Downlink.push(evt));
+    if (room.psize > 0) this.publishTopic(room.ptopic, Downlink.pushAt(evt, room.stream.name, seq, epoch));
+    this.stats.pushesDelivered += room.size;
+    return room.size;
+  }
+
+  private toWorld(evt: string, seq: number, epoch: string): number {
     const n = this.sessions.size;
     if (n === 0) {
       this.stats.pushesUnrouted++;
@@ -297,7 +297,7 @@ export class Hub {
     }
     // One number, and at most one frame of each variant, however many topics carry it.
     const plain = n > this.withPositions ? Downlink.push(evt) : undefined;
-    const positioned = this.withPositions > 0 ? Downlink.pushAt(evt, world.name, seq, world.epoch) : undefined;
+    const positioned = this.withPositions > 0 ? Downlink.pushAt(evt, "w", seq, epoch) : undefined;
     const lobby = n - this.inRooms;
     if (plain && lobby > this.lobbyPositions) this.publishTopic(LOBBY_TOPIC, plain);
     if (positioned && this.lobbyPositions > 0) this.publishTopic(LOBBY_POSITIONS_TOPIC, positioned);
@@ -316,13 +316,6 @@ export class Hub {
 
   /** Every session here, unsorted: a DumpSession's material (the cluster's gather sends these). */
   views(withTransport = false): SessionView[] {
-    const out = new Array<SessionView>(this.sessions.size);
-    let i = 0;
-    for (const s of this.sessions.values()) {
-      const v: SessionView = { uid: s.uid, rid: s.rid, birth: new Date(s.birth).toISOString() };
-      if (withTransport) v.transport = s.link.transport;
-      out[i++] = v;
-    }
-    return out;
+    return sessionViews(this.sessions.values(), this.sessions.size, withTransport);
   }
 }

@@ -33,3 +33,15 @@ function replay(history: History, s: Session, stream: Stream | undefined, pos: P
   }
   return true;
 }
+
+/**
+ * Where s stands now in each of its streams. Its user's stream is made now rather than at the first
+ * Publish: a position in it is what lets a reconnect get what was published to the user while away.
+ */
+export function headsOf(history: History, s: Session, room: Stream | undefined): Recover {
+  const at = (stream: Stream) => ({ epoch: stream.epoch, seq: stream.seq });
+  s.stream ??= history.holdUser(s.uid, Date.now());
+  const p: Recover = { u: at(s.stream), w: at(history.world) };
+  if (room) p.r = at(room);
+  return p;
+}

@@ -8,6 +8,7 @@
  */
 import { buildVerifier, describeKeySource } from "../auth/jwt.ts";
 import { bridgeSettings } from "../bridge/settings.ts";
+import { redisStoreSettings } from "../shared-log/store-settings.ts";
 import { ConfigError } from "../errors.ts";
 import { trustedProxies } from "../gateway/admission.ts";
 import { capabilities, runtimeName } from "../runtime/listen.ts";
@@ -30,6 +31,7 @@ export function preflight(cfg: Config, opts: PreflightOptions = {}): void {
   trustedProxies(cfg.trusted_proxies);
   if (cfg.tls.cert_file || cfg.tls.key_file) readTls(cfg);
   bridgeSettings(cfg);
+  redisStoreSettings(cfg);
 }
 
 /** A server never starts silently insecure: without a JWT key or admin tokens it refuses (--dev makes its own). */

@@ -80,6 +80,17 @@ function readSeq(v: unknown): number | undefined {
   return digits.length > 16 ? Number.MAX_SAFE_INTEGER : Math.min(Number(digits), Number.MAX_SAFE_INTEGER);
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A binary frame's text, or undefined when it is not UTF-8. */
+export function utf8Text(data: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(data);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads `recover` (absent or null: none). A field absent inside it is proto3's default ("", 0). */
 function readRecover(v: unknown): Recover | undefined | Decoded {
   if (v === undefined || v === null) return undefined;

@@ -37,6 +37,13 @@ export interface RunningHost {
 
 export async function startHost(h: HostStart): Promise<RunningHost> {
   const { cfg, log } = h;
+  if (cfg.history.store === "memory") {
+    // Each worker numbers and keeps its own streams: a client that reconnects lands on any of them.
+    log.warn(
+      "history.store is memory: recover works only when a client returns to the same worker; set history.store: redis (history.redis.urls) to recover on any worker",
+      { workers: h.count },
+    );
+  }
   const broker = await startHostBroker(cfg, log);
   let listen = cfg.listen;
   let grpc = cfg.grpc.listen ? parseListen("grpc.listen", cfg.grpc.listen) : undefined;

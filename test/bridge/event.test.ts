@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeActivity, parseActivity, parseEvent } from "../../src/bridge/wire/event.ts";
+import { encodeActivity, encodeForwarded, parseActivity, parseEvent } from "../../src/bridge/wire/event.ts";
 
 const limits = { maxBodyBytes: 1000, maxEvtBytes: 100, maxBatchCommands: 10 };
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -110,5 +110,20 @@ describe("activity", () => {
     ["a server that is not a string", '{"type":"ONLINE","uid":"a","time":"1","server":3}'],
   ])("%s is not activity", (_, payload) => {
     expect(parseActivity(enc(payload))).toBeUndefined();
+  });
+});
+
+describe("forwarded Events and their positions (history.store: redis)", () => {
+  test("a position is read with an origin only, and only a well-formed one", () => {
+    const d = { kind: "broadcast" as const, rid: "r", evt: "x" };
+    const forwarded = encodeForwarded(d, "web-1", { epoch: "e1", seq: 7 });
+    expect(JSON.parse(forwarded)).toEqual({ rid: "r", evt: "x", origin: "web-1", epoch: "e1", seq: 7 });
+    expect(parse(forwarded)).toEqual({ ok: true, delivery: d, origin: "web-1", at: { epoch: "e1", seq: 7 } });
+    expect(parse(encodeForwarded(d, "web-1"))).toEqual({ ok: true, delivery: d, origin: "web-1" });
+    // A backend's Event is appended by whoever reads it: a position without an origin is ignored.
+    expect(parse('{"rid":"r","evt":"x","epoch":"e1","seq":7}')).toEqual({ ok: true, delivery: d });
+    for (const bad of ['"epoch":"","seq":7', '"epoch":"e1","seq":0', '"epoch":"e1","seq":1.5', '"epoch":5,"seq":7']) {
+      expect(parse(`{"rid":"r","evt":"x","origin":"o",${bad}}`)).toEqual({ ok: true, delivery: d, origin: "o" });
+    }
   });
 });

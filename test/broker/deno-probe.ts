@@ -3,7 +3,7 @@
  * reading a stream that an instance on Bun shares. Prints one JSON line of what it saw.
  * Run: deno run -A test/broker/deno-probe.ts '{"url":"redis://127.0.0.1:6379","stream":"r:x"}'
  */
-import { RedisLog } from "../../src/broker/redis-log.ts";
+import { RedisLog } from "../../src/shared-log/redis-log.ts";
 import { silentLogger } from "../../src/log.ts";
 
 const { url, stream } = JSON.parse(process.argv[2] ?? "{}") as { url: string; stream: string };

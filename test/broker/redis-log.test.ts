@@ -4,7 +4,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { HistoryUnavailable, type Position } from "../../src/broker/history-log.ts";
-import { RedisLog, type RedisLogOptions } from "../../src/broker/redis-log.ts";
+import { RedisLog, type RedisLogOptions } from "../../src/shared-log/redis-log.ts";
 import { silentLogger } from "../../src/log.ts";
 import { DENO } from "../support/runtime.ts";
 import { TestRedis } from "./redis-server.ts";
@@ -259,7 +259,7 @@ test("Redis back empty: the same RedisLog reconnects by itself, under a new epoc
   expect(await l.since("u:erin", { epoch: next.epoch, seq: 0 })).toEqual([{ seq: 1, evt: "3" }]);
 });
 
-test("Redis that hangs: a command fails after commandTimeoutMs, and the log works again when it answers", async () => {
+test("Redis that hangs: a command fails after commandTimeoutMs, does not land late, and the log works again when it answers", async () => {
   const r = await server();
   const l = await open([r.url], { commandTimeoutMs: 300 });
   const first = await l.append("w", "1");
@@ -270,8 +270,10 @@ test("Redis that hangs: a command fails after commandTimeoutMs, and the log work
   expect(ms).toBeLessThan(1000);
   expect(l.notReady()).toContain("no answer within 300 ms");
   r.resume();
-  // The late append did happen (a timeout cannot take it back): the next one follows it.
-  expect(await l.append("w", "3")).toEqual({ epoch: first.epoch, seq: 3 });
+  // The append reached the server, which runs it when it wakes: after its deadline, so it did not
+  // land (its caller was told it failed), and the next one takes its place.
+  expect(await l.append("w", "3")).toEqual({ epoch: first.epoch, seq: 2 });
+  expect((await l.since("w", first))?.map((e) => e.evt)).toEqual(["3"]);
   expect(l.notReady()).toBeUndefined();
 });
 
@@ -383,4 +385,41 @@ test("onCommand meters every round trip, failed ones too", async () => {
   await r.kill();
   await failure(l.append("w", "4"));
   expect(seen.at(-1)?.[1]).toBe(false);
+});
+
+test("appendOnce: the same mark from two instances appends once, and both get its position", async () => {
+  const r = await server();
+  const a = await open([r.url]);
+  const b = await open([r.url]);
+  await a.append("r:ev", "before");
+  const [x, y] = await Promise.all([a.appendOnce("r:ev", "e1", "d1", 5000), b.appendOnce("r:ev", "e1", "d1", 5000)]);
+  expect([x.first, y.first].sort()).toEqual([false, true]);
+  expect({ epoch: x.epoch, seq: x.seq }).toEqual({ epoch: y.epoch, seq: 2 });
+  // Another mark is another Event; the window passed, the same mark appends again.
+  expect((await b.appendOnce("r:ev", "e2", "d2", 50)).seq).toBe(3);
+  await Bun.sleep(80);
+  expect(await a.appendOnce("r:ev", "e2", "d2", 50)).toMatchObject({ seq: 4, first: true });
+  expect((await a.since("r:ev", { epoch: x.epoch, seq: 1 }))?.map((e) => e.evt)).toEqual(["e1", "e2", "e2"]);
+});
+
+test("peek: the top without making the stream; null for a stream the store does not have", async () => {
+  const r = await server();
+  const a = await open([r.url]);
+  expect(await a.peek("u:nobody")).toBeNull();
+  expect(await (await r.client()).exists("comet:pos:u:nobody")).toBe(0);
+  const p = await a.append("u:somebody", "x");
+  expect(await a.peek("u:somebody")).toEqual(p);
+});
+
+test("appends made in one turn of the event loop share one script call per shard, numbered in call order", async () => {
+  const r = await server();
+  let calls = 0;
+  const l = await open([r.url], { onCommand: () => calls++ });
+  await l.append("r:warm", "w");
+  calls = 0;
+  const got = await Promise.all(Array.from({ length: 300 }, (_, i) => l.append(i % 2 ? "r:odd" : "r:even", `m${i}`)));
+  // 300 appends on one shard: two calls of at most 256.
+  expect(calls).toBe(2);
+  expect(got.filter((_, i) => i % 2 === 0).map((p) => p.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+  expect(got.filter((_, i) => i % 2 === 1).map((p) => p.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
 });

@@ -104,6 +104,12 @@ const BAD_CONFIGS: Array<[string, string, string, string]> = [
     "tls.cert_file",
     `cannot read ${absent}`,
   ],
+  [
+    "a history.redis URL that is not Redis's",
+    `${hs256}history: {store: redis, redis: {urls: ["redis://127.0.0.1:6379", "http://127.0.0.1:6379"]}}`,
+    "history.redis.urls[1]",
+    "expected redis:// or rediss://, got http://",
+  ],
 ];
 
 describe("comet serve: a bad config exits 2 with one line that names the key", () => {

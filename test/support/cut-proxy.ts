@@ -15,11 +15,11 @@ export class CutProxy {
   ) {}
 
   /**
-   * A proxy to 127.0.0.1:targetPort on a port of its own. `relay` carries the client's bytes
+   * A proxy to 127.0.0.1:targetPort (or the port the function answers, per connection) on a port of its own. `relay` carries the client's bytes
    * upstream (as they are, by default; strip-proxy.ts rewrites a handshake on the way).
    */
   static async to(
-    targetPort: number,
+    targetPort: number | (() => number),
     relay: (client: Socket, upstream: Socket) => void = (client, upstream) => client.pipe(upstream),
   ): Promise<CutProxy> {
     let proxy: CutProxy | undefined;
@@ -28,7 +28,9 @@ export class CutProxy {
         client.destroy();
         return;
       }
-      const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
+      // A function: asked at each connection (a test that sends each reconnect to another server).
+      const port = typeof targetPort === "number" ? targetPort : targetPort();
+      const upstream = createConnection({ host: "127.0.0.1", port });
       const pair: [Socket, Socket] = [client, upstream];
       proxy?.pairs.add(pair);
       const forget = () => {

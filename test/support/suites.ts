@@ -24,11 +24,13 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/webhooks/webhook.test.ts": "the webhook module against a real receiver: no comet server",
   "test/bridge/send.test.ts": "the CLI's MQTT sender against a broker: no comet server",
   "test/broker/redis-log.test.ts": "the log module against redis-server: no comet server (it runs the module on Deno itself)",
+  "test/broker/stream-order.test.ts": "the ordering module against redis-server: no comet server",
   "test/soak/": "measures the server's heap (Bun.gc) and reads its admission table, in process",
   "test/browser/": "the demo page is Bun only: a Bun macro embeds its assets",
   "test/bench/": "the benchmark harness starts its own servers under Bun, pinned with taskset",
   "test/grpc/": "gRPC is served on Bun only (refused on Deno, whose node:http2 is not tried here)",
   "test/workers/supervisor-signals.test.ts": "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal)",
+  "test/workers/log-workers.test.ts": "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal)",
   "test/workers/scale.test.ts":
     "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal); its generators are Bun processes",
   "test/workers/storm.test.ts": "workers > 1 is served on Bun only; its generators are Bun processes",

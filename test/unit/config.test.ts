@@ -180,7 +180,13 @@ describe("config loader", () => {
   });
 
   test("sizes: a byte count, or a count with a unit; from YAML and from the environment", () => {
-    expect(loadConfig().history).toEqual({ size: 32, ttl: 120_000, max_bytes: 64 * 1024 * 1024 });
+    expect(loadConfig().history).toEqual({
+      size: 32,
+      ttl: 120_000,
+      max_bytes: 64 * 1024 * 1024,
+      store: "memory",
+      redis: { urls: [], prefix: "comet", fill_wait: 100 },
+    });
     expect(loadConfig({ yaml: "history: {max_bytes: 512KiB}" }).history.max_bytes).toBe(512 * 1024);
     expect(loadConfig({ yaml: "history: {max_bytes: 1GiB}" }).history.max_bytes).toBe(1024 ** 3);
     expect(loadConfig({ yaml: "history: {max_bytes: 100 B}" }).history.max_bytes).toBe(100);

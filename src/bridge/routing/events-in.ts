@@ -4,14 +4,25 @@
  * never thrown.
  */
 import type { Counter } from "../../metrics/registry.ts";
-import type { Hub } from "../../hub/hub.ts";
 import type { Logger } from "../../log.ts";
-import type { CommandLimits } from "../../protocol/commands.ts";
-import { parseEvent } from "../wire/event.ts";
+import type { CommandLimits, Delivery } from "../../protocol/commands.ts";
+import { type EventPosition, parseEvent } from "../wire/event.ts";
 import { RateLimitedWarn } from "../../util/ratelog.ts";
 
+/**
+ * Where an Event goes once read: the hub (history.store: memory numbers it there), or the shared
+ * log's ingress (src/shared-log/log-ingress.ts), which appends it first unless it carries its position.
+ */
+export interface EventSink {
+  /**
+   * Answers the recipients here, or a promise of them; a promise of undefined when the sink
+   * dropped the Event (and counted it).
+   */
+  deliver(d: Delivery, at?: EventPosition, payload?: Uint8Array): number | Promise<number | undefined>;
+}
+
 export interface EventsInOptions {
-  hub: Pick<Hub, "deliver">;
+  sink: EventSink;
   topic: string;
   /** The same limits as the HTTP API's body and evt limits. */
   limits: CommandLimits;
@@ -42,7 +53,7 @@ export class EventsIn {
    * `topic`: where it came (a routed topic, with mqtt.routing), for the log.
    */
   receive(payload: Buffer, retained: boolean, topic: string = this.options.topic): void {
-    const { hub, limits, received } = this.options;
+    const { sink, limits, received } = this.options;
     if (retained) {
       received.inc({ outcome: "retained" });
       this.stale.warn({ topic, reason: "retained: publish Events without the retain flag", bytes: payload.byteLength });
@@ -59,7 +70,13 @@ export class EventsIn {
       received.inc({ outcome: "own" });
       return;
     }
-    if (hub.deliver(r.delivery) > 0) this.delivered.inc();
+    const here = sink.deliver(r.delivery, r.at, payload);
+    if (typeof here === "number") this.count(here);
+    else here.then((n) => n !== undefined && this.count(n));
+  }
+
+  private count(here: number): void {
+    if (here > 0) this.delivered.inc();
     else this.noRecipient.inc();
   }
 }

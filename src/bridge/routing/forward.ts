@@ -11,7 +11,7 @@ import type { Dump } from "../../hub/session.ts";
 import type { Revocation } from "../../auth/revocations.ts";
 import type { Delivery } from "../../protocol/commands.ts";
 import type { DisconnectAnswer } from "../../protocol/operator.ts";
-import { encodeForwarded } from "../wire/event.ts";
+import { encodeForwarded, type EventPosition } from "../wire/event.ts";
 import type { Qos } from "../wire/qos.ts";
 
 /** What forwarding needs of the connection to the broker (link.ts). */
@@ -67,11 +67,21 @@ export class ClusterBroker implements Broker {
   }
 
   publish(d: Delivery): number {
-    const { hub, wire, qos } = this.options;
-    const here = hub.deliver(d);
-    if (d.kind === "publish" && here > 0) {
+    const here = this.options.hub.deliver(d);
+    this.forward(d, d.kind === "publish" && here > 0);
+    return here;
+  }
+
+  /**
+   * The sending half: d goes to the other instances, unless it is a Publish whose user is here
+   * (`userHere`). `at`: its position in the shared log (history.store: redis), which they deliver
+   * it at.
+   */
+  forward(d: Delivery, userHere: boolean, at?: EventPosition): void {
+    const { wire, qos } = this.options;
+    if (userHere) {
       this.counted.local.inc();
-      return here;
+      return;
     }
     if (!wire.connected) this.counted.not_connected.inc();
     else if (wire.unsentBytes > BACKLOG_BYTES) this.counted.backlog.inc();
@@ -79,13 +89,12 @@ export class ClusterBroker implements Broker {
       // QoS 0: no callback, which mqtt.js would hold per packet while the socket is busy.
       wire.publish(
         this.options.topicOf(d),
-        encodeForwarded(d, this.options.server),
+        encodeForwarded(d, this.options.server, at),
         qos,
         qos ? this.failed : undefined,
       );
       this.counted.sent.inc();
     }
-    return here;
   }
 
   dump(withTransport: boolean): Dump | Promise<Dump> {

@@ -23,7 +23,7 @@ export function installEvents(ctx: BridgeContext): EventRoutes {
   const { settings, hub, counters, link, log, id } = ctx;
   const { eventsTopic } = settings;
   const eventsIn = new EventsIn({
-    hub,
+    sink: ctx.ingress,
     topic: eventsTopic,
     limits: settings.limits,
     received: counters.eventsIn,
@@ -70,7 +70,10 @@ export function installEvents(ctx: BridgeContext): EventRoutes {
  * mqtt.forward_api: those with it ask, and wait for everyone live. With forward_api the API's
  * broker is the cluster's.
  */
-export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undefined): Broker {
+export function installApiReach(
+  ctx: BridgeContext,
+  routed: RoutedTopics | undefined,
+): { broker: Broker; forwarder: ClusterBroker | undefined } {
   const { settings, hub, link, log, id } = ctx;
   const gather = new DumpGather({
     hub,
@@ -100,10 +103,10 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     log,
   });
   link.readFilter(DISCONNECT_REQUESTS, (_topic, payload) => disconnect.onRequest(payload));
-  if (!settings.forwardApi) return new LocalBroker(hub);
+  if (!settings.forwardApi) return { broker: new LocalBroker(hub), forwarder: undefined };
   link.read(replyTopic(id), (payload) => gather.onReply(payload));
   link.read(disconnectAnswers(id), (payload) => disconnect.onReply(payload));
-  return new ClusterBroker({
+  const forwarder = new ClusterBroker({
     hub,
     wire: link,
     topicOf: routed ? (d: Delivery) => routed.of(d) : () => settings.eventsTopic,
@@ -113,4 +116,5 @@ export function installApiReach(ctx: BridgeContext, routed: RoutedTopics | undef
     disconnect: (uid, reason, revoked) => disconnect.disconnect(uid, reason, revoked),
     forwarded: ctx.counters.forwarded,
   });
+  return { broker: forwarder, forwarder };
 }

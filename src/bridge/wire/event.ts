@@ -15,9 +15,19 @@ import {
 import { jsonObjectOf } from "../../protocol/json.ts";
 import { activitySignature } from "../../util/signature.ts";
 
+/** Where a forwarded Event stands in its stream's shared log (history.store: redis). */
+export interface EventPosition {
+  epoch: string;
+  seq: number;
+}
+
 export type EventResult =
-  /** origin: the instance that forwarded it (mqtt.forward_api), when one did. */
-  { ok: true; delivery: Delivery; origin?: string } | { ok: false; outcome: "invalid" | "too_large"; reason: string };
+  /**
+   * origin: the instance that forwarded it (mqtt.forward_api), when one did; at: the position the
+   * shared log gave it, when that instance appended it (history.store: redis).
+   */
+  | { ok: true; delivery: Delivery; origin?: string; at?: EventPosition }
+  | { ok: false; outcome: "invalid" | "too_large"; reason: string };
 
 /** An Event payload from the broker, read by the rules every way in shares. */
 export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventResult {
@@ -26,10 +36,13 @@ export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventRes
   const json = parseJsonObject(payload, "payload");
   const read = json.ok ? readEvent(json.value, limits) : json;
   if (read.ok) {
-    const origin = (json as { value: Record<string, unknown> }).value.origin;
-    return typeof origin === "string"
-      ? { ok: true, delivery: read.command, origin }
-      : { ok: true, delivery: read.command };
+    const { origin, epoch, seq } = (json as { value: Record<string, unknown> }).value;
+    if (typeof origin !== "string") return { ok: true, delivery: read.command };
+    // A position counts only with an origin: a backend's Event is appended by whoever reads it.
+    const positioned = typeof epoch === "string" && epoch !== "" && Number.isSafeInteger(seq) && (seq as number) > 0;
+    return positioned
+      ? { ok: true, delivery: read.command, origin, at: { epoch, seq: seq as number } }
+      : { ok: true, delivery: read.command, origin };
   }
   return {
     ok: false,
@@ -41,12 +54,14 @@ export function parseEvent(payload: Uint8Array, limits: CommandLimits): EventRes
 /**
  * An Event an instance forwards for its API (mqtt.forward_api): the Event of Part 1 plus `origin`,
  * the forwarding instance's id, by which it knows its own Event when the broker brings it back
- * (MQTT 3.1.1 has no "no local"): it delivered that one already.
+ * (MQTT 3.1.1 has no "no local"): it delivered that one already. `at`: its position in the shared
+ * log, so that every instance delivers it there and none appends it again.
  */
-export function encodeForwarded(d: Delivery, origin: string): string {
-  return d.kind === "publish"
-    ? JSON.stringify({ uid: d.uid, evt: d.evt, origin })
-    : JSON.stringify({ rid: d.rid, evt: d.evt, origin });
+export function encodeForwarded(d: Delivery, origin: string, at?: EventPosition): string {
+  const target = d.kind === "publish" ? { uid: d.uid } : { rid: d.rid };
+  return at
+    ? JSON.stringify({ ...target, evt: d.evt, origin, epoch: at.epoch, seq: at.seq })
+    : JSON.stringify({ ...target, evt: d.evt, origin });
 }
 
 /**

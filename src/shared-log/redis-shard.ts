@@ -6,7 +6,7 @@
  */
 import { ClientOfflineError, createClient, ErrorReply } from "@redis/client";
 import type { Logger } from "../log.ts";
-import { HistoryUnavailable } from "./history-log.ts";
+import { HistoryUnavailable } from "../broker/history-log.ts";
 import type { Script } from "./redis-scripts.ts";
 import { redactUrl } from "./shards.ts";
 
@@ -102,6 +102,19 @@ export class Shard {
       // A server that answers with an error is reachable, but misused or full (OOM): say so loudly.
       if (err instanceof ErrorReply) this.logOnce("error", "history store shard refused a command", text);
       throw new HistoryUnavailable(`${what} on ${this.name}: ${text}`, { cause: err });
+    }
+  }
+
+  /**
+   * A round trip that reads nothing: a server that hangs keeps its connections open, and only a
+   * command that goes unanswered tells; this one tells while no publication is sent (readiness).
+   */
+  async ping(): Promise<void> {
+    try {
+      await this.withDeadline(this.client.sendCommand(["PING"]));
+      if (this.why && this.client.isReady) this.why = undefined;
+    } catch {
+      // Offline, or no answer in time (withDeadline marked the shard): notReady() says which.
     }
   }
 

@@ -57,12 +57,8 @@ local function position(pos, log, ms, nonce)
 end
 `;
 
-/**
- * KEYS: pos and log of each item, in pairs. ARGV: size, ttl (ms), nonce, then one evt per item.
- * Answers, per item in order, its epoch and seq. size 0 numbers and keeps nothing.
- */
-export const APPEND = script(`#!lua
-${COMMON}
+// Numbers one message and keeps it within size and ttl: shared by APPEND and APPEND_ONCE.
+const APPEND_ONE = `
 -- Drops the kept messages at or before cutoff. 'o' is at most the oldest's time, so that the
 -- common case (nothing that old) reads no entry: an entry is read (and copied) only when 'o' says
 -- it may be old, and 'o' is then set to what it is.
@@ -83,15 +79,11 @@ local function drop_old(pos, log, cutoff)
     redis.call('LPOP', log)
   end
 end
-local size, ttl, nonce = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local ms = now_ms()
-local out = {}
-for i = 1, #KEYS / 2 do
-  local pos, log = KEYS[2 * i - 1], KEYS[2 * i]
+local function append_one(pos, log, size, ttl, ms, nonce, evt)
   local epoch = position(pos, log, ms, nonce)
   local seq = redis.call('HINCRBY', pos, 'n', 1)
   if size > 0 then
-    local len = redis.call('RPUSH', log, string.format('%d:%d:', seq, ms) .. ARGV[3 + i])
+    local len = redis.call('RPUSH', log, string.format('%d:%d:', seq, ms) .. evt)
     if len == 1 then redis.call('HSET', pos, 'o', ms) end
     if len > size then redis.call('LTRIM', log, -size, -1) end
     -- A message exactly ttl old is gone, as in the in-memory history.
@@ -99,10 +91,61 @@ for i = 1, #KEYS / 2 do
     redis.call('PEXPIRE', log, ttl)
   end
   redis.call('PEXPIRE', pos, ttl)
+  return epoch, seq
+end
+`;
+
+/**
+ * KEYS: pos and log of each item, in pairs. ARGV: size, ttl (ms), nonce, deadline (ms since the
+ * epoch, 0 = none), then one evt per item. Answers, per item in order, its epoch and seq; nil when
+ * it runs after the deadline (the caller gave up on it: it must not land). size 0 numbers and keeps
+ * nothing.
+ */
+export const APPEND = script(`#!lua
+${COMMON}
+${APPEND_ONE}
+local size, ttl, nonce, deadline = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local ms = now_ms()
+if deadline > 0 and ms > deadline then return false end
+local out = {}
+for i = 1, #KEYS / 2 do
+  local epoch, seq = append_one(KEYS[2 * i - 1], KEYS[2 * i], size, ttl, ms, nonce, ARGV[4 + i])
   out[2 * i - 1] = epoch
   out[2 * i] = seq
 end
 return out
+`);
+
+/**
+ * An append that happens once however many instances ask within a window: a broker Event reaches
+ * every instance that reads its topic, and each asks. KEYS: pos, log, mark (the Event's digest).
+ * ARGV: size, ttl (ms), nonce, window (ms), evt, deadline (as APPEND's). Answers {epoch, seq, 1}
+ * when this call appended, {epoch, seq, 0} when an earlier one did (the position it got), nil
+ * past the deadline.
+ */
+export const APPEND_ONCE = script(`#!lua
+${COMMON}
+${APPEND_ONE}
+local ms = now_ms()
+if tonumber(ARGV[6]) > 0 and ms > tonumber(ARGV[6]) then return false end
+local seen = redis.call('GET', KEYS[3])
+if seen then
+  local epoch, seq = string.match(seen, '^(.*):(%d+)$')
+  return {epoch, tonumber(seq), 0}
+end
+local epoch, seq = append_one(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), ms, ARGV[3], ARGV[5])
+redis.call('SET', KEYS[3], epoch .. ':' .. seq, 'PX', tonumber(ARGV[4]))
+return {epoch, seq, 1}
+`);
+
+/**
+ * KEYS: pos. Answers {epoch, seq} of the stream, or nil when the store has none (its next append
+ * makes it, from seq 1). Reads only: what an instance learns when a stream gets a holder here.
+ */
+export const PEEK = script(`#!lua flags=no-writes
+local p = redis.call('HMGET', KEYS[1], 'e', 'n')
+if not p[1] then return false end
+return {p[1], tonumber(p[2])}
 `);
 
 /**

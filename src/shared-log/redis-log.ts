@@ -4,9 +4,10 @@
  * and an instance after a restart, sees the same seq and epoch. The layout in Redis and the Lua
  * that keeps it are in redis-scripts.ts; connections and failing fast in redis-shard.ts.
  */
+import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
-import { type HistoryLog, HistoryUnavailable, type LogEntry, type Position } from "./history-log.ts";
-import { APPEND, READ, TOP } from "./redis-scripts.ts";
+import { type HistoryLog, HistoryUnavailable, type LogEntry, type Position } from "../broker/history-log.ts";
+import { APPEND, APPEND_ONCE, PEEK, READ, TOP } from "./redis-scripts.ts";
 import { Shard } from "./redis-shard.ts";
 import { redactUrl, shardOf } from "./shards.ts";
 
@@ -42,8 +43,20 @@ function nonce(): string {
 
 const isSeq = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
+/** Appends coalesced into one script call, at most (a script runs alone on its server: keep each short). */
+const MAX_COALESCED = 256;
+
+interface Queued {
+  stream: string;
+  evt: string;
+  resolve(p: Position): void;
+  reject(err: unknown): void;
+}
+
 export class RedisLog implements HistoryLog {
   private readonly shards: Shard[];
+  /** Appends waiting for the end of this turn of the event loop, per shard. */
+  private queued: Map<number, Queued[]> | undefined;
   private readonly size: string;
   private readonly ttl: string;
 
@@ -80,9 +93,40 @@ export class RedisLog implements HistoryLog {
     return shardOf(stream, this.shards.length);
   }
 
-  async append(stream: string, evt: string): Promise<Position> {
-    const [p] = await this.appendOn(this.shardIndex(stream), [{ stream, evt }]);
-    return p as Position;
+  /**
+   * Appends that come within one turn of the event loop (concurrent API requests) share one script
+   * call per shard, in the order they came: one round trip and one reply to read for all of them.
+   */
+  append(stream: string, evt: string): Promise<Position> {
+    return new Promise((resolve, reject) => {
+      const s = this.shardIndex(stream);
+      if (!this.queued) {
+        this.queued = new Map();
+        setImmediate(() => this.flush());
+      }
+      const list = this.queued.get(s);
+      const item = { stream, evt, resolve, reject };
+      if (list) list.push(item);
+      else this.queued.set(s, [item]);
+    });
+  }
+
+  private flush(): void {
+    const queued = this.queued;
+    this.queued = undefined;
+    for (const [s, all] of queued ?? []) {
+      for (let i = 0; i < all.length; i += MAX_COALESCED) {
+        const part = all.slice(i, i + MAX_COALESCED);
+        this.appendOn(s, part).then(
+          (ps) => {
+            for (let k = 0; k < part.length; k++) (part[k] as Queued).resolve(ps[k] as Position);
+          },
+          (err: unknown) => {
+            for (const item of part) item.reject(err);
+          },
+        );
+      }
+    }
   }
 
   async appendMany(items: ReadonlyArray<{ stream: string; evt: string }>): Promise<Position[]> {
@@ -120,6 +164,26 @@ export class RedisLog implements HistoryLog {
     return out as Position[];
   }
 
+  async appendOnce(stream: string, evt: string, mark: string, windowMs: number): Promise<Position & { first: boolean }> {
+    const shard = this.shards[this.shardIndex(stream)] as Shard;
+    const what = `append once ${stream}`;
+    const keys = [...this.keys(stream), `${this.opts.prefix}:once:${stream}:${mark}`];
+    const args = [this.size, this.ttl, nonce(), String(windowMs), evt, this.deadline()];
+    const reply = await shard.run(APPEND_ONCE, keys, args, what);
+    if (!Array.isArray(reply) || reply.length !== 3) throw unexpected(`${what} on ${shard.name}`, reply);
+    const [p] = positions(reply.slice(0, 2), 1, `${what} on ${shard.name}`);
+    return { ...(p as Position), first: reply[2] === 1 };
+  }
+
+  async peek(stream: string): Promise<Position | null> {
+    const shard = this.shards[this.shardIndex(stream)] as Shard;
+    const what = `peek ${stream}`;
+    const reply = await shard.run(PEEK, [this.keys(stream)[0]], [], what);
+    if (reply === null) return null;
+    const [p] = positions(reply, 1, `${what} on ${shard.name}`);
+    return p as Position;
+  }
+
   async since(stream: string, from: Position): Promise<LogEntry[] | null> {
     // A seq past 2^53 (or not a count) is ahead of any stream: not recoverable, no need to ask.
     if (!isSeq(from.seq)) return null;
@@ -147,8 +211,23 @@ export class RedisLog implements HistoryLog {
     return down.length === 0 ? undefined : down.join("; ");
   }
 
+  /** Checks every shard with a PING (a hung server is noticed between publications); never rejects. */
+  async ping(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.ping()));
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.close()));
+  }
+
+  /**
+   * When a caller stops waiting for an append (the command timeout), as Redis should read it: a
+   * command that reaches a server that hung is run when it wakes, after its caller answered 503;
+   * the script then appends nothing. Assumes this host's clock and Redis's agree within a fraction
+   * of the timeout (NTP does).
+   */
+  private deadline(): string {
+    return String(Date.now() + (this.opts.commandTimeoutMs ?? 1000));
   }
 
   private keys(stream: string): [string, string] {
@@ -159,8 +238,9 @@ export class RedisLog implements HistoryLog {
     const shard = this.shards[s] as Shard;
     const what = items.length === 1 ? `append ${items[0]?.stream}` : `append of ${items.length} messages`;
     const keys = items.flatMap((i) => this.keys(i.stream));
-    const args = [this.size, this.ttl, nonce(), ...items.map((i) => i.evt)];
+    const args = [this.size, this.ttl, nonce(), this.deadline(), ...items.map((i) => i.evt)];
     const reply = await shard.run(APPEND, keys, args, what);
+    if (reply === null) throw new HistoryUnavailable(`${what} on ${shard.name}: ran after its deadline, not appended`);
     return positions(reply, items.length, `${what} on ${shard.name}`);
   }
 
