@@ -92,7 +92,9 @@ export class RedisRevocations implements RevocationStore {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    await Promise.all(this.subscribers.map((s) => (s.isOpen ? s.close().catch(() => s.destroy()) : undefined)));
+    // One that is reconnecting (Redis away) just stops: a goodbye would wait for a server that is not there.
+    for (const s of this.subscribers) if (s.isOpen && !s.isReady) s.destroy();
+    await Promise.all(this.subscribers.map((s) => (s.isReady ? s.close().catch(() => s.destroy()) : undefined)));
   }
 
   private shardOfUid(uid: string): Shard {
