@@ -106,7 +106,8 @@ export async function prepareServer(
   const reach = bridged?.bridge.broker ?? new LocalBroker(hub);
   const broker = store ? store.broker(bridged?.bridge.forwarder, reach) : reach;
   const readiness = { notReady: () => parts.notReady() };
-  const http = await installHttp(core, { broker, presence: presence.view, readiness, host: worker?.host });
+  const revocations = store?.revocations;
+  const http = await installHttp(core, { broker, presence: presence.view, readiness, host: worker?.host, revocations });
   const reloader = reloaderOf(core, parts);
   return {
     reload: (read) => reloader.reload(read),
@@ -118,6 +119,7 @@ export async function prepareServer(
         broker,
         presence: presence.view,
         reusePort: worker?.reusePort,
+        revocations,
       });
       const bound = bracketHost(listener.hostname);
       const urlHost = bound === "0.0.0.0" || bound === "[::]" ? "127.0.0.1" : bound;

@@ -22,8 +22,11 @@ export interface Revocation {
 
 /** What the API and the connections ask of revocations, wherever they are kept. */
 export interface RevocationStore {
-  /** Revokes uid's tokens issued until now; answers the revocation, as it is kept. */
-  revoke(uid: string): Revocation;
+  /**
+   * Revokes uid's tokens issued until now; answers the revocation, as it is kept. A promise where
+   * it is kept elsewhere first (Redis), which rejects when it could not be: then nothing is revoked.
+   */
+  revoke(uid: string): Revocation | Promise<Revocation>;
   /** Whether a token of uid issued at iatMs (undefined: no `iat`) is refused. */
   revoked(uid: string, iatMs: number | undefined): boolean;
   /** The revocations in force, by uid (UTF-8 byte order). */
@@ -47,8 +50,17 @@ export class RevocationTable implements RevocationStore {
   ) {}
 
   revoke(uid: string): Revocation {
+    return this.keep(this.draft(uid));
+  }
+
+  /** A revocation of uid's tokens issued until now, not kept yet (a store writes it first, then keeps it). */
+  draft(uid: string): Revocation {
     const at = this.now();
-    const r: Revocation = { uid, at, expires: at + this.ttlMs };
+    return { uid, at, expires: at + this.ttlMs };
+  }
+
+  /** Keeps a revocation made here, as revoke does: onRevoke's listeners hear it. */
+  keep(r: Revocation): Revocation {
     this.add(r);
     for (const l of [...this.listeners]) l(r);
     return r;

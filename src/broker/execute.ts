@@ -58,6 +58,8 @@ export function execute(broker: Broker, cmd: Command, sources: Sources = {}): Re
     case "disconnect": {
       // Revoked first: the client of a session closed below cannot come back with its old token.
       const revoked = cmd.revoke ? revocations?.revoke(cmd.uid) : undefined;
+      // Kept in Redis first (history.store: redis): one it could not keep closes nothing (503).
+      if (revoked instanceof Promise) return revoked.then((r) => broker.disconnect(cmd.uid, cmd.reason, r));
       return broker.disconnect(cmd.uid, cmd.reason, revoked);
     }
     case "revocations":

@@ -6,7 +6,7 @@
 import type { Broker } from "../broker/broker.ts";
 import type { PresenceSource } from "../broker/execute.ts";
 import type { AdminAuth } from "../auth/admin.ts";
-import type { RevocationTable } from "../auth/revocations.ts";
+import type { RevocationStore, RevocationTable } from "../auth/revocations.ts";
 import type { Config } from "../config/schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { Hub } from "../hub/hub.ts";
@@ -55,6 +55,8 @@ export async function installHttp(
     readiness: Readiness;
     /** A worker's host-wide /metrics and /readyz (src/workers/). */
     host?: HostView;
+    /** Where revocations are kept, when not only in the core's table (history.store: redis). */
+    revocations?: RevocationStore;
   },
 ): Promise<HttpPart> {
   const { config, gateway, admin, log } = core;
@@ -65,7 +67,7 @@ export async function installHttp(
     admin,
     metrics: core.api,
     presence,
-    revocations: core.revocations,
+    revocations: deps.revocations ?? core.revocations,
   });
   const ui = config.ui.enabled ? await installUi(core, () => presence.liveServers()) : undefined;
   const routes = createRoutes({

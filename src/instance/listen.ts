@@ -3,6 +3,7 @@
  * gateway's sweep, each installed as a part (closed in the reverse order: the sweep, gRPC, the
  * HTTP streams and the listener).
  */
+import type { RevocationStore } from "../auth/revocations.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { PresenceSource } from "../broker/execute.ts";
 import { ListenError } from "../errors.ts";
@@ -29,7 +30,15 @@ export interface Listening {
 export async function listenAll(
   core: Core,
   parts: Parts,
-  deps: { at?: ListenAt; http: HttpPart; broker: Broker; presence: PresenceSource; reusePort?: boolean },
+  deps: {
+    at?: ListenAt;
+    http: HttpPart;
+    broker: Broker;
+    presence: PresenceSource;
+    reusePort?: boolean;
+    /** Where revocations are kept, when not only in the core's table (history.store: redis). */
+    revocations?: RevocationStore;
+  },
 ): Promise<Listening> {
   try {
     const listener = await listenHttp(core, parts, deps.http, deps.at?.port, deps.reusePort);
@@ -86,7 +95,7 @@ async function listenHttp(
 async function listenGrpcPart(
   core: Core,
   parts: Parts,
-  deps: { at?: ListenAt; broker: Broker; presence: PresenceSource; reusePort?: boolean },
+  deps: { at?: ListenAt; broker: Broker; presence: PresenceSource; reusePort?: boolean; revocations?: RevocationStore },
 ): Promise<GrpcListener | undefined> {
   const { config, grpcAddr } = core;
   if (!grpcAddr) return undefined;
@@ -103,7 +112,7 @@ async function listenGrpcPart(
       gateway: core.gateway,
       broker: deps.broker,
       presence: deps.presence,
-      revocations: core.revocations,
+      revocations: deps.revocations ?? core.revocations,
       admin: core.admin,
       fanout: loop,
       registry: core.registry,

@@ -12,10 +12,12 @@ import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/registry.ts";
 import type { Part } from "../part.ts";
 import type { Broker } from "../broker/broker.ts";
+import type { RevocationTable } from "../auth/revocations.ts";
 import { type Forwarder, LogBroker } from "./log-broker.ts";
 import { LogIngress } from "./log-ingress.ts";
 import { LogRecovery } from "./log-recovery.ts";
 import { RedisLog } from "./redis-log.ts";
+import { RedisRevocations } from "./redis-revocations.ts";
 import { redisStoreSettings } from "./store-settings.ts";
 import { StreamOrder } from "./stream-order.ts";
 
@@ -26,6 +28,8 @@ export interface HistoryStorePart extends Part {
   readonly ingress: LogIngress;
   /** A session's recover and first positions, read from the log. */
   readonly recovery: LogRecovery;
+  /** Revocations kept in Redis, read into the core's table before ready. */
+  readonly revocations: RedisRevocations;
   /** The API's broker: with forwarder, the cluster's (mqtt.forward_api); `inner` answers dumps and disconnects. */
   broker(forwarder: Forwarder | undefined, inner: Pick<Broker, "dump" | "disconnect">): LogBroker;
 }
@@ -41,6 +45,7 @@ export interface LogCore {
   gateway: Gateway;
   registry: Registry;
   log: Logger;
+  revocations: RevocationTable;
 }
 
 export async function installHistoryStore(core: LogCore): Promise<HistoryStorePart | undefined> {
@@ -96,17 +101,20 @@ export async function installHistoryStore(core: LogCore): Promise<HistoryStorePa
   core.gateway.startFromLog(recovery);
   // A Redis that hangs keeps its connections: a PING a second finds it out for /readyz.
   const pings = setInterval(() => void log.ping(), PING_MS);
+  const revocations = new RedisRevocations(log, settings.prefix, core.revocations, logger);
   logger.info("history store: redis", { shards: settings.urls.length, prefix: settings.prefix });
   return {
     log,
     order,
     ingress,
     recovery,
+    revocations,
     broker: (forwarder, inner) => new LogBroker({ log, order, hub, forwarder, inner }),
-    ready: () => log.notReady(),
+    ready: () => log.notReady() ?? revocations.notReady(),
     async close() {
       clearInterval(pings);
       unlisten();
+      await revocations.close();
       await log.close();
     },
   };

@@ -54,7 +54,8 @@ interface Queued {
 }
 
 export class RedisLog implements HistoryLog {
-  private readonly shards: Shard[];
+  /** Its shards, in the order of urls (revocations share their connections: redis-revocations.ts). */
+  readonly shards: readonly Shard[];
   /** Appends waiting for the end of this turn of the event loop, per shard. */
   private queued: Map<number, Queued[]> | undefined;
   private readonly size: string;

@@ -87,10 +87,19 @@ export class Shard {
    * Runs a script: EVALSHA, and EVAL when the server does not have it (it restarted, or its cache
    * was flushed). Rejects with HistoryUnavailable naming `what` and this shard.
    */
-  async run(script: Script, keys: readonly string[], args: readonly string[], what: string): Promise<unknown> {
+  run(script: Script, keys: readonly string[], args: readonly string[], what: string): Promise<unknown> {
+    return this.send(() => this.evalsha(script, keys, args), what);
+  }
+
+  /** One plain command (SCAN, MGET), failing as run does. */
+  command(args: readonly string[], what: string): Promise<unknown> {
+    return this.send(() => this.client.sendCommand([...args]), what);
+  }
+
+  private async send(call: () => Promise<unknown>, what: string): Promise<unknown> {
     const started = performance.now();
     try {
-      const reply = await this.withDeadline(this.evalsha(script, keys, args));
+      const reply = await this.withDeadline(call());
       this.opts.onCommand?.((performance.now() - started) / 1000, true);
       if (this.why && this.client.isReady) this.why = undefined;
       return reply;
@@ -103,6 +112,11 @@ export class Shard {
       if (err instanceof ErrorReply) this.logOnce("error", "history store shard refused a command", text);
       throw new HistoryUnavailable(`${what} on ${this.name}: ${text}`, { cause: err });
     }
+  }
+
+  /** A second connection with the same options, for SUBSCRIBE (a subscribed connection runs nothing else). */
+  duplicate(): ReturnType<typeof createClient> {
+    return this.client.duplicate();
   }
 
   /**

@@ -26,6 +26,19 @@ describe("RevocationTable", () => {
     expect(t.list()).toEqual([]);
   });
 
+  test("a draft is not kept until keep, which tells onRevoke's listeners as revoke does", () => {
+    const t = new RevocationTable(60_000, () => 7_000);
+    const heard: string[] = [];
+    t.onRevoke((r) => heard.push(r.uid));
+    const r = t.draft("u");
+    expect(r).toEqual({ uid: "u", at: 7_000, expires: 67_000 });
+    expect(t.revoked("u", undefined)).toBe(false);
+    expect(heard).toEqual([]);
+    expect(t.keep(r)).toBe(r);
+    expect(t.revoked("u", undefined)).toBe(true);
+    expect(heard).toEqual(["u"]);
+  });
+
   test("of two revocations of a uid the later one is kept; an expired one is not added", () => {
     const now = 5_000;
     const t = new RevocationTable(1000, () => now);
