@@ -4,8 +4,8 @@
  */
 import { expect } from "bun:test";
 import { TestBroker } from "../bridge/broker.ts";
-import { type Comet, startComet, waitReadyz } from "../bridge/util.ts";
-import type { Client } from "../helpers.ts";
+import { type Comet, startComet, waitFor, waitReadyz } from "../bridge/util.ts";
+import { Client, token } from "../helpers.ts";
 import { TestRedis } from "./redis-server.ts";
 
 export interface LogCluster {
@@ -79,4 +79,17 @@ export function expectOneOrder(clients: Client[], stream: string, n: number): Pu
   expect(new Set(first.map((p) => p.evt)).size).toBe(n);
   for (const c of clients.slice(1)) expect(positioned(c).filter((p) => p.stream === stream)).toEqual(first);
   return first;
+}
+
+/** A WebSocket session with positions, in a room or none, recovering from `recover` when given. */
+export async function login(server: Comet, uid: string, opts: { rid?: string; recover?: unknown } = {}): Promise<Client> {
+  const c = new Client(server.ws);
+  await c.opened;
+  const frame: Record<string, unknown> = { t: "AUTH", auth: { token: await token(uid) }, positions: true };
+  if (opts.rid) frame.join = { rid: opts.rid };
+  if (opts.recover) frame.recover = opts.recover;
+  c.send(frame);
+  await waitFor(() => server.hub.sessions.get(uid) !== undefined, `session ${uid}`);
+  if (opts.recover) await c.until(() => reports(c).length > 0, 3000, "the recovery report");
+  return c;
 }

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sendEvent } from "../../src/bridge/wire/send.ts";
-import { api, Client, token } from "../helpers.ts";
+import { api } from "../helpers.ts";
 import { type Comet, metric, waitFor, waitReadyz } from "../bridge/util.ts";
-import { type LogCluster, positioned, reports, startLogCluster } from "./log-cluster.ts";
+import { type LogCluster, login, positioned, reports, startLogCluster } from "./log-cluster.ts";
 
 let cluster: LogCluster;
 let a: Comet;
@@ -21,22 +21,10 @@ beforeAll(async () => {
 
 afterAll(() => cluster?.stop());
 
-async function member(server: Comet, uid: string, recover?: unknown): Promise<Client> {
-  const c = new Client(server.ws);
-  await c.opened;
-  const frame: Record<string, unknown> = { t: "AUTH", auth: { token: await token(uid) }, join: { rid: "room" } };
-  frame.positions = true;
-  if (recover) frame.recover = recover;
-  c.send(frame);
-  await waitFor(() => server.hub.sessions.get(uid) !== undefined, `session ${uid}`);
-  if (recover) await c.until(() => reports(c).length > 0, 3000, "the report");
-  return c;
-}
-
 test("Redis down, then back with its data, then back empty", { timeout: 20_000 }, async () => {
   const redis = cluster.redis[0] as (typeof cluster.redis)[number];
-  const x = await member(a, "x");
-  const y = await member(b, "y");
+  const x = await login(a, "x", { rid: "room" });
+  const y = await login(b, "y", { rid: "room" });
   await Bun.sleep(50);
   expect((await api(a, "Broadcast", { rid: "room", evt: "before" })).status).toBe(200);
   await y.until(() => positioned(y).length === 1, 3000, "before");
@@ -75,7 +63,7 @@ test("Redis down, then back with its data, then back empty", { timeout: 20_000 }
   const anew = positioned(y).find((p) => p.evt === "anew") as { epoch: string; seq: number };
   expect(anew.epoch).not.toBe(epoch);
   expect(anew.seq).toBe(1);
-  const z = await member(b, "z", { r: { epoch, seq: 2 } });
+  const z = await login(b, "z", { rid: "room", recover: { r: { epoch, seq: 2 } } });
   expect(reports(z)).toEqual([{ r: false }]);
   for (const c of [x, y, z]) c.close();
 });

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sendEvent } from "../../src/bridge/wire/send.ts";
-import { api, Client, token } from "../helpers.ts";
+import { api, } from "../helpers.ts";
 import { metric, waitFor } from "../bridge/util.ts";
-import { expectOneOrder, type LogCluster, positioned, reports, startLogCluster } from "./log-cluster.ts";
+import { expectOneOrder, type LogCluster, login, positioned, reports, startLogCluster } from "./log-cluster.ts";
 import type { Comet } from "../bridge/util.ts";
 
 let cluster: LogCluster;
@@ -20,19 +20,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => cluster?.stop());
-
-/** A WebSocket session with positions, in a room or none, recovering from `recover` when given. */
-async function login(server: Comet, uid: string, opts: { rid?: string; recover?: unknown } = {}): Promise<Client> {
-  const c = new Client(server.ws);
-  await c.opened;
-  const frame: Record<string, unknown> = { t: "AUTH", auth: { token: await token(uid) }, positions: true };
-  if (opts.rid) frame.join = { rid: opts.rid };
-  if (opts.recover) frame.recover = opts.recover;
-  c.send(frame);
-  await waitFor(() => server.hub.sessions.get(uid) !== undefined, `session ${uid}`);
-  if (opts.recover) await c.until(() => reports(c).length > 0, 3000, "the recovery report");
-  return c;
-}
 
 test("two publishers on two instances, one room: every member on both gets the same seqs, each message once", async () => {
   const members = [
