@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { sendEvent } from "../../src/bridge/wire/send.ts";
-import { api, } from "../helpers.ts";
+import { api } from "../helpers.ts";
 import { metric, waitFor } from "../bridge/util.ts";
 import { expectOneOrder, type LogCluster, login, positioned, reports, startLogCluster } from "./log-cluster.ts";
 import type { Comet } from "../bridge/util.ts";
