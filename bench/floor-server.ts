@@ -8,10 +8,31 @@
  * how many are subscribed. Same WebSocket options as Comet's adapter.
  *
  *   bun bench/floor-server.ts --listen 127.0.0.1:PORT
+ *
+ * FLOOR_AS_COMET=a,b,... turns on Comet's own choices one by one, for an A/B of where Comet's cost
+ * lies (`npx bun bench/ab.ts`): backpressure (backpressureLimit 1 MiB, closeOnBackpressureLimit),
+ * compressarg (send(text, false)), pingpong (ping and pong handlers), data (an object per socket),
+ * bytes (the body as bytes, decoded, parsed), headers (a Headers object on each answer), sha (a
+ * SHA-256 of the Authorization header), all (every one).
  */
 import type { ServerWebSocket } from "bun";
+import { hash } from "node:crypto";
 
 const TOPIC = "room";
+const AS_COMET = new Set((process.env.FLOOR_AS_COMET ?? "").split(",").filter(Boolean));
+const like = (choice: string): boolean => AS_COMET.has(choice) || AS_COMET.has("all");
+const COMPRESS_ARG = like("compressarg");
+const JSON_HEADERS = new Headers({ "content-type": "application/json" });
+const answer = (text: string): Response => (like("headers") ? new Response(text, { headers: JSON_HEADERS }) : new Response(text));
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const readJson = async (req: Request): Promise<unknown> => {
+  if (like("sha")) hash("sha256", req.headers.get("authorization") ?? "", "buffer");
+  return like("bytes") ? JSON.parse(utf8.decode(await req.bytes())) : req.json();
+};
+const sendTo = (ws: ServerWebSocket<object | undefined> | undefined, text: string): void => {
+  if (COMPRESS_ARG) ws?.send(text, false);
+  else ws?.send(text);
+};
 
 function parseListen(argv: string[]): { hostname: string; port: number } {
   const i = argv.indexOf("--listen");
@@ -22,14 +43,14 @@ function parseListen(argv: string[]): { hostname: string; port: number } {
 }
 
 const { hostname, port } = parseListen(process.argv);
-const sockets: ServerWebSocket<unknown>[] = [];
-const server = Bun.serve({
+const sockets: ServerWebSocket<object | undefined>[] = [];
+const server = Bun.serve<object | undefined>({
   hostname,
   port,
   async fetch(req, srv) {
     const path = new URL(req.url).pathname;
     if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      if (srv.upgrade(req)) return undefined;
+      if (srv.upgrade(req, { data: undefined })) return undefined;
       return new Response("upgrade failed", { status: 400 });
     }
     if (req.method === "POST" && path === "/publish") {
@@ -37,16 +58,16 @@ const server = Bun.serve({
       return new Response("{}");
     }
     if (req.method === "POST" && path === "/unicast") {
-      const { uid, evt } = (await req.json()) as { uid: string; evt: string };
-      sockets[Number(uid.slice(1)) % sockets.length]?.send(`{"t":"PUSH","push":{"evt":${JSON.stringify(evt)}}}`);
-      return new Response("{}");
+      const { uid, evt } = (await readJson(req)) as { uid: string; evt: string };
+      sendTo(sockets[Number(uid.slice(1)) % sockets.length], `{"t":"PUSH","push":{"evt":${JSON.stringify(evt)}}}`);
+      return answer("{}");
     }
     if (req.method === "POST" && path === "/batch") {
-      const { commands } = (await req.json()) as { commands: Array<{ publish: { uid: string; evt: string } }> };
+      const { commands } = (await readJson(req)) as { commands: Array<{ publish: { uid: string; evt: string } }> };
       for (const { publish: p } of commands) {
-        sockets[Number(p.uid.slice(1)) % sockets.length]?.send(`{"t":"PUSH","push":{"evt":${JSON.stringify(p.evt)}}}`);
+        sendTo(sockets[Number(p.uid.slice(1)) % sockets.length], `{"t":"PUSH","push":{"evt":${JSON.stringify(p.evt)}}}`);
       }
-      return new Response(`{"results":${JSON.stringify(commands.map(() => ({})))}}`);
+      return answer(`{"results":${JSON.stringify(commands.map(() => ({})))}}`);
     }
     if (path === "/count") return Response.json({ subscribers: srv.subscriberCount(TOPIC) });
     if (path === "/healthz") return Response.json({ status: "ok" });
@@ -56,7 +77,10 @@ const server = Bun.serve({
     idleTimeout: 0,
     maxPayloadLength: 4096,
     perMessageDeflate: false,
+    ...(like("backpressure") ? { backpressureLimit: 1048576, closeOnBackpressureLimit: true } : {}),
+    ...(like("pingpong") ? { ping() {}, pong() {} } : {}),
     open(ws) {
+      if (like("data")) ws.data = { opened: Date.now(), state: 1, uid: "" };
       ws.subscribe(TOPIC);
       sockets.push(ws);
     },
@@ -68,3 +92,5 @@ const server = Bun.serve({
   },
 });
 process.stderr.write(`${JSON.stringify({ msg: "listening", listen: `${server.hostname}:${server.port}` })}\n`);
+// An exit rather than death by signal, so that `bun --cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));
