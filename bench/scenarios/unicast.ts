@@ -100,6 +100,9 @@ export async function unicastScenario(ctx: Ctx, kind: "comet" | "floor", p: Unic
         publishes_per_s: perSecond(paced.ok, paced.t0_us, paced.t1_us),
         http_errors: paced.errors,
         lost: paced.ok - pgot,
+        // At a rate both servers keep up with, each does the same work per second: no feedback from
+        // a slower server leaving its readers asleep (a send that wakes one costs more).
+        server_cpu_us_per_publish: round((pcpu.server_cpu_s * 1e6) / Math.max(1, paced.ok), 1),
         server_cpu_pct: pcpu.server_cpu_pct,
         gen_cpu_pct: pcpu.gen_cpu_pct,
         cpu0_other_pct: pcpu.cpu0_other_pct,

@@ -39,8 +39,8 @@ export interface Sources {
   revocations?: RevocationStore;
 }
 
-/** Shared by every delivered command of a batch: the answer is the same empty object. */
-const DELIVERED: Record<string, never> = Object.freeze({});
+/** The answer of every delivered command (a batch's each): one empty object, which HTTP writes as `{}` without JSON.stringify. */
+export const DELIVERED: Record<string, never> = Object.freeze({});
 
 /**
  * presence: answers Presence from the presence view, which is cluster-wide whenever the bridge is on
@@ -71,7 +71,7 @@ export function execute(broker: Broker, cmd: Command, sources: Sources = {}): Re
       return { replies: executeBatch(broker, cmd) };
     default: {
       const here = broker.publish(cmd);
-      return typeof here === "number" ? {} : here.then(() => DELIVERED);
+      return typeof here === "number" ? DELIVERED : here.then(() => DELIVERED);
     }
   }
 }

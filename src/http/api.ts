@@ -8,7 +8,7 @@
 import type { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/schema.ts";
 import type { Broker } from "../broker/broker.ts";
-import { execute, type PresenceSource } from "../broker/execute.ts";
+import { DELIVERED, execute, type PresenceSource } from "../broker/execute.ts";
 import type { RevocationStore } from "../auth/revocations.ts";
 import { HISTORY_UNAVAILABLE, HistoryUnavailable } from "../broker/history-log.ts";
 import {
@@ -23,20 +23,25 @@ import { adminRefusal, errorResponse } from "../protocol/errors.ts";
 import { BodyTooLarge, readBody } from "../util/body.ts";
 import type { ApiMetrics } from "../metrics/api.ts";
 
-const KINDS: ReadonlyMap<string, CommandKind> = new Map([
-  ["Publish", "publish"],
-  ["Broadcast", "broadcast"],
-  ["DumpSession", "dump"],
-  ["Batch", "batch"],
-  ["Presence", "presence"],
-  ["Disconnect", "disconnect"],
-  ["Revocations", "revocations"],
-]);
 const PREFIX = "/comet/Comet/";
+/** Each API path: its method (the metrics' label) and its command. One lookup per request. */
+const METHODS: ReadonlyMap<string, { name: string; kind: CommandKind }> = new Map(
+  (
+    [
+      ["Publish", "publish"],
+      ["Broadcast", "broadcast"],
+      ["DumpSession", "dump"],
+      ["Batch", "batch"],
+      ["Presence", "presence"],
+      ["Disconnect", "disconnect"],
+      ["Revocations", "revocations"],
+    ] as const
+  ).map(([name, kind]) => [PREFIX + name, { name, kind }]),
+);
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
 
 export function isApiPath(path: string): boolean {
-  return path.startsWith(PREFIX) && KINDS.has(path.slice(PREFIX.length));
+  return METHODS.has(path);
 }
 
 const refusal = (e: CommandError): Response => errorResponse(STATUS_OF_ERROR[e.code], e.code, e.detail);
@@ -81,20 +86,25 @@ export function createApi(deps: {
       if (err instanceof HistoryUnavailable) return errorResponse(503, "history_store_unavailable", HISTORY_UNAVAILABLE);
       throw err;
     }
-    return new Response(JSON.stringify(reply), { headers: JSON_HEADERS });
+    return new Response(reply === DELIVERED ? "{}" : JSON.stringify(reply), { headers: JSON_HEADERS });
   }
 
-  // Per (method, status): the counter and histogram series, their label keys rendered once.
-  const series = new Map<string, { inc(): void; observe(seconds: number): void }>();
+  // Per method, then per status: the counter and histogram series, their label keys rendered once.
+  type Series = { inc(): void; observe(seconds: number): void };
+  const series = new Map<string, Map<number, Series>>();
   const record = (method: string, status: number, seconds: number): void => {
-    const k = `${method} ${status}`;
-    let s = series.get(k);
+    let byStatus = series.get(method);
+    if (!byStatus) {
+      byStatus = new Map();
+      series.set(method, byStatus);
+    }
+    let s = byStatus.get(status);
     if (!s) {
       const labels = { method, status: String(status) };
       const counter = metrics.apiRequests.with(labels);
       const histogram = metrics.apiLatency.with(labels);
       s = { inc: () => counter.inc(), observe: (v) => histogram.observe(v) };
-      series.set(k, s);
+      byStatus.set(status, s);
     }
     s.inc();
     s.observe(seconds);
@@ -103,10 +113,10 @@ export function createApi(deps: {
   return {
     /** Answers an API path (see isApiPath). */
     async serve(req: Request, path: string, client: () => string): Promise<Response> {
-      const method = path.slice(PREFIX.length);
+      const method = METHODS.get(path) as { name: string; kind: CommandKind };
       const started = performance.now();
-      const res = await handle(req, KINDS.get(method) as CommandKind, client);
-      record(method, res.status, (performance.now() - started) / 1000);
+      const res = await handle(req, method.kind, client);
+      record(method.name, res.status, (performance.now() - started) / 1000);
       return res;
     },
   };

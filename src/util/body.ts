@@ -3,15 +3,20 @@ export class BodyTooLarge extends Error {}
 
 const DIGITS = /^\d+$/;
 
-export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+export function readBody(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && DIGITS.test(declared)) {
-    if (Number(declared) > limit) throw new BodyTooLarge();
+    if (Number(declared) > limit) return Promise.reject(new BodyTooLarge());
     // A declared length within the limit: the runtime reads exactly that many bytes in one piece.
     // (Going through the ReadableStream reader costs several times the CPU of the whole request.)
+    // Its own promise, not one wrapped by an async function: a Publish waits one turn, not two.
     return req.bytes();
   }
-  // No usable Content-Length (a chunked body): stream it, and stop at the limit.
+  return readStreamed(req, limit);
+}
+
+/** No usable Content-Length (a chunked body): stream it, and stop at the limit. */
+async function readStreamed(req: Request, limit: number): Promise<Uint8Array> {
   if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;

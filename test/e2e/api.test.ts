@@ -81,6 +81,11 @@ describe("HTTP API", () => {
 
   test("400 for bad JSON, a non-object body, a missing or empty uid, a field of the wrong type", async () => {
     await expectError(await post("/comet/Comet/Publish", "{nope"), 400, "comet.bad_request", "body is not valid JSON");
+    const notUtf8 = new Uint8Array([...new TextEncoder().encode('{"uid":"a","evt":"'), 0xff, 0x22, 0x7d]);
+    await expectError(await post("/comet/Comet/Publish", notUtf8), 400, "comet.bad_request", "body is not UTF-8");
+    // A leading byte order mark is not part of the JSON text.
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"uid":"nobody","evt":"x"}')]);
+    expect((await post("/comet/Comet/Publish", bom)).status).toBe(200);
     await expectError(
       await post("/comet/Comet/Publish", "[1]"),
       400,
