@@ -10,7 +10,7 @@
  *   bun bench/run.ts --only history-store # unicast, Batch, fanout with history.store memory vs redis
  *   bun bench/run.ts --only fanout,storm --repeat 2
  *
- * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (keep the best run) ·
+ * Options: --full | --tiny (smoke test) · --only LIST · --repeat N (medians, and the median of each run's ratio to the floor run beside it) ·
  * --runtime bun|deno (Comet's; the floor is Bun) · --out DIR · --no-floor · --log-level LEVEL (Comet's, default warn) · --per-gen N (subscribers per
  * generator process, default 10000) · --concurrency N (handshakes in flight per generator) ·
  * --cpu-prof DIR (each server writes a Bun CPU profile there when it stops; see bench/prof-top.ts) ·
@@ -22,7 +22,7 @@ import { targets, targetTable } from "./lib/goals.ts";
 import type { Ctx, Result } from "./lib/harness.ts";
 import { parseArgs, type ResultName, type ScenarioName } from "./lib/options.ts";
 import { killAll, pinSelf } from "./lib/procs.ts";
-import { machine, pickBest, printScenario, type RunError, writeReport } from "./lib/report.ts";
+import { machine, medianResult, printScenario, type RunError, writeReport } from "./lib/report.ts";
 import { connectScenario } from "./scenarios/connect.ts";
 import { fanoutScenario } from "./scenarios/fanout.ts";
 import { mqttScenario } from "./scenarios/mqtt.ts";
@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
   const info = machine();
   console.log(
     `# comet bench: profile ${p.name}, Comet on ${args.runtime}, ${info.cores} cores (${info.cpu}), Bun ${info.bun}, load ${info.loadavg_start.join(" ")}` +
-      `\n# ${args.workers > 1 ? `Comet with --workers ${args.workers} on CPUs 0-1 (the floor on CPU 0)` : "server pinned to CPU 0"}, generators to CPU 1; repeat ${args.repeat}, best run shown\n`,
+      `\n# ${args.workers > 1 ? `Comet with --workers ${args.workers} on CPUs 0-1 (the floor on CPU 0)` : "server pinned to CPU 0"}, generators to CPU 1; repeat ${args.repeat}, medians shown\n`,
   );
   const jobs: Array<{ name: ScenarioName; target: string; run: () => Promise<Result | Result[]> }> = [];
   const floor = (name: ScenarioName, run: (k: "comet" | "floor") => Promise<Result | Result[]>) => {
@@ -120,24 +120,24 @@ export async function main(argv: string[]): Promise<number> {
       "history-store": ["store-unicast", "store-batch", "store-fanout", "store-redis-memory"],
     };
     for (const rn of rows[name] ?? [name]) {
-      const best: Result[] = [];
+      const medians: Result[] = [];
       // Per target that reported this result, in the order they ran.
       for (const key of [...runs.keys()].filter((k) => k.startsWith(`${rn}/`))) {
-        const b = pickBest(rn, runs.get(key) ?? []);
-        if (b) best.push(b);
+        const m = medianResult(runs.get(key) ?? []);
+        if (m) medians.push(m);
       }
-      printScenario(rn, best, runs);
+      printScenario(rn, medians, runs);
     }
   }
 
-  const bestAll = new Map<string, Result>();
+  const medianAll = new Map<string, Result>();
   for (const [key, rs] of runs) {
-    const b = pickBest(key.split("/")[0] as ResultName, rs);
-    if (b) bestAll.set(key, b);
+    const m = medianResult(rs);
+    if (m) medianAll.set(key, m);
   }
-  const t = targets(bestAll, runs);
+  const t = targets(medianAll, runs);
   console.log(
-    `## targets (issues 8 and 22; set for --full)${p.name === "full" ? "" : `: this is the ${p.name} profile`}\n`,
+    `## targets (issue 32's ratios to the floor, issue 8's latency and storm; set for --full)${p.name === "full" ? "" : `: this is the ${p.name} profile`}\n`,
   );
   console.log(`${targetTable(t)}\n`);
   const file = writeReport(args, started, info, runs, t, errors);

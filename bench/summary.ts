@@ -1,6 +1,7 @@
 /**
- * One table from one or more results files (bench/results/*.json): every scenario's main figures,
- * the floor beside Comet, and each target of issues 8 and 22 on the row it judges, met or missed.
+ * One table from one or more results files (bench/results/*.json): every scenario's main figures
+ * (medians of the runs), the floor beside Comet, the median of the runs' ratios, and each target
+ * (issue 32's ratios, issue 8's latency and storm) on the row it judges, met or missed.
  * A later file's scenario replaces an earlier one's, so a full run can be topped up with a
  * `--only X --repeat 3` run. BENCHMARKS.md's summary table is this output with the reasons added.
  *
@@ -9,11 +10,11 @@
 import { readFileSync } from "node:fs";
 import { targets } from "./lib/goals.ts";
 import type { Result } from "./lib/harness.ts";
-import { fmt } from "./lib/report.ts";
+import { fmt, medianResult, pairedRatio } from "./lib/report.ts";
 
 interface Report {
   started: string;
-  results: Array<{ key: string; best?: Result; runs: Result[] }>;
+  results: Array<{ key: string; runs: Result[] }>;
 }
 
 /** [result name, figure's label, metric, Comet's other target or undefined]: the rows, in order. */
@@ -39,15 +40,13 @@ const ROWS: Array<[string, string, string, string?]> = [
 /** Which target lines (by the start of their text) judge which row. */
 const JUDGES: Record<string, string[]> = {
   "connect/rss_per_conn_kib": ["idle RSS"],
+  "connect/server_cpu_us_per_connect": ["connect + AUTH"],
   "fanout/deliveries_per_cpu_s": ["fanout deliveries"],
   "fanout-light/last_client_p50_ms": ["light broadcast"],
-  "unicast/publishes_per_s": ["unicast publishes"],
-  "unicast-paced/p99_ms": ["unicast p99"],
-  "batch/publishes_per_s": ["unicast through Batch (100"],
-  "batch-paced/p99_ms": ["unicast through Batch at"],
+  "unicast/server_cpu_us_per_publish": ["unicast publishes per server CPU"],
+  "batch/publishes_per_s": ["Batch (100 per request)"],
   "storm/back_s": ["reconnect storm"],
-  "mqtt-ingest/events_per_s": ["MQTT ingest events"],
-  "mqtt-ingest/server_cpu_us_per_event": ["MQTT ingest server CPU"],
+  "mqtt-ingest/server_cpu_us_per_event": ["MQTT ingest events per server CPU"],
 };
 
 /** The two sides of a scenario: floor and Comet, or Comet against itself. */
@@ -55,30 +54,30 @@ const SIDES: Record<string, [string, string]> = { compression: ["plain", "deflat
 
 export function summary(files: string[]): string {
   const runs = new Map<string, Result[]>();
-  const best = new Map<string, Result>();
+  const medians = new Map<string, Result>();
   for (const f of files) {
     const r = JSON.parse(readFileSync(f, "utf8")) as Report;
     for (const e of r.results) {
       runs.set(e.key, e.runs);
-      if (e.best) best.set(e.key, e.best);
+      const m = medianResult(e.runs);
+      if (m) medians.set(e.key, m);
     }
   }
-  const t = targets(best, runs);
+  const t = targets(medians, runs);
   const lines = [
-    "| scenario and figure | floor | comet | comet / floor | target | result |",
+    "| scenario and figure | floor | comet | comet / floor | target: measured | result |",
     "|---|---:|---:|---:|---|---|",
   ];
   for (const [name, label, metric] of ROWS) {
     const [a, b] = SIDES[name] ?? ["floor", "comet"];
-    const va = best.get(`${name}/${a}`)?.metrics[metric];
-    const vb = best.get(`${name}/${b}`);
+    const va = medians.get(`${name}/${a}`)?.metrics[metric];
+    const vb = medians.get(`${name}/${b}`);
     const skipped = vb?.skipped;
     const cv = vb?.metrics[metric];
-    const ratio = typeof va === "number" && typeof cv === "number" && va > 0 ? `${(cv / va).toFixed(2)}×` : "";
+    const r = pairedRatio(runs.get(`${name}/${b}`) ?? [], runs.get(`${name}/${a}`) ?? [], metric);
+    const ratio = r === undefined ? "" : `${r.toFixed(2)}×`;
     const judged = (JUDGES[`${name}/${metric}`] ?? []).map((w) => t.find((x) => x.what.startsWith(w)));
-    const goal = judged
-      .map((x) => (x ? `${x.goal}${x.what.includes("each of") ? ` (runs: ${x.measured})` : ""}` : ""))
-      .join("; ");
+    const goal = judged.map((x) => (x ? `${x.goal}: ${x.measured}` : "")).join("; ");
     const result = judged
       .map((x) => (x ? (x.met === null ? "not measured" : x.met ? "met" : "**missed**") : ""))
       .join("; ");

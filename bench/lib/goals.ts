@@ -1,11 +1,13 @@
 /**
- * The targets of issues 8 and 22 (set for the full profile), checked against the best runs: fanout
- * throughput (in every run, not only the best), light-broadcast latency and idle memory beside the
- * floor; unicast, storm, MQTT ingest and unicast through Batch against fixed goals. (The servers
- * under test are in targets.ts.)
+ * The targets (set for the full profile). Issue 32's are ratios to the floor, each the median over
+ * the runs of Comet's run r against the floor's run r beside it: unicast, connect, Batch, MQTT
+ * ingest, fanout and idle memory. They replace issue 22's absolute figures (50,000 publishes/s,
+ * 200,000 through Batch, 15 µs per MQTT event), which the floor itself does not reach on a 2-vCPU
+ * machine. Light-broadcast latency and the reconnect storm keep their goals of issue 8.
  */
 import type { Result } from "./harness.ts";
-import { fmt } from "./report.ts";
+import { median } from "./harness.ts";
+import { pairedRatio } from "./report.ts";
 
 export interface Target {
   what: string;
@@ -14,86 +16,103 @@ export interface Target {
   met: boolean | null;
 }
 
-export function targets(best: Map<string, Result>, runs: Map<string, Result[]> = new Map()): Target[] {
+const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+const times = (x: number) => `${x.toFixed(2)}×`;
+
+export function targets(medians: Map<string, Result>, runs: Map<string, Result[]> = new Map()): Target[] {
+  const out: Target[] = [];
   const m = (scenario: string, target: string, k: string): number | undefined => {
-    const v = best.get(`${scenario}/${target}`)?.metrics[k];
+    const v = medians.get(`${scenario}/${target}`)?.metrics[k];
     return typeof v === "number" ? v : undefined;
   };
-  const ratio = (s: string, k: string) => {
-    const c = m(s, "comet", k);
-    const f = m(s, "floor", k);
-    return c !== undefined && f !== undefined && f > 0 ? c / f : undefined;
+  /** Comet over the floor, run by run; `inverse`: the floor over Comet (a cost, read as a rate). */
+  const eachRun = (s: string, k: string, inverse = false): number[] => {
+    const c = runs.get(`${s}/comet`) ?? [];
+    const f = runs.get(`${s}/floor`) ?? [];
+    const out: number[] = [];
+    for (let i = 0; i < Math.min(c.length, f.length); i++) {
+      const r = inverse
+        ? pairedRatio([f[i] as Result], [c[i] as Result], k)
+        : pairedRatio([c[i] as Result], [f[i] as Result], k);
+      if (r !== undefined) out.push(r);
+    }
+    if (out.length > 0) return out;
+    // Only the medians at hand (a summary of an older report).
+    const cm = m(s, "comet", k);
+    const fm = m(s, "floor", k);
+    if (cm === undefined || fm === undefined || cm === 0 || fm === 0) return [];
+    return [inverse ? fm / cm : cm / fm];
   };
-  const out: Target[] = [];
-  const pct = (x: number | undefined) => (x === undefined ? "–" : `${(x * 100).toFixed(0)} %`);
-  const times = (x: number | undefined) => (x === undefined ? "–" : `${x.toFixed(2)}×`);
-  const add = (what: string, measured: string, goal: string, met: boolean | null) =>
-    out.push({ what, measured, goal, met });
+  /** A ratio goal: the median of the runs' ratios against `bound`, each run's shown beside it. */
+  const ratioGoal = (
+    what: string,
+    s: string,
+    k: string,
+    goal: string,
+    ok: (x: number) => boolean,
+    opts: { inverse?: boolean; show?: (x: number) => string } = {},
+  ) => {
+    const each = eachRun(s, k, opts.inverse);
+    const show = opts.show ?? times;
+    if (each.length === 0) return out.push({ what, measured: "–", goal, met: null });
+    const mid = median(each);
+    const runsText = each.length > 1 ? ` (runs: ${each.map(show).join(", ")})` : "";
+    out.push({ what, measured: `${show(mid)}${runsText}`, goal, met: ok(mid) });
+  };
 
-  // Fanout, issue 22: every run of --repeat N, each Comet run against the floor run beside it.
-  const k = "deliveries_per_cpu_s";
-  const fr = (runs.get("fanout/floor") ?? []).map((r) => r.metrics[k]);
-  const cr = (runs.get("fanout/comet") ?? []).map((r) => r.metrics[k]);
-  const each = cr.flatMap((c, i) => {
-    const f = fr[i];
-    return typeof c === "number" && typeof f === "number" && f > 0 ? [c / f] : [];
-  });
-  if (each.length > 0) {
-    add(
-      `fanout deliveries per server CPU-second vs floor, each of ${each.length} run(s)`,
-      each.map(pct).join(", "),
-      "≥ 95 % every run",
-      each.every((x) => x >= 0.95),
-    );
-  } else {
-    const r1 = ratio("fanout", k);
-    add(
-      "fanout deliveries per server CPU-second vs floor",
-      pct(r1),
-      "≥ 95 % every run",
-      r1 === undefined ? null : r1 >= 0.95,
-    );
-  }
-  const r2 = ratio("fanout-light", "last_client_p50_ms");
-  add("light broadcast, last client (median) vs floor", times(r2), "≤ 1.20×", r2 === undefined ? null : r2 <= 1.2);
-  const r3 = ratio("connect", "rss_per_conn_kib");
-  add("idle RSS per connection vs floor", times(r3), "≤ 1.30×", r3 === undefined ? null : r3 <= 1.3);
-  const u = m("unicast", "comet", "publishes_per_s");
-  add("unicast publishes per second", fmt(u), "≥ 50,000", u === undefined ? null : u >= 50_000);
-  const up = m("unicast-paced", "comet", "p99_ms");
-  const uh = m("unicast-paced", "comet", "http_p99_ms");
-  add(
-    "unicast p99 at 25k/s (delivery / HTTP)",
-    up === undefined ? "–" : `${up} / ${uh} ms`,
-    "< 10 ms",
-    up === undefined || uh === undefined ? null : up < 10 && uh < 10,
+  ratioGoal(
+    "unicast publishes per server CPU-second vs floor",
+    "unicast",
+    "server_cpu_us_per_publish",
+    "≥ 0.85×",
+    (x) => x >= 0.85,
+    { inverse: true },
   );
-  const b = m("batch", "comet", "publishes_per_s");
-  add(
-    "unicast through Batch (100 per request), publishes per second",
-    fmt(b),
-    "≥ 200,000",
-    b === undefined ? null : b >= 200_000,
+  ratioGoal(
+    "connect + AUTH: server CPU per session vs floor",
+    "connect",
+    "server_cpu_us_per_connect",
+    "≤ 1.30×",
+    (x) => x <= 1.3,
   );
-  const bp = m("batch-paced", "comet", "p99_ms");
-  add(
-    "unicast through Batch at 100k/s, p99 publish to receive",
-    bp === undefined ? "–" : `${bp} ms`,
-    "< 20 ms",
-    bp === undefined ? null : bp < 20,
+  ratioGoal(
+    "Batch (100 per request) publishes per second vs floor",
+    "batch",
+    "publishes_per_s",
+    "≥ 0.85×",
+    (x) => x >= 0.85,
+  );
+  ratioGoal(
+    "MQTT ingest events per server CPU-second vs floor",
+    "mqtt-ingest",
+    "server_cpu_us_per_event",
+    "≥ 0.85×",
+    (x) => x >= 0.85,
+    { inverse: true },
+  );
+  ratioGoal(
+    "fanout deliveries per server CPU-second vs floor",
+    "fanout",
+    "deliveries_per_cpu_s",
+    "≥ 95 %, the median",
+    (x) => x >= 0.95,
+    { show: pct },
+  );
+  ratioGoal("idle RSS per connection vs floor", "connect", "rss_per_conn_kib", "≤ 1.30×, the median", (x) => x <= 1.3);
+  ratioGoal(
+    "light broadcast, last client (median) vs floor",
+    "fanout-light",
+    "last_client_p50_ms",
+    "≤ 1.20×",
+    (x) => x <= 1.2,
   );
   const st = m("storm", "comet", "back_s");
-  add("reconnect storm, all back", st === undefined ? "–" : `${st} s`, "≤ 2 s", st === undefined ? null : st <= 2);
-  const mq = best.get("mqtt-ingest/comet");
-  const ev = m("mqtt-ingest", "comet", "events_per_s");
-  add("MQTT ingest events per second", mq?.skipped ?? fmt(ev), "≥ 50,000", ev === undefined ? null : ev >= 50_000);
-  const us = m("mqtt-ingest", "comet", "server_cpu_us_per_event");
-  add(
-    "MQTT ingest server CPU per event",
-    us === undefined ? "–" : `${us} µs`,
-    "< 15 µs",
-    us === undefined ? null : us < 15,
-  );
+  out.push({
+    what: "reconnect storm, all back",
+    measured: st === undefined ? "–" : `${st} s`,
+    goal: "≤ 2 s",
+    met: st === undefined ? null : st <= 2,
+  });
   return out;
 }
 

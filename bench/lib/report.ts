@@ -1,13 +1,14 @@
 /**
- * What the bench suite prints and writes: a Markdown table per scenario (the best of its runs), the
- * machine it ran on, and the whole run as JSON under bench/results/.
+ * What the bench suite prints and writes: a Markdown table per scenario (the median of its runs,
+ * and each ratio the median of the runs' own ratios), the machine it ran on, and the whole run as
+ * JSON under bench/results/.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
 import type { Target } from "./goals.ts";
-import type { Result } from "./harness.ts";
-import type { Args, ResultName } from "./options.ts";
+import { median, type Metrics, type Result } from "./harness.ts";
+import type { Args } from "./options.ts";
 
 /** A scenario that threw, by target. */
 export type RunError = { scenario: string; target: string; error: string };
@@ -27,8 +28,38 @@ const RATIOS: ReadonlyArray<readonly [Result["target"], Result["target"]]> = [
   ["sse", "websocket"],
 ];
 
-/** A Markdown table: one row per metric, one column per target, and a ratio where a pair of RATIOS ran. */
-export function table(results: Result[]): string {
+/**
+ * The median over runs of run r's figure on side a over run r's on side b. Run r of each side ran
+ * one after the other (run.ts interleaves them), so each ratio is taken on one state of this
+ * shared machine, whose speed moves by a quarter between minutes.
+ */
+export function pairedRatio(a: Result[], b: Result[], k: string): number | undefined {
+  const each: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]?.metrics[k];
+    const y = b[i]?.metrics[k];
+    if (typeof x === "number" && typeof y === "number" && y !== 0) each.push(x / y);
+  }
+  return each.length > 0 ? median(each) : undefined;
+}
+
+/** One result for several runs: each figure the median of the runs' (a text figure: the first run's). */
+export function medianResult(rs: Result[]): Result | undefined {
+  const first = rs[0];
+  if (!first) return undefined;
+  const metrics: Metrics = {};
+  for (const [k, v] of Object.entries(first.metrics)) {
+    const xs = rs.map((r) => r.metrics[k]).filter((x): x is number => typeof x === "number");
+    metrics[k] = xs.length > 0 ? Math.round(median(xs) * 1000) / 1000 : v;
+  }
+  return { ...first, metrics };
+}
+
+/**
+ * A Markdown table: one row per metric, one column per target (the medians), and a ratio where a
+ * pair of RATIOS ran: the median of the runs' ratios when `runs` holds them, else of the medians.
+ */
+export function table(results: Result[], runs: Map<string, Result[]> = new Map()): string {
   const cols = results.map((r) => r.target);
   const pair = RATIOS.find(([a, b]) => cols.includes(a) && cols.includes(b));
   const header = ["metric", ...cols, ...(pair ? [`${pair[0]} / ${pair[1]}`] : [])];
@@ -39,9 +70,15 @@ export function table(results: Result[]): string {
     const vals = results.map((r) => r.metrics[k]);
     const row = [k, ...vals.map(fmt)];
     if (pair) {
-      const c = results.find((r) => r.target === pair[0])?.metrics[k];
-      const f = results.find((r) => r.target === pair[1])?.metrics[k];
-      row.push(typeof c === "number" && typeof f === "number" && f !== 0 ? `${(c / f).toFixed(2)}×` : "");
+      const c = results.find((r) => r.target === pair[0]);
+      const f = results.find((r) => r.target === pair[1]);
+      const paired = (r: Result | undefined) => runs.get(`${r?.scenario}/${r?.target}`) ?? [];
+      const cv = c?.metrics[k];
+      const fv = f?.metrics[k];
+      const ratio =
+        pairedRatio(paired(c), paired(f), k) ??
+        (typeof cv === "number" && typeof fv === "number" && fv !== 0 ? cv / fv : undefined);
+      row.push(ratio === undefined ? "" : `${ratio.toFixed(2)}×`);
     }
     rows.push(row);
   }
@@ -72,52 +109,21 @@ export function machine() {
 
 export type Machine = ReturnType<typeof machine>;
 
-/** Which run of several is the better one, per scenario. */
-const BEST: Record<ResultName, { metric: string; higher: boolean }> = {
-  connect: { metric: "rss_per_conn_kib", higher: false },
-  fanout: { metric: "deliveries_per_cpu_s", higher: true },
-  "fanout-light": { metric: "last_client_p50_ms", higher: false },
-  "unicast-paced": { metric: "p99_ms", higher: false },
-  unicast: { metric: "publishes_per_s", higher: true },
-  batch: { metric: "publishes_per_s", higher: true },
-  "batch-paced": { metric: "p99_ms", higher: false },
-  storm: { metric: "back_s", higher: false },
-  "mqtt-ingest": { metric: "events_per_s", higher: true },
-  compression: { metric: "server_cpu_us_per_delivery", higher: false },
-  sse: { metric: "deliveries_per_cpu_s", higher: true },
-  "history-store": { metric: "publishes_per_s", higher: true },
-  "store-unicast": { metric: "publishes_per_s", higher: true },
-  "store-batch": { metric: "publishes_per_s", higher: true },
-  "store-fanout": { metric: "deliveries_per_cpu_s", higher: true },
-  "store-redis-memory": { metric: "bytes_per_kept_message", higher: false },
-};
-
-export function pickBest(name: ResultName, rs: Result[]): Result | undefined {
-  const b = BEST[name];
-  let best: Result | undefined;
-  for (const r of rs) {
-    const v = r.metrics[b.metric];
-    const bv = best?.metrics[b.metric];
-    if (!best || (typeof v === "number" && (typeof bv !== "number" || (b.higher ? v > bv : v < bv)))) best = r;
-  }
-  return best;
-}
-
-export function printScenario(name: string, best: Result[], runs: Map<string, Result[]>): void {
-  const skipped = best.find((r) => r.skipped);
-  const params = best[0]?.params ?? {};
-  const n = Math.max(0, ...best.map((r) => runs.get(`${r.scenario}/${r.target}`)?.length ?? 0));
+export function printScenario(name: string, medians: Result[], runs: Map<string, Result[]>): void {
+  const skipped = medians.find((r) => r.skipped);
+  const params = medians[0]?.params ?? {};
+  const n = Math.max(0, ...medians.map((r) => runs.get(`${r.scenario}/${r.target}`)?.length ?? 0));
   console.log(
     `## ${name}  ${Object.entries(params)
       .map(([k, v]) => `${k}=${fmt(v)}`)
-      .join(" ")}  (${n} run${n === 1 ? "" : "s"})\n`,
+      .join(" ")}  (${n === 1 ? "1 run" : `${n} runs: medians, and the median of the runs' ratios`})\n`,
   );
   if (skipped) console.log(`| ${name} | ${skipped.skipped} |\n|---|---|\n`);
-  else if (best.length === 0) console.log("(failed: see above)\n");
-  else console.log(`${table(best)}\n`);
+  else if (medians.length === 0) console.log("(failed: see above)\n");
+  else console.log(`${table(medians, runs)}\n`);
 }
 
-/** Writes everything as JSON under args.out (each run of each scenario, the best ones, the targets); returns the file. */
+/** Writes everything as JSON under args.out (each run of each scenario, their medians, the targets); returns the file. */
 export function writeReport(
   args: Args,
   started: Date,
@@ -142,7 +148,7 @@ export function writeReport(
     profile_params: p,
     results: [...runs.entries()].map(([key, rs]) => ({
       key,
-      best: pickBest(key.split("/")[0] as ResultName, rs),
+      median: medianResult(rs),
       runs: rs,
     })),
     targets: t,
