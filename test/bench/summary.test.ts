@@ -50,3 +50,16 @@ test("a later file's scenario replaces an earlier one's; fixed goals are judged 
   expect(row(t, "storm")).toMatch(/\| met \|$/);
   expect(row(t, "MQTT ingest to")).toContain("not measured");
 });
+
+test("MQTT ingest shows the floor beside Comet and is met only when every run reaches 0.85× of its floor", () => {
+  const mq = (floor: number[], comet: number[]) =>
+    file(`m${floor.join("-")}-${comet.join("-")}.json`, [
+      { key: "mqtt-ingest/floor", runs: floor.map((v) => result("mqtt-ingest", "floor", { events_per_cpu_s: v })) },
+      { key: "mqtt-ingest/comet", runs: comet.map((v) => result("mqtt-ingest", "comet", { events_per_cpu_s: v })) },
+    ]);
+  const missed = row(summary([mq([100, 50], [90, 40])]), "MQTT ingest: events per server CPU");
+  expect(missed).toContain("| 100 | 90 | 0.90× |");
+  expect(missed).toContain("runs: 0.90×, 0.80×");
+  expect(missed).toContain("**missed**");
+  expect(row(summary([mq([100, 50], [85, 60])]), "MQTT ingest: events per server CPU")).toMatch(/\| met \|$/);
+});
