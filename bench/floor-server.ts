@@ -7,7 +7,11 @@
  * ({"commands":[{"publish":{"uid","evt"}}, ...]}) and does the same for each. GET /count answers
  * how many are subscribed. Same WebSocket options as Comet's adapter.
  *
- *   bun bench/floor-server.ts --listen 127.0.0.1:PORT
+ * With --mqtt, the floor of MQTT ingest: it subscribes to comet/events (QoS 0) through mqtt.js, the
+ * library Comet's bridge uses, and sends each message's {"uid","evt"} as /unicast does. GET /readyz
+ * answers 200 once the broker has acknowledged the subscription (at once without --mqtt).
+ *
+ *   bun bench/floor-server.ts --listen 127.0.0.1:PORT [--mqtt mqtt://HOST:PORT]
  *
  * FLOOR_AS_COMET=a,b,... turns on Comet's own choices one by one, for an A/B of where Comet's cost
  * lies (`npx bun bench/ab.ts`): backpressure (backpressureLimit 1 MiB, closeOnBackpressureLimit),
@@ -17,6 +21,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { hash } from "node:crypto";
+import { connect } from "mqtt";
 
 const TOPIC = "room";
 const AS_COMET = new Set((process.env.FLOOR_AS_COMET ?? "").split(",").filter(Boolean));
@@ -34,9 +39,16 @@ const sendTo = (ws: ServerWebSocket<object | undefined> | undefined, text: strin
   else ws?.send(text);
 };
 
+const MQTT_TOPIC = "comet/events";
+const pushFrame = (evt: string): string => `{"t":"PUSH","push":{"evt":${JSON.stringify(evt)}}}`;
+
+const option = (argv: string[], name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+
 function parseListen(argv: string[]): { hostname: string; port: number } {
-  const i = argv.indexOf("--listen");
-  const v = i >= 0 ? argv[i + 1] : "127.0.0.1:0";
+  const v = option(argv, "--listen") ?? "127.0.0.1:0";
   const m = /^(.*):(\d+)$/.exec(v ?? "");
   if (!m) throw new Error(`--listen: expected HOST:PORT, got ${v}`);
   return { hostname: m[1] as string, port: Number(m[2]) };
@@ -44,6 +56,31 @@ function parseListen(argv: string[]): { hostname: string; port: number } {
 
 const { hostname, port } = parseListen(process.argv);
 const sockets: ServerWebSocket<object | undefined>[] = [];
+// The floor knows no users: the bench's users are u0..uN-1, so socket number uid mod N.
+const unicast = (uid: string, evt: string): void => sendTo(sockets[Number(uid.slice(1)) % sockets.length], pushFrame(evt));
+
+/** Subscribes to the broker; `ready` turns true once the broker has acknowledged the subscription. */
+function subscribeMqtt(url: string): { ready: boolean } {
+  const state = { ready: false };
+  const client = connect(url, { clean: true, reconnectPeriod: 0 });
+  client.on("connect", () =>
+    client.subscribe(MQTT_TOPIC, { qos: 0 }, (err) => {
+      if (err) throw err;
+      state.ready = true;
+    }),
+  );
+  client.on("message", (_topic, payload) => {
+    const { uid, evt } = JSON.parse(payload.toString()) as { uid: string; evt: string };
+    unicast(uid, evt);
+  });
+  client.on("error", (e) => {
+    throw e;
+  });
+  return state;
+}
+
+const mqttUrl = option(process.argv, "--mqtt");
+const mqtt = mqttUrl ? subscribeMqtt(mqttUrl) : { ready: true };
 const server = Bun.serve<object | undefined>({
   hostname,
   port,
@@ -59,18 +96,17 @@ const server = Bun.serve<object | undefined>({
     }
     if (req.method === "POST" && path === "/unicast") {
       const { uid, evt } = (await readJson(req)) as { uid: string; evt: string };
-      sendTo(sockets[Number(uid.slice(1)) % sockets.length], `{"t":"PUSH","push":{"evt":${JSON.stringify(evt)}}}`);
+      unicast(uid, evt);
       return answer("{}");
     }
     if (req.method === "POST" && path === "/batch") {
       const { commands } = (await readJson(req)) as { commands: Array<{ publish: { uid: string; evt: string } }> };
-      for (const { publish: p } of commands) {
-        sendTo(sockets[Number(p.uid.slice(1)) % sockets.length], `{"t":"PUSH","push":{"evt":${JSON.stringify(p.evt)}}}`);
-      }
+      for (const { publish: p } of commands) unicast(p.uid, p.evt);
       return answer(`{"results":${JSON.stringify(commands.map(() => ({})))}}`);
     }
     if (path === "/count") return Response.json({ subscribers: srv.subscriberCount(TOPIC) });
     if (path === "/healthz") return Response.json({ status: "ok" });
+    if (path === "/readyz") return mqtt.ready ? Response.json({ status: "ok" }) : new Response("not subscribed", { status: 503 });
     return new Response("not found", { status: 404 });
   },
   websocket: {

@@ -32,6 +32,7 @@ const ROWS: Array<[string, string, string, string?]> = [
   ["storm", "storm of 10,000: all back, s", "back_s"],
   ["mqtt-ingest", "MQTT ingest to 10,000 users: events/s", "events_per_s"],
   ["mqtt-ingest", "MQTT ingest: server CPU per event, µs", "server_cpu_us_per_event"],
+  ["mqtt-ingest", "MQTT ingest: events per server CPU-second", "events_per_cpu_s"],
   ["compression", "compression: server CPU per delivery, µs (plain / deflate)", "server_cpu_us_per_delivery"],
   ["compression", "compression: wire bytes per delivery (plain / deflate)", "wire_bytes_per_delivery"],
   ["sse", "SSE: deliveries per server CPU-second (WebSocket / SSE)", "deliveries_per_cpu_s"],
@@ -46,7 +47,7 @@ const JUDGES: Record<string, string[]> = {
   "unicast/server_cpu_us_per_publish": ["unicast publishes per server CPU"],
   "batch/publishes_per_s": ["Batch (100 per request)"],
   "storm/back_s": ["reconnect storm"],
-  "mqtt-ingest/server_cpu_us_per_event": ["MQTT ingest events per server CPU"],
+  "mqtt-ingest/events_per_cpu_s": ["MQTT ingest events per server CPU"],
 };
 
 /** The two sides of a scenario: floor and Comet, or Comet against itself. */

@@ -45,8 +45,10 @@ export interface Target {
 export interface StartOptions {
   root: string;
   maxSeconds: number;
-  /** Extra YAML for Comet's config file (e.g. an mqtt section). */
+  /** Extra YAML for Comet's config file. */
   extraYaml?: string;
+  /** The MQTT broker events come from: Comet's mqtt.url, the floor's --mqtt. */
+  mqttUrl?: string;
   logLevel?: string;
   /** Write a CPU profile of the server (bun --cpu-prof) into this folder when it stops. */
   cpuProfDir?: string;
@@ -130,6 +132,7 @@ export async function startComet(o: StartOptions): Promise<Target> {
       `  tokens: ["${ADMIN}"]`,
       "log:",
       `  level: ${o.logLevel ?? "warn"}`,
+      o.mqttUrl ? `mqtt:\n  url: ${o.mqttUrl}` : "",
       o.extraYaml ?? "",
     ].join("\n"),
   );
@@ -200,7 +203,14 @@ export async function startFloor(o: StartOptions): Promise<Target> {
   const port = freePort();
   const proc = spawnPinned(
     SERVER_CPU,
-    [bunPath(), ...profArgs(o), `${o.root}/bench/floor-server.ts`, "--listen", `${HOST}:${port}`],
+    [
+      bunPath(),
+      ...profArgs(o),
+      `${o.root}/bench/floor-server.ts`,
+      "--listen",
+      `${HOST}:${port}`,
+      ...(o.mqttUrl ? ["--mqtt", o.mqttUrl] : []),
+    ],
     o.maxSeconds,
     { stderr: "pipe", stdout: "ignore" },
   );

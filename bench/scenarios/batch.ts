@@ -44,7 +44,7 @@ async function post(pub: Gens, target: Target, p: BatchParams, count: number, ra
 /** Two results from one run: saturated ("batch") and paced ("batch-paced"). */
 export async function batchScenario(ctx: Ctx, kind: "comet" | "floor", p: BatchParams): Promise<Result[]> {
   const n = p.clients;
-  const target = await startTarget(ctx, kind, `limits: {max_batch_commands: ${Math.max(1000, p.per)}}`);
+  const target = await startTarget(ctx, kind, { yaml: `limits: {max_batch_commands: ${Math.max(1000, p.per)}}` });
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {

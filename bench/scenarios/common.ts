@@ -7,12 +7,18 @@ import { startComet, startFloor, type Target } from "../lib/targets.ts";
 export const ROOM = "bench";
 export const EVT_BYTES = 100;
 
-export function startTarget(ctx: Ctx, kind: "comet" | "floor", extraYaml?: string): Promise<Target> {
+/** `more.yaml`: Comet's only (the floor has no config); `more.mqttUrl`: both (StartOptions). */
+export function startTarget(
+  ctx: Ctx,
+  kind: "comet" | "floor",
+  more: { yaml?: string; mqttUrl?: string } = {},
+): Promise<Target> {
   const o = {
     root: ctx.root,
     maxSeconds: ctx.maxSeconds,
     logLevel: ctx.logLevel,
-    extraYaml: [ctx.extraYaml, extraYaml].filter(Boolean).join("\n"),
+    extraYaml: [ctx.extraYaml, more.yaml].filter(Boolean).join("\n"),
+    mqttUrl: more.mqttUrl,
     cpuProfDir: ctx.cpuProfDir,
     runtime: ctx.runtime,
     workers: ctx.workers,
@@ -87,7 +93,7 @@ export async function pacedRoomBroadcasts<T>(
   p: { broadcasts: number; rate: number },
   use: (run: PacedRun) => T,
 ): Promise<T> {
-  const target = await startTarget(ctx, "comet", o.yaml);
+  const target = await startTarget(ctx, "comet", { yaml: o.yaml });
   let gens: Gens | undefined;
   let pub: Gens | undefined;
   try {

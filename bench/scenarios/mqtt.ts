@@ -1,7 +1,9 @@
 /**
  * mqtt-ingest: Events published to a real Mosquitto on comet/events ({"uid", "evt"}, QoS 0), each
- * to one of N connected users; events per second delivered through the server's MQTT bridge.
- * Runs only when the server knows `mqtt.url`: a build without the bridge refuses the key at start,
+ * to one of N connected users; events per second delivered through the server's MQTT bridge, and
+ * server CPU per event. The floor (bench/floor-server.ts --mqtt) subscribes through mqtt.js and
+ * sends each event to one socket. Each target gets a broker of its own, on the generators' core.
+ * Comet runs only when it knows `mqtt.url`: a build without the bridge refuses the key at start,
  * and the scenario reports itself skipped.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -30,10 +32,10 @@ async function portOpen(port: number): Promise<boolean> {
   }
 }
 
-export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
+export async function mqttScenario(ctx: Ctx, kind: "comet" | "floor", p: MqttParams): Promise<Result> {
   const base: Omit<Result, "metrics"> = {
     scenario: "mqtt-ingest",
-    target: "comet",
+    target: kind,
     params: { clients: p.clients, events: p.events, evt_bytes: EVT_BYTES },
   };
   if (!existsSync(MOSQUITTO)) return { ...base, metrics: {}, skipped: `skipped: no broker at ${MOSQUITTO}` };
@@ -49,7 +51,7 @@ export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
   try {
     await waitFor("mosquitto listening", 10_000, () => portOpen(port), 50);
     try {
-      target = await startTarget(ctx, "comet", `mqtt:\n  url: mqtt://${HOST}:${port}\n`);
+      target = await startTarget(ctx, kind, { mqttUrl: `mqtt://${HOST}:${port}` });
     } catch (e) {
       if (e instanceof Refused && /mqtt/.test(e.message)) return { ...base, metrics: {}, skipped: SKIPPED_NO_BRIDGE };
       throw e;
@@ -61,9 +63,9 @@ export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
     pub = await Gens.start(ctx, 1, "pub");
     const mq = { host: HOST, port, topic: "comet/events", rate: 0, users: n, evtBytes: EVT_BYTES };
 
-    // Warm-up, and proof that the bridge has subscribed: events until some arrive.
+    // Warm-up, and proof that the server has subscribed: events until some arrive.
     await gens.call("reset", { seqs: 0 });
-    await waitFor("the bridge delivering events", 15_000, async () => {
+    await waitFor("the server delivering events", 15_000, async () => {
       await pub?.call("mqtt", { ...mq, count: 100 });
       await sleep(100);
       return ((await gens?.received()) ?? 0) > 0;
@@ -91,6 +93,7 @@ export async function mqttScenario(ctx: Ctx, p: MqttParams): Promise<Result> {
         published_per_s: perSecond(pr?.sent ?? 0, t0, pr?.t1_us ?? 0),
         lost: p.events - got,
         server_cpu_us_per_event: round(((cpu1 - cpu0) * 1e6) / Math.max(1, got), 1),
+        events_per_cpu_s: cpu1 > cpu0 ? Math.round(got / (cpu1 - cpu0)) : 0,
         server_sys_pct: cpu1 > cpu0 ? Math.round(((sys1 - sys0) / (cpu1 - cpu0)) * 100) : 0,
         p50_ms: lat.p50_ms,
         p99_ms: lat.p99_ms,

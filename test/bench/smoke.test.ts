@@ -84,10 +84,9 @@ test(
       "light broadcast, last client (median) vs floor",
       "reconnect storm, all back",
     ]);
-    // A ratio target that ran beside its floor is judged (met or missed, whatever the timing).
-    for (const what of ["unicast publishes", "connect + AUTH", "Batch (100", "idle RSS"]) {
-      expect(typeof report?.targets.find((t) => t.what.startsWith(what))?.met).toBe("boolean");
-    }
+    // A ratio target that ran beside its floor is judged, met or missed whatever the timing (the
+    // CPU-time ratios may not be: at tiny N a run can cost less than one clock tick).
+    expect(typeof report?.targets.find((t) => t.what.startsWith("Batch (100"))?.met).toBe("boolean");
   },
   LIMIT,
 );
@@ -173,15 +172,21 @@ test(
 );
 
 test(
-  "mqtt-ingest runs through the broker, or says it was skipped",
+  "mqtt-ingest runs through the broker on Comet and the floor, or says it was skipped",
   async () => {
     const { report } = await run;
-    const e = report?.results.find((r) => r.key === "mqtt-ingest/comet");
-    expect(e).toBeDefined();
-    if (e?.median.skipped) expect(e.median.skipped).toMatch(/^skipped: /);
-    else {
-      expect(e?.median.metrics.events_per_s as number).toBeGreaterThan(0);
-      expect(e?.median.metrics.lost).toBe(0);
+    for (const key of ["mqtt-ingest/comet", "mqtt-ingest/floor"]) {
+      const e = report?.results.find((r) => r.key === key);
+      expect(e).toBeDefined();
+      if (e?.median.skipped) expect(e.median.skipped).toMatch(/^skipped: /);
+      else {
+        const m = e?.median.metrics ?? {};
+        expect(m.events_per_s as number).toBeGreaterThan(0);
+        expect(m.lost).toBe(0);
+        // 200 events may cost less than one clock tick of CPU time: present, not positive.
+        expect(typeof m.server_cpu_us_per_event).toBe("number");
+        expect(typeof m.events_per_cpu_s).toBe("number");
+      }
     }
   },
   LIMIT,

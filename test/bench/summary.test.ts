@@ -60,5 +60,19 @@ test("a later file's scenario replaces an earlier one's; Batch is a ratio to its
   );
   expect(row(t, "storm")).toContain("| 1.5 |");
   expect(row(t, "storm")).toMatch(/\| met \|$/);
-  expect(row(t, "MQTT ingest: server CPU")).toContain("not measured");
+  expect(row(t, "MQTT ingest: events per server CPU")).toContain("not measured");
+});
+
+test("MQTT ingest shows the floor beside Comet and is met when the median of its runs' ratios reaches 0.85×", () => {
+  const mq = (floor: number[], comet: number[]) =>
+    file(`m${floor.join("-")}-${comet.join("-")}.json`, [
+      { key: "mqtt-ingest/floor", runs: floor.map((v) => result("mqtt-ingest", "floor", { events_per_cpu_s: v })) },
+      { key: "mqtt-ingest/comet", runs: comet.map((v) => result("mqtt-ingest", "comet", { events_per_cpu_s: v })) },
+    ]);
+  const missed = row(summary([mq([100, 50, 80], [90, 40, 60])]), "MQTT ingest: events per server CPU");
+  expect(missed).toContain("| 80 | 60 | 0.80× |");
+  expect(missed).toContain("runs: 0.90×, 0.80×, 0.75×");
+  expect(missed).toContain("**missed**");
+  const met = row(summary([mq([100, 50, 80], [90, 45, 60])]), "MQTT ingest: events per server CPU");
+  expect(met).toMatch(/\| met \|$/);
 });
