@@ -12,7 +12,7 @@ import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import { type Decoded, decodeUplink, MsgType, type Recover, type Uplink, utf8Text } from "../protocol/frames.ts";
 import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
 import type { ConnectionContext, SweepLimits } from "./context.ts";
-import { Heartbeat } from "./heartbeat.ts";
+import { type BeatState, checkBeat, type Probed } from "./heartbeat.ts";
 import { Holding, type LogStart } from "./holding.ts";
 import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
@@ -21,7 +21,7 @@ import { positionsTopic } from "../hub/topics.ts";
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
-export class Connection implements SessionLink, SocketEvents, Listed<Connection>, BucketState {
+export class Connection implements SessionLink, SocketEvents, Listed<Connection>, BucketState, BeatState, Probed {
   // The gateway's list of open connections (see list.ts).
   listPrev: Connection | null = null;
   listNext: Connection | null = null;
@@ -29,14 +29,15 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private state: State = State.AwaitingAuth;
   private session: Session | null = null;
   /** When the socket opened, ms since the epoch. */
-  readonly openedAt: number;
-  /** The last uplink and probe, for the sweep. */
-  private readonly beat: Heartbeat;
+  readonly openedAt = Date.now();
   private expMs: number | undefined;
   private rooms: RoomAccess | undefined;
-  // The uplink rate bucket (limits.ts), kept here rather than in an object of its own.
+  // The uplink rate bucket (limits.ts) and the heartbeat (heartbeat.ts), here rather than in objects of their own.
   tokens: number;
-  tokensAt: number;
+  tokensAt = this.openedAt;
+  lastUplink = this.openedAt;
+  lastProbe = this.openedAt;
+  sentSeen = 0;
   /** Non-null while a token is verified (or a start from the log runs): frames that arrive meanwhile, in order. */
   private waiting: Array<string | Decoded> | null = null;
   /** While a start or recovery from the shared log runs: the live deliveries it holds. */
@@ -47,11 +48,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     private readonly ctx: ConnectionContext<Connection>,
     readonly ip: string,
   ) {
-    const now = Date.now();
-    this.openedAt = now;
-    this.beat = new Heartbeat(now);
     this.tokens = ctx.config.limits.uplink_rate * 2;
-    this.tokensAt = now;
   }
 
   get uid(): string | undefined {
@@ -83,9 +80,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   }
 
   /**
-   * An uplink a transport decoded itself (gRPC reads a protobuf Uplink through readUplink): from
-   * here on the same path as a text frame, so heartbeat, rate limit, ordering and every rule of
-   * the wire contract (docs/protocol.md) hold alike on every transport.
+   * An uplink a transport decoded itself (gRPC reads a protobuf Uplink through readUplink): from here on the
+   * path of a text frame, so every rule of the wire contract (docs/protocol.md) holds on every transport.
    */
   onUplink(d: Decoded): void {
     if (!this.countUplink()) return;
@@ -94,9 +90,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   }
 
   /**
-   * A WebSocket ping or pong: against the rate limit, so that a ping flood is cut like a frame flood, but
-   * not for the heartbeat, which asks whether the client's code still runs: a WebSocket library
-   * can keep pinging while the application above it is stuck.
+   * A WebSocket ping or pong: against the rate limit (a ping flood is cut like a frame flood), but not for the
+   * heartbeat, which asks whether the client's code still runs (a library can ping while the app is stuck).
    */
   onPing(): void {
     if (this.state !== State.Closed) this.withinRate(Date.now());
@@ -106,7 +101,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private countUplink(): boolean {
     if (this.state === State.Closed) return false;
     const now = Date.now();
-    this.beat.lastUplink = now;
+    this.lastUplink = now;
     return this.withinRate(now);
   }
 
@@ -272,8 +267,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.close(Close.Unauthorized, "token expired");
       return;
     }
-    const probe = () => this.send(Downlink.HB);
-    if (this.beat.check(now, limits.interval, this.socket, probe) === "timeout") {
+    if (checkBeat(this, now, limits.interval, this.socket, this) === "timeout") {
       this.ctx.counters.heartbeatTimeouts.inc();
       this.close(Close.Timeout, "heartbeat timeout");
     }
@@ -303,6 +297,10 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
     this.session = null;
     if (s) this.ctx.hub.logout(s);
     this.ctx.closed(this, code, reason, s);
+  }
+
+  probe(): void {
+    this.send(Downlink.HB);
   }
 
   // SessionLink: how the hub reaches this connection (through the holding while one runs).
