@@ -13,7 +13,7 @@ import { PROFILES } from "./lib/options.ts";
 import { killAll, pinSelf } from "./lib/procs.ts";
 import { unicastScenario } from "./scenarios/unicast.ts";
 
-const ALL = ["backpressure", "compressarg", "pingpong", "data", "bytes", "headers", "sha", "all"];
+const ALL = ["backpressure", "compressarg", "pingpong", "data", "bytes", "headers", "sha", "modules", "all"];
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(name);

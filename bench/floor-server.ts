@@ -17,7 +17,7 @@
  * lies (`npx bun bench/ab.ts`): backpressure (backpressureLimit 1 MiB, closeOnBackpressureLimit),
  * compressarg (send(text, false)), pingpong (ping and pong handlers), data (an object per socket),
  * bytes (the body as bytes, decoded, parsed), headers (a Headers object on each answer), sha (a
- * SHA-256 of the Authorization header), all (every one).
+ * SHA-256 of the Authorization header), modules (Comet's libraries loaded, unused), all (every one).
  */
 import type { ServerWebSocket } from "bun";
 import { hash } from "node:crypto";
@@ -26,6 +26,9 @@ import { connect } from "mqtt";
 const TOPIC = "room";
 const AS_COMET = new Set((process.env.FLOOR_AS_COMET ?? "").split(",").filter(Boolean));
 const like = (choice: string): boolean => AS_COMET.has(choice) || AS_COMET.has("all");
+// The libraries Comet loads whatever its config (its gRPC, Redis, MQTT and JWT code): what a bigger
+// process costs a floor that uses none of them.
+if (like("modules")) await Promise.all(["@grpc/grpc-js", "@redis/client", "mqtt", "aedes", "jose"].map((m) => import(m)));
 const COMPRESS_ARG = like("compressarg");
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
 const answer = (text: string): Response => (like("headers") ? new Response(text, { headers: JSON_HEADERS }) : new Response(text));

@@ -80,7 +80,9 @@ export function createApi(deps: {
     if (!read.ok) return refusal(read.error);
     let reply: Awaited<ReturnType<typeof execute>>;
     try {
-      reply = await execute(broker, read.command, sources);
+      const out = execute(broker, read.command, sources);
+      // A delivery on this instance answers at once: it waits for no turn of the microtask queue.
+      reply = out instanceof Promise ? await out : out;
     } catch (err) {
       // The shared log could not number it (history.store: redis): nothing was delivered; retry.
       if (err instanceof HistoryUnavailable) return errorResponse(503, "history_store_unavailable", HISTORY_UNAVAILABLE);

@@ -45,8 +45,14 @@ export class Histogram {
   }
 
   private add(s: { counts: number[]; sum: number; count: number }, value: number): void {
-    const i = this.buckets.findIndex((b) => value <= b);
-    if (i >= 0) (s.counts[i] as number)++;
+    // A loop, not findIndex: its closure over `value` was made on every observation (every request).
+    const { buckets } = this;
+    for (let i = 0; i < buckets.length; i++) {
+      if (value <= (buckets[i] as number)) {
+        (s.counts[i] as number)++;
+        break;
+      }
+    }
     s.sum += value;
     s.count++;
   }
