@@ -1,17 +1,34 @@
 /**
- * Where Comet's unicast cost lies that the floor does not pay: the floor alone, run plain and then
- * with each of Comet's own choices turned on (FLOOR_AS_COMET in bench/floor-server.ts), in rounds
- * so that every variant meets the same machine. Prints server CPU per publish, the median of the
- * rounds, for each variant and its ratio to the plain floor.
+ * Where Comet's cost lies that the floor does not pay: the floor alone, run plain and then with each
+ * of Comet's own choices turned on (FLOOR_AS_COMET in bench/floor-server.ts), in rounds so that
+ * every variant meets the same machine. Prints the scenario's CPU figure for each variant, the
+ * median of the rounds, and the median of each round's ratio to the plain floor of that round.
  *
- *   npx bun bench/ab.ts [--rounds 3] [--variants backpressure,compressarg,...] [--full]
+ *   npx bun bench/ab.ts [--scenario unicast|fanout] [--rounds 3] [--variants backpressure,...] [--full]
  */
 import { resolve } from "node:path";
 import type { Ctx } from "./lib/harness.ts";
 import { median } from "./lib/harness.ts";
 import { PROFILES } from "./lib/options.ts";
 import { killAll, pinSelf } from "./lib/procs.ts";
+import { fanoutScenario } from "./scenarios/fanout.ts";
 import { unicastScenario } from "./scenarios/unicast.ts";
+
+/** Per scenario: how it runs the floor, and its figure (server CPU per unit of work). */
+const SCENARIOS = {
+  unicast: {
+    figure: "server CPU per publish, µs",
+    run: async (ctx: Ctx, p: NonNullable<(typeof PROFILES)[string]>) =>
+      Number((await unicastScenario(ctx, "floor", p.unicast))[0]?.metrics.server_cpu_us_per_publish),
+  },
+  fanout: {
+    figure: "server CPU per delivery, µs",
+    run: async (ctx: Ctx, p: NonNullable<(typeof PROFILES)[string]>) => {
+      const [r] = await fanoutScenario(ctx, "floor", { ...p.fanout, lightBroadcasts: 0 });
+      return Math.round(1e9 / Number(r?.metrics.deliveries_per_cpu_s)) / 1000;
+    },
+  },
+};
 
 const ALL = ["backpressure", "compressarg", "pingpong", "data", "bytes", "headers", "sha", "modules", "all"];
 
@@ -22,6 +39,8 @@ function option(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const rounds = Number(option("--rounds") ?? 3);
+  const scenario = SCENARIOS[(option("--scenario") ?? "unicast") as keyof typeof SCENARIOS];
+  if (!scenario) throw new Error(`--scenario: one of ${Object.keys(SCENARIOS).join(", ")}`);
   const variants = ["plain", ...(option("--variants")?.split(",") ?? ALL)];
   const profile = PROFILES[process.argv.includes("--full") ? "full" : "quick"];
   if (!profile) throw new Error("no bench profile");
@@ -40,17 +59,16 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (const v of variants) {
       process.env.FLOOR_AS_COMET = v === "plain" ? "" : v;
-      const [sat] = await unicastScenario(ctx, "floor", profile.unicast);
-      const us = Number(sat?.metrics.server_cpu_us_per_publish);
-      ctx.log(`· round ${r + 1}, ${v}: ${us} µs per publish`);
+      const us = await scenario.run(ctx, profile);
+      ctx.log(`· round ${r + 1}, ${v}: ${us} (${scenario.figure})`);
       cpu.get(v)?.push(us);
     }
   }
-  const base = median(cpu.get("plain") ?? []);
-  console.log("| floor with | server CPU per publish, µs (median) | runs | vs plain |\n|---|---:|---|---:|");
+  const plain = cpu.get("plain") ?? [];
+  console.log(`| floor with | ${scenario.figure} (median) | runs | vs plain, round by round (median) |\n|---|---:|---|---:|`);
   for (const [v, xs] of cpu) {
-    const m = median(xs);
-    console.log(`| ${v} | ${m.toFixed(1)} | ${xs.join(", ")} | ${(m / base).toFixed(2)}× |`);
+    const ratios = xs.map((x, i) => x / (plain[i] as number));
+    console.log(`| ${v} | ${median(xs).toFixed(1)} | ${xs.join(", ")} | ${median(ratios).toFixed(2)}× |`);
   }
 }
 
