@@ -20,8 +20,6 @@
  * SHA-256 of the Authorization header), modules (Comet's libraries loaded, unused), all (every one).
  */
 import type { ServerWebSocket } from "bun";
-import { hash } from "node:crypto";
-import { connect } from "mqtt";
 
 const TOPIC = "room";
 const AS_COMET = new Set((process.env.FLOOR_AS_COMET ?? "").split(",").filter(Boolean));
@@ -30,11 +28,13 @@ const like = (choice: string): boolean => AS_COMET.has(choice) || AS_COMET.has("
 // process costs a floor that uses none of them.
 if (like("modules")) await Promise.all(["@grpc/grpc-js", "@redis/client", "mqtt", "aedes", "jose"].map((m) => import(m)));
 const COMPRESS_ARG = like("compressarg");
+// Loaded only for its variant: the plain floor imports nothing.
+const sha = like("sha") ? (await import("node:crypto")).hash : undefined;
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
 const answer = (text: string): Response => (like("headers") ? new Response(text, { headers: JSON_HEADERS }) : new Response(text));
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const readJson = async (req: Request): Promise<unknown> => {
-  if (like("sha")) hash("sha256", req.headers.get("authorization") ?? "", "buffer");
+  if (sha) sha("sha256", req.headers.get("authorization") ?? "", "buffer");
   return like("bytes") ? JSON.parse(utf8.decode(await req.bytes())) : req.json();
 };
 const sendTo = (ws: ServerWebSocket<object | undefined> | undefined, text: string): void => {
@@ -62,8 +62,13 @@ const sockets: ServerWebSocket<object | undefined>[] = [];
 // The floor knows no users: the bench's users are u0..uN-1, so socket number uid mod N.
 const unicast = (uid: string, evt: string): void => sendTo(sockets[Number(uid.slice(1)) % sockets.length], pushFrame(evt));
 
-/** Subscribes to the broker; `ready` turns true once the broker has acknowledged the subscription. */
-function subscribeMqtt(url: string): { ready: boolean } {
+/**
+ * Subscribes to the broker; `ready` turns true once the broker has acknowledged the subscription.
+ * mqtt.js is loaded only here: the floor of every other scenario is a bare process (a library
+ * loaded and unused changes its memory per connection and its CPU per publish).
+ */
+async function subscribeMqtt(url: string): Promise<{ ready: boolean }> {
+  const { connect } = await import("mqtt");
   const state = { ready: false };
   const client = connect(url, { clean: true, reconnectPeriod: 0 });
   client.on("connect", () =>
@@ -83,7 +88,7 @@ function subscribeMqtt(url: string): { ready: boolean } {
 }
 
 const mqttUrl = option(process.argv, "--mqtt");
-const mqtt = mqttUrl ? subscribeMqtt(mqttUrl) : { ready: true };
+const mqtt = mqttUrl ? await subscribeMqtt(mqttUrl) : { ready: true };
 const server = Bun.serve<object | undefined>({
   hostname,
   port,
