@@ -10,8 +10,9 @@
  * Stricter than jose in one corner only: a segment that is not plain base64url (padding,
  * whitespace) is refused, where WebCrypto's decoder may let it through.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { isObject } from "../protocol/json.ts";
+import type { HmacSha256 } from "./hmac-sha256.ts";
 import { AuthError } from "./jwt-errors.ts";
 
 export interface Hs256Options {
@@ -77,8 +78,8 @@ function claimInvalid(claim: string): AuthError {
   return new AuthError(`token claim ${claim} is invalid`, "claims");
 }
 
-/** Verifies a compact JWS signed HS256 with `secret` and returns its claims, or throws AuthError. */
-export function verifyHs256(token: string, secret: Uint8Array, o: Hs256Options): Record<string, unknown> {
+/** Verifies a compact JWS signed HS256 with the key `sign` holds and returns its claims, or throws AuthError. */
+export function verifyHs256(token: string, sign: HmacSha256, o: Hs256Options): Record<string, unknown> {
   const parts = token.split(".");
   if (parts.length !== 3) throw invalid();
   const [h, p, s] = parts as [string, string, string];
@@ -92,7 +93,7 @@ export function verifyHs256(token: string, secret: Uint8Array, o: Hs256Options):
   } catch {
     throw invalid();
   }
-  const expected = createHmac("sha256", secret).update(`${h}.${p}`).digest();
+  const expected = sign(`${h}.${p}`);
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected))
     throw new AuthError("token signature invalid", "invalid");
 
