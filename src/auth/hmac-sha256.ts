@@ -21,6 +21,10 @@ export function hmacSha256(secret: Uint8Array): HmacSha256 {
     outer[i] = (key[i] ?? 0) ^ 0x5c;
   }
   const encoder = new TextEncoder();
+  // Views on `inner`, kept: a typed-array view costs about as much as a digest on a busy server.
+  // The message goes after the pad; the hashed view is remade only when the length changes.
+  let tail = inner.subarray(BLOCK);
+  let hashed = inner.subarray(0, BLOCK);
   return (message) => {
     // The inner pad and the message's UTF-8 in one buffer, grown for a longer message.
     const most = BLOCK + message.length * 3;
@@ -28,9 +32,12 @@ export function hmacSha256(secret: Uint8Array): HmacSha256 {
       const grown = new Uint8Array(most);
       grown.set(inner.subarray(0, BLOCK));
       inner = grown;
+      tail = inner.subarray(BLOCK);
+      hashed = inner.subarray(0, BLOCK);
     }
-    const { written } = encoder.encodeInto(message, inner.subarray(BLOCK));
-    outer.set(hash("sha256", inner.subarray(0, BLOCK + written), "buffer"), BLOCK);
+    const { written } = encoder.encodeInto(message, tail);
+    if (hashed.length !== BLOCK + written) hashed = inner.subarray(0, BLOCK + written);
+    outer.set(hash("sha256", hashed, "buffer"), BLOCK);
     return hash("sha256", outer, "buffer");
   };
 }
