@@ -45,8 +45,8 @@ export function installPresence(core: { config: Config; hub: Hub; registry: Regi
     ],
   );
   // Last among the hub's listeners: a session's activity goes out (the bridge's listener comes
-  // first) before the transition it causes.
-  const unlisten = hub.onActivity((a, s) => view.local(a, s), { heard: false, last: true });
+  // first) before the transition it causes. Rooms are the hub's to tell (view.local reads only these two).
+  const unlisten = hub.onActivity((a, s) => view.local(a, s), { only: ["ONLINE", "OFFLINE"], last: true });
   return {
     view,
     onTransition: (listener) => listeners.push(listener),
