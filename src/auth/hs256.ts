@@ -93,7 +93,8 @@ export function verifyHs256(token: string, sign: HmacSha256, o: Hs256Options): R
   } catch {
     throw invalid();
   }
-  const expected = sign(`${h}.${p}`);
+  // The signing input is the token up to its last dot: a slice of it, not a new string.
+  const expected = sign(token.slice(0, h.length + 1 + p.length));
   if (signature.length !== expected.length || !timingSafeEqual(signature, expected))
     throw new AuthError("token signature invalid", "invalid");
 
