@@ -8,11 +8,11 @@ import type { RoomAccess } from "../auth/rooms.ts";
 import type { Session, SessionLink } from "../hub/session.ts";
 import { Close, clampReason } from "../protocol/codes.ts";
 import { worthCompressing } from "../protocol/compressible.ts";
-import { Downlink, JSON_TEXT } from "../protocol/downlink.ts";
+import { type Downlink, JSON_TEXT } from "../protocol/downlink.ts";
 import { type Decoded, decodeUplink, MsgType, type Recover, type Uplink, utf8Text } from "../protocol/frames.ts";
 import type { PushSocket, SocketEvents, Transport } from "../runtime/types.ts";
 import type { ConnectionContext, SweepLimits } from "./context.ts";
-import { Heartbeat } from "./heartbeat.ts";
+import { checkHeartbeat, type HeartbeatState } from "./heartbeat.ts";
 import { Holding, type LogStart } from "./holding.ts";
 import { type BucketState, takeToken } from "./limits.ts";
 import type { Listed } from "./list.ts";
@@ -21,7 +21,7 @@ import { positionsTopic } from "../hub/topics.ts";
 const State = { AwaitingAuth: 0, Live: 1, Closed: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
-export class Connection implements SessionLink, SocketEvents, Listed<Connection>, BucketState {
+export class Connection implements SessionLink, SocketEvents, Listed<Connection>, BucketState, HeartbeatState {
   // The gateway's list of open connections (see list.ts).
   listPrev: Connection | null = null;
   listNext: Connection | null = null;
@@ -30,13 +30,14 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private session: Session | null = null;
   /** When the socket opened, ms since the epoch. */
   readonly openedAt: number;
-  /** The last uplink and probe, for the sweep. */
-  private readonly beat: Heartbeat;
-  private expMs: number | undefined;
-  private rooms: RoomAccess | undefined;
-  // The uplink rate bucket (limits.ts), kept here rather than in an object of its own.
+  // The heartbeat (heartbeat.ts) and the uplink rate bucket (limits.ts), kept here rather than in objects of their own.
+  lastUplink: number;
+  lastProbe: number;
+  sentSeen = 0;
   tokens: number;
   tokensAt: number;
+  private expMs: number | undefined;
+  private rooms: RoomAccess | undefined;
   /** Non-null while a token is verified (or a start from the log runs): frames that arrive meanwhile, in order. */
   private waiting: Array<string | Decoded> | null = null;
   /** While a start or recovery from the shared log runs: the live deliveries it holds. */
@@ -49,7 +50,8 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   ) {
     const now = Date.now();
     this.openedAt = now;
-    this.beat = new Heartbeat(now);
+    this.lastUplink = now;
+    this.lastProbe = now;
     this.tokens = ctx.config.limits.uplink_rate * 2;
     this.tokensAt = now;
   }
@@ -106,7 +108,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
   private countUplink(): boolean {
     if (this.state === State.Closed) return false;
     const now = Date.now();
-    this.beat.lastUplink = now;
+    this.lastUplink = now;
     return this.withinRate(now);
   }
 
@@ -272,8 +274,7 @@ export class Connection implements SessionLink, SocketEvents, Listed<Connection>
       this.close(Close.Unauthorized, "token expired");
       return;
     }
-    const probe = () => this.send(Downlink.HB);
-    if (this.beat.check(now, limits.interval, this.socket, probe) === "timeout") {
+    if (checkHeartbeat(this, now, limits.interval, this.socket, this) === "timeout") {
       this.ctx.counters.heartbeatTimeouts.inc();
       this.close(Close.Timeout, "heartbeat timeout");
     }
