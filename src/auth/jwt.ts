@@ -9,6 +9,7 @@ import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../errors.ts";
 import { verifyHs256 } from "./hs256.ts";
+import { hmacSha256 } from "./hmac-sha256.ts";
 import { AuthError } from "./jwt-errors.ts";
 import { ANY_ROOM, compileRoomsClaim, NO_ROOM, type RoomAccess } from "./rooms.ts";
 
@@ -89,7 +90,7 @@ export function buildVerifier(
   };
   const roomsMode = cfg.auth.rooms;
 
-  const native = secret !== undefined && opts.engine !== "jose" ? secret : undefined;
+  const native = secret !== undefined && opts.engine !== "jose" ? hmacSha256(secret) : undefined;
   const hs256 = { issuer: cfg.namespace, audience: options.audience, clockTolerance: options.clockTolerance };
 
   const verify = async (token: string): Promise<Identity> => {

@@ -73,6 +73,16 @@ export class Admitter {
     this.perIp = cfg.limits.connects_per_ip_per_second;
   }
 
+  /** Whether admit reads `origin` (allowed_origins is set): else a transport need not read the header. */
+  get readsOrigin(): boolean {
+    return this.origins !== undefined;
+  }
+
+  /** Whether admit reads `forwardedFor` (trusted_proxies is set): else a transport need not read the header. */
+  get readsForwardedFor(): boolean {
+    return this.trusted !== undefined;
+  }
+
   /** The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted proxy. */
   clientIp(info: Pick<ConnectInfo, "peer" | "forwardedFor">): string {
     const peer = normalizeIp(info.peer);

@@ -34,10 +34,12 @@ export function serveHandlers(deps: {
     request(req, path, peer) {
       const subscribePath = SUBSCRIBE_PATHS.has(path);
       if (subscribePath && isWebSocketUpgrade(req)) {
+        // Headers admission does not read are not read: each is a lookup on every connect.
+        const { admitter } = gateway;
         const a = gateway.admit({
           peer: peer(),
-          origin: req.headers.get("origin"),
-          forwardedFor: req.headers.get("x-forwarded-for"),
+          origin: admitter.readsOrigin ? req.headers.get("origin") : null,
+          forwardedFor: admitter.readsForwardedFor ? req.headers.get("x-forwarded-for") : null,
         });
         return a.ok ? new Upgrade(a.ip) : refusalResponse(a.refusal);
       }

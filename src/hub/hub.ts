@@ -17,7 +17,7 @@ import { Downlink } from "../protocol/downlink.ts";
 import type { Recover } from "../protocol/frames.ts";
 import type { Fanout } from "../runtime/types.ts";
 import { type ActivityName, nowUs } from "./activity.ts";
-import { ActivityListeners, type HubActivityListener } from "./listeners.ts";
+import { ActivityListeners, type HubActivityListener, type ListenerOptions } from "./listeners.ts";
 import { assembleDump, sessionViews } from "./dump.ts";
 import { headsOf, recoverStreams } from "./recovery.ts";
 import { History } from "./history.ts";
@@ -57,8 +57,8 @@ export class Hub {
     for (let i = 0; i < this.fanouts.length; i++) (this.fanouts[i] as Fanout).publish(topic, frame);
   }
 
-  /** See listeners.ts: `last` stays after later listeners; `heard: false` never gets HEARD. */
-  onActivity(listener: HubActivityListener, opts: { heard?: boolean; last?: boolean } = {}): () => void {
+  /** See listeners.ts: `last` stays after later listeners; `heard: false` never gets HEARD; `only` these types. */
+  onActivity(listener: HubActivityListener, opts: ListenerOptions = {}): () => void {
     return this.listeners.add(listener, opts);
   }
 

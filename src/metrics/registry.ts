@@ -73,9 +73,28 @@ export class Histogram {
 }
 
 export class Counter {
+  /**
+   * Each label set's rendered text, by a plain join of its names and values (each value led by its
+   * length, so no two sets join alike): an increment with labels on a hot path (a disconnect's code,
+   * a presence transition's type) renders and escapes nothing. As many entries as the family has series.
+   */
+  private readonly keys = new Map<string, string>();
   constructor(private readonly f: Family) {}
-  inc(labels: Labels = {}, by = 1): void {
-    this.incKey(labelText(labels), by);
+  inc(labels?: Labels, by = 1): void {
+    this.incKey(labels === undefined ? "" : this.keyOf(labels), by);
+  }
+  private keyOf(labels: Labels): string {
+    let raw = "";
+    for (const k in labels) {
+      const v = labels[k] as string;
+      raw += `${k}=${v.length}:${v}`;
+    }
+    let key = this.keys.get(raw);
+    if (key === undefined) {
+      key = labelText(labels);
+      this.keys.set(raw, key);
+    }
+    return key;
   }
   /** A series with its labels rendered once, for hot paths (no allocation per increment). */
   with(labels: Labels): { inc(by?: number): void } {

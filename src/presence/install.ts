@@ -22,6 +22,8 @@ export function installPresence(core: { config: Config; hub: Hub; registry: Regi
     "comet_presence_transitions_total",
     "Presence transitions emitted here, by type",
   );
+  // Each type's series looked up once: a transition on every connect renders no labels.
+  const counted = { ONLINE: transitions.with({ type: "ONLINE" }), OFFLINE: transitions.with({ type: "OFFLINE" }) };
   const flaps = registry.counter(
     "comet_presence_flaps_suppressed_total",
     "Reconnects within presence.offline_grace: OFFLINE transitions that did not happen",
@@ -31,7 +33,7 @@ export function installPresence(core: { config: Config; hub: Hub; registry: Regi
     sessions: hub.sessions,
     graceMs: core.config.presence.offline_grace,
     emit: (t) => {
-      transitions.inc({ type: t.type });
+      counted[t.type].inc();
       for (const l of listeners) l(t);
     },
     suppressed: () => flaps.inc(),
@@ -45,8 +47,8 @@ export function installPresence(core: { config: Config; hub: Hub; registry: Regi
     ],
   );
   // Last among the hub's listeners: a session's activity goes out (the bridge's listener comes
-  // first) before the transition it causes.
-  const unlisten = hub.onActivity((a, s) => view.local(a, s), { heard: false, last: true });
+  // first) before the transition it causes. Rooms are the hub's to tell (view.local reads only these two).
+  const unlisten = hub.onActivity((a, s) => view.local(a, s), { only: ["ONLINE", "OFFLINE"], last: true });
   return {
     view,
     onTransition: (listener) => listeners.push(listener),

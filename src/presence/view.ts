@@ -95,7 +95,7 @@ export class PresenceView {
    */
   local(a: Activity, session: LocalSession): void {
     if (this.closed) return;
-    if (a.type === "ONLINE") this.localOnline(a.uid, BigInt(a.time));
+    if (a.type === "ONLINE") this.localOnline(a.uid, a.time);
     else if (a.type === "OFFLINE") this.localOffline(a.uid, session, BigInt(a.time));
   }
 
@@ -120,8 +120,12 @@ export class PresenceView {
     }
   }
 
-  /** The uid's span goes on (grace ended, or a session elsewhere), or a new one starts with this ONLINE. */
-  private localOnline(uid: string, time: bigint): void {
+  /**
+   * The uid's span goes on (grace ended, or a session elsewhere), or a new one starts with this
+   * ONLINE. `time` is the activity's, as the hub wrote it (decimal ns): a new span's transition
+   * carries it as it is, with no round trip through a BigInt on every connect.
+   */
+  private localOnline(uid: string, time: string): void {
     const e = this.entries.get(uid);
     if (!e) {
       this.emit("ONLINE", uid, "", time, time);
@@ -285,7 +289,7 @@ export class PresenceView {
     const e = this.entries.get(uid);
     if (!e || e.seats.length > 0 || e.endedAt === undefined || this.sessions.has(uid)) return;
     this.entries.delete(uid);
-    if (this.emitsFor(e.owner as string)) this.emit("OFFLINE", uid, "", e.endedAt, e.since);
+    if (this.emitsFor(e.owner as string)) this.emit("OFFLINE", uid, "", String(e.endedAt), String(e.since));
   }
 
   /** The last session's instance emits; when it is gone, the smallest live server id does. */
@@ -296,7 +300,8 @@ export class PresenceView {
     return this.servers.live()[0] === self;
   }
 
-  private emit(type: PresenceType, uid: string, rid: string, time: bigint, since: bigint): void {
-    this.options.emit({ type, uid, rid, server: this.servers.self, time: String(time), since: String(since) });
+  /** Times in ns as decimal strings, as a transition carries them. */
+  private emit(type: PresenceType, uid: string, rid: string, time: string, since: string): void {
+    this.options.emit({ type, uid, rid, server: this.servers.self, time, since });
   }
 }

@@ -11,6 +11,9 @@ import type { Logger } from "../log.ts";
 import type { PresenceTransition } from "../presence/view.ts";
 import { Webhook, type WebhookMetrics, webhookLabel } from "./webhook.ts";
 
+/** A transition's event name, one constant string per type: none is built per transition (one on every connect). */
+const PRESENCE_NAMES = { ONLINE: "presence.ONLINE", OFFLINE: "presence.OFFLINE" } as const;
+
 interface Entry {
   key: string;
   events: ReadonlySet<string>;
@@ -74,7 +77,7 @@ export class Webhooks {
   }
 
   presence(t: PresenceTransition): void {
-    const name = `presence.${t.type}`;
+    const name = PRESENCE_NAMES[t.type];
     if (!this.wanted.has(name)) return;
     const { type, uid, rid, server, time, since } = t;
     this.offer(name, JSON.stringify({ type, uid, rid, server, time, since, kind: "presence" }));

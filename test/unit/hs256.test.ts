@@ -92,10 +92,15 @@ function cases(): Array<[string, string]> {
     ["four segments", `${valid}.x`],
     ["signature truncated", `${h}.${p}.${s.slice(0, 20)}`],
     ["signature empty", `${h}.${p}.`],
+    ["signature with a dangling last character", `${h}.${p}.${s}A`],
+    ["header with a dangling last character", `${h}A.${p}.${s}`],
     ["signature with a bad character", `${h}.${p}.${s.slice(0, -1)}*`],
     ["header segment with a bad character", `*${h}.${p}.${s}`],
     ["just dots", ".."],
     ["garbage", "hello"],
+    // Checked again, now that the header above is known (hs256.ts keeps the headers it accepted).
+    ["valid again", valid],
+    ["alg HS512 again", make({ alg: "HS512" }, claims(), SECRET, "sha512")],
   ];
 }
 
