@@ -4,7 +4,7 @@
  * every variant meets the same machine. Prints the scenario's CPU figure for each variant, the
  * median of the rounds, and the median of each round's ratio to the plain floor of that round.
  *
- *   npx bun bench/ab.ts [--scenario unicast|fanout] [--rounds 3] [--variants backpressure,...] [--full]
+ *   npx bun bench/ab.ts [--scenario unicast|fanout|connect] [--rounds 3] [--variants backpressure,...] [--full]
  */
 import { resolve } from "node:path";
 import type { Ctx } from "./lib/harness.ts";
@@ -13,6 +13,8 @@ import { PROFILES } from "./lib/options.ts";
 import { killAll, pinSelf } from "./lib/procs.ts";
 import { fanoutScenario } from "./scenarios/fanout.ts";
 import { unicastScenario } from "./scenarios/unicast.ts";
+import { connectScenario } from "./scenarios/connect.ts";
+import { SECRET } from "./lib/targets.ts";
 
 /** Per scenario: how it runs the floor, and its figure (server CPU per unit of work). */
 const SCENARIOS = {
@@ -20,6 +22,11 @@ const SCENARIOS = {
     figure: "server CPU per publish, µs",
     run: async (ctx: Ctx, p: NonNullable<(typeof PROFILES)[string]>) =>
       Number((await unicastScenario(ctx, "floor", p.unicast))[0]?.metrics.server_cpu_us_per_publish),
+  },
+  connect: {
+    figure: "server CPU per connect, µs",
+    run: async (ctx: Ctx, p: NonNullable<(typeof PROFILES)[string]>) =>
+      Number((await connectScenario(ctx, "floor", p.connect)).metrics.server_cpu_us_per_connect),
   },
   fanout: {
     figure: "server CPU per delivery, µs",
@@ -45,6 +52,8 @@ async function main(): Promise<void> {
   const profile = PROFILES[process.argv.includes("--full") ? "full" : "quick"];
   if (!profile) throw new Error("no bench profile");
   pinSelf();
+  // The auth variant verifies the bench's tokens, signed with this.
+  process.env.FLOOR_HS256_SECRET = SECRET;
   const ctx: Ctx = {
     root: resolve(import.meta.dir, ".."),
     maxSeconds: 300,

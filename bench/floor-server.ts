@@ -17,7 +17,10 @@
  * lies (`npx bun bench/ab.ts`): backpressure (backpressureLimit 1 MiB, closeOnBackpressureLimit),
  * compressarg (send(text, false)), pingpong (ping and pong handlers), data (an object per socket),
  * bytes (the body as bytes, decoded, parsed), headers (a Headers object on each answer), sha (a
- * SHA-256 of the Authorization header), modules (Comet's libraries loaded, unused), all (every one).
+ * SHA-256 of the Authorization header), modules (Comet's libraries loaded, unused), all (every one
+ * of these). Not in `all`, for connect: auth (the first frame is taken as the AUTH it is, its HS256
+ * token verified with createHmac against FLOOR_HS256_SECRET and its claims read; the socket
+ * subscribes then, not on open): the job a connect does at its least.
  */
 import type { ServerWebSocket } from "bun";
 
@@ -30,6 +33,20 @@ if (like("modules")) await Promise.all(["@grpc/grpc-js", "@redis/client", "mqtt"
 const COMPRESS_ARG = like("compressarg");
 // Loaded only for its variant: the plain floor imports nothing.
 const sha = like("sha") ? (await import("node:crypto")).hash : undefined;
+const AUTH = AS_COMET.has("auth");
+const hmac = AUTH ? (await import("node:crypto")).createHmac : undefined;
+const SECRET = process.env.FLOOR_HS256_SECRET ?? "";
+/** The AUTH frame's token checked as a bare server would: signature, then the claims' exp. */
+function authenticated(frame: string): boolean {
+  const token = (JSON.parse(frame) as { auth?: { token?: string } }).auth?.token ?? "";
+  const dot = token.lastIndexOf(".");
+  const signature = hmac?.("sha256", SECRET).update(token.slice(0, dot)).digest("base64url");
+  if (dot < 0 || signature !== token.slice(dot + 1)) return false;
+  const claims = JSON.parse(Buffer.from(token.slice(token.indexOf(".") + 1, dot), "base64url").toString()) as {
+    exp?: number;
+  };
+  return (claims.exp ?? Infinity) > Date.now() / 1000;
+}
 const JSON_HEADERS = new Headers({ "content-type": "application/json" });
 const answer = (text: string): Response => (like("headers") ? new Response(text, { headers: JSON_HEADERS }) : new Response(text));
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -125,6 +142,7 @@ const server = Bun.serve<object | undefined>({
     ...(like("pingpong") ? { ping() {}, pong() {} } : {}),
     open(ws) {
       if (like("data")) ws.data = { opened: Date.now(), state: 1, uid: "" };
+      if (AUTH) return;
       ws.subscribe(TOPIC);
       sockets.push(ws);
     },
@@ -132,7 +150,12 @@ const server = Bun.serve<object | undefined>({
       const i = sockets.indexOf(ws);
       if (i >= 0) sockets.splice(i, 1);
     },
-    message() {},
+    message(ws, msg) {
+      if (!AUTH || ws.isSubscribed(TOPIC)) return;
+      if (!authenticated(String(msg))) return ws.close(4401, "token invalid");
+      ws.subscribe(TOPIC);
+      sockets.push(ws);
+    },
   },
 });
 process.stderr.write(`${JSON.stringify({ msg: "listening", listen: `${server.hostname}:${server.port}` })}\n`);
