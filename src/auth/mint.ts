@@ -1,5 +1,4 @@
 /** Signs HS256 subscriber tokens with the configured secret: for `comet token` and the dev page. */
-import { SignJWT } from "jose";
 import type { Config } from "../config/schema.ts";
 
 export interface MintOptions {
@@ -15,6 +14,8 @@ export async function signSubscriberToken(cfg: Config, opts: MintOptions): Promi
   const claims: Record<string, unknown> = {};
   if (opts.rooms !== undefined) claims.rooms = opts.rooms;
   const now = Math.floor(Date.now() / 1000);
+  // Loaded by the callers that sign (comet token, the dev page's /ui/token), not by every importer.
+  const { SignJWT } = await import("jose");
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(opts.uid)

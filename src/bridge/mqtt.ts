@@ -26,7 +26,7 @@ import type { ClusterBroker } from "./routing/forward.ts";
 import { installApiReach, installEvents } from "./routing/install.ts";
 import { type BridgeSettings, bridgeSettings, showUrl } from "./settings.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./wire/embedded.ts";
-import { BrokerLink } from "./wire/link.ts";
+import { BrokerLink, type LinkOptions } from "./wire/link.ts";
 
 export interface BridgeDeps {
   config: Config;
@@ -77,7 +77,9 @@ export async function startBridge(deps: BridgeDeps): Promise<Bridge | undefined>
       log: deps.log,
     });
   }
-  return new Bridge(link, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded);
+  // Loaded only now, with a bridge configured: mqtt.js is not in memory otherwise.
+  const { connect } = await import("mqtt");
+  return new Bridge(link, settings.url ?? (embedded as EmbeddedBroker).url, deps, embedded, connect);
 }
 
 export class Bridge {
@@ -102,6 +104,7 @@ export class Bridge {
     url: string,
     deps: BridgeDeps,
     readonly embedded: EmbeddedBroker | undefined,
+    connect: LinkOptions["connect"],
   ) {
     const { registry, hub, log } = deps;
     this.id = deps.id ?? instanceId();
@@ -124,6 +127,7 @@ export class Bridge {
       goodbye: () => servers.offline(),
       reconnects: counters.reconnects,
       log,
+      connect,
     });
     const { revocations } = deps;
     const ingress = deps.ingress ?? hub;

@@ -82,16 +82,16 @@ export async function revocations(o: RevocationsOptions): Promise<void> {
   } catch {
     throw new CliError("revocations: the server's answer is not a Revocations answer (expected {revocations})");
   }
-  await write(renderRevocations(answer, Date.now()));
+  await write(await renderRevocations(answer, Date.now()));
 }
 
 /** "2 revocations in force", then uid, when it was made, when it lapses and in how long. */
-export function renderRevocations(a: RevocationsAnswer, now: number): string {
+export async function renderRevocations(a: RevocationsAnswer, now: number): Promise<string> {
   const n = a.revocations.length;
   const head = `${n} revocation${n === 1 ? "" : "s"} in force`;
   if (n === 0) return `${head}\n`;
   const rows = a.revocations.map((r) => [r.uid, r.at, r.expires, formatAge(Date.parse(r.expires) - now)]);
-  return `${head}\n${renderTable(["uid", "revoked at", "expires", "in"], rows)}\n`;
+  return `${head}\n${await renderTable(["uid", "revoked at", "expires", "in"], rows)}\n`;
 }
 
 function write(text: string): Promise<void> {

@@ -26,15 +26,15 @@ export async function dump(o: DumpOptions): Promise<void> {
   } catch {
     throw new CliError("dump: the server's answer is not a DumpSession (expected {world, rooms})");
   }
-  await write(renderDump(d, Date.now()));
+  await write(await renderDump(d, Date.now()));
 }
 
-export function renderDump(d: Dump, now: number): string {
+export async function renderDump(d: Dump, now: number): Promise<string> {
   const out: string[] = [];
   out.push(`world: ${count(d.world.length, "session")}`);
   if (d.world.length > 0) {
     out.push(
-      renderTable(
+      await renderTable(
         ["uid", "room", "transport", "birth", "age"],
         d.world.map((s) => [s.uid, s.rid, s.transport ?? "", s.birth, formatAge(now - Date.parse(s.birth))]),
       ),
@@ -43,7 +43,7 @@ export function renderDump(d: Dump, now: number): string {
   out.push("", `rooms: ${count(d.rooms.length, "room")}`);
   if (d.rooms.length > 0) {
     out.push(
-      renderTable(
+      await renderTable(
         ["rid", "members", "uids"],
         d.rooms.map((r) => [r.rid, String(r.room.length), members(r.room.map((s) => s.uid))]),
       ),

@@ -29,18 +29,18 @@ export async function presence(uids: string[], o: PresenceOptions): Promise<void
     throw new CliError("presence: the server's answer is not a Presence answer (expected {online})");
   }
   const asked = byRoom ? `in room ${o.rid}` : `of ${new Set(uids).size} asked`;
-  process.stdout.write(renderPresence(answer, asked, Date.now()));
+  process.stdout.write(await renderPresence(answer, asked, Date.now()));
 }
 
 /** "2 online of 3 asked", then uid, room, server, since and for how long. */
-export function renderPresence(a: PresenceAnswer, asked: string, now: number): string {
+export async function renderPresence(a: PresenceAnswer, asked: string, now: number): Promise<string> {
   const head = `${a.online.length} online ${asked}`;
   if (a.online.length === 0) return `${head}\n`;
   const rows = a.online.map((p) => {
     const ms = Number(BigInt(p.since) / 1_000_000n);
     return [p.uid, p.rid, p.server, new Date(ms).toISOString(), formatAge(now - ms)];
   });
-  return `${head}\n${renderTable(["uid", "room", "server", "since", "for"], rows)}\n`;
+  return `${head}\n${await renderTable(["uid", "room", "server", "since", "for"], rows)}\n`;
 }
 
 export function registerPresence(program: Command): Command {

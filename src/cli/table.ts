@@ -4,9 +4,6 @@
  * 10 000 sessions takes seconds. Rendering fixed-width chunks of rows and joining them where one
  * chunk's bottom border meets the next one's top border keeps it linear and looks the same.
  */
-import Table from "cli-table3";
-// The measure cli-table3 itself uses, so that column widths agree with its layout on every runtime.
-import stringWidth from "string-width";
 
 const CHUNK_ROWS = 100;
 // C0/C1 controls and invisible format characters (zero-width space, soft hyphen, bidi marks...):
@@ -18,7 +15,13 @@ export function printable(s: string): string {
   return s.replace(UNPRINTABLE, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, "0")}`);
 }
 
-export function renderTable(head: string[], rows: string[][]): string {
+/** Loads cli-table3 on first use: only the commands that print a table (dump, presence, revocations) have it in memory. */
+export async function renderTable(head: string[], rows: string[][]): Promise<string> {
+  const [{ default: Table }, { default: stringWidth }] = await Promise.all([
+    import("cli-table3"),
+    // The measure cli-table3 itself uses, so that column widths agree with its layout on every runtime.
+    import("string-width"),
+  ]);
   const cells = rows.map((r) => r.map(printable));
   // cli-table3's colWidths count one space of padding on each side.
   const colWidths = head.map(

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { type Command, Option } from "commander";
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { WEBHOOK_EVENTS } from "../config/load.ts";
 import { BROKER_SCHEMES, brokerAddress, brokerScheme, showUrl } from "../bridge/settings.ts";
 import { CliError, usageError } from "./output.ts";
@@ -87,6 +87,8 @@ export async function watch(o: WatchOptions): Promise<void> {
     connectTimeout: 10_000,
     ...brokerAddress(url),
   };
+  // Loaded only by this command: mqtt.js is not in memory for the others (serve without a bridge).
+  const { connect } = await import("mqtt");
   const client: MqttClient = connect(options);
   const kinds = new Map<string, Watched["kind"]>([
     [o.activityTopic, "activity"],

@@ -7,7 +7,7 @@ import type { RevocationStore } from "../auth/revocations.ts";
 import type { Broker } from "../broker/broker.ts";
 import type { PresenceSource } from "../broker/execute.ts";
 import { ListenError } from "../errors.ts";
-import { type GrpcListener, listenGrpc } from "../grpc/server.ts";
+import type { GrpcListener } from "../grpc/server.ts";
 import type { HttpPart } from "../http/install.ts";
 import { LoopFanout } from "../runtime/loop-fanout.ts";
 import type { Listener } from "../runtime/types.ts";
@@ -103,6 +103,8 @@ async function listenGrpcPart(
   const loop = new LoopFanout();
   let grpc: GrpcListener;
   try {
+    // Loaded here, only with grpc.listen set: @grpc/grpc-js and the proto loader are not in memory otherwise.
+    const { listenGrpc } = await import("../grpc/server.ts");
     grpc = await listenGrpc({
       host: grpcAddr.host,
       port: deps.at?.grpcPort ?? grpcAddr.port,

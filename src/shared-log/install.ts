@@ -16,7 +16,7 @@ import type { RevocationTable } from "../auth/revocations.ts";
 import { type Forwarder, LogBroker } from "./log-broker.ts";
 import { LogIngress } from "./log-ingress.ts";
 import { LogRecovery } from "./log-recovery.ts";
-import { RedisLog } from "./redis-log.ts";
+import type { RedisLog } from "./redis-log.ts";
 import { RedisRevocations } from "./redis-revocations.ts";
 import { redisStoreSettings } from "./store-settings.ts";
 import { StreamOrder } from "./stream-order.ts";
@@ -51,6 +51,8 @@ export interface LogCore {
 export async function installHistoryStore(core: LogCore): Promise<HistoryStorePart | undefined> {
   const settings = redisStoreSettings(core.config);
   if (!settings) return undefined;
+  // Loaded only now, with history.store: redis: @redis/client is not in memory otherwise.
+  const { RedisLog } = await import("./redis-log.ts");
   const { hub, registry, log: logger } = core;
   const seconds = registry
     .histogram("comet_history_store_seconds", "Round trips to the shared history log (Redis), in seconds", [

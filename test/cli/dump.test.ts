@@ -129,9 +129,9 @@ for (const cli of CLIS) {
   });
 }
 
-test("a cluster's answer names the instances that did not answer, after the tables", () => {
+test("a cluster's answer names the instances that did not answer, after the tables", async () => {
   const birth = "2026-11-29T12:00:00.000Z";
-  const text = renderDump(
+  const text = await renderDump(
     { world: [{ uid: "a", rid: "", birth }], rooms: [], unanswered: ["web-2-41-aa", "web-3-7-bb"] },
     Date.parse(birth),
   );
@@ -139,5 +139,5 @@ test("a cluster's answer names the instances that did not answer, after the tabl
     "unanswered: 2 instances, their sessions missing: web-2-41-aa, web-3-7-bb",
     "",
   ]);
-  expect(renderDump({ world: [], rooms: [] }, 0)).toBe("world: 0 sessions\n\nrooms: 0 rooms\n");
+  expect(await renderDump({ world: [], rooms: [] }, 0)).toBe("world: 0 sessions\n\nrooms: 0 rooms\n");
 });

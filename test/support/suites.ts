@@ -31,6 +31,7 @@ const BUN_ONLY_FILES: Record<string, string> = {
   "test/grpc/": "gRPC is served on Bun only (refused on Deno, whose node:http2 is not tried here)",
   "test/workers/supervisor-signals.test.ts": "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal)",
   "test/workers/log-workers.test.ts": "workers > 1 is served on Bun only (workers.test.ts tests Deno's refusal)",
+  "test/cli/serve-modules.test.ts": "reads the serving process's module registry, which Bun has (require.cache) and Deno does not",
   "test/cli/config-errors.test.ts":
     "twelve bad configs through the CLI: the same code on either runtime, and test/cli/serve.test.ts holds Deno's exit 2 for a bad config",
   "test/workers/scale.test.ts":

@@ -7,7 +7,7 @@
  */
 import { showAddress } from "../../util/address.ts";
 import { createServer, type Socket } from "node:net";
-import { Aedes } from "aedes";
+import type { Aedes } from "aedes";
 import { ListenError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { type AccessRules, accessHooks } from "./embedded-access.ts";
@@ -84,7 +84,9 @@ function admitter(broker: Aedes, o: EmbeddedOptions, sockets: Set<Socket>): (soc
 }
 
 export async function startEmbeddedBroker(o: EmbeddedOptions): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker({
+  // Loaded only when an embedded broker starts: aedes is not in memory otherwise.
+  const { Aedes: Broker } = await import("aedes");
+  const broker = await Broker.createBroker({
     // One subscriber that stops reading must not stall delivery to everyone (aedes' own advice).
     drainTimeout: 10_000,
     connectTimeout: CONNECT_TIMEOUT_MS,

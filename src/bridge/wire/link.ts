@@ -5,7 +5,7 @@
  */
 import type { Qos } from "./qos.ts";
 import { randomBytes } from "node:crypto";
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import type { connect, IClientOptions, MqttClient } from "mqtt";
 import type { Counter } from "../../metrics/registry.ts";
 import type { Logger } from "../../log.ts";
 import { type BackoffOptions, backoffDelay } from "../../protocol/backoff.ts";
@@ -50,6 +50,8 @@ export interface LinkOptions {
   goodbye?: () => StatusMessage;
   reconnects: Counter;
   log: Logger;
+  /** mqtt.js's connect: loaded by the bridge's start (mqtt.js stays out of memory without a bridge). */
+  connect: typeof connect;
 }
 
 /**
@@ -144,7 +146,7 @@ export class BrokerLink implements Wire {
     if (settings.username !== undefined) opts.username = settings.username;
     if (settings.password !== undefined) opts.password = settings.password;
     if (options.will) opts.will = options.will();
-    this.client = connect(opts);
+    this.client = options.connect(opts);
     const filters = [...this.filters].map(([f, read]) => [f.split("/"), read] as const);
     // What every filter's topics start with (up to its first wildcard): a routed topic's Event,
     // the busy case, is told apart without splitting its topic.

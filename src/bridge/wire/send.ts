@@ -7,7 +7,7 @@
  */
 import type { Qos } from "./qos.ts";
 import { randomBytes } from "node:crypto";
-import { connect, type IClientOptions } from "mqtt";
+import type { IClientOptions } from "mqtt";
 import { BROKER_SCHEMES, brokerAddress, brokerScheme, showUrl } from "../settings.ts";
 
 export interface OutgoingEvent {
@@ -37,13 +37,16 @@ export function encodeEvent(e: OutgoingEvent): string {
   return JSON.stringify({ uid: e.uid, rid: e.rid, evt: e.evt });
 }
 
-export function sendEvent(url: string, topic: string, event: OutgoingEvent, opts: SendOptions = {}): Promise<void> {
+export async function sendEvent(
+  url: string,
+  topic: string,
+  event: OutgoingEvent,
+  opts: SendOptions = {},
+): Promise<void> {
   const shown = showUrl(url);
   if (!brokerScheme(url)) {
-    return Promise.reject(
-      new SendError(
-        `mqtt: expected a broker URL like mqtt://127.0.0.1:1883 (${BROKER_SCHEMES.join(", ")}), got ${JSON.stringify(shown)}`,
-      ),
+    throw new SendError(
+      `mqtt: expected a broker URL like mqtt://127.0.0.1:1883 (${BROKER_SCHEMES.join(", ")}), got ${JSON.stringify(shown)}`,
     );
   }
   const timeoutMs = opts.timeoutMs ?? 5000;
@@ -62,6 +65,8 @@ export function sendEvent(url: string, topic: string, event: OutgoingEvent, opts
   if (opts.username !== undefined) options.username = opts.username;
   if (opts.password !== undefined) options.password = opts.password;
   const payload = encodeEvent(event);
+  // Loaded only by the commands that send (publish|broadcast --mqtt): mqtt.js is not in memory otherwise.
+  const { connect } = await import("mqtt");
   return new Promise<void>((resolve, reject) => {
     const client = connect(options);
     let settled = false;
