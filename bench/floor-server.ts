@@ -17,7 +17,7 @@
  * lies (`npx bun bench/ab.ts`): backpressure (backpressureLimit 1 MiB, closeOnBackpressureLimit),
  * compressarg (send(text, false)), pingpong (ping and pong handlers), data (an object per socket),
  * bytes (the body as bytes, decoded, parsed), headers (a Headers object on each answer), sha (a
- * SHA-256 of the Authorization header), modules (Comet's libraries loaded, unused), all (every one
+ * SHA-256 of the Authorization header), modules (the libraries Comet loaded at start until they became lazy, unused), all (every one
  * of these). Not in `all`, for connect: auth (the first frame is taken as the AUTH it is, its HS256
  * token verified with createHmac against FLOOR_HS256_SECRET and its claims read; the socket
  * subscribes then, not on open): the job a connect does at its least.
@@ -27,8 +27,9 @@ import type { ServerWebSocket } from "bun";
 const TOPIC = "room";
 const AS_COMET = new Set((process.env.FLOOR_AS_COMET ?? "").split(",").filter(Boolean));
 const like = (choice: string): boolean => AS_COMET.has(choice) || AS_COMET.has("all");
-// The libraries Comet loads whatever its config (its gRPC, Redis, MQTT and JWT code): what a bigger
-// process costs a floor that uses none of them.
+// The libraries Comet loaded whatever its config until they became lazy (its gRPC, Redis, MQTT and
+// JWT code; default serve now loads jose, yaml and commander): what a bigger process costs a floor
+// that uses none of them, the A/B that led to loading them on demand.
 if (like("modules")) await Promise.all(["@grpc/grpc-js", "@redis/client", "mqtt", "aedes", "jose"].map((m) => import(m)));
 const COMPRESS_ARG = like("compressarg");
 // Loaded only for its variant: the plain floor imports nothing.
