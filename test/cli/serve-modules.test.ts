@@ -11,13 +11,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN, Client, SECRET, token } from "../helpers.ts";
 import { ROOT } from "../support/runtime.ts";
-import { Collector } from "./run.ts";
+import { type Cli, SOURCE } from "./run.ts";
+import { serveProcess } from "./serving.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "comet-modules-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Loaded only by a config or a command that uses them. */
 const ON_DEMAND = ["@grpc/grpc-js", "@grpc/proto-loader", "protobufjs", "aedes", "mqtt", "@redis/client", "cli-table3"];
+
+/** `bun bin/comet.ts` with the preload that reports the packages loaded (Bun only, like this file). */
+const PRELOADED: Cli = {
+  ...SOURCE,
+  argv: () => [process.execPath, "--preload", join(ROOT, "test/support/loaded-packages.ts"), join(ROOT, "bin/comet.ts")],
+};
 
 /**
  * Runs `comet serve` from source with the test secrets and `yaml` as its config; `use` gets its
@@ -27,42 +34,15 @@ async function packagesOfServe(name: string, yaml: string, use: (url: string) =>
   const config = join(dir, `${name}.yaml`);
   const report = join(dir, `${name}.json`);
   writeFileSync(config, yaml);
-  const proc = Bun.spawn(
-    [
-      process.execPath,
-      "--preload",
-      join(ROOT, "test/support/loaded-packages.ts"),
-      join(ROOT, "bin/comet.ts"),
-      "serve",
-      "--config",
-      config,
-      "--listen",
-      "127.0.0.1:0",
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: process.env.HOME ?? "/tmp",
-        COMET_AUTH_JWT_HS256_SECRET: SECRET,
-        COMET_ADMIN_TOKENS: ADMIN,
-        LOADED_PACKAGES_FILE: report,
-      },
-      stdout: "ignore",
-      stderr: "pipe",
-    },
-  );
-  const stderr = new Collector(proc.stderr);
+  const env = { COMET_AUTH_JWT_HS256_SECRET: SECRET, COMET_ADMIN_TOKENS: ADMIN, LOADED_PACKAGES_FILE: report };
+  const s = await serveProcess(["--config", config, "--listen", "127.0.0.1:0"], env, PRELOADED);
   try {
-    await stderr.until('"msg":"listening"', 15_000);
-    const port = Number(/"msg":"listening".*?"listen":"[^"]*:(\d+)"/.exec(stderr.text)?.[1]);
-    await use(`http://127.0.0.1:${port}`);
+    await use(s.url);
   } finally {
-    proc.kill("SIGTERM");
+    s.proc.kill("SIGTERM");
   }
-  const code = await proc.exited;
-  await stderr.done;
-  if (code !== 0) throw new Error(`comet serve exited ${code}:\n${stderr.text}`);
+  const { code, stderr } = await s.finish();
+  if (code !== 0) throw new Error(`comet serve exited ${code}:\n${stderr}`);
   return JSON.parse(readFileSync(report, "utf8")) as string[];
 }
 

@@ -3,7 +3,7 @@
  * port, an admin probe, and AUTH outcomes over real WebSockets.
  */
 import { Client, type Closed } from "../helpers.ts";
-import { type Collector, SOURCE, start } from "./run.ts";
+import { type Cli, type Collector, SOURCE, start } from "./run.ts";
 
 export interface Serving {
   proc: ReturnType<typeof start>["proc"];
@@ -14,8 +14,12 @@ export interface Serving {
   finish: ReturnType<typeof start>["finish"];
 }
 
-export async function serveProcess(args: string[], env: Record<string, string> = {}): Promise<Serving> {
-  const s = start(SOURCE, ["serve", ...args], { env });
+export async function serveProcess(
+  args: string[],
+  env: Record<string, string> = {},
+  cli: Cli = SOURCE,
+): Promise<Serving> {
+  const s = start(cli, ["serve", ...args], { env });
   await s.stderr.until('"msg":"listening"');
   const port = Number(/"listen":"[^"]*:(\d+)"/.exec(s.stderr.text)?.[1]);
   const url = `http://127.0.0.1:${port}`;
